@@ -1,0 +1,79 @@
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { loadCluster } from './cluster/load.js';
+import { ConfigError, oneLine } from './errors.js';
+import { loadManifest } from './manifest/load.js';
+import { derive } from './manifest/schema.js';
+import { readPatches, readTemplates, drift, writeRendered } from './render/files.js';
+import { render } from './render/render.js';
+
+const PROJECT_ROOT = resolve(import.meta.dirname, '..');
+
+interface CommonOptions {
+  manifest: string;
+  cluster?: string;
+}
+
+function loadInputs(opts: CommonOptions) {
+  // Collect the manifest's problems and the cluster's before exiting, when both can be read.
+  const manifest = loadManifest(opts.manifest, PROJECT_ROOT);
+  const { cluster, source } = loadCluster(opts.cluster, manifest);
+  return { manifest, cluster, clusterSource: source };
+}
+
+function renderProject(opts: CommonOptions) {
+  const inputs = loadInputs(opts);
+  return render({
+    ...inputs,
+    templates: readTemplates(resolve(PROJECT_ROOT, 'templates')),
+    patches: readPatches(inputs.manifest, PROJECT_ROOT),
+  });
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+    .addOption(new Option('--cluster <file>', 'cluster definition (default: cluster.yaml when present, else built-in defaults)'));
+}
+
+const program = new Command()
+  .name('pgha')
+  .description('Version-locked build contexts for a highly available PostgreSQL + Pgpool-II cluster')
+  .showHelpAfterError();
+
+withCommon(program.command('validate'))
+  .description('check the manifest and the cluster definition; print every problem, one line each')
+  .action((opts: CommonOptions) => {
+    const { manifest, clusterSource } = loadInputs(opts);
+    renderProject(opts); // rendering also checks every pgpool.conf key it would write
+    const d = derive(manifest);
+    console.log(`ok: ${opts.manifest} (postgres ${manifest.postgres.version}, pgpool ${manifest.pgpool.version}, ${d.patches.length} patches) and ${clusterSource}`);
+  });
+
+withCommon(program.command('generate'))
+  .description('render images/ and deploy/ from the manifest and cluster definition')
+  .option('--out <dir>', 'render under this directory instead of the project tree')
+  .option('--check', 'write nothing; exit 1 when the committed files differ from a fresh render')
+  .action((opts: CommonOptions & { out?: string; check?: boolean }) => {
+    const rendered = renderProject(opts);
+    const root = opts.out ? resolve(opts.out) : PROJECT_ROOT;
+    if (opts.check) {
+      const d = drift(rendered, root);
+      const lines = [...d.changed.map((p) => `changed: ${p}`), ...d.missing.map((p) => `missing: ${p}`), ...d.extra.map((p) => `not generated: ${p}`)];
+      if (lines.length) {
+        console.error(`${lines.join('\n')}\ngenerated files are out of date: run npm run generate and commit the result`);
+        process.exitCode = 1;
+      } else console.log(`up to date: ${rendered.size} generated files`);
+      return;
+    }
+    const d = writeRendered(rendered, root);
+    const touched = d.changed.length + d.missing.length + d.extra.length;
+    console.log(`${rendered.size} files rendered under ${root}: ${d.missing.length} new, ${d.changed.length} changed, ${d.extra.length} removed${touched ? '' : ' (no changes)'}`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : `pgha: ${oneLine(err)}`);
+  process.exitCode = err instanceof ConfigError ? 2 : 1;
+}

@@ -1,0 +1,140 @@
+import { z } from 'zod';
+
+const sha256 = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'expected a sha256: 64 lowercase hexadecimal characters');
+
+const semver3 = (what: string) =>
+  z.string().regex(/^\d+\.\d+\.\d+$/, `expected a ${what} version like 1.2.3`);
+
+/** One patch applied to the pgpool source tree before it is compiled. */
+export const patchSchema = z.strictObject({
+  /** Short name, used in logs, build args and the image label. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lowercase name of letters, digits and dashes'),
+  /** Path of the patch file, relative to the project root. */
+  file: z.string().regex(/^patches\/pgpool\/[^/]+\/[^/]+\.patch$/, 'expected patches/pgpool/<minor>/<name>.patch'),
+  sha256,
+  /** The source file the patch changes, relative to the unpacked tarball. */
+  target: z.string().min(1, 'expected the path of the patched source file'),
+  /**
+   * A fixed string that is present in `target` only once the patch is applied. The
+   * build greps for it after patching, so a patch that silently did nothing fails.
+   */
+  marker: z.string().min(4, 'expected a marker string of at least 4 characters'),
+  why: z.string().min(1, 'expected a one-line reason for the patch'),
+});
+
+export const manifestSchema = z
+  .strictObject({
+    $comment: z.string().optional(),
+    postgres: z.strictObject({
+      major: z.number().int().min(12).max(18),
+      /** Exact version of the official Debian `postgres` base image tag. */
+      version: z.string().regex(/^\d+\.\d+$/, 'expected a PostgreSQL version like 15.17'),
+    }),
+    pgpool: z.strictObject({
+      version: semver3('Pgpool-II'),
+      tarball: z.strictObject({
+        url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+        sha256,
+        /** Directory the tarball unpacks to. */
+        topDir: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a directory name'),
+      }),
+    }),
+    alpine: z.strictObject({ version: semver3('Alpine') }),
+    debian: z.strictObject({
+      suite: z.enum(['bookworm', 'trixie'], { error: 'expected a Debian suite: bookworm or trixie' }),
+    }),
+    /** Patch sets keyed by pgpool minor ("4.7"). */
+    patches: z.record(z.string().regex(/^\d+\.\d+$/, 'expected a pgpool minor like 4.7'), z.array(patchSchema)),
+  })
+  .superRefine((m, ctx) => {
+    const [major] = m.postgres.version.split('.');
+    if (Number(major) !== m.postgres.major) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['postgres', 'version'],
+        message: `expected a ${m.postgres.major}.x version to match postgres.major, got ${m.postgres.version}`,
+      });
+    }
+    const minor = pgpoolMinor(m.pgpool.version);
+    if (!(minor in m.patches)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pgpool', 'version'],
+        message: `pgpool ${m.pgpool.version} has no patch set: expected patches["${minor}"] (known: ${Object.keys(m.patches).join(', ') || 'none'})`,
+      });
+    }
+    if (!m.pgpool.tarball.url.includes(m.pgpool.version)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pgpool', 'tarball', 'url'],
+        message: `expected the URL of the ${m.pgpool.version} tarball, got ${m.pgpool.tarball.url}`,
+      });
+    }
+    for (const [minorKey, set] of Object.entries(m.patches)) {
+      set.forEach((p, i) => {
+        if (!p.file.startsWith(`patches/pgpool/${minorKey}/`)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['patches', minorKey, i, 'file'],
+            message: `expected a file under patches/pgpool/${minorKey}/, got ${p.file}`,
+          });
+        }
+      });
+      const names = set.map((p) => p.name);
+      names.forEach((n, i) => {
+        if (names.indexOf(n) !== i) {
+          ctx.addIssue({ code: 'custom', path: ['patches', minorKey, i, 'name'], message: `duplicate patch name ${n}` });
+        }
+      });
+    }
+  });
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type PatchSpec = z.infer<typeof patchSchema>;
+
+export function pgpoolMinor(version: string): string {
+  return version.split('.').slice(0, 2).join('.');
+}
+
+/** Values derived from the manifest that templates and the builder share. */
+export interface Derived {
+  pgpoolMinor: string;
+  patches: PatchSpec[];
+  bases: {
+    /** Debian base of the postgres image: the official image. */
+    postgres: string;
+    /** Source of the Postgres client binaries for the Alpine pgpool image. */
+    postgresAlpine: string;
+    alpine: string;
+    debian: string;
+  };
+  tags: {
+    postgres: string;
+    pgpoolAlpine: string;
+    pgpoolDebian: string;
+  };
+  tarballFile: string;
+}
+
+export function derive(m: Manifest): Derived {
+  const minor = pgpoolMinor(m.pgpool.version);
+  const alpineMinor = m.alpine.version.split('.').slice(0, 2).join('.');
+  return {
+    pgpoolMinor: minor,
+    patches: m.patches[minor] ?? [],
+    bases: {
+      postgres: `postgres:${m.postgres.version}-${m.debian.suite}`,
+      postgresAlpine: `postgres:${m.postgres.version}-alpine${alpineMinor}`,
+      alpine: `alpine:${m.alpine.version}`,
+      debian: `debian:${m.debian.suite}-slim`,
+    },
+    tags: {
+      postgres: `${m.postgres.version}-pgpool${m.pgpool.version}`,
+      pgpoolAlpine: `${m.pgpool.version}-alpine${alpineMinor}`,
+      pgpoolDebian: `${m.pgpool.version}-${m.debian.suite}`,
+    },
+    tarballFile: `pgpool-II-${m.pgpool.version}.tar.gz`,
+  };
+}

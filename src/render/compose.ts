@@ -1,0 +1,84 @@
+import { stringify } from 'yaml';
+import type { Cluster } from '../cluster/schema.js';
+import type { Topology } from '../cluster/topology.js';
+import type { Derived, Manifest } from '../manifest/schema.js';
+
+export const IMAGE_REPOSITORIES = { postgres: 'pgha/postgres', pgpool: 'pgha/pgpool' } as const;
+
+/** The run-time secrets of a cluster: each a file under deploy/<cluster>/secrets/, never inline. */
+export const CLUSTER_SECRETS = ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password', 'wd_authkey'] as const;
+
+const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `/run/secrets/${name}` });
+
+/** The compose file of the dev cluster, as an object; `docker compose up` (v2) and docker-compose 1.29 both read it. */
+export function composeModel(manifest: Manifest, derived: Derived, cluster: Cluster, topo: Topology): object {
+  const network = cluster.name;
+  const postgresImage = `${IMAGE_REPOSITORIES.postgres}:${derived.tags.postgres}`;
+  const pgpoolImage = `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? derived.tags.pgpoolAlpine : derived.tags.pgpoolDebian}`;
+  const primary = topo.postgres[0]!;
+  const services: Record<string, object> = {};
+
+  for (const node of topo.postgres) {
+    const isPrimary = node.id === primary.id;
+    services[node.host] = {
+      image: postgresImage,
+      hostname: node.host,
+      container_name: `${cluster.name}-${node.host}`,
+      environment: {
+        PGHA_NODE: node.host,
+        PGHA_ROLE: isPrimary ? 'primary' : 'standby',
+        ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
+        PGPORT: String(cluster.postgres.port),
+        PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
+        ...secretEnv('postgres_password'),
+        ...secretEnv('pgpool_password'),
+        ...secretEnv('replication_password'),
+      },
+      secrets: ['postgres_password', 'pgpool_password', 'replication_password'],
+      volumes: [`${node.host}-data:/var/lib/postgresql`, `./ssh/${node.host}:/etc/pgha/ssh:ro`],
+      networks: { [network]: { ipv4_address: node.address } },
+      ...(isPrimary ? {} : { depends_on: [primary.host] }),
+    };
+  }
+  const peers = topo.pgpool.map((n) => n.host).join(',');
+  for (const node of topo.pgpool) {
+    services[node.host] = {
+      image: pgpoolImage,
+      hostname: node.host,
+      container_name: `${cluster.name}-${node.host}`,
+      // The delegate IP is added and announced from inside the container.
+      cap_add: ['NET_ADMIN', 'NET_RAW'],
+      environment: {
+        PGHA_NODE: node.host,
+        PGPOOL_NODE_ID: String(node.id),
+        PGHA_DELEGATE_IP: topo.delegateIp,
+        PGHA_VIP_PREFIX: String(topo.prefix),
+        PGHA_VIP_DEVICE: 'eth0',
+        PGHA_PGPOOL_PEERS: peers,
+        PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
+        ...secretEnv('postgres_password'),
+        ...secretEnv('pgpool_password'),
+        ...secretEnv('pcp_password'),
+        ...secretEnv('wd_authkey'),
+      },
+      secrets: ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'],
+      volumes: ['./pgpool/cluster.conf:/etc/pgpool-II/cluster.conf:ro', `./ssh/${node.host}:/etc/pgha/ssh:ro`],
+      networks: { [network]: { ipv4_address: node.address } },
+      depends_on: topo.postgres.map((n) => n.host),
+    };
+  }
+  // No top-level `name:` or `version:`: docker-compose 1.29 and `docker compose` v2 both accept this shape.
+  return {
+    services,
+    networks: {
+      [network]: { driver: 'bridge', ipam: { config: [{ subnet: topo.subnet, gateway: topo.gateway }] } },
+    },
+    volumes: Object.fromEntries(topo.postgres.map((n) => [`${n.host}-data`, {}])),
+    secrets: Object.fromEntries(CLUSTER_SECRETS.map((s) => [s, { file: `./secrets/${s}` }])),
+  };
+}
+
+export function renderCompose(header: string, model: object): string {
+  // YAML 1.1 quoting: docker-compose 1.29 reads `off` unquoted as a boolean.
+  return `${header}\n${stringify(model, { lineWidth: 0, version: '1.1' })}`;
+}

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Manifest } from '../manifest/schema.js';
+import { derive } from '../manifest/schema.js';
+import { debianArchiveRoots, debianOrigPath } from './apt.js';
+
+export function defaultCacheDir(projectRoot: string): string {
+  return resolve(process.env.PGHA_CACHE_DIR ?? join(projectRoot, '.cache', 'sources'));
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export class ChecksumMismatch extends Error {
+  constructor(
+    readonly origin: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`sha256 mismatch for ${origin}: manifest pins ${expected}, got ${actual}`);
+    this.name = 'ChecksumMismatch';
+  }
+}
+
+export interface FetchLog {
+  (line: string): void;
+}
+
+export interface TarballResult {
+  path: string;
+  /** Where it came from this time: 'cache', the manifest URL or a Debian archive URL. */
+  origin: string;
+}
+
+async function download(url: string, dest: string, timeoutMs: number): Promise<void> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+  if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
+  writeFileSync(dest, Buffer.from(await res.arrayBuffer()));
+}
+
+/**
+ * Returns the verified pgpool tarball from the cache, fetching it first when missing:
+ * from the manifest URL, else from the Debian archive's orig tarball of the same version
+ * (found through this machine's apt configuration). Whatever the origin, the file is
+ * accepted only when its sha256 equals the manifest's; a mismatch is a hard error.
+ */
+export async function ensurePgpoolTarball(
+  manifest: Manifest,
+  cacheDir: string,
+  log: FetchLog = () => {},
+  opts: { aptDir?: string; timeoutMs?: number } = {},
+): Promise<TarballResult> {
+  const expected = manifest.pgpool.tarball.sha256;
+  const file = join(cacheDir, derive(manifest).tarballFile);
+  mkdirSync(cacheDir, { recursive: true });
+
+  if (existsSync(file)) {
+    const actual = await sha256File(file);
+    if (actual === expected) return { path: file, origin: 'cache' };
+    throw new ChecksumMismatch(`cached ${file}`, expected, actual);
+  }
+
+  const candidates = [
+    manifest.pgpool.tarball.url,
+    ...debianArchiveRoots(opts.aptDir).map((root) => `${root}/${debianOrigPath(manifest.pgpool.version)}`),
+  ];
+  const failures: string[] = [];
+  for (const url of candidates) {
+    const tmp = `${file}.part-${process.pid}`;
+    try {
+      log(`fetching ${url}`);
+      await download(url, tmp, opts.timeoutMs ?? 30_000);
+      const actual = await sha256File(tmp);
+      if (actual !== expected) throw new ChecksumMismatch(url, expected, actual);
+      renameSync(tmp, file);
+      log(`verified sha256 ${expected}`);
+      return { path: file, origin: url };
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      // A wrong checksum is never papered over by trying the next source.
+      if (err instanceof ChecksumMismatch) throw err;
+      const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      failures.push(`${url}: ${reason}`);
+      log(`unavailable: ${url} (${reason})`);
+    }
+  }
+  throw new Error(`pgpool ${manifest.pgpool.version} tarball could not be fetched from any source:\n  ${failures.join('\n  ')}`);
+}
