@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadCluster } from './cluster/load.js';
-import { ConfigError, oneLine } from './errors.js';
+import { checkClusterShape, loadCluster } from './cluster/load.js';
+import { CombinedError, ConfigError, oneLine } from './errors.js';
 import { loadManifest } from './manifest/load.js';
 import { derive } from './manifest/schema.js';
 import { readPatches, readTemplates, drift, writeRendered } from './render/files.js';
@@ -15,8 +15,15 @@ interface CommonOptions {
 }
 
 function loadInputs(opts: CommonOptions) {
-  // Collect the manifest's problems and the cluster's before exiting, when both can be read.
-  const manifest = loadManifest(opts.manifest, PROJECT_ROOT);
+  let manifest;
+  try {
+    manifest = loadManifest(opts.manifest, PROJECT_ROOT);
+  } catch (err) {
+    // Report the cluster definition's own problems too before exiting.
+    const clusterProblems = checkClusterShape(opts.cluster);
+    if (err instanceof ConfigError && clusterProblems) throw new CombinedError([err, clusterProblems]);
+    throw err;
+  }
   const { cluster, source } = loadCluster(opts.cluster, manifest);
   return { manifest, cluster, clusterSource: source };
 }
@@ -74,6 +81,7 @@ withCommon(program.command('generate'))
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  console.error(err instanceof ConfigError ? err.message : `pgha: ${oneLine(err)}`);
-  process.exitCode = err instanceof ConfigError ? 2 : 1;
+  const isConfig = err instanceof ConfigError || err instanceof CombinedError;
+  console.error(isConfig ? (err as Error).message : `pgha: ${oneLine(err)}`);
+  process.exitCode = isConfig ? 2 : 1;
 }

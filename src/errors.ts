@@ -19,6 +19,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** Problems of several inputs, reported together. */
+export class CombinedError extends Error {
+  constructor(readonly errors: ConfigError[]) {
+    super(errors.map((e) => e.message).join('\n'));
+    this.name = 'CombinedError';
+  }
+}
+
 export function formatProblems(source: string, problems: Problem[]): string {
   return problems.map((p) => `${source}: ${p.where}: ${p.message}`).join('\n');
 }

@@ -19,15 +19,21 @@ export function parseCluster(text: string, source: string, manifest: Manifest): 
     throw new ConfigError(source, [{ where, message: `expected YAML: ${(err as Error).message.split('\n')[0]}` }]);
   }
   const result = clusterSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(source, zodProblems(result.error));
-  const problems = settingsProblems(result.data, manifest);
-  if (problems.length) throw new ConfigError(source, problems);
+  const settings = result.success ? result.data.pgpool.settings : rawSettings(raw);
+  const problems = [...(result.success ? [] : zodProblems(result.error)), ...settingsProblems(settings, manifest)];
+  if (problems.length || !result.success) throw new ConfigError(source, problems);
   return result.data;
 }
 
-export function settingsProblems(cluster: Cluster, manifest: Manifest): Problem[] {
+/** pgpool.settings of a definition that failed the schema elsewhere, so its keys are checked too. */
+function rawSettings(raw: unknown): Record<string, unknown> {
+  const settings = (raw as { pgpool?: { settings?: unknown } } | null)?.pgpool?.settings;
+  return settings && typeof settings === 'object' && !Array.isArray(settings) ? (settings as Record<string, unknown>) : {};
+}
+
+export function settingsProblems(settings: Record<string, unknown>, manifest: Manifest): Problem[] {
   const problems: Problem[] = [];
-  for (const key of Object.keys(cluster.pgpool.settings)) {
+  for (const key of Object.keys(settings)) {
     const where = `pgpool.settings.${key}`;
     const unknown = checkKey(key, manifest.pgpool.version);
     if (unknown) {
@@ -38,6 +44,24 @@ export function settingsProblems(cluster: Cluster, manifest: Manifest): Problem[
     if (managedBy) problems.push({ where, message: `${key} is set from ${managedBy.field}; change it there` });
   }
   return problems;
+}
+
+/**
+ * The cluster definition's problems that do not depend on the manifest (YAML and schema),
+ * or null: used to report them alongside a broken manifest.
+ */
+export function checkClusterShape(path: string | undefined): ConfigError | null {
+  const file = path ?? (existsSync(DEFAULT_CLUSTER_FILE) ? DEFAULT_CLUSTER_FILE : undefined);
+  if (file === undefined) return null;
+  if (!existsSync(file)) return new ConfigError(file, [{ where: '(file)', message: 'cluster definition not found' }]);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    return new ConfigError(file, [{ where: '(file)', message: `expected YAML: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  const result = clusterSchema.safeParse(raw);
+  return result.success ? null : new ConfigError(file, zodProblems(result.error));
 }
 
 /** Loads the cluster file when given or present, else the built-in defaults. */

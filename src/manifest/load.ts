@@ -3,8 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, jsonPath, type Problem } from '../errors.js';
-import { PARAM_TABLES, supportedMinors } from '../pgpool/params.js';
-import { manifestSchema, pgpoolMinor, type Manifest } from './schema.js';
+import { manifestSchema, type Manifest } from './schema.js';
 
 export function zodProblems(error: z.ZodError, pathFormat: (p: ReadonlyArray<PropertyKey>) => string = jsonPath): Problem[] {
   return error.issues.map((i) => ({ where: pathFormat(i.path), message: i.message }));
@@ -26,13 +25,6 @@ export function parseManifest(text: string, source: string, projectRoot: string)
   const manifest = result.data;
   const problems: Problem[] = [];
 
-  const minor = pgpoolMinor(manifest.pgpool.version);
-  if (!PARAM_TABLES[minor]) {
-    problems.push({
-      where: 'pgpool.version',
-      message: `pgpool ${minor} has no pgpool.conf parameter table (supported: ${supportedMinors().join(', ')})`,
-    });
-  }
   for (const [minorKey, set] of Object.entries(manifest.patches)) {
     set.forEach((patch, i) => {
       const where = jsonPath(['patches', minorKey, i, 'sha256']);

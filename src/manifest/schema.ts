@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PARAM_TABLES, supportedMinors } from '../pgpool/params.js';
 
 const sha256 = z
   .string()
@@ -63,6 +64,13 @@ export const manifestSchema = z
         code: 'custom',
         path: ['pgpool', 'version'],
         message: `pgpool ${m.pgpool.version} has no patch set: expected patches["${minor}"] (known: ${Object.keys(m.patches).join(', ') || 'none'})`,
+      });
+    }
+    if (!PARAM_TABLES[minor]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pgpool', 'version'],
+        message: `pgpool ${minor} has no pgpool.conf parameter table (supported: ${supportedMinors().join(', ')})`,
       });
     }
     if (!m.pgpool.tarball.url.includes(m.pgpool.version)) {

@@ -192,7 +192,7 @@ function pgpoolParamList(version: string): string {
   const table = PARAM_TABLES[version.split('.').slice(0, 2).join('.')];
   if (!table) throw new Error(`no parameter table for pgpool ${version}`);
   return [
-    `# pgpool.conf parameters of pgpool ${table.release} (from pgha data/pgpool-params); generated, do not edit`,
+    `# generated from data/pgpool-params by pgha (npm run generate); do not edit. pgpool.conf parameters of pgpool ${table.release}`,
     ...table.plain.map((k) => `plain ${k}`),
     ...table.indexed.map((k) => `indexed ${k}`),
     '',

@@ -1,0 +1,52 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadCluster } from '../src/cluster/load.js';
+import { loadManifest } from '../src/manifest/load.js';
+import { readPatches, readTemplates } from '../src/render/files.js';
+import { render, type RenderInput } from '../src/render/render.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const IN_CI = process.env.CI === 'true';
+
+export function projectInput(): RenderInput {
+  const manifest = loadManifest(resolve(ROOT, 'versions.json'), ROOT);
+  const { cluster, source } = loadCluster(resolve(ROOT, 'cluster.yaml'), manifest);
+  return {
+    manifest,
+    cluster,
+    clusterSource: 'cluster.yaml',
+    templates: readTemplates(resolve(ROOT, 'templates')),
+    patches: readPatches(manifest, ROOT),
+  };
+}
+
+export function renderProject() {
+  return render(projectInput());
+}
+
+export function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A test that needs an external tool runs when it is there; without it the test is
+ * skipped locally (and reported as skipped) but fails under CI=true, where .ci/run
+ * installs everything.
+ */
+export function toolMissing(cmd: string): boolean {
+  if (hasCommand(cmd)) return false;
+  if (IN_CI) throw new Error(`${cmd} is required under CI=true but is not installed`);
+  return true;
+}
+
+export function readManifestJson(): Record<string, unknown> {
+  return JSON.parse(readFileSync(resolve(ROOT, 'versions.json'), 'utf8'));
+}
+
+export { existsSync };
