@@ -1,4 +1,8 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { buildAll, formatResults } from './build/run.js';
+import { ensureStandins } from './docker/bases.js';
+import { connectEngine } from './docker/engine.js';
 import { Command, Option } from 'commander';
 import { checkClusterShape, loadCluster } from './cluster/load.js';
 import { CombinedError, ConfigError, oneLine } from './errors.js';
@@ -77,6 +81,46 @@ withCommon(program.command('generate'))
     const touched = d.changed.length + d.missing.length + d.extra.length;
     console.log(`${rendered.size} files rendered under ${root}: ${d.missing.length} new, ${d.changed.length} changed, ${d.extra.length} removed${touched ? '' : ' (no changes)'}`);
   });
+
+program
+  .command('bases')
+  .description('build the offline stand-ins for the upstream base images (debootstrapped Debian, Debian postgresql)')
+  .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+  .option('--rebuild', 'rebuild them even when present')
+  .action(async (opts: { manifest: string; rebuild?: boolean }) => {
+    const manifest = loadManifest(opts.manifest, PROJECT_ROOT);
+    const docker = await connectEngine();
+    const refs = await ensureStandins(docker, manifest, { projectRoot: PROJECT_ROOT, logDir: resolve(PROJECT_ROOT, 'results/logs'), rebuild: opts.rebuild, log: say });
+    console.log(`stand-in bases: ${refs.debian}, ${refs.postgres}`);
+  });
+
+program
+  .command('build')
+  .description('build the images through the Docker engine (upstream bases, else the offline stand-ins)')
+  .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+  .option('--offline', 'build against the offline stand-in bases without trying to pull')
+  .option('--no-fallback', 'fail when an upstream base cannot be pulled, instead of using the stand-ins')
+  .option('--only <names...>', 'build only these images (postgres/bookworm, pgpool/bookworm, pgpool/alpine)')
+  .option('--no-cache', 'do not reuse cached layers')
+  .action(async (opts: { manifest: string; offline?: boolean; fallback: boolean; only?: string[]; cache: boolean }) => {
+    const manifest = loadManifest(opts.manifest, PROJECT_ROOT);
+    const docker = await connectEngine();
+    const results = await buildAll(docker, manifest, {
+      projectRoot: PROJECT_ROOT,
+      offline: opts.offline,
+      noFallback: !opts.fallback,
+      only: opts.only,
+      noCache: !opts.cache,
+      log: say,
+    });
+    mkdirSync(resolve(PROJECT_ROOT, 'results'), { recursive: true });
+    writeFileSync(resolve(PROJECT_ROOT, 'results/last-build.json'), JSON.stringify(results, null, 2) + '\n');
+    console.log(formatResults(results));
+  });
+
+function say(line: string): void {
+  console.log(`pgha: ${line}`);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -122,6 +122,9 @@ export function render(input: RenderInput): Rendered {
   for (const [file, template] of POSTGRES_FILES) out.set(`${postgresDir}/${file}`, renderOne(template, postgresCtx));
   patchFiles(postgresDir);
 
+  // Offline stand-in for the official postgres base, built by `pgha bases`.
+  out.set('images/standin/postgres/Dockerfile', renderOne('standin/postgres.Dockerfile.hbs', base));
+
   // Pgpool image: Alpine and Debian variants from the same templates.
   const variants: Variant[] = [
     {
