@@ -1,0 +1,132 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineOrSkip, ensureImages, logsOf, manifest, POSTGRES_IMAGE, Sandbox, secretsDir, sh, waitFor, waitForLog } from './harness.js';
+
+const docker = await engineOrSkip();
+const PASSWORD = 'smoke-pg-Pa55word';
+
+/** SSH material as `pgha cluster up` mounts it: host key, client key, authorized_keys, known_hosts. */
+function sshDir(host: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pgha-ssh-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${host} host`, '-f', join(dir, 'ssh_host_ed25519_key')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pgha', '-f', join(dir, 'id_ed25519')]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'id_ed25519.pub')));
+  const hostKey = readFileSync(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:2222 ${hostKey}\n[${host}]:2222 ${hostKey}\n`);
+  chmodSync(dir, 0o755);
+  for (const f of ['ssh_host_ed25519_key', 'id_ed25519']) chmodSync(join(dir, f), 0o644); // root in the container copies them to 0600
+  return dir;
+}
+
+describe.skipIf(!docker)('postgres image (real containers)', () => {
+  const sandbox = new Sandbox(docker!);
+  let pg: Docker.Container;
+
+  beforeAll(async () => {
+    await ensureImages(docker!, ['postgres/bookworm']);
+    const secrets = secretsDir({ postgres_password: PASSWORD });
+    pg = await sandbox.run('pg', POSTGRES_IMAGE, {
+      Env: ['POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password'],
+      HostConfig: { Binds: [`${secrets}:/run/secrets:ro`, `${sshDir('pg')}:/etc/pgha/ssh:ro`] },
+    });
+    await waitForLog(pg, /starting supervisor/);
+    await waitFor('postgres to accept connections', async () => (await sh(pg, 'pg_isready -q -h 127.0.0.1')).exitCode === 0);
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('starts with only a password secret and accepts scram-sha-256 logins', async () => {
+    const ok = await sh(pg, 'psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1"', { env: [`PGPASSWORD=${PASSWORD}`] });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const bad = await sh(pg, 'psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1"', { env: ['PGPASSWORD=wrong'] });
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/password authentication failed/);
+    const stored = await sh(pg, `psql -Atc "SELECT rolpassword LIKE 'SCRAM-SHA-256\\$%' FROM pg_authid WHERE rolname = 'postgres'"`, { user: 'postgres', check: true });
+    expect(stored.stdout.trim()).toBe('t');
+    const hba = await sh(pg, 'grep -v "^#" "$PGDATA/pg_hba.conf" | grep host', { check: true });
+    expect(hba.stdout).not.toMatch(/\b(md5|trust|password)\b/);
+  });
+
+  it('runs postgres and sshd under supervisor; sshd answers on 2222 with keys only', async () => {
+    const status = await sh(pg, 'supervisorctl -c /etc/supervisor/supervisord.conf status', { check: true });
+    expect(status.stdout).toMatch(/^postgres\s+RUNNING/m);
+    expect(status.stdout).toMatch(/^sshd\s+RUNNING/m);
+    const config = await sh(pg, '/usr/sbin/sshd -T -f /etc/ssh/sshd_config', { check: true });
+    expect(config.stdout).toMatch(/^port 2222$/m);
+    expect(config.stdout).toMatch(/^passwordauthentication no$/m);
+    expect(config.stdout).toMatch(/^kbdinteractiveauthentication no$/m);
+    expect(config.stdout).toMatch(/^permitrootlogin no$/m);
+    const opts = '-p 2222 -i /run/pgha/private/id_ed25519 -o UserKnownHostsFile=/run/pgha/private/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes';
+    const withKey = await sh(pg, `ssh ${opts} postgres@127.0.0.1 'id -un; cat ~/.node_role'`, { user: 'postgres' });
+    expect(withKey.exitCode, withKey.stderr).toBe(0);
+    expect(withKey.stdout.trim().split('\n')).toEqual(['postgres', 'MASTER']);
+    const noKey = await sh(pg, 'ssh -p 2222 -o UserKnownHostsFile=/run/pgha/private/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o PubkeyAuthentication=no postgres@127.0.0.1 true', { user: 'postgres' });
+    expect(noKey.exitCode).not.toBe(0);
+    expect(noKey.stderr).toMatch(/Permission denied \(publickey\)/);
+  });
+
+  it('has pgpool_recovery in the postgres database and pcp tools of the manifest version', async () => {
+    const ext = await sh(pg, "psql -q -d postgres -Atc \"DROP EXTENSION IF EXISTS pgpool_recovery; CREATE EXTENSION pgpool_recovery; SELECT extname FROM pg_extension WHERE extname = 'pgpool_recovery'\"", { user: 'postgres', check: true });
+    expect(ext.stdout.trim()).toBe('pgpool_recovery');
+    for (const tool of ['pcp_node_info', 'pcp_attach_node', 'pcp_recovery_node', 'pcp_watchdog_info']) {
+      const v = await sh(pg, `${tool} --version`, { check: true });
+      expect(v.stdout, tool).toContain(manifest.pgpool.version);
+    }
+  });
+
+  it('lets postgres sudo exactly ip and arping, and nothing else', async () => {
+    const list = await sh(pg, 'sudo -n -l', { user: 'postgres', check: true });
+    expect(list.stdout).toMatch(/\(root\) NOPASSWD: \/usr\/sbin\/ip, \/usr\/sbin\/arping/);
+    expect((await sh(pg, 'sudo -n /usr/sbin/ip -4 addr show', { user: 'postgres' })).exitCode).toBe(0);
+    expect((await sh(pg, 'sudo -n /usr/sbin/arping --help', { user: 'postgres' })).stdout + '').toBeDefined();
+    for (const other of ['/usr/bin/id', '/bin/cat /etc/shadow', '/usr/bin/apt-get update']) {
+      const r = await sh(pg, `sudo -n ${other}`, { user: 'postgres' });
+      expect(r.exitCode, other).not.toBe(0);
+    }
+  });
+
+  it('writes .node_role, and .do_not_start keeps postgres down until it is removed', async () => {
+    expect((await sh(pg, 'cat /var/lib/postgresql/.node_role', { check: true })).stdout.trim()).toBe('MASTER');
+    await sh(pg, 'touch /var/lib/postgresql/.do_not_start', { user: 'postgres', check: true });
+    await pg.restart({ t: 30 });
+    await waitForLog(pg, /postgres held: \/var\/lib\/postgresql\/\.do_not_start exists/);
+    // Held for a while: postgres is not running, supervisor still is.
+    await new Promise((r) => setTimeout(r, 8000));
+    expect((await sh(pg, 'pg_isready -q -h 127.0.0.1')).exitCode).not.toBe(0);
+    expect((await sh(pg, 'pgrep -u postgres -x postgres')).exitCode).not.toBe(0);
+    await sh(pg, 'pgha-node release', { user: 'postgres', check: true });
+    await waitFor('postgres to start once the marker is gone', async () => (await sh(pg, 'pg_isready -q -h 127.0.0.1')).exitCode === 0, 60_000);
+  });
+
+  it('runs as root only what must be: supervisord and sshd', async () => {
+    const ps = await sh(pg, 'ps -eo user:20,comm --no-headers', { check: true });
+    const rootProcs = ps.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([user, comm]) => user === 'root' && comm && !['ps', 'bash'].includes(comm))
+      .map(([, comm]) => comm);
+    expect([...new Set(rootProcs)].sort()).toEqual(['sshd', 'supervisord']);
+    const pgProcs = ps.stdout.split('\n').filter((l) => /\bpostgres$/.test(l.trim()));
+    expect(pgProcs.length).toBeGreaterThan(0);
+    expect(pgProcs.every((l) => l.trim().startsWith('postgres'))).toBe(true);
+  });
+
+  it('stops with one clear line per configuration problem and a non-zero exit', async () => {
+    const bad = await sandbox.run('pg-bad', POSTGRES_IMAGE, {
+      Env: ['PGHA_ROLE=replica', 'PGHA_PRIMARY_PORT=abc', 'PGHA_SYNCHRONOUS=maybe', 'PGPOOL_PASSWORD_FILE=/nonexistent'],
+    });
+    const { StatusCode } = await bad.wait();
+    expect(StatusCode).toBe(2);
+    const lines = (await logsOf(bad)).trim().split('\n');
+    expect(lines).toEqual([
+      'pgha-postgres: configuration error: POSTGRES_PASSWORD: expected a password in POSTGRES_PASSWORD or a file path in POSTGRES_PASSWORD_FILE',
+      'pgha-postgres: configuration error: PGPOOL_PASSWORD_FILE: expected a readable file, got /nonexistent',
+      "pgha-postgres: configuration error: PGHA_ROLE: expected primary or standby, got 'replica'",
+      "pgha-postgres: configuration error: PGHA_PRIMARY_PORT: expected a port number, got 'abc'",
+      "pgha-postgres: configuration error: PGHA_SYNCHRONOUS: expected on or off, got 'maybe'",
+    ]);
+  });
+});
