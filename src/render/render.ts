@@ -132,7 +132,7 @@ export function render(input: RenderInput): Rendered {
       family: 'alpine',
       description: `Alpine ${manifest.alpine.version}`,
       tag: derived.tags.pgpoolAlpine,
-      tools: { ip: '/sbin/ip', arping: '/usr/local/sbin/arping', pingDir: '/bin' },
+      tools: { ip: '/sbin/ip', arping: '/usr/local/sbin/arping', pingDir: '/usr/local/libexec/pgha-ping' },
     },
     {
       name: manifest.debian.suite,

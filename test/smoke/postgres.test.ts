@@ -73,7 +73,7 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
     expect(ext.stdout.trim()).toBe('pgpool_recovery');
     for (const tool of ['pcp_node_info', 'pcp_attach_node', 'pcp_recovery_node', 'pcp_watchdog_info']) {
       const v = await sh(pg, `${tool} --version`, { check: true });
-      expect(v.stdout, tool).toContain(manifest.pgpool.version);
+      expect(v.stdout + v.stderr, tool).toContain(`(pgpool-II) ${manifest.pgpool.version}`);
     }
   });
 

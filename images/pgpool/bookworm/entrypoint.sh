@@ -122,29 +122,34 @@ write_runtime_conf() {
 
 # pool_passwd and .pgpoolkey are made together, from this start's secrets: a key from
 # PGPOOL_KEY, or a fresh random one, and every password encrypted with it by pg_enc.
+# Passwords reach pg_enc through a 0600 file that is removed at once, never through argv.
 write_credentials() {
-  local key user pw
+  local key input=$PRIVATE/pg_enc-input pw
   key=$(read_secret PGPOOL_KEY || openssl rand -base64 32)
   (umask 077 && printf '%s\n' "$key" >"$PGPOOLKEYFILE")
   : >"$CONF_DIR/pool_passwd"
-  chown postgres:postgres "$PGPOOLKEYFILE" "$CONF_DIR/pool_passwd"
+  (umask 077 && {
+    printf 'postgres:%s\n' "$(read_secret POSTGRES_PASSWORD)"
+    printf 'pgpool:%s\n' "$(read_secret PGPOOL_PASSWORD)"
+  } >"$input")
+  chown postgres:postgres "$PGPOOLKEYFILE" "$CONF_DIR/pool_passwd" "$input"
   chmod 0600 "$PGPOOLKEYFILE" "$CONF_DIR/pool_passwd"
-  for user in postgres pgpool; do
-    case "$user" in
-      postgres) pw=$(read_secret POSTGRES_PASSWORD) ;;
-      pgpool) pw=$(read_secret PGPOOL_PASSWORD) ;;
-    esac
-    printf '%s\n' "$pw" | runuser -u postgres -- pg_enc -m -p -k "$PGPOOLKEYFILE" -f "$CONF_DIR/pgpool.conf" -u "$user" >/dev/null 2>&1 ||
-      die credentials "pg_enc could not write the pool_passwd entry for $user"
-  done
+  if ! as_postgres pg_enc -m -k "$PGPOOLKEYFILE" -f "$CONF_DIR/pgpool.conf" -i "$input" >"$PRIVATE/pg_enc.log" 2>&1; then
+    rm -f "$input"
+    cat "$PRIVATE/pg_enc.log" >&2
+    die credentials "pg_enc could not write pool_passwd"
+  fi
+  rm -f "$input" "$PRIVATE/pg_enc.log"
   # pcp.conf: user:md5(password); PCPPASSFILE lets the scripts authenticate without a prompt.
   pw=$(read_secret PCP_PASSWORD)
-  printf 'pgpool:%s\n' "$(printf '%s\n' "$pw" | pg_md5 -p 2>/dev/null | tail -n 1)" >"$CONF_DIR/pcp.conf"
+  printf 'pgpool:%s\n' "$(printf '%s' "$pw" | md5sum | cut -d' ' -f1)" >"$CONF_DIR/pcp.conf"
   printf '*:*:pgpool:%s\n' "$pw" >"$PCPPASSFILE"
   chown postgres:postgres "$CONF_DIR/pcp.conf" "$PCPPASSFILE"
   chmod 0600 "$CONF_DIR/pcp.conf" "$PCPPASSFILE"
   log credentials "pool_passwd (postgres, pgpool) and .pgpoolkey written together; pcp.conf written"
 }
+
+as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
 
 start_sshd() {
   if [[ ! -r "$SSH_SRC/ssh_host_ed25519_key" || ! -r "$SSH_SRC/authorized_keys" ]]; then
