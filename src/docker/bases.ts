@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -55,14 +56,19 @@ export async function ensureStandins(docker: Docker, m: Manifest, opts: BasesOpt
   const refs = standinRefs(m);
   if (opts.rebuild || !(await imageExists(docker, refs.debian))) await importDebianRoot(docker, m, refs.debian, opts);
   else opts.log(`${refs.debian} present`);
-  if (opts.rebuild || !(await imageExists(docker, refs.postgres))) {
+  // Rebuilt when its generated Dockerfile changed since it was built.
+  const contextDir = join(opts.projectRoot, 'images/standin/postgres');
+  const recipe = createHash('sha256').update(readFileSync(join(contextDir, 'Dockerfile'))).digest('hex');
+  const current = (await imageExists(docker, refs.postgres)) ? (await docker.getImage(refs.postgres).inspect()).Config.Labels?.['io.pgha.standin.recipe'] : undefined;
+  if (opts.rebuild || current !== recipe) {
     await buildImage(docker, {
       name: 'standin/postgres',
-      contextDir: join(opts.projectRoot, 'images/standin/postgres'),
+      contextDir,
       tags: [refs.postgres],
       buildargs: { DEBIAN_BASE: refs.debian },
+      labels: { 'io.pgha.standin.recipe': recipe },
       logFile: join(opts.logDir, 'standin-postgres.log'),
     });
-  } else opts.log(`${refs.postgres} present`);
+  } else opts.log(`${refs.postgres} present and current`);
   return refs;
 }
