@@ -1,4 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { imagePlans } from './build/plan.js';
+import { defaultCacheDir, ensurePgpoolTarball } from './sources/cache.js';
 import { resolve } from 'node:path';
 import { buildAll, formatResults } from './build/run.js';
 import { ensureStandins } from './docker/bases.js';
@@ -80,6 +82,24 @@ withCommon(program.command('generate'))
     const d = writeRendered(rendered, root);
     const touched = d.changed.length + d.missing.length + d.extra.length;
     console.log(`${rendered.size} files rendered under ${root}: ${d.missing.length} new, ${d.changed.length} changed, ${d.extra.length} removed${touched ? '' : ' (no changes)'}`);
+  });
+
+program
+  .command('sources')
+  .description('fetch the pgpool tarball into the source cache and verify its sha256')
+  .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+  .option('--into-contexts', 'also copy it into every build context under images/, for plain `docker build`')
+  .action(async (opts: { manifest: string; intoContexts?: boolean }) => {
+    const manifest = loadManifest(opts.manifest, PROJECT_ROOT);
+    const tarball = await ensurePgpoolTarball(manifest, defaultCacheDir(PROJECT_ROOT), say);
+    console.log(`${tarball.path} (sha256 ${manifest.pgpool.tarball.sha256}, from ${tarball.origin})`);
+    if (opts.intoContexts) {
+      for (const plan of imagePlans(manifest)) {
+        const dest = resolve(PROJECT_ROOT, 'images', plan.name, derive(manifest).tarballFile);
+        copyFileSync(tarball.path, dest);
+        console.log(`copied to ${dest}`);
+      }
+    }
   });
 
 program

@@ -17,7 +17,7 @@ describe('render', () => {
 
   it('renders the three build contexts and the dev cluster', () => {
     const dirs = new Set([...out.keys()].map((p) => p.split('/').slice(0, 3).join('/')));
-    expect([...dirs].sort()).toEqual(['deploy/pgha/docker-compose.yml', 'deploy/pgha/pgpool', 'images/pgpool/alpine', 'images/pgpool/bookworm', 'images/postgres/bookworm']);
+    expect([...dirs].sort()).toEqual(['deploy/pgha/docker-compose.yml', 'deploy/pgha/pgpool', 'images/pgpool/alpine', 'images/pgpool/bookworm', 'images/postgres/bookworm', 'images/standin/postgres']);
     for (const ctx of ['images/pgpool/alpine', 'images/pgpool/bookworm', 'images/postgres/bookworm']) {
       expect(out.has(`${ctx}/Dockerfile`)).toBe(true);
       expect(out.get(`${ctx}/patches/series`)).toContain('watchdog-ping-rtt\t0001-watchdog-ping-rtt.patch\tsrc/watchdog/wd_ping.c');
