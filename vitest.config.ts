@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 900_000,
     reporters: ['default'],
+    // Smoke files build images and run containers on 2 cores: one file at a time keeps their
+    // waits meaningful. Unit files are fast either way.
+    fileParallelism: false,
   },
 });
