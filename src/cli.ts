@@ -43,9 +43,13 @@ function renderProject(opts: CommonOptions) {
   });
 }
 
+function manifestOption(): Option {
+  return new Option('--manifest <file>', 'version manifest').default('versions.json');
+}
+
 function withCommon(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+    .addOption(manifestOption())
     .addOption(new Option('--cluster <file>', 'cluster definition (default: cluster.yaml when present, else built-in defaults)'));
 }
 
@@ -87,7 +91,7 @@ withCommon(program.command('generate'))
 program
   .command('sources')
   .description('fetch the pgpool tarball into the source cache and verify its sha256')
-  .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+  .addOption(manifestOption())
   .option('--into-contexts', 'also copy it into every build context under images/, for plain `docker build`')
   .action(async (opts: { manifest: string; intoContexts?: boolean }) => {
     const manifest = loadManifest(opts.manifest, PROJECT_ROOT);
@@ -105,7 +109,7 @@ program
 program
   .command('bases')
   .description('build the offline stand-ins for the upstream base images (debootstrapped Debian, Debian postgresql)')
-  .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+  .addOption(manifestOption())
   .option('--rebuild', 'rebuild them even when present')
   .action(async (opts: { manifest: string; rebuild?: boolean }) => {
     const manifest = loadManifest(opts.manifest, PROJECT_ROOT);
@@ -117,7 +121,7 @@ program
 program
   .command('build')
   .description('build the images through the Docker engine (upstream bases, else the offline stand-ins)')
-  .addOption(new Option('--manifest <file>', 'version manifest').default('versions.json'))
+  .addOption(manifestOption())
   .option('--offline', 'build against the offline stand-in bases without trying to pull')
   .option('--no-fallback', 'fail when an upstream base cannot be pulled, instead of using the stand-ins')
   .option('--only <names...>', 'build only these images (postgres/bookworm, pgpool/bookworm, pgpool/alpine)')

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadCluster } from '../src/cluster/load.js';
 import { loadManifest } from '../src/manifest/load.js';
@@ -11,7 +11,7 @@ export const IN_CI = process.env.CI === 'true';
 
 export function projectInput(): RenderInput {
   const manifest = loadManifest(resolve(ROOT, 'versions.json'), ROOT);
-  const { cluster, source } = loadCluster(resolve(ROOT, 'cluster.yaml'), manifest);
+  const { cluster } = loadCluster(resolve(ROOT, 'cluster.yaml'), manifest);
   return {
     manifest,
     cluster,
@@ -48,5 +48,3 @@ export function toolMissing(cmd: string): boolean {
 export function readManifestJson(): Record<string, unknown> {
   return JSON.parse(readFileSync(resolve(ROOT, 'versions.json'), 'utf8'));
 }
-
-export { existsSync };

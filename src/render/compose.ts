@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
-import type { Derived, Manifest } from '../manifest/schema.js';
+import type { Derived } from '../manifest/schema.js';
 
 export const IMAGE_REPOSITORIES = { postgres: 'pgha/postgres', pgpool: 'pgha/pgpool' } as const;
 
@@ -11,7 +11,7 @@ export const CLUSTER_SECRETS = ['postgres_password', 'pgpool_password', 'replica
 const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `/run/secrets/${name}` });
 
 /** The compose file of the dev cluster, as an object; `docker compose up` (v2) and docker-compose 1.29 both read it. */
-export function composeModel(manifest: Manifest, derived: Derived, cluster: Cluster, topo: Topology): object {
+export function composeModel(derived: Derived, cluster: Cluster, topo: Topology): object {
   const network = cluster.name;
   const postgresImage = `${IMAGE_REPOSITORIES.postgres}:${derived.tags.postgres}`;
   const pgpoolImage = `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? derived.tags.pgpoolAlpine : derived.tags.pgpoolDebian}`;

@@ -39,7 +39,7 @@ async function scanLayers(ref: string): Promise<{ layers: number; files: number;
       if (/layer\.tar$/.test(header.name) || /^blobs\/sha256\//.test(header.name)) {
         const data = Buffer.concat(chunks);
         const inner = extract();
-        await new Promise<void>((resolve, reject) => {
+        await new Promise<void>((resolve) => {
           inner.on('entry', (h, s, n) => {
             const body: Buffer[] = [];
             s.on('data', (c: unknown) => body.push(c as Buffer));
