@@ -23,6 +23,11 @@ export const clusterSchema = z
         /** `sync`: the primary waits for a standby to confirm each commit (no acknowledged write is lost on failover). */
         replication: z.enum(['async', 'sync']).default('async'),
         port: port.default(5432),
+        /**
+         * The node initialised as primary when the cluster is first created. Only the first
+         * start uses it: pgpool finds the primary with pg_is_in_recovery() from then on.
+         */
+        initialPrimary: z.number().int().min(0).default(0),
       })
       .prefault({}),
     pgpool: z
@@ -62,6 +67,9 @@ export const clusterSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.postgres.initialPrimary >= c.postgres.nodes) {
+      ctx.addIssue({ code: 'custom', path: ['postgres', 'initialPrimary'], message: `expected a node id below postgres.nodes (${c.postgres.nodes}), got ${c.postgres.initialPrimary}` });
+    }
     const net = parseCidr(c.network.subnet);
     if (!net) {
       ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected an IPv4 CIDR like 172.30.0.0/24, got ${c.network.subnet}` });

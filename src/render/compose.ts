@@ -15,7 +15,7 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
   const network = cluster.name;
   const postgresImage = `${IMAGE_REPOSITORIES.postgres}:${derived.tags.postgres}`;
   const pgpoolImage = `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? derived.tags.pgpoolAlpine : derived.tags.pgpoolDebian}`;
-  const primary = topo.postgres[0]!;
+  const primary = topo.postgres[cluster.postgres.initialPrimary]!;
   const services: Record<string, object> = {};
 
   for (const node of topo.postgres) {
@@ -26,15 +26,23 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
       container_name: `${cluster.name}-${node.host}`,
       environment: {
         PGHA_NODE: node.host,
+        PGHA_NODE_ID: String(node.id),
         PGHA_ROLE: isPrimary ? 'primary' : 'standby',
         ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
         PGPORT: String(cluster.postgres.port),
         PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
+        // A returning node asks pgpool, through the delegate IP, who the primary is now.
+        PGHA_DELEGATE_IP: topo.delegateIp,
+        PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+        PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
         ...secretEnv('postgres_password'),
         ...secretEnv('pgpool_password'),
         ...secretEnv('replication_password'),
+        ...secretEnv('pcp_password'),
       },
-      secrets: ['postgres_password', 'pgpool_password', 'replication_password'],
+      secrets: ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password'],
+      // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
+      stop_grace_period: '60s',
       volumes: [`${node.host}-data:/var/lib/postgresql`, `./ssh/${node.host}:/etc/pgha/ssh:ro`],
       networks: { [network]: { ipv4_address: node.address } },
       ...(isPrimary ? {} : { depends_on: [primary.host] }),

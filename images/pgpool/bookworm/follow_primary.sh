@@ -31,4 +31,6 @@ pgha_ssh "$node_host" /usr/local/bin/pgha-node follow "$new_primary_host" "$new_
 log follow "attaching node $node_id with pcp_attach_node"
 pcp_attach_node -h localhost -p "$PCP_PORT" -U pgpool -w -n "$node_id" ||
   die follow "pcp_attach_node for node $node_id failed: check pcp.conf and PCPPASSFILE (PCP_PASSWORD)"
+pgha_ssh "$new_primary_host" /usr/local/bin/pgha-node sync-restore ||
+  log follow "WARNING: could not restore synchronous replication on $new_primary_host"
 log follow "node $node_id ($node_host) is a standby of $new_primary_host again"

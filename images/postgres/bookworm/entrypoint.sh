@@ -11,6 +11,7 @@ readonly HOME_DIR=/var/lib/postgresql
 readonly ROLE_FILE=$HOME_DIR/.node_role
 readonly HOLD_MARKER=$HOME_DIR/.do_not_start
 readonly RUN_DIR=/run/pgha
+readonly REJOIN_REQUEST=$RUN_DIR/rejoin-requested
 readonly SSH_SRC=${PGHA_SSH_DIR:-/etc/pgha/ssh}
 readonly DEFAULT_PGPORT=5432
 readonly PGPORT=${PGPORT:-$DEFAULT_PGPORT}
@@ -37,6 +38,11 @@ check_config() {
   local role=${PGHA_ROLE:-primary}
   check_secret POSTGRES_PASSWORD yes
   check_secret PGPOOL_PASSWORD no
+  check_secret PCP_PASSWORD no
+  if [[ -n "${PGHA_DELEGATE_IP:-}" ]]; then
+    [[ "${PGHA_NODE_ID:-}" =~ ^[0-9]+$ ]] || problem PGHA_NODE_ID "expected this node's backend id (0, 1, ...) when PGHA_DELEGATE_IP is set, got '${PGHA_NODE_ID:-}'"
+    [[ "$PGHA_DELEGATE_IP" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || problem PGHA_DELEGATE_IP "expected an IPv4 address, got '$PGHA_DELEGATE_IP'"
+  fi
   case "$role" in
     primary) check_secret REPLICATION_PASSWORD no ;;
     standby)
@@ -71,6 +77,14 @@ prepare_run_dir() {
   chown postgres:postgres "$RUN_DIR/private/pgpass"
   chmod 0600 "$RUN_DIR/private/pgpass"
   ln -sfn "$RUN_DIR/private/pgpass" "$HOME_DIR/.pgpass"
+  # PCP password for pcp_recovery_node when this node asks to be rebuilt (pgha-node rejoin).
+  : >"$RUN_DIR/private/pcppass"
+  if pcp_pw=$(read_secret PCP_PASSWORD); then
+    printf '*:*:pgpool:%s\n' "${pcp_pw//:/\\:}" >"$RUN_DIR/private/pcppass"
+  fi
+  chown postgres:postgres "$RUN_DIR/private/pcppass"
+  chmod 0600 "$RUN_DIR/private/pcppass"
+  rm -f "$REJOIN_REQUEST"
 }
 
 prepare_ssh() {
@@ -215,6 +229,75 @@ CONF
   log init "standby initialised; .node_role=BACKUP"
 }
 
+# pool_nodes: "id|host|status|role" of every backend, as pgpool behind the delegate IP sees them.
+pool_nodes() {
+  local pw
+  pw=$(read_secret PGPOOL_PASSWORD) || return 1
+  PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 psql -X -h "$PGHA_DELEGATE_IP" -p "${PGHA_PGPOOL_PORT:-9999}" -U pgpool -d postgres \
+    -At -F'|' -c 'SHOW pool_nodes' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $4 "|" $7 }'
+}
+
+# The host this data directory streams from, or nothing when it is not a standby.
+recorded_upstream() {
+  [[ -e "$PGDATA/standby.signal" ]] || return 0
+  sed -n "s/^primary_conninfo = '.*host=\([^ ']*\).*/\1/p" "$PGDATA/postgresql.auto.conf" | tail -n 1
+}
+
+# decide_start: before starting, a node that may have been away asks pgpool who the primary
+# is. If another node is the healthy primary and this one is not already its standby (an old
+# primary, a wiped volume, a standby of a dead primary), it must not start on its own data:
+# it is marked BACKUP, held behind .do_not_start, and asks to be rebuilt with
+# pcp_recovery_node (pgha-node rejoin, run by supervisor once sshd is up).
+# Prints "start" or "rejoin"; "start" also when pgpool does not answer (first start of a cluster).
+decide_start() {
+  local waited=0 wait_max=${PGHA_PRIMARY_WAIT_SECONDS:-60} nodes primary upstream
+  [[ -n "${PGHA_DELEGATE_IP:-}" ]] || { echo start; return; }
+  while :; do
+    if ! nodes=$(pool_nodes) || [[ -z "$nodes" ]]; then
+      log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:${PGHA_PGPOOL_PORT:-9999}; starting with the role on disk"
+      echo start
+      return
+    fi
+    primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
+    [[ -n "$primary" ]] && break
+    if ((waited >= wait_max)); then
+      log rejoin-check "pgpool knows no healthy primary after ${wait_max} s; starting with the role on disk"
+      echo start
+      return
+    fi
+    log rejoin-check "pgpool knows no healthy primary yet; waiting (${waited}/${wait_max} s)"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  if [[ "$primary" == "$PGHA_NODE" ]]; then
+    log rejoin-check "pgpool sees this node as the primary; starting"
+    echo start
+    return
+  fi
+  upstream=$(recorded_upstream)
+  if [[ -s "$PGDATA/PG_VERSION" && "$upstream" == "$primary" ]]; then
+    log rejoin-check "this node is a standby of the primary $primary; starting"
+    echo start
+    return
+  fi
+  local what="empty"
+  if [[ -s "$PGDATA/PG_VERSION" && -n "$upstream" ]]; then
+    what="a standby of $upstream"
+  elif [[ -s "$PGDATA/PG_VERSION" ]]; then
+    what="a former primary's"
+  fi
+  log rejoin-check "the primary is $primary and this node's data directory is $what; it must be rebuilt"
+  echo rejoin
+}
+
+hold_for_rejoin() {
+  touch "$HOLD_MARKER"
+  echo BACKUP >"$ROLE_FILE"
+  chown postgres:postgres "$HOLD_MARKER" "$ROLE_FILE"
+  touch "$REJOIN_REQUEST"
+  log rejoin "held behind $HOLD_MARKER, .node_role=BACKUP; pgha-node rejoin asks pgpool for pcp_recovery_node of node $PGHA_NODE_ID"
+}
+
 main() {
   check_config
   PGHA_NODE=${PGHA_NODE:-$(hostname)}
@@ -222,7 +305,9 @@ main() {
   install -d -m 0755 -o postgres -g postgres "$HOME_DIR"
   prepare_run_dir
   prepare_ssh
-  if [[ -s "$PGDATA/PG_VERSION" ]]; then
+  if [[ "$(decide_start)" == rejoin ]]; then
+    hold_for_rejoin
+  elif [[ -s "$PGDATA/PG_VERSION" ]]; then
     log start "existing database cluster in $PGDATA; role $(cat "$ROLE_FILE" 2>/dev/null || echo unknown)"
     write_server_config
   elif [[ "${PGHA_ROLE:-primary}" == standby ]]; then
@@ -230,7 +315,7 @@ main() {
   else
     init_primary
   fi
-  install_recovery_scripts
+  if [[ -s "$PGDATA/PG_VERSION" ]]; then install_recovery_scripts; fi
   chown postgres:postgres "$ROLE_FILE"
   [[ -e "$HOLD_MARKER" ]] && log start "$HOLD_MARKER present: postgres stays down until it is removed"
   log start "starting supervisor (sshd on 2222, postgres on $PGPORT)"

@@ -11,6 +11,8 @@
 #   pgha-node follow HOST PORT         (become a standby of HOST: pg_rewind, else pg_basebackup)
 #   pgha-node rebuild HOST PORT        (wipe and clone HOST with pg_basebackup; stays held)
 #   pgha-node hold | release           (create / remove .do_not_start)
+#   pgha-node rejoin                   (ask pgpool to rebuild this node, when the entrypoint held it)
+#   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
 . /usr/local/lib/pgha/pgha-lib.sh
@@ -50,6 +52,8 @@ stop_postgres() {
   fi
 }
 
+psql_local() { psql -X -q -v ON_ERROR_STOP=1 -d postgres -At "$@"; }
+
 promote() {
   [[ -e "$PGDATA/standby.signal" ]] || log promote "no standby.signal: already a primary"
   if [[ -e "$PGDATA/standby.signal" ]]; then
@@ -57,9 +61,49 @@ promote() {
     pg_ctl -D "$PGDATA" -w -t 60 promote >/dev/null || die promote "pg_ctl promote failed; see this node's postgres log"
   fi
   set_role MASTER
+  sync_suspend
 }
 
-psql_local() { psql -X -q -v ON_ERROR_STOP=1 -d postgres -At "$@"; }
+# A promoted node has no standby yet: with synchronous replication every commit would wait
+# for one forever. Commits are asynchronous until a standby is attached again (sync-restore).
+sync_suspend() {
+  local names
+  names=$(psql_local -c 'SHOW synchronous_standby_names')
+  [[ -n "$names" ]] || return 0
+  psql_local -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c 'SELECT pg_reload_conf()' >/dev/null
+  log sync-suspend "synchronous replication ($names) suspended until a standby is attached again"
+}
+
+sync_restore() {
+  if grep -q '^synchronous_standby_names' "$PGDATA/postgresql.auto.conf" 2>/dev/null; then
+    psql_local -c 'ALTER SYSTEM RESET synchronous_standby_names' -c 'SELECT pg_reload_conf()' >/dev/null
+    log sync-restore "synchronous_standby_names back to the configured '$(psql_local -c 'SHOW synchronous_standby_names')'"
+  fi
+}
+
+# rejoin: the entrypoint found another primary and held this node; ask pgpool (any node,
+# through the delegate IP) to rebuild it. pgpool runs recovery_1st_stage on the primary,
+# which clones the primary here over SSH, then pgpool_remote_start releases the hold.
+rejoin() {
+  local request=/run/pgha/rejoin-requested tries=${PGHA_REJOIN_TRIES:-30} n=0
+  [[ -e "$request" ]] || exit 0
+  local default_pcp_port=9898
+  local vip=${PGHA_DELEGATE_IP:?} pcp_port=${PGHA_PCP_PORT:-$default_pcp_port} id=${PGHA_NODE_ID:?}
+  # sshd must be listening before the primary connects back to clone this node.
+  sleep 2
+  while ((n < tries)); do
+    n=$((n + 1))
+    log rejoin "asking pgpool at $vip:$pcp_port to rebuild node $id (attempt $n/$tries)"
+    if pcp_recovery_node -h "$vip" -p "$pcp_port" -U pgpool -w -n "$id" 2>&1 | sed 's/^/  pcp_recovery_node: /' >&2; then
+      rm -f "$request"
+      log rejoin "node $id rebuilt and attached as a standby"
+      return 0
+    fi
+    log rejoin "WARNING: pcp_recovery_node for node $id failed; check PCP_PASSWORD, pcp_port $pcp_port on $vip and the primary's log (recovery_1st_stage); retrying in 10 s"
+    sleep 10
+  done
+  die rejoin "node $id could not be rebuilt after $tries attempts; postgres stays held. Run pcp_recovery_node -n $id by hand once the cause is fixed"
+}
 
 ensure_slot() {
   local slot=$1
@@ -139,7 +183,10 @@ main() {
     rebuild) rebuild "${1:?host}" "${2:?port}" ;;
     hold) hold ;;
     release) release ;;
-    *) die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release)" ;;
+    rejoin) rejoin ;;
+    sync-suspend) sync_suspend ;;
+    sync-restore) sync_restore ;;
+    *) die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, sync-suspend, sync-restore)" ;;
   esac
 }
 
