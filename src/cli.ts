@@ -12,6 +12,11 @@ import { loadManifest } from './manifest/load.js';
 import { derive } from './manifest/schema.js';
 import { readPatches, readTemplates, drift, writeRendered } from './render/files.js';
 import { render } from './render/render.js';
+import { IMAGE_REPOSITORIES } from './render/compose.js';
+import { topology } from './cluster/topology.js';
+import { clusterDown, clusterUp, deployFiles, preflight } from './deploy/lifecycle.js';
+import { clusterStatus, formatStatus } from './deploy/inspect.js';
+import { doctor, formatChecks } from './deploy/doctor.js';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '..');
 
@@ -140,6 +145,73 @@ program
     mkdirSync(resolve(PROJECT_ROOT, 'results'), { recursive: true });
     writeFileSync(resolve(PROJECT_ROOT, 'results/last-build.json'), JSON.stringify(results, null, 2) + '\n');
     console.log(formatResults(results));
+  });
+
+interface ClusterOptions extends CommonOptions {
+  dir?: string;
+}
+
+/** The cluster definition, its topology, deploy files and directory, for the `cluster` commands. */
+function clusterInputs(opts: ClusterOptions) {
+  const rendered = renderProject(opts);
+  const { manifest, cluster } = loadInputs(opts);
+  const d = derive(manifest);
+  const dir = resolve(opts.dir ?? resolve(PROJECT_ROOT, 'deploy', cluster.name));
+  const images = [`${IMAGE_REPOSITORIES.postgres}:${d.tags.postgres}`, `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? d.tags.pgpoolAlpine : d.tags.pgpoolDebian}`];
+  return { cluster, topo: topology(cluster), files: deployFiles(rendered, cluster), dir, images };
+}
+
+function withCluster(cmd: Command): Command {
+  return withCommon(cmd).option('--dir <dir>', 'the cluster\'s deploy directory (default: deploy/<cluster name>)');
+}
+
+const clusterCmd = program.command('cluster').description('run the dev cluster: up, down, status, doctor');
+
+withCluster(clusterCmd.command('up'))
+  .description('create secrets and SSH keys when missing, start the cluster with compose, wait until it is ready')
+  .option('--wait <seconds>', 'how long to wait for the cluster to become ready', '240')
+  .action(async (opts: ClusterOptions & { wait: string }) => {
+    const { cluster, topo, files, dir, images } = clusterInputs(opts);
+    const docker = await connectEngine();
+    const problems = await preflight(docker, files, dir, images);
+    if (problems.length) {
+      console.error(problems.map((p) => `pgha: ${p}`).join('\n'));
+      process.exitCode = 2;
+      return;
+    }
+    const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: Number(opts.wait) });
+    console.log(formatStatus(status));
+    console.log(`ready: connect with psql -h ${topo.delegateIp} -p ${cluster.pgpool.port} -U postgres (password in ${resolve(dir, 'secrets/postgres_password')})`);
+  });
+
+withCluster(clusterCmd.command('down'))
+  .description('stop and remove the cluster\'s containers and network (data volumes stay unless --volumes)')
+  .option('--volumes', 'also remove the data volumes')
+  .action(async (opts: ClusterOptions & { volumes?: boolean }) => {
+    const { cluster, dir } = clusterInputs(opts);
+    await clusterDown(cluster, dir, { volumes: Boolean(opts.volumes) });
+    say(`cluster ${cluster.name} is down${opts.volumes ? ' and its volumes removed' : '; data volumes kept'}`);
+  });
+
+withCluster(clusterCmd.command('status'))
+  .description('backends (id, host, status, role, lag) and the watchdog (leader, VIP holder), as a table')
+  .option('--json', 'print JSON for scripts')
+  .action(async (opts: ClusterOptions & { json?: boolean }) => {
+    const { cluster, topo } = clusterInputs(opts);
+    const status = await clusterStatus(await connectEngine(), cluster, topo);
+    console.log(opts.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+    if (!status.askedPgpool) process.exitCode = 1;
+  });
+
+withCluster(clusterCmd.command('doctor'))
+  .description('check SSH, sudo, pcp, pool_passwd, backends and the VIP from inside the cluster; exit 1 on any failure')
+  .action(async (opts: ClusterOptions) => {
+    const { cluster, topo } = clusterInputs(opts);
+    const checks = await doctor(await connectEngine(), cluster, topo);
+    console.log(formatChecks(checks));
+    const failed = checks.filter((c) => !c.ok).length;
+    console.log(failed ? `${failed} of ${checks.length} checks failed` : `all ${checks.length} checks passed`);
+    if (failed) process.exitCode = 1;
   });
 
 function say(line: string): void {

@@ -17,6 +17,10 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
   const pgpoolImage = `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? derived.tags.pgpoolAlpine : derived.tags.pgpoolDebian}`;
   const primary = topo.postgres[cluster.postgres.initialPrimary]!;
   const services: Record<string, object> = {};
+  // Every node's name in every container's /etc/hosts: Docker's DNS forgets a stopped
+  // container's name, and pgpool's heartbeat sender dies on a failed lookup, taking the
+  // surviving pgpool nodes down with it when the leader's container is killed.
+  const extraHosts = [...topo.postgres, ...topo.pgpool].map((n) => `${n.host}:${n.address}`);
 
   for (const node of topo.postgres) {
     const isPrimary = node.id === primary.id;
@@ -45,6 +49,7 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
       stop_grace_period: '60s',
       volumes: [`${node.host}-data:/var/lib/postgresql`, `./ssh/${node.host}:/etc/pgha/ssh:ro`],
       networks: { [network]: { ipv4_address: node.address } },
+      extra_hosts: extraHosts,
       ...(isPrimary ? {} : { depends_on: [primary.host] }),
     };
   }
@@ -72,6 +77,7 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
       secrets: ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'],
       volumes: ['./pgpool/cluster.conf:/etc/pgpool-II/cluster.conf:ro', `./ssh/${node.host}:/etc/pgha/ssh:ro`],
       networks: { [network]: { ipv4_address: node.address } },
+      extra_hosts: extraHosts,
       depends_on: topo.postgres.map((n) => n.host),
     };
   }

@@ -22,7 +22,7 @@ export interface RenderInput {
 export type Rendered = Map<string, string>;
 
 /** Image defaults that do not depend on any one cluster; the cluster's file overrides ports. */
-const IMAGE_DEFAULTS = {
+export const IMAGE_DEFAULTS = {
   sshPort: 2222,
   postgresPort: 5432,
   pgpool: { port: 9999, pcpPort: 9898, watchdogPort: 9000, heartbeatPort: 9694 },

@@ -163,7 +163,10 @@ start_sshd() {
   for f in id_ed25519 known_hosts; do
     [[ -r "$SSH_SRC/$f" ]] && install -m 0600 -o postgres -g postgres "$SSH_SRC/$f" "$PRIVATE/$f"
   done
-  /usr/sbin/sshd -f /etc/ssh/sshd_config -E /proc/1/fd/2
+  # In the foreground, backgrounded: its log stays on the container's stderr after pgpool
+  # replaces this shell. (-E /proc/1/fd/2 breaks: once PID 1 runs as postgres, sshd's
+  # per-connection re-exec can no longer open it and resets every connection.)
+  /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config &
   log ssh "sshd listening on 2222"
 }
 

@@ -21,6 +21,12 @@ if [[ "$node_id" == "$new_primary_id" ]]; then
   exit 0
 fi
 
+# pgpool runs this for down nodes too; a node whose postgres does not answer is rebuilt
+# when it comes back (pgha-node rejoin), not here.
+if ! pg_isready -q -h "$node_host" -p "$3" -t 5; then
+  log follow "node $node_id ($node_host:$3) does not answer; skipping it: it asks to be rebuilt when it returns"
+  exit 0
+fi
 require_ssh "$new_primary_host" follow
 require_ssh "$node_host" follow
 pgha_ssh "$new_primary_host" /usr/local/bin/pgha-node ensure-slot "$(slot_name "$node_host")" ||

@@ -1,0 +1,96 @@
+import type Docker from 'dockerode';
+import type { Cluster } from '../cluster/schema.js';
+import type { Topology } from '../cluster/topology.js';
+import { sh } from '../docker/exec.js';
+import { clusterContainers, poolNodes, vipHolders } from './inspect.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** On failure: what was seen and what to check. */
+  detail: string;
+}
+
+const LIB = '. /usr/local/lib/pgha/pgha-lib.sh';
+
+/**
+ * The seed's gotchas, checked from inside the running cluster: SSH on the pgha port between
+ * nodes with the mounted keys and pinned host keys, sudo for ip/arping on pgpool nodes, pcp
+ * authentication (on pgpool nodes and from postgres nodes, the path pcp_recovery_node takes),
+ * pool_passwd decrypting with .pgpoolkey (a scram login through pgpool), every backend
+ * reachable, and the delegate IP on exactly one node.
+ */
+export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): Promise<Check[]> {
+  const c = clusterContainers(docker, cluster);
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail = '') => checks.push({ name, ok, detail });
+  const all = [...topo.postgres, ...topo.pgpool];
+  const running = new Set<string>();
+  for (const n of all) {
+    const state = await c.state(n.host);
+    if (state === 'running') running.add(n.host);
+    else add(`container ${c.name(n.host)} running`, false, `state ${state}: start it with pgha cluster up`);
+  }
+
+  // SSH: pgpool → postgres (failover, follow), postgres → postgres (recovery_1st_stage), pgpool → pgpool (escalation).
+  const pairs: [string, string][] = [];
+  for (const p of topo.pgpool) for (const t of [...topo.postgres, ...topo.pgpool]) if (p.host !== t.host) pairs.push([p.host, t.host]);
+  for (const s of topo.postgres) for (const t of topo.postgres) if (s.host !== t.host) pairs.push([s.host, t.host]);
+  for (const [from, to] of pairs) {
+    if (!running.has(from) || !running.has(to)) continue;
+    const r = await sh(c.get(from), `${LIB}; pgha_ssh ${to} true`, { user: 'postgres' });
+    add(`ssh ${from} → ${to}`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim().split('\n').pop()}: check sshd on ${to}, /etc/pgha/ssh on both, and ${to}'s entry in known_hosts`);
+  }
+
+  for (const p of topo.pgpool) {
+    if (!running.has(p.host)) continue;
+    const box = c.get(p.host);
+    for (const tool of ['ip', 'arping']) {
+      const r = await sh(box, `sudo -n -l "$(command -v ${tool} || echo ${tool})"`, { user: 'postgres' });
+      add(`sudo ${tool} on ${p.host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `postgres may not run ${tool} through sudo: check /etc/sudoers.d in the image`);
+    }
+    const pcp = await sh(box, `PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`, { user: 'postgres' });
+    add(`pcp login on ${p.host}`, pcp.exitCode === 0, pcp.exitCode === 0 ? '' : `${pcp.stderr.trim()}: check pcp_password and /run/pgha/pgpool/pcp.conf`);
+    const login = await sh(
+      box,
+      `PGPASSWORD="$(cat /run/secrets/postgres_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U postgres -d postgres -At -c 'SELECT 1'`,
+    );
+    add(`pool_passwd decrypts with .pgpoolkey on ${p.host}`, login.exitCode === 0, login.exitCode === 0 ? '' : `scram login as postgres through pgpool failed: ${login.stderr.trim()}`);
+    for (const b of topo.postgres) {
+      const r = await sh(box, `pg_isready -q -h ${b.host} -p ${cluster.postgres.port} -t 5`);
+      add(`backend ${b.host} reachable from ${p.host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `pg_isready exit ${r.exitCode}: is postgres up on ${b.host} (or held behind .do_not_start)?`);
+    }
+  }
+
+  for (const s of topo.postgres) {
+    if (!running.has(s.host)) continue;
+    const r = await sh(
+      c.get(s.host),
+      `PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h ${topo.delegateIp} -p ${cluster.pgpool.pcpPort} -U pgpool -w`,
+      { user: 'postgres' },
+    );
+    add(`pcp login from ${s.host} through ${topo.delegateIp} (pcp_recovery_node's path)`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim()}: check pcp_password is mounted on ${s.host}`);
+  }
+
+  const firstPgpool = topo.pgpool.find((p) => running.has(p.host));
+  if (firstPgpool) {
+    try {
+      const rows = await poolNodes(c.get(firstPgpool.host), cluster);
+      const primaries = rows.filter((r) => r[6] === 'primary' && r[3] === 'up');
+      add('exactly one primary up in pool_nodes', primaries.length === 1, primaries.length === 1 ? '' : `pool_nodes shows ${primaries.length} primaries up`);
+      for (const r of rows.filter((row) => row[6] === 'standby')) {
+        add(`standby ${r[1]} attached and streaming`, r[3] === 'up' && r[11] === 'streaming', `pgpool status ${r[3]}, replication ${r[11] || 'none'}`);
+      }
+    } catch (err) {
+      add('pool_nodes through pgpool', false, (err as Error).message);
+    }
+  }
+
+  const holders = await vipHolders(c, topo);
+  add(`delegate IP ${topo.delegateIp} on exactly one node`, holders.length === 1, holders.length === 1 ? `held by ${holders[0]}` : `held by ${holders.length ? holders.join(', ') : 'nobody'}`);
+  return checks;
+}
+
+export function formatChecks(checks: Check[]): string {
+  return checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}${c.detail && (!c.ok || c.detail.startsWith('held')) ? `: ${c.detail}` : ''}`).join('\n');
+}

@@ -1,0 +1,167 @@
+import type Docker from 'dockerode';
+import type { Cluster } from '../cluster/schema.js';
+import type { Topology } from '../cluster/topology.js';
+import { sh } from '../docker/exec.js';
+
+/** A container of the cluster, by its compose container_name. */
+export interface ClusterContainers {
+  name: (host: string) => string;
+  get: (host: string) => Docker.Container;
+  running: (host: string) => Promise<boolean>;
+  state: (host: string) => Promise<string>;
+}
+
+export function clusterContainers(docker: Docker, cluster: Cluster): ClusterContainers {
+  const name = (host: string) => `${cluster.name}-${host}`;
+  const state = async (host: string) => {
+    try {
+      return (await docker.getContainer(name(host)).inspect()).State.Status;
+    } catch {
+      return 'missing';
+    }
+  };
+  return {
+    name,
+    get: (host) => docker.getContainer(name(host)),
+    running: async (host) => (await state(host)) === 'running',
+    state,
+  };
+}
+
+export interface Backend {
+  id: number;
+  host: string;
+  /** pgpool's view: up, down, waiting, ... */
+  status: string;
+  /** primary or standby, as pgpool found it with pg_is_in_recovery(). */
+  role: string;
+  /** Replication delay pgpool measured (bytes), null on the primary. */
+  lag: number | null;
+  replicationState: string;
+  syncState: string;
+  container: string;
+}
+
+export interface WatchdogNode {
+  host: string;
+  state: string;
+  container: string;
+  holdsVip: boolean;
+}
+
+export interface ClusterStatus {
+  /** The pgpool node that answered, or null when none did. */
+  askedPgpool: string | null;
+  backends: Backend[];
+  watchdog: { leader: string | null; quorum: string | null; nodes: WatchdogNode[]; vipHolders: string[]; delegateIp: string };
+  problems: string[];
+}
+
+/** SHOW pool_nodes through a pgpool node, as the pgpool role (password from the mounted secret). */
+export async function poolNodes(container: Docker.Container, cluster: Cluster): Promise<string[][]> {
+  const r = await sh(
+    container,
+    `PGPASSWORD="$(cat /run/secrets/pgpool_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U pgpool -d postgres -At -F'|' -c 'SHOW pool_nodes'`,
+  );
+  if (r.exitCode !== 0) throw new Error(`SHOW pool_nodes failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split('|'));
+}
+
+/** pcp_watchdog_info -v of a pgpool node, parsed into the cluster part and one record per node. */
+export async function watchdogInfo(container: Docker.Container, cluster: Cluster): Promise<{ cluster: Record<string, string>; nodes: Record<string, string>[] }> {
+  const r = await sh(container, `PCPPASSFILE=/run/pgha/private/pcppass pcp_watchdog_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w -v`);
+  if (r.exitCode !== 0) throw new Error(`pcp_watchdog_info failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  const [head, ...nodeBlocks] = r.stdout.split(/\n\s*\n/);
+  const fields = (block: string) =>
+    Object.fromEntries(
+      block
+        .split('\n')
+        .map((l) => l.match(/^([^:]+?)\s*:\s*(.*)$/))
+        .filter((m): m is RegExpMatchArray => m !== null)
+        .map((m) => [m[1]!.trim(), m[2]!.trim()]),
+    );
+  return { cluster: fields(head ?? ''), nodes: nodeBlocks.map(fields).filter((n) => n['Host Name']) };
+}
+
+/** Which running pgpool containers have the delegate IP on an interface right now. */
+export async function vipHolders(containers: ClusterContainers, topo: Topology): Promise<string[]> {
+  const holders: string[] = [];
+  for (const node of topo.pgpool) {
+    if (!(await containers.running(node.host))) continue;
+    const r = await sh(containers.get(node.host), 'ip -4 -o addr show');
+    if (r.stdout.split('\n').some((l) => l.includes(` ${topo.delegateIp}/`))) holders.push(node.host);
+  }
+  return holders;
+}
+
+/** The cluster as pgpool and the watchdog see it, asked from inside the first pgpool node that answers. */
+export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topology): Promise<ClusterStatus> {
+  const containers = clusterContainers(docker, cluster);
+  const problems: string[] = [];
+  let askedPgpool: string | null = null;
+  let rows: string[][] = [];
+  let wd: Awaited<ReturnType<typeof watchdogInfo>> | null = null;
+  for (const node of topo.pgpool) {
+    if (!(await containers.running(node.host))) continue;
+    try {
+      rows = await poolNodes(containers.get(node.host), cluster);
+      wd = await watchdogInfo(containers.get(node.host), cluster);
+      askedPgpool = node.host;
+      break;
+    } catch (err) {
+      problems.push(`${node.host}: ${(err as Error).message}`);
+    }
+  }
+  if (!askedPgpool) problems.push('no pgpool node answered');
+  const backends: Backend[] = await Promise.all(
+    topo.postgres.map(async (n) => {
+      const row = rows.find((r) => r[1] === n.host);
+      const lag = row?.[6] === 'primary' || !row ? null : Number(row[10]);
+      return {
+        id: n.id,
+        host: n.host,
+        status: row?.[3] ?? 'unknown',
+        role: row?.[6] ?? 'unknown',
+        lag: lag === null || Number.isNaN(lag) ? null : lag,
+        replicationState: row?.[11] ?? '',
+        syncState: row?.[12] ?? '',
+        container: await containers.state(n.host),
+      };
+    }),
+  );
+  const holders = await vipHolders(containers, topo);
+  const leaderName = wd?.cluster['Leader Host Name'] ?? null;
+  const nodes: WatchdogNode[] = await Promise.all(
+    topo.pgpool.map(async (n) => ({
+      host: n.host,
+      state: wd?.nodes.find((w) => w['Host Name'] === n.host)?.['Status Name'] ?? 'unknown',
+      container: await containers.state(n.host),
+      holdsVip: holders.includes(n.host),
+    })),
+  );
+  return {
+    askedPgpool,
+    backends,
+    watchdog: { leader: leaderName, quorum: wd?.cluster['Quorum state'] ?? null, nodes, vipHolders: holders, delegateIp: topo.delegateIp },
+    problems,
+  };
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function formatStatus(s: ClusterStatus): string {
+  const backends = table(
+    ['ID', 'HOST', 'CONTAINER', 'STATUS', 'ROLE', 'LAG (bytes)', 'REPLICATION'],
+    s.backends.map((b) => [String(b.id), b.host, b.container, b.status, b.role, b.lag === null ? '-' : String(b.lag), [b.replicationState, b.syncState].filter(Boolean).join(' ') || '-']),
+  );
+  const watchdog = table(
+    ['PGPOOL', 'CONTAINER', 'WATCHDOG', 'VIP'],
+    s.watchdog.nodes.map((n) => [n.host, n.container, n.state, n.holdsVip ? s.watchdog.delegateIp : '-']),
+  );
+  const summary = `leader: ${s.watchdog.leader ?? 'none'}; quorum: ${s.watchdog.quorum ?? 'unknown'}; delegate IP ${s.watchdog.delegateIp} held by ${s.watchdog.vipHolders.join(', ') || 'nobody'}${s.askedPgpool ? ` (asked ${s.askedPgpool})` : ''}`;
+  return [backends, '', watchdog, summary, ...s.problems.map((p) => `problem: ${p}`)].join('\n');
+}

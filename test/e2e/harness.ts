@@ -1,0 +1,197 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type Docker from 'dockerode';
+import pg from 'pg';
+import { parseCluster } from '../../src/cluster/load.js';
+import type { ClusterInput, Cluster } from '../../src/cluster/schema.js';
+import { topology, type Topology } from '../../src/cluster/topology.js';
+import { compose } from '../../src/deploy/compose.js';
+import { clusterStatus, clusterContainers, vipHolders, type ClusterStatus } from '../../src/deploy/inspect.js';
+import { clusterDown, clusterUp, deployFiles, readiness, writeDeployFiles } from '../../src/deploy/lifecycle.js';
+import { logsOf, sh, waitFor } from '../../src/docker/exec.js';
+import { render } from '../../src/render/render.js';
+import { stringify } from 'yaml';
+import { projectInput } from '../helpers.js';
+import { engineOrSkip, ensureImages } from '../smoke/harness.js';
+
+export { waitFor, logsOf, sh };
+
+/**
+ * One dev cluster of the e2e suite: rendered from the project's templates with a cluster
+ * definition of the test's own (its own name and subnet, so it never meets the dev cluster),
+ * started with the same code as `pgha cluster up`, torn down with its volumes afterwards.
+ */
+export class TestCluster {
+  readonly dir: string;
+  readonly cluster: Cluster;
+  readonly topo: Topology;
+  private password = '';
+
+  constructor(
+    readonly docker: Docker,
+    name: string,
+    subnetIndex: number,
+    overrides: ClusterInput['postgres'] = {},
+  ) {
+    const input = projectInput();
+    const definition: ClusterInput = {
+      name,
+      network: { subnet: `172.31.${subnetIndex}.0/24`, delegateIp: `172.31.${subnetIndex}.100` },
+      postgres: { nodes: 2, replication: 'async', ...overrides },
+      pgpool: { nodes: 3, variant: 'debian' },
+    };
+    this.cluster = parseCluster(stringify(definition), `${name} (test)`, input.manifest);
+    this.topo = topology(this.cluster);
+    this.dir = mkdtempSync(join(tmpdir(), `pgha-e2e-${name}-`));
+    const rendered = render({ ...input, cluster: this.cluster, clusterSource: `${name} (test)` });
+    writeDeployFiles(deployFiles(rendered, this.cluster), this.dir);
+  }
+
+  get vip(): string {
+    return this.topo.delegateIp;
+  }
+
+  async up(): Promise<ClusterStatus> {
+    const status = await clusterUp(this.docker, this.cluster, this.topo, this.dir, { say: (l) => console.log(`[${this.cluster.name}] ${l}`), waitSeconds: 240 });
+    this.password = readFileSync(join(this.dir, 'secrets/postgres_password'), 'utf8').trim();
+    return status;
+  }
+
+  async down(opts = { volumes: true }): Promise<void> {
+    await clusterDown(this.cluster, this.dir, opts);
+  }
+
+  async destroy(): Promise<void> {
+    await this.down({ volumes: true }).catch((err) => console.error(`[${this.cluster.name}] down failed: ${(err as Error).message}`));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  compose(args: string[]) {
+    return compose(this.dir, this.cluster.name, args, { all: true });
+  }
+
+  container(host: string): Docker.Container {
+    return clusterContainers(this.docker, this.cluster).get(host);
+  }
+
+  containerName(host: string): string {
+    return `${this.cluster.name}-${host}`;
+  }
+
+  status(): Promise<ClusterStatus> {
+    return clusterStatus(this.docker, this.cluster, this.topo);
+  }
+
+  async waitReady(what: string, timeoutMs = 180_000): Promise<ClusterStatus> {
+    return waitFor(what, async () => {
+      const s = await this.status();
+      const why = readiness(s);
+      if (why) throw new Error(why);
+      return s;
+    }, timeoutMs, 2000);
+  }
+
+  vipHolders(): Promise<string[]> {
+    return vipHolders(clusterContainers(this.docker, this.cluster), this.topo);
+  }
+
+  /** A client connection through the delegate IP, as an application would open one. */
+  async client(): Promise<pg.Client> {
+    const c = new pg.Client({ host: this.vip, port: this.cluster.pgpool.port, user: 'postgres', password: this.password, database: 'postgres', connectionTimeoutMillis: 5000, statement_timeout: 15000 });
+    c.on('error', () => {}); // a dying backend must not crash the test process
+    await c.connect();
+    return c;
+  }
+
+  async query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const c = await this.client();
+    try {
+      return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+
+  /** SQL on one postgres node directly (local socket, as postgres), bypassing pgpool. */
+  async onNode(host: string, sql: string): Promise<string> {
+    const r = await sh(this.container(host), `psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "${sql.replace(/"/g, '\\"')}"`, { user: 'postgres' });
+    if (r.exitCode !== 0) throw new Error(`${host}: ${sql}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+
+  async logs(host: string): Promise<string> {
+    return logsOf(this.container(host));
+  }
+
+  /** Every pgpool node's log, concatenated (failover scripts run on whichever node leads). */
+  async pgpoolLogs(): Promise<string> {
+    const parts: string[] = [];
+    for (const n of this.topo.pgpool) parts.push(await this.logs(n.host).catch(() => ''));
+    return parts.join('\n');
+  }
+
+  primaryOf(s: ClusterStatus): string | undefined {
+    return s.backends.find((b) => b.role === 'primary' && b.status === 'up')?.host;
+  }
+}
+
+/**
+ * Inserts ids one by one through the delegate IP, reconnecting after errors, and remembers
+ * which inserts the server acknowledged: the rows a client was told are committed.
+ */
+export class Writer {
+  readonly acked: number[] = [];
+  readonly errors: string[] = [];
+  private next = 1;
+  private running = true;
+  private loop: Promise<void>;
+
+  constructor(private readonly tc: TestCluster, private readonly table: string, private readonly pauseMs = 50) {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    let client: pg.Client | null = null;
+    while (this.running) {
+      try {
+        client ??= await this.tc.client();
+        const id = this.next++;
+        await client.query(`INSERT INTO ${this.table}(id) VALUES ($1)`, [id]);
+        this.acked.push(id);
+      } catch (err) {
+        this.errors.push((err as Error).message);
+        await client?.end().catch(() => {});
+        client = null;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      await new Promise((r) => setTimeout(r, this.pauseMs));
+    }
+    await client?.end().catch(() => {});
+  }
+
+  /** Waits until at least `n` more inserts are acknowledged. */
+  async ackedMore(n: number, timeoutMs = 120_000): Promise<void> {
+    const target = this.acked.length + n;
+    await waitFor(`${n} more acknowledged inserts into ${this.table}`, async () => this.acked.length >= target, timeoutMs, 200);
+  }
+
+  async stop(): Promise<{ acked: number[]; errors: string[] }> {
+    this.running = false;
+    await this.loop;
+    return { acked: this.acked, errors: this.errors };
+  }
+}
+
+/** The ids acknowledged to the client that are missing from `ids` (must be empty). */
+export function lost(acked: number[], ids: number[]): number[] {
+  const have = new Set(ids);
+  return acked.filter((id) => !have.has(id));
+}
+
+export async function e2eEngine(): Promise<Docker | null> {
+  const docker = await engineOrSkip();
+  if (docker) await ensureImages(docker, ['postgres/bookworm', 'pgpool/bookworm']);
+  return docker;
+}

@@ -1,0 +1,193 @@
+// Scenarios 1, 2, 8, 9, 10 and 4 of the failover suite, on one 2-node cluster whose
+// initial primary is node 1. They run in order on the same cluster; 4 (every backend down)
+// is last because it leaves the cluster without a database.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
+
+const docker = await e2eEngine();
+
+describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postgres nodes, node 1 initial primary)', () => {
+  let tc: TestCluster;
+
+  beforeAll(async () => {
+    tc = new TestCluster(docker!, 'e2e-roles', 41, { nodes: 2, initialPrimary: 1 });
+    await tc.up();
+  });
+  afterAll(async () => {
+    await tc?.destroy();
+  });
+
+  it('scenario 1: roles are discovered, not configured: node 1 starts as primary and takes the writes', async () => {
+    const s = await tc.status();
+    expect(tc.primaryOf(s)).toBe('pg1');
+    expect(s.backends.find((b) => b.host === 'pg0')?.role).toBe('standby');
+    // pgpool.conf names no primary: the backends are listed without roles.
+    const conf = await sh(tc.container('pgpool0'), 'cat /run/pgha/pgpool/pgpool.conf');
+    expect(conf.stdout).toMatch(/backend_hostname1 = 'pg1'/);
+    expect(conf.stdout).not.toMatch(/ALWAYS_PRIMARY/);
+    await tc.query('CREATE TABLE roles_probe AS SELECT host(inet_server_addr()) AS addr, pg_is_in_recovery() AS standby');
+    const [probe] = await tc.query<{ addr: string; standby: boolean }>('SELECT * FROM roles_probe');
+    expect(probe!.addr).toBe(tc.topo.postgres[1]!.address);
+    expect(probe!.standby).toBe(false);
+    expect(await tc.onNode('pg1', 'SELECT pg_is_in_recovery()')).toBe('f');
+    expect((await sh(tc.container('pg1'), 'cat /var/lib/postgresql/.node_role')).stdout.trim()).toBe('MASTER');
+    expect((await sh(tc.container('pg0'), 'cat /var/lib/postgresql/.node_role')).stdout.trim()).toBe('BACKUP');
+  });
+
+  it('scenario 2: writes reach the primary, reads are balanced over both nodes, the standby replays', async () => {
+    await tc.query('CREATE TABLE balance (id int PRIMARY KEY, written_on text DEFAULT host(inet_server_addr()))');
+    for (let i = 1; i <= 50; i++) await tc.query('INSERT INTO balance(id) VALUES ($1)', [i]);
+    const writtenOn = await tc.query<{ written_on: string }>('SELECT DISTINCT written_on FROM balance');
+    expect(writtenOn.map((r) => r.written_on)).toEqual([tc.topo.postgres[1]!.address]);
+
+    // Load balancing picks a node per session: over 40 sessions both nodes answer reads.
+    const readers = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      const [r] = await tc.query<{ addr: string }>('SELECT host(inet_server_addr()) AS addr, count(*) FROM balance');
+      readers.set(r!.addr, (readers.get(r!.addr) ?? 0) + 1);
+    }
+    console.log('reads per node:', Object.fromEntries(readers));
+    expect([...readers.keys()].sort()).toEqual(tc.topo.postgres.map((n) => n.address).sort());
+
+    await waitFor('the standby to replay the 50 rows', async () => (await tc.onNode('pg0', 'SELECT count(*) FROM balance')) === '50', 30_000);
+    const s = await tc.status();
+    const standby = s.backends.find((b) => b.host === 'pg0')!;
+    expect(standby.replicationState).toBe('streaming');
+  });
+
+  it('scenario 8: the watchdog leader is killed: escalation clears the VIP elsewhere first, one holder at every sample, clients reconnect', async () => {
+    const before = await tc.status();
+    const oldLeader = before.watchdog.leader!;
+    expect(before.watchdog.vipHolders).toEqual([oldLeader]);
+    const client = await tc.client();
+    await client.query('SELECT 1');
+
+    const samples: string[][] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push(await tc.vipHolders());
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+
+    await tc.container(oldLeader).kill();
+    const after = await waitFor(
+      'a new watchdog leader holding the VIP',
+      async () => {
+        const s = await tc.status();
+        return s.watchdog.leader && s.watchdog.leader !== oldLeader && s.watchdog.vipHolders.length === 1 && s.watchdog.vipHolders[0] === s.watchdog.leader ? s : false;
+      },
+      120_000,
+      1000,
+    );
+    // Keep sampling a little after the move.
+    await new Promise((r) => setTimeout(r, 3000));
+    sampling = false;
+    await sampler;
+    const newLeader = after.watchdog.leader!;
+    console.log(`leader ${oldLeader} -> ${newLeader}; ${samples.length} VIP samples, holders per sample: ${[...new Set(samples.map((s) => s.length))].join(',')}`);
+    expect(samples.length).toBeGreaterThan(10);
+    expect(samples.filter((s) => s.length > 1)).toEqual([]);
+
+    // On the new leader, escalation.sh ran and finished before the VIP came up there.
+    const log = await tc.logs(newLeader);
+    const escalation = log.indexOf(`node=${newLeader} action=escalation: becoming leader`);
+    const escalationDone = log.indexOf(`node=${newLeader} action=escalation: done`);
+    const vipUp = log.indexOf(`node=${newLeader} action=vip-up: ${tc.vip}`);
+    expect(escalation).toBeGreaterThanOrEqual(0);
+    expect(escalationDone).toBeGreaterThan(escalation);
+    expect(vipUp).toBeGreaterThan(escalationDone);
+    for (const peer of tc.topo.pgpool.map((n) => n.host).filter((h) => h !== newLeader)) {
+      // Reached and cleared, or unreachable (the killed leader) and said so.
+      expect(log).toMatch(new RegExp(`(${tc.vip} cleared on ${peer}|could not reach ${peer} over SSH)`));
+    }
+    expect(log).toMatch(new RegExp(`action=garp: gratuitous ARP sent for ${tc.vip.replace(/\./g, '\\.')}`));
+
+    // The old connection died with its pgpool; a new one to the same address works.
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    await client.end().catch(() => {});
+    const [r] = await tc.query<{ ok: number }>('SELECT 1 AS ok');
+    expect(r!.ok).toBe(1);
+
+    // The old leader comes back as a standby watchdog member; still one VIP holder.
+    await tc.container(oldLeader).start();
+    const healed = await waitFor('the old leader to rejoin the watchdog', async () => {
+      const s = await tc.status();
+      return s.watchdog.nodes.every((n) => ['LEADER', 'STANDBY'].includes(n.state)) ? s : false;
+    }, 120_000, 2000);
+    expect(healed.watchdog.vipHolders).toEqual([newLeader]);
+  });
+
+  it('scenario 9: a pgpool node cut off from the network neither takes the VIP nor fails over alone', async () => {
+    const before = await tc.status();
+    const leader = before.watchdog.leader!;
+    const isolated = tc.topo.pgpool.find((n) => n.host !== leader)!;
+    const network = `${tc.cluster.name}_${tc.cluster.name}`;
+    const since = Date.now();
+    await docker!.getNetwork(network).disconnect({ Container: tc.containerName(isolated.host) });
+    try {
+      const holdersSeen: string[][] = [];
+      let quorumOnIsolated = '';
+      const deadline = Date.now() + 40_000;
+      while (Date.now() < deadline) {
+        holdersSeen.push(await tc.vipHolders());
+        const wd = await sh(tc.container(isolated.host), `PCPPASSFILE=/run/pgha/private/pcppass pcp_watchdog_info -h localhost -p ${tc.cluster.pgpool.pcpPort} -U pgpool -w -v | grep 'Quorum state'`);
+        quorumOnIsolated = wd.stdout.trim() || quorumOnIsolated;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      console.log(`isolated ${isolated.host}: ${quorumOnIsolated}; holders seen: ${[...new Set(holdersSeen.map((h) => h.join('+')))].join(' | ')}`);
+      expect(holdersSeen.filter((h) => h.includes(isolated.host))).toEqual([]);
+      expect(holdersSeen.filter((h) => h.length !== 1)).toEqual([]);
+      expect(quorumOnIsolated).toMatch(/QUORUM ABSENT/);
+      // The isolated node lost every backend, yet no failover ran anywhere and the primary stayed.
+      const logs = await tc.pgpoolLogs();
+      const failovers = logs.split('\n').filter((l) => l.includes('pgha[failover.sh]') && Date.parse(l.slice(0, 20)) >= since - 1000);
+      expect(failovers).toEqual([]);
+      const during = await tc.status();
+      expect(tc.primaryOf(during)).toBe(tc.primaryOf(before));
+      expect(during.backends.every((b) => b.status === 'up')).toBe(true);
+    } finally {
+      await docker!.getNetwork(network).connect({ Container: tc.containerName(isolated.host), EndpointConfig: { IPAMConfig: { IPv4Address: isolated.address } } });
+    }
+    const after = await waitFor('the isolated node to rejoin the watchdog', async () => {
+      const s = await tc.status();
+      return s.watchdog.nodes.every((n) => ['LEADER', 'STANDBY'].includes(n.state)) && s.watchdog.vipHolders.length === 1 ? s : false;
+    }, 120_000, 2000);
+    expect(after.watchdog.vipHolders).not.toContain(isolated.host);
+  });
+
+  it('scenario 10: the whole cluster stopped and started with its volumes keeps its primary and every row', async () => {
+    await tc.query('CREATE TABLE restart_rows (id int PRIMARY KEY)');
+    const writer = new Writer(tc, 'restart_rows', 10);
+    await writer.ackedMore(200);
+    const { acked } = await writer.stop();
+    const primaryBefore = tc.primaryOf(await tc.status());
+
+    await tc.down({ volumes: false });
+    expect((await docker!.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${tc.cluster.name}`] } })).length).toBe(0);
+    const s = await tc.up();
+    expect(tc.primaryOf(s)).toBe(primaryBefore);
+
+    const ids = (await tc.query<{ id: number }>('SELECT id FROM restart_rows')).map((r) => r.id);
+    expect(lost(acked, ids)).toEqual([]);
+    for (const n of tc.topo.postgres) {
+      await waitFor(`${n.host} to have every acknowledged row`, async () => Number(await tc.onNode(n.host, 'SELECT count(*) FROM restart_rows WHERE id <= ' + Math.max(...acked))) >= acked.length, 60_000);
+    }
+  });
+
+  it('scenario 4: every backend down: failover.sh refuses to promote and says so', async () => {
+    const since = Date.now();
+    await tc.container('pg0').kill();
+    await waitFor('pgpool to detach the standby', async () => (await tc.status()).backends.find((b) => b.host === 'pg0')?.status === 'down', 120_000, 2000);
+    await tc.container('pg1').kill();
+    const logs = await waitFor('failover.sh to refuse', async () => {
+      const l = await tc.pgpoolLogs();
+      return /every backend is down: no node to promote; refusing/.test(l) ? l : false;
+    }, 120_000, 2000);
+    const failoverLines = logs.split('\n').filter((l) => l.includes('pgha[failover.sh]') && Date.parse(l.slice(0, 20)) >= since - 1000);
+    console.log(failoverLines.join('\n'));
+    expect(failoverLines.some((l) => l.includes('promoting'))).toBe(false);
+    await expect(tc.query('SELECT 1')).rejects.toThrow();
+  });
+});
