@@ -50,6 +50,9 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
       volumes: [`${node.host}-data:/var/lib/postgresql`, `./ssh/${node.host}:/etc/pgha/ssh:ro`],
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts,
+      // pgpool exits when it loses the network or its watchdog; a node that dies on its own
+      // comes back. `docker kill` / `docker stop` are not undone (Docker's rule), so tests stay in control.
+      restart: 'unless-stopped',
       ...(isPrimary ? {} : { depends_on: [primary.host] }),
     };
   }
@@ -78,6 +81,7 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
       volumes: ['./pgpool/cluster.conf:/etc/pgpool-II/cluster.conf:ro', `./ssh/${node.host}:/etc/pgha/ssh:ro`],
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts,
+      restart: 'unless-stopped',
       depends_on: topo.postgres.map((n) => n.host),
     };
   }

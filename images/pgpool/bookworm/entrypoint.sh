@@ -105,6 +105,9 @@ backends_from_env() {
 }
 
 write_runtime_conf() {
+  # A restarted container keeps /run: the old pid file and sockets would stop pgpool
+  # ("pid file found"). Nothing else runs yet, so they are stale.
+  rm -rf /run/pgpool
   install -d -m 0700 -o postgres -g postgres "$CONF_DIR" "$PRIVATE"
   install -d -m 0755 -o postgres -g postgres /run/pgpool /var/lib/pgpool
   {

@@ -237,6 +237,15 @@ pool_nodes() {
     -At -F'|' -c 'SHOW pool_nodes' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $4 "|" $7 }'
 }
 
+# slot_on HOST: this node's replication slot exists on HOST (asked directly, as pgpool).
+slot_on() {
+  local pw
+  pw=$(read_secret PGPOOL_PASSWORD) || return 1
+  # psql expands :'slot' only in input it reads, not in -c.
+  [[ "$(PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 psql -X -h "$1" -p "$PGPORT" -U pgpool -d postgres -At \
+    -v slot="$(slot_name "$PGHA_NODE")" <<<"SELECT count(*) FROM pg_replication_slots WHERE slot_name = :'slot'" 2>/dev/null)" == 1 ]]
+}
+
 # The host this data directory streams from, or nothing when it is not a standby.
 recorded_upstream() {
   [[ -e "$PGDATA/standby.signal" ]] || return 0
@@ -276,9 +285,14 @@ decide_start() {
   fi
   upstream=$(recorded_upstream)
   if [[ -s "$PGDATA/PG_VERSION" && "$upstream" == "$primary" ]]; then
-    log rejoin-check "this node is a standby of the primary $primary; starting"
-    echo start
-    return
+    # failover.sh drops a failed standby's slot; without it this standby cannot stream
+    # (and the WAL it needs may be gone), so it is rebuilt instead.
+    if slot_on "$primary"; then
+      log rejoin-check "this node is a standby of the primary $primary and its slot is there; starting"
+      echo start
+      return
+    fi
+    log rejoin-check "this node is a standby of $primary but its replication slot $(slot_name "$PGHA_NODE") is gone there"
   fi
   local what="empty"
   if [[ -s "$PGDATA/PG_VERSION" && -n "$upstream" ]]; then
@@ -305,6 +319,9 @@ main() {
   install -d -m 0755 -o postgres -g postgres "$HOME_DIR"
   prepare_run_dir
   prepare_ssh
+  # A container killed and started again leaves postmaster.pid behind; its PID may belong to
+  # another process in the new container and stop postgres. Nothing runs postgres yet.
+  rm -f "$PGDATA/postmaster.pid"
   if [[ "$(decide_start)" == rejoin ]]; then
     hold_for_rejoin
   elif [[ -s "$PGDATA/PG_VERSION" ]]; then

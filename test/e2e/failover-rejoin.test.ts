@@ -1,0 +1,105 @@
+// Scenarios 3, 6 and 7 of the failover suite on one 2-node cluster with synchronous
+// replication: the primary is killed under a steady stream of writes and the standby
+// promoted; the old primary returns and is rebuilt; then a node whose volume was wiped
+// rejoins the same way. They run in order on the same cluster.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
+
+const docker = await e2eEngine();
+
+describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronous replication)', () => {
+  let tc: TestCluster;
+  let acked: number[] = [];
+
+  beforeAll(async () => {
+    tc = new TestCluster(docker!, 'e2e-failover', 42, { nodes: 2, replication: 'sync' });
+    await tc.up();
+  });
+  afterAll(async () => {
+    await tc?.destroy();
+  });
+
+  const ids = async (host?: string) =>
+    host
+      ? (await tc.onNode(host, 'SELECT id FROM acked_rows ORDER BY id')).split('\n').filter(Boolean).map(Number)
+      : (await tc.query<{ id: number }>('SELECT id FROM acked_rows ORDER BY id')).map((r) => r.id);
+
+  it('scenario 3: primary killed under writes: failover.sh promotes the standby over SSH, breadcrumbs rewritten, writes resume, no acknowledged write lost', async () => {
+    const before = await tc.status();
+    expect(tc.primaryOf(before)).toBe('pg0');
+    // 'ANY 1 (*)' shows as quorum: the standby confirms every commit before the client hears of it.
+    expect(['sync', 'quorum']).toContain(before.backends.find((b) => b.host === 'pg1')!.syncState);
+
+    await tc.query('CREATE TABLE acked_rows (id int PRIMARY KEY)');
+    const writer = new Writer(tc, 'acked_rows', 10);
+    await writer.ackedMore(300);
+    const since = Date.now();
+    await tc.container('pg0').kill();
+    const after = await waitFor('pg1 to be the primary', async () => {
+      const s = await tc.status();
+      return tc.primaryOf(s) === 'pg1' ? s : false;
+    }, 120_000, 1000);
+    const failoverSeconds = (Date.now() - since) / 1000;
+    await writer.ackedMore(200);
+    const result = await writer.stop();
+    acked = result.acked;
+    console.log(`failover seen through pgpool after ${failoverSeconds.toFixed(1)} s; ${acked.length} inserts acknowledged, ${result.errors.length} client errors during the switch`);
+
+    expect(after.backends.find((b) => b.host === 'pg0')!.status).toBe('down');
+    expect(lost(acked, await ids())).toEqual([]);
+    expect(lost(acked, await ids('pg1'))).toEqual([]);
+
+    const logs = await tc.pgpoolLogs();
+    expect(logs).toMatch(/action=failover: backend 0 \(pg0\) is down; old primary 0, new main candidate 1 \(pg1\)/);
+    expect(logs).toMatch(/node=pg1 action=promote: promoting/);
+    expect(logs).toMatch(/action=failover: done: pg1 is the primary/);
+    expect(logs).toMatch(/node=pg1 action=sync-suspend: synchronous replication/);
+    expect((await sh(tc.container('pg1'), 'cat /var/lib/postgresql/.node_role')).stdout.trim()).toBe('MASTER');
+    expect(await tc.onNode('pg1', 'SELECT pg_is_in_recovery()')).toBe('f');
+  });
+
+  it('scenario 6: the old primary returns: held as BACKUP behind .do_not_start, rebuilt by pcp_recovery_node, attached as a standby with the same data', async () => {
+    await tc.container('pg0').start();
+    const s = await waitFor('pg0 to be attached as a streaming standby', async () => {
+      const st = await tc.status();
+      const pg0 = st.backends.find((b) => b.host === 'pg0')!;
+      return pg0.status === 'up' && pg0.role === 'standby' && pg0.replicationState === 'streaming' ? st : false;
+    }, 180_000, 2000);
+    expect(tc.primaryOf(s)).toBe('pg1');
+
+    const log = await tc.logs('pg0');
+    const restart = log.lastIndexOf('action=rejoin-check');
+    const tail = log.slice(restart);
+    expect(tail).toMatch(/the primary is pg1 and this node's data directory is a former primary's; it must be rebuilt/);
+    expect(tail).toMatch(/action=rejoin: held behind \/var\/lib\/postgresql\/\.do_not_start, \.node_role=BACKUP/);
+    expect(tail).toMatch(/action=hold: postgres held/);
+    expect(tail).toMatch(/pcp_recovery_node -- Command Successful/);
+    expect(tail).toMatch(/action=rebuild: rebuilt from pg1:5432/);
+    expect(await tc.logs('pg1')).toMatch(/pgha\[recovery_1st_stage\] node=pg1 action=recovery: rebuilding node 0 \(pg0\) from pg1:5432/);
+    expect((await sh(tc.container('pg0'), 'cat /var/lib/postgresql/.node_role; ls /var/lib/postgresql/.do_not_start 2>&1')).stdout).toMatch(/^BACKUP\n.*No such file/);
+
+    await waitFor('pg0 to hold every acknowledged row', async () => lost(acked, await ids('pg0')).length === 0, 60_000);
+    expect(await tc.onNode('pg1', 'SELECT count(*) FROM acked_rows')).toBe(await tc.onNode('pg0', 'SELECT count(*) FROM acked_rows'));
+    // A standby is back, so commits wait for it again.
+    expect(await tc.onNode('pg1', 'SHOW synchronous_standby_names')).toBe('ANY 1 (*)');
+    expect(await tc.onNode('pg1', "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg0'")).toBe('t');
+  });
+
+  it('scenario 7: a node whose volume was wiped rejoins the same way', async () => {
+    await tc.query('INSERT INTO acked_rows SELECT g FROM generate_series(100001, 100100) g');
+    const expected = await ids();
+    await tc.container('pg0').remove({ force: true });
+    await docker!.getVolume(`${tc.cluster.name}_pg0-data`).remove();
+    await tc.compose(['up', '-d', '--no-deps', 'pg0']);
+    await waitFor('the wiped pg0 to be attached as a streaming standby', async () => {
+      const st = await tc.status();
+      const pg0 = st.backends.find((b) => b.host === 'pg0')!;
+      return pg0.status === 'up' && pg0.role === 'standby' && pg0.replicationState === 'streaming' ? st : false;
+    }, 180_000, 2000);
+    const log = await tc.logs('pg0');
+    expect(log).toMatch(/the primary is pg1 and this node's data directory is empty; it must be rebuilt/);
+    expect(log).not.toMatch(/initialising a new primary/);
+    await waitFor('pg0 to hold every row', async () => lost(expected, await ids('pg0')).length === 0, 60_000);
+    expect(lost(acked, await ids('pg0'))).toEqual([]);
+  });
+});

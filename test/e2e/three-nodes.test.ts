@@ -1,0 +1,78 @@
+// Scenario 5 of the failover suite: three postgres nodes. The primary is killed and the
+// remaining standby follows the new primary with pg_rewind; then, with pg_rewind made to
+// fail for real (repl loses the right to read files on the source), the next follow falls
+// back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, Writer, e2eEngine, lost, waitFor } from './harness.js';
+
+const docker = await e2eEngine();
+
+describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', () => {
+  let tc: TestCluster;
+
+  beforeAll(async () => {
+    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3 });
+    await tc.up();
+  });
+  afterAll(async () => {
+    await tc?.destroy();
+  });
+
+  const ids = async (host: string) => (await tc.onNode(host, 'SELECT id FROM follow_rows ORDER BY id')).split('\n').filter(Boolean).map(Number);
+  const upstreamOf = (host: string) => tc.onNode(host, 'SELECT sender_host FROM pg_stat_wal_receiver');
+  const allReplayed = async (acked: number[], hosts: string[]) => {
+    for (const h of hosts) await waitFor(`${h} to replay every acknowledged row`, async () => lost(acked, await ids(h)).length === 0, 60_000);
+  };
+
+  async function failPrimary(dead: string, successor: string, follower: string) {
+    const writer = new Writer(tc, 'follow_rows', 10);
+    await writer.ackedMore(100);
+    const { acked: before } = await writer.stop();
+    // Asynchronous replication: wait for the standbys before the kill, so the check below is about the failover, not replication lag.
+    await allReplayed(before, [successor, follower]);
+    await tc.container(dead).kill();
+    const s = await waitFor(`${successor} primary and ${follower} following it, attached`, async () => {
+      const st = await tc.status();
+      const f = st.backends.find((b) => b.host === follower)!;
+      return tc.primaryOf(st) === successor && f.status === 'up' && f.replicationState === 'streaming' ? st : false;
+    }, 180_000, 2000);
+    expect(await upstreamOf(follower)).toBe(successor);
+    expect(await tc.onNode(successor, `SELECT active FROM pg_replication_slots WHERE slot_name = '${follower}'`)).toBe('t');
+    const w2 = new Writer(tc, 'follow_rows', 10);
+    await w2.ackedMore(50);
+    const { acked: afterIds } = await w2.stop();
+    const all = [...before, ...afterIds];
+    await allReplayed(all, [successor, follower]);
+    return s;
+  }
+
+  it('scenario 5a: primary killed: the other standby follows the new primary with pg_rewind, fresh slot, pcp_attach_node', async () => {
+    await tc.query('CREATE TABLE follow_rows (id int PRIMARY KEY)');
+    await failPrimary('pg0', 'pg1', 'pg2');
+    const logs = await tc.pgpoolLogs();
+    expect(logs).toMatch(/action=follow: node 2 \(pg2\) follows the new primary 1 \(pg1:5432\)/);
+    expect(logs).toMatch(/node=pg2 action=follow: rewinding onto the new primary pg1:5432/);
+    expect(logs).not.toMatch(/node=pg2 action=follow: pg_rewind failed/);
+    expect(logs).toMatch(/node=pg1 action=ensure-slot: replication slot pg2 present/);
+    expect(logs).toMatch(/action=follow: attaching node 2 with pcp_attach_node/);
+    expect(logs).toMatch(/action=follow: node 2 \(pg2\) is a standby of pg1 again/);
+    // The dead node is skipped, not failed on.
+    expect(logs).toMatch(/action=follow: node 0 \(pg0:5432\) does not answer; skipping it/);
+  });
+
+  it('scenario 5b: when pg_rewind fails, the follow falls back to pg_basebackup', async () => {
+    // The old primary returns first (rebuilt as a standby of pg1), so there are two standbys again.
+    await tc.container('pg0').start();
+    await tc.waitReady('pg0 to rejoin as a standby', 180_000);
+    // Take from repl the file access pg_rewind needs on its source: the next rewind fails for real.
+    await tc.query('REVOKE EXECUTE ON FUNCTION pg_read_binary_file(text) FROM repl');
+    await tc.query('REVOKE EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) FROM repl');
+    await failPrimary('pg1', 'pg0', 'pg2');
+    const logs = await tc.pgpoolLogs();
+    expect(logs).toMatch(/node=pg2 action=follow: pg_rewind failed; falling back to pg_basebackup/);
+    expect(logs).toMatch(/node=pg2 action=basebackup: cloning pg0:5432/);
+    expect(logs).toMatch(/action=follow: node 2 \(pg2\) is a standby of pg0 again/);
+    await tc.query('GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO repl');
+    await tc.query('GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO repl');
+  });
+});
