@@ -14,7 +14,7 @@ import { readPatches, readTemplates, drift, writeRendered } from './render/files
 import { render } from './render/render.js';
 import { IMAGE_REPOSITORIES } from './render/compose.js';
 import { topology } from './cluster/topology.js';
-import { clusterDown, clusterUp, deployFiles, preflight } from './deploy/lifecycle.js';
+import { clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles } from './deploy/lifecycle.js';
 import { clusterStatus, formatStatus } from './deploy/inspect.js';
 import { doctor, formatChecks } from './deploy/doctor.js';
 
@@ -172,9 +172,10 @@ withCluster(clusterCmd.command('up'))
   .option('--wait <seconds>', 'how long to wait for the cluster to become ready', '240')
   .action(async (opts: ClusterOptions & { wait: string }) => {
     const { cluster, topo, files, dir, images } = clusterInputs(opts);
-    const docker = await connectEngine();
-    const problems = await preflight(docker, files, dir, images);
-    if (problems.length) {
+    let problems = staleDeployFiles(files, dir);
+    const docker = problems.length ? null : await connectEngine();
+    if (docker) problems = await missingImages(docker, images);
+    if (problems.length || !docker) {
       console.error(problems.map((p) => `pgha: ${p}`).join('\n'));
       process.exitCode = 2;
       return;

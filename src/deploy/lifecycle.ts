@@ -25,14 +25,19 @@ export function writeDeployFiles(files: Map<string, string>, dir: string): void 
   }
 }
 
-/** The problems that stop `cluster up` before anything starts: stale deploy files, missing images. */
-export async function preflight(docker: Docker, files: Map<string, string>, dir: string, images: string[]): Promise<string[]> {
+/** Deploy files missing from `dir` or different from a fresh render: `cluster up` stops on these. */
+export function staleDeployFiles(files: Map<string, string>, dir: string): string[] {
   const problems: string[] = [];
   for (const [path, content] of files) {
     const full = join(dir, path);
     if (!existsSync(full)) problems.push(`${full}: missing; run pgha generate`);
     else if (readFileSync(full, 'utf8') !== content) problems.push(`${full}: differs from a fresh render of the cluster definition; run pgha generate`);
   }
+  return problems;
+}
+
+export async function missingImages(docker: Docker, images: string[]): Promise<string[]> {
+  const problems: string[] = [];
   for (const image of images) if (!(await imageExists(docker, image))) problems.push(`image ${image}: not built; run npm run build-images`);
   return problems;
 }

@@ -39,6 +39,8 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
         PGHA_DELEGATE_IP: topo.delegateIp,
         PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
         PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
+        // When pgpool does not answer, a returning node asks these whether one runs as primary.
+        PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
         ...secretEnv('postgres_password'),
         ...secretEnv('pgpool_password'),
         ...secretEnv('replication_password'),

@@ -74,8 +74,11 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(tail).toMatch(/action=rejoin: held behind \/var\/lib\/postgresql\/\.do_not_start, \.node_role=BACKUP/);
     expect(tail).toMatch(/action=hold: postgres held/);
     expect(tail).toMatch(/pcp_recovery_node -- Command Successful/);
-    expect(tail).toMatch(/action=rebuild: rebuilt from pg1:5432/);
-    expect(await tc.logs('pg1')).toMatch(/pgha\[recovery_1st_stage\] node=pg1 action=recovery: rebuilding node 0 \(pg0\) from pg1:5432/);
+    // recovery_1st_stage runs on the primary and clones pg0 over SSH: its steps are in pg1's log.
+    const primaryLog = await tc.logs('pg1');
+    expect(primaryLog).toMatch(/pgha\[recovery_1st_stage\] node=pg1 action=recovery: rebuilding node 0 \(pg0\) from pg1:5432/);
+    expect(primaryLog).toMatch(/node=pg0 action=rebuild: rebuilt from pg1:5432/);
+    expect(primaryLog).toMatch(/pgha\[pgpool_remote_start\] node=pg1 action=remote-start: pg0 released/);
     expect((await sh(tc.container('pg0'), 'cat /var/lib/postgresql/.node_role; ls /var/lib/postgresql/.do_not_start 2>&1')).stdout).toMatch(/^BACKUP\n.*No such file/);
 
     await waitFor('pg0 to hold every acknowledged row', async () => lost(acked, await ids('pg0')).length === 0, 60_000);

@@ -158,7 +158,8 @@ init_primary() {
   rm -f "$pwfile"
   write_server_config
   write_hba
-  as_postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+  # No standby exists yet: with synchronous replication configured the role creation would wait forever.
+  as_postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c synchronous_standby_names=''" -w start >/dev/null
   create_roles
   as_postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo MASTER >"$ROLE_FILE"
@@ -237,6 +238,25 @@ pool_nodes() {
     -At -F'|' -c 'SHOW pool_nodes' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $4 "|" $7 }'
 }
 
+# pgpool_psql HOST SQL: one value, asked of postgres on HOST directly, as the pgpool role.
+pgpool_psql() {
+  local pw
+  pw=$(read_secret PGPOOL_PASSWORD) || return 1
+  PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 psql -X -h "$1" -p "$PGPORT" -U pgpool -d postgres -At -c "$2" 2>/dev/null
+}
+
+# running_primary_peer: the first other postgres node that answers as a primary, if any.
+running_primary_peer() {
+  local peer
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+    [[ "$peer" == "$PGHA_NODE" ]] && continue
+    if [[ "$(pgpool_psql "$peer" 'SELECT pg_is_in_recovery()')" == f ]]; then
+      echo "$peer"
+      return
+    fi
+  done
+}
+
 # slot_on HOST: this node's replication slot exists on HOST (asked directly, as pgpool).
 slot_on() {
   local pw
@@ -263,9 +283,16 @@ decide_start() {
   [[ -n "${PGHA_DELEGATE_IP:-}" ]] || { echo start; return; }
   while :; do
     if ! nodes=$(pool_nodes) || [[ -z "$nodes" ]]; then
-      log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:${PGHA_PGPOOL_PORT:-9999}; starting with the role on disk"
-      echo start
-      return
+      # pgpool may be down, starting, or busy with a failover. Whether another node already
+      # runs as primary decides: then this node must not start (or initialise) on its own.
+      primary=$(running_primary_peer)
+      if [[ -z "$primary" ]]; then
+        log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:${PGHA_PGPOOL_PORT:-9999} and no other node (${PGHA_POSTGRES_PEERS:-none}) runs as primary; going by the data on disk"
+        echo start
+        return
+      fi
+      log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:${PGHA_PGPOOL_PORT:-9999}, but $primary runs as primary"
+      break
     fi
     primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
     [[ -n "$primary" ]] && break
