@@ -142,9 +142,10 @@ export class TestCluster {
  * which inserts the server acknowledged: the rows a client was told are committed.
  */
 export class Writer {
+  /** Next id per cluster and table, so a second writer on the same table never repeats an id. */
+  private static nextIds = new Map<string, number>();
   readonly acked: number[] = [];
   readonly errors: string[] = [];
-  private next = 1;
   private running = true;
   private loop: Promise<void>;
 
@@ -152,12 +153,22 @@ export class Writer {
     this.loop = this.run();
   }
 
+  private get key(): string {
+    return `${this.tc.cluster.name}.${this.table}`;
+  }
+
+  private takeId(): number {
+    const id = Writer.nextIds.get(this.key) ?? 1;
+    Writer.nextIds.set(this.key, id + 1);
+    return id;
+  }
+
   private async run(): Promise<void> {
     let client: pg.Client | null = null;
     while (this.running) {
       try {
         client ??= await this.tc.client();
-        const id = this.next++;
+        const id = this.takeId();
         await client.query(`INSERT INTO ${this.table}(id) VALUES ($1)`, [id]);
         this.acked.push(id);
       } catch (err) {
