@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { clusterDown, clusterUp, deployFiles, readiness, writeDeployFiles } from
 import { logsOf, sh, waitFor } from '../../src/docker/exec.js';
 import { render } from '../../src/render/render.js';
 import { stringify } from 'yaml';
-import { projectInput } from '../helpers.js';
+import { projectInput, ROOT } from '../helpers.js';
 import { engineOrSkip, ensureImages } from '../smoke/harness.js';
 
 export { waitFor, logsOf, sh };
@@ -27,6 +28,8 @@ export class TestCluster {
   readonly dir: string;
   readonly cluster: Cluster;
   readonly topo: Topology;
+  /** The cluster definition as a file, for running the pgha CLI against this cluster. */
+  readonly definitionFile: string;
   private password = '';
 
   constructor(
@@ -45,6 +48,8 @@ export class TestCluster {
     this.cluster = parseCluster(stringify(definition), `${name} (test)`, input.manifest);
     this.topo = topology(this.cluster);
     this.dir = mkdtempSync(join(tmpdir(), `pgha-e2e-${name}-`));
+    this.definitionFile = join(this.dir, 'cluster.yaml');
+    writeFileSync(this.definitionFile, stringify(definition));
     const rendered = render({ ...input, cluster: this.cluster, clusterSource: `${name} (test)` });
     writeDeployFiles(deployFiles(rendered, this.cluster), this.dir);
   }
@@ -119,6 +124,11 @@ export class TestCluster {
     const r = await sh(this.container(host), `psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "${sql.replace(/"/g, '\\"')}"`, { user: 'postgres' });
     if (r.exitCode !== 0) throw new Error(`${host}: ${sql}: ${r.stderr.trim()}`);
     return r.stdout.trim();
+  }
+
+  /** Runs the pgha CLI on this cluster (`pgha cluster <args> --cluster <file> --dir <dir>`). */
+  cli(...args: string[]) {
+    return execa('node', [join(ROOT, 'bin/pgha.js'), 'cluster', ...args, '--cluster', this.definitionFile, '--dir', this.dir], { cwd: ROOT, reject: false });
   }
 
   async logs(host: string): Promise<string> {

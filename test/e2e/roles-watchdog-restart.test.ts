@@ -55,6 +55,36 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
     expect(standby.replicationState).toBe('streaming');
   });
 
+  it('pgha cluster status --json and pgha cluster doctor see the healthy cluster; doctor names a broken SSH path', async () => {
+    const status = await tc.cli('status', '--json');
+    expect(status.exitCode).toBe(0);
+    const s = JSON.parse(status.stdout);
+    expect(s.backends.map((b: { host: string; role: string; status: string }) => `${b.host}:${b.role}:${b.status}`)).toEqual(['pg0:standby:up', 'pg1:primary:up']);
+    expect(s.watchdog.vipHolders).toEqual([s.watchdog.leader]);
+    const table = await tc.cli('status');
+    expect(table.stdout).toMatch(/^ID\s+HOST\s+CONTAINER\s+STATUS\s+ROLE\s+LAG \(bytes\)/m);
+    expect(table.stdout).toMatch(/^1\s+pg1\s+running\s+up\s+primary/m);
+
+    const healthy = await tc.cli('doctor');
+    console.log(healthy.stdout);
+    expect(healthy.exitCode).toBe(0);
+    expect(healthy.stdout).toMatch(/^all \d+ checks passed$/m);
+    expect(healthy.stdout).toMatch(/^ok {4}ssh pgpool1 → pg0$/m);
+    expect(healthy.stdout).toMatch(/^ok {4}pcp login from pg0 through /m);
+
+    // Take away pgpool1's pinned host keys: its SSH must now fail, and doctor must say where.
+    await sh(tc.container('pgpool1'), 'mv /run/pgha/private/known_hosts /run/pgha/private/known_hosts.away', { check: true });
+    try {
+      const broken = await tc.cli('doctor');
+      expect(broken.exitCode).toBe(1);
+      expect(broken.stdout).toMatch(/^FAIL {2}ssh pgpool1 → pg0: .*Host key verification failed.*known_hosts/m);
+      expect(broken.stdout).toMatch(/^ok {4}ssh pgpool0 → pg0$/m);
+      expect(broken.stdout).toMatch(/^\d+ of \d+ checks failed$/m);
+    } finally {
+      await sh(tc.container('pgpool1'), 'mv /run/pgha/private/known_hosts.away /run/pgha/private/known_hosts', { check: true });
+    }
+  });
+
   it('scenario 8: the watchdog leader is killed: escalation clears the VIP elsewhere first, one holder at every sample, clients reconnect', async () => {
     const before = await tc.status();
     const oldLeader = before.watchdog.leader!;
