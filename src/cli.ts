@@ -12,7 +12,7 @@ import { loadManifest } from './manifest/load.js';
 import { derive } from './manifest/schema.js';
 import { readPatches, readTemplates, drift, writeRendered } from './render/files.js';
 import { render } from './render/render.js';
-import { IMAGE_REPOSITORIES } from './render/compose.js';
+import { clusterImages } from './render/compose.js';
 import { topology } from './cluster/topology.js';
 import { clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles } from './deploy/lifecycle.js';
 import { clusterStatus, formatStatus } from './deploy/inspect.js';
@@ -39,8 +39,7 @@ function loadInputs(opts: CommonOptions) {
   return { manifest, cluster, clusterSource: source };
 }
 
-function renderProject(opts: CommonOptions) {
-  const inputs = loadInputs(opts);
+function renderProject(opts: CommonOptions, inputs = loadInputs(opts)) {
   return render({
     ...inputs,
     templates: readTemplates(resolve(PROJECT_ROOT, 'templates')),
@@ -153,11 +152,11 @@ interface ClusterOptions extends CommonOptions {
 
 /** The cluster definition, its topology, deploy files and directory, for the `cluster` commands. */
 function clusterInputs(opts: ClusterOptions) {
-  const rendered = renderProject(opts);
-  const { manifest, cluster } = loadInputs(opts);
-  const d = derive(manifest);
+  const inputs = loadInputs(opts);
+  const rendered = renderProject(opts, inputs);
+  const { manifest, cluster } = inputs;
   const dir = resolve(opts.dir ?? resolve(PROJECT_ROOT, 'deploy', cluster.name));
-  const images = [`${IMAGE_REPOSITORIES.postgres}:${d.tags.postgres}`, `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? d.tags.pgpoolAlpine : d.tags.pgpoolDebian}`];
+  const images = Object.values(clusterImages(derive(manifest), cluster));
   return { cluster, topo: topology(cluster), files: deployFiles(rendered, cluster), dir, images };
 }
 

@@ -10,11 +10,18 @@ export const CLUSTER_SECRETS = ['postgres_password', 'pgpool_password', 'replica
 
 const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `/run/secrets/${name}` });
 
+/** The images a cluster runs: the postgres image and the pgpool variant it names. */
+export function clusterImages(derived: Derived, cluster: Cluster): { postgres: string; pgpool: string } {
+  return {
+    postgres: `${IMAGE_REPOSITORIES.postgres}:${derived.tags.postgres}`,
+    pgpool: `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? derived.tags.pgpoolAlpine : derived.tags.pgpoolDebian}`,
+  };
+}
+
 /** The compose file of the dev cluster, as an object; `docker compose up` (v2) and docker-compose 1.29 both read it. */
 export function composeModel(derived: Derived, cluster: Cluster, topo: Topology): object {
   const network = cluster.name;
-  const postgresImage = `${IMAGE_REPOSITORIES.postgres}:${derived.tags.postgres}`;
-  const pgpoolImage = `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? derived.tags.pgpoolAlpine : derived.tags.pgpoolDebian}`;
+  const { postgres: postgresImage, pgpool: pgpoolImage } = clusterImages(derived, cluster);
   const primary = topo.postgres[cluster.postgres.initialPrimary]!;
   const services: Record<string, object> = {};
   // Every node's name in every container's /etc/hosts: Docker's DNS forgets a stopped
