@@ -9,7 +9,14 @@ export interface Problem {
   message: string;
 }
 
-export class ConfigError extends Error {
+/** An error that carries the exit code the CLI ends with. Any other error ends it with 1. */
+export abstract class PghaError extends Error {
+  abstract readonly exitCode: number;
+}
+
+export class ConfigError extends PghaError {
+  readonly exitCode = 2;
+
   constructor(
     readonly source: string,
     readonly problems: Problem[],
@@ -20,10 +27,25 @@ export class ConfigError extends Error {
 }
 
 /** Problems of several inputs, reported together. */
-export class CombinedError extends Error {
+export class CombinedError extends PghaError {
+  readonly exitCode = 2;
+
   constructor(readonly errors: ConfigError[]) {
     super(errors.map((e) => e.message).join('\n'));
     this.name = 'CombinedError';
+  }
+}
+
+/**
+ * A command that cannot run as asked or in the project's present state (stale generated
+ * files, images not built): one reason per line, each printed with the `pgha:` prefix.
+ */
+export class UsageError extends PghaError {
+  readonly exitCode = 2;
+
+  constructor(readonly reasons: string[]) {
+    super(reasons.join('\n'));
+    this.name = 'UsageError';
   }
 }
 
@@ -45,7 +67,21 @@ export function jsonPath(path: ReadonlyArray<PropertyKey>): string {
 
 /** One-line form of any error, for CLI output. */
 export function oneLine(err: unknown): string {
-  if (err instanceof ConfigError) return err.message;
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** The exit code an error carries (configuration and usage problems: 2), else 1. */
+export function exitCodeOf(err: unknown): number {
+  return err instanceof PghaError ? err.exitCode : 1;
+}
+
+/**
+ * What the CLI prints for an error: configuration problems as they are (each line names its
+ * source), usage problems one `pgha:` line per reason, anything else as one `pgha:` message.
+ */
+export function errorReport(err: unknown): string {
+  if (err instanceof ConfigError || err instanceof CombinedError) return err.message;
+  if (err instanceof UsageError) return err.reasons.map((r) => `pgha: ${r}`).join('\n');
+  return `pgha: ${oneLine(err)}`;
 }

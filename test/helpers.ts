@@ -1,24 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadCluster } from '../src/cluster/load.js';
-import { loadManifest } from '../src/manifest/load.js';
-import { readPatches, readTemplates } from '../src/render/files.js';
-import { render, type RenderInput } from '../src/render/render.js';
+import { loadProject, type Project } from '../src/project.js';
+import { render } from '../src/render/render.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const IN_CI = process.env.CI === 'true';
 
-export function projectInput(): RenderInput {
-  const manifest = loadManifest(resolve(ROOT, 'versions.json'), ROOT);
-  const { cluster } = loadCluster(resolve(ROOT, 'cluster.yaml'), manifest);
-  return {
-    manifest,
-    cluster,
-    clusterSource: 'cluster.yaml',
-    templates: readTemplates(resolve(ROOT, 'templates')),
-    patches: readPatches(manifest, ROOT),
-  };
+/** The project's own inputs (versions.json, cluster.yaml, templates, ...), loaded as the CLI loads them. */
+export function projectInput(): Project {
+  return loadProject(ROOT);
 }
 
 export function renderProject() {

@@ -7,8 +7,6 @@ import { checkKey } from '../pgpool/params.js';
 import { MANAGED_KEYS } from '../pgpool/conf.js';
 import { clusterSchema, type Cluster } from './schema.js';
 
-export const DEFAULT_CLUSTER_FILE = 'cluster.yaml';
-
 /** Validates a cluster definition's YAML text against the schema and the pinned pgpool version. */
 export function parseCluster(text: string, source: string, manifest: Manifest): Cluster {
   let raw: unknown;
@@ -47,31 +45,31 @@ export function settingsProblems(settings: Record<string, unknown>, manifest: Ma
 }
 
 /**
- * The cluster definition's problems that do not depend on the manifest (YAML and schema),
- * or null: used to report them alongside a broken manifest.
+ * The problems of the cluster definition at `path` that do not depend on the manifest (YAML
+ * and schema), or null: used to report them alongside a broken manifest. No path: the
+ * built-in defaults, which have none. `source` names the file in messages (default: the path).
  */
-export function checkClusterShape(path: string | undefined): ConfigError | null {
-  const file = path ?? (existsSync(DEFAULT_CLUSTER_FILE) ? DEFAULT_CLUSTER_FILE : undefined);
-  if (file === undefined) return null;
-  if (!existsSync(file)) return new ConfigError(file, [{ where: '(file)', message: 'cluster definition not found' }]);
+export function checkClusterShape(path: string | undefined, source = path): ConfigError | null {
+  if (path === undefined || source === undefined) return null;
+  if (!existsSync(path)) return new ConfigError(source, [{ where: '(file)', message: 'cluster definition not found' }]);
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+    raw = parseYaml(readFileSync(path, 'utf8')) ?? {};
   } catch (err) {
-    return new ConfigError(file, [{ where: '(file)', message: `expected YAML: ${(err as Error).message.split('\n')[0]}` }]);
+    return new ConfigError(source, [{ where: '(file)', message: `expected YAML: ${(err as Error).message.split('\n')[0]}` }]);
   }
   const result = clusterSchema.safeParse(raw);
-  return result.success ? null : new ConfigError(file, zodProblems(result.error));
+  return result.success ? null : new ConfigError(source, zodProblems(result.error));
 }
 
-/** Loads the cluster file when given or present, else the built-in defaults. */
-export function loadCluster(path: string | undefined, manifest: Manifest): { cluster: Cluster; source: string } {
-  if (path !== undefined) {
-    if (!existsSync(path)) throw new ConfigError(path, [{ where: '(file)', message: 'cluster definition not found' }]);
-    return { cluster: parseCluster(readFileSync(path, 'utf8'), path, manifest), source: path };
-  }
-  if (existsSync(DEFAULT_CLUSTER_FILE)) {
-    return { cluster: parseCluster(readFileSync(DEFAULT_CLUSTER_FILE, 'utf8'), DEFAULT_CLUSTER_FILE, manifest), source: DEFAULT_CLUSTER_FILE };
-  }
-  return { cluster: parseCluster('{}', '(built-in defaults)', manifest), source: '(built-in defaults)' };
+export const BUILT_IN_DEFAULTS = '(built-in defaults)';
+
+/**
+ * Loads the cluster definition at `path`, or the built-in defaults when there is no path.
+ * `source` names the file in messages and generated headers (default: the path).
+ */
+export function loadCluster(path: string | undefined, manifest: Manifest, source = path): { cluster: Cluster; source: string } {
+  if (path === undefined || source === undefined) return { cluster: parseCluster('{}', BUILT_IN_DEFAULTS, manifest), source: BUILT_IN_DEFAULTS };
+  if (!existsSync(path)) throw new ConfigError(source, [{ where: '(file)', message: 'cluster definition not found' }]);
+  return { cluster: parseCluster(readFileSync(path, 'utf8'), source, manifest), source };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PORTS } from '../images/facts.js';
 import { ipv4ToInt, intToIpv4, parseCidr } from './net.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -22,7 +23,7 @@ export const clusterSchema = z
         nodes: z.number().int().min(2).max(9).default(2),
         /** `sync`: the primary waits for a standby to confirm each commit (no acknowledged write is lost on failover). */
         replication: z.enum(['async', 'sync']).default('async'),
-        port: port.default(5432),
+        port: port.default(PORTS.postgres),
         /**
          * The node initialised as primary when the cluster is first created. Only the first
          * start uses it: pgpool finds the primary with pg_is_in_recovery() from then on.
@@ -35,10 +36,10 @@ export const clusterSchema = z
         nodes: z.number().int().min(1).max(9).default(3),
         /** Which pgpool image variant the cluster runs. */
         variant: z.enum(['debian', 'alpine']).default('debian'),
-        port: port.default(9999),
-        pcpPort: port.default(9898),
-        watchdogPort: port.default(9000),
-        heartbeatPort: port.default(9694),
+        port: port.default(PORTS.pgpool),
+        pcpPort: port.default(PORTS.pcp),
+        watchdogPort: port.default(PORTS.watchdog),
+        heartbeatPort: port.default(PORTS.heartbeat),
         loadBalance: z.boolean().default(true),
         /** Extra pgpool.conf settings; every key is checked against the pinned pgpool version. */
         settings: z.record(z.string(), settingValue).default({}),

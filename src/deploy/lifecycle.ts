@@ -5,7 +5,9 @@ import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { imageExists } from '../docker/engine.js';
 import { waitFor } from '../docker/exec.js';
-import { IMAGE_DEFAULTS, type Rendered } from '../render/render.js';
+import type { Log } from '../log.js';
+import { PORTS } from '../images/facts.js';
+import type { Rendered } from '../render/render.js';
 import { compose } from './compose.js';
 import { clusterStatus, type ClusterStatus } from './inspect.js';
 import { ensureSecrets } from './secrets.js';
@@ -42,8 +44,6 @@ export async function missingImages(docker: Docker, images: string[]): Promise<s
   return problems;
 }
 
-export type Say = (line: string) => void;
-
 /** A cluster is ready when pgpool sees one primary, every backend up, a leader, and one VIP holder. */
 export function readiness(s: ClusterStatus): string | null {
   const primaries = s.backends.filter((b) => b.role === 'primary' && b.status === 'up');
@@ -63,12 +63,12 @@ export async function clusterUp(
   cluster: Cluster,
   topo: Topology,
   dir: string,
-  opts: { say: Say; waitSeconds: number },
+  opts: { say: Log; waitSeconds: number },
 ): Promise<ClusterStatus> {
   const made = ensureSecrets(dir);
   if (made.length) opts.say(`secrets created in ${join(dir, 'secrets')}: ${made.join(', ')} (kept for later runs; never in an image)`);
   const hosts = [...topo.postgres, ...topo.pgpool].map((n) => n.host);
-  const keys = await ensureSshKeys(dir, hosts, IMAGE_DEFAULTS.sshPort);
+  const keys = await ensureSshKeys(dir, hosts, PORTS.ssh);
   if (keys.length) opts.say(`SSH host and client keys created in ${join(dir, 'ssh')} for ${keys.join(', ')}; host keys pinned in known_hosts`);
   opts.say(`starting ${hosts.length} containers (project ${cluster.name})`);
   await compose(dir, cluster.name, ['up', '-d'], { all: true });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fsutil.js';
 import { CLUSTER_SECRETS } from '../render/compose.js';
 
 /**
@@ -14,11 +15,8 @@ export function ensureSecrets(deployDir: string): string[] {
   for (const name of CLUSTER_SECRETS) {
     const path = join(dir, name);
     if (existsSync(path)) continue;
-    // Written beside the target and renamed, so a crash never leaves a half-written secret.
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, path);
+    // Atomic, so a crash never leaves a half-written secret.
+    writeFileAtomic(path, `${randomBytes(24).toString('base64url')}\n`, 0o600);
     made.push(name);
   }
   return made;

@@ -1,9 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-
-/** The files each node gets, mounted read-only at /etc/pgha/ssh. */
-export const SSH_FILES = ['ssh_host_ed25519_key', 'id_ed25519', 'authorized_keys', 'known_hosts'] as const;
+import { writeFileAtomic } from '../fsutil.js';
 
 async function keygen(path: string, comment: string): Promise<void> {
   try {
@@ -13,12 +11,6 @@ async function keygen(path: string, comment: string): Promise<void> {
     if (e.code === 'ENOENT') throw new Error('ssh-keygen not found: install openssh-client to generate the cluster\'s SSH keys');
     throw err;
   }
-}
-
-function writeAtomically(path: string, content: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  renameSync(tmp, path);
 }
 
 /**
@@ -47,8 +39,8 @@ export async function ensureSshKeys(deployDir: string, hosts: string[], sshPort:
   const authorized = hosts.map((h) => `restrict ${pub(h, 'id_ed25519')}\n`).join('');
   const known = hosts.map((h) => `[${h}]:${sshPort} ${pub(h, 'ssh_host_ed25519_key').split(' ').slice(0, 2).join(' ')}\n`).join('');
   for (const host of hosts) {
-    writeAtomically(join(deployDir, 'ssh', host, 'authorized_keys'), authorized);
-    writeAtomically(join(deployDir, 'ssh', host, 'known_hosts'), known);
+    writeFileAtomic(join(deployDir, 'ssh', host, 'authorized_keys'), authorized, 0o600);
+    writeFileAtomic(join(deployDir, 'ssh', host, 'known_hosts'), known, 0o600);
   }
   return made;
 }

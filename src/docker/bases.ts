@@ -4,24 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
+import type { Log } from '../log.js';
+import { imageCatalog, standinRefs } from '../images/catalog.js';
 import type { Manifest } from '../manifest/schema.js';
 import { debianArchiveRoots } from '../sources/apt.js';
 import { buildImage } from './build.js';
 import { imageExists } from './engine.js';
 
-/** Local names of the offline stand-ins for the upstream base images. */
-export function standinRefs(m: Manifest) {
-  return {
-    debian: `pgha-standin/debian:${m.debian.suite}-slim`,
-    postgres: `pgha-standin/postgres:${m.postgres.version}-${m.debian.suite}`,
-  };
-}
-
 export interface BasesOptions {
   projectRoot: string;
   logDir: string;
   rebuild?: boolean;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /**
@@ -57,12 +51,13 @@ export async function ensureStandins(docker: Docker, m: Manifest, opts: BasesOpt
   if (opts.rebuild || !(await imageExists(docker, refs.debian))) await importDebianRoot(docker, m, refs.debian, opts);
   else opts.log(`${refs.debian} present`);
   // Rebuilt when its generated Dockerfile changed since it was built.
-  const contextDir = join(opts.projectRoot, 'images/standin/postgres');
+  const spec = imageCatalog(m).find((i) => i.kind === 'standin')!;
+  const contextDir = join(opts.projectRoot, 'images', spec.name);
   const recipe = createHash('sha256').update(readFileSync(join(contextDir, 'Dockerfile'))).digest('hex');
   const current = (await imageExists(docker, refs.postgres)) ? (await docker.getImage(refs.postgres).inspect()).Config.Labels?.['io.pgha.standin.recipe'] : undefined;
   if (opts.rebuild || current !== recipe) {
     await buildImage(docker, {
-      name: 'standin/postgres',
+      name: spec.name,
       contextDir,
       tags: [refs.postgres],
       buildargs: { DEBIAN_BASE: refs.debian },

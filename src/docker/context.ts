@@ -1,26 +1,14 @@
-import { createReadStream, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { createReadStream, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack, type Pack } from 'tar-stream';
+import { walkFiles } from '../fsutil.js';
 
 export interface ExtraFile {
   /** Path inside the context. */
   name: string;
   /** File on disk to place there. */
   source: string;
-}
-
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function addFile(tar: Pack, name: string, source: string): Promise<void> {
@@ -39,10 +27,10 @@ function addFile(tar: Pack, name: string, source: string): Promise<void> {
  */
 export function contextStream(dir: string, extra: ExtraFile[] = []): Readable {
   const tar = pack();
-  const files = listFiles(dir).filter((p) => !p.endsWith('.tar.gz'));
+  const files = walkFiles(dir).filter((p) => !p.endsWith('.tar.gz'));
   void (async () => {
     try {
-      for (const f of files) await addFile(tar, relative(dir, f), f);
+      for (const f of files) await addFile(tar, f, join(dir, f));
       for (const e of extra) await addFile(tar, e.name, e.source);
       tar.finalize();
     } catch (err) {

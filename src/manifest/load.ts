@@ -9,11 +9,18 @@ export function zodProblems(error: z.ZodError, pathFormat: (p: ReadonlyArray<Pro
   return error.issues.map((i) => ({ where: pathFormat(i.path), message: i.message }));
 }
 
+/** A validated manifest and the text of every patch file it names, keyed by its manifest path. */
+export interface ManifestAndPatches {
+  manifest: Manifest;
+  patches: Record<string, string>;
+}
+
 /**
  * Validates a manifest's text. Pure except for reading the patch files it names
- * (relative to `projectRoot`) to check their sha256.
+ * (relative to `projectRoot`) to check their sha256; each is read once, and its text is
+ * returned for rendering.
  */
-export function parseManifest(text: string, source: string, projectRoot: string): Manifest {
+export function parseManifestAndPatches(text: string, source: string, projectRoot: string): ManifestAndPatches {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -24,6 +31,7 @@ export function parseManifest(text: string, source: string, projectRoot: string)
   if (!result.success) throw new ConfigError(source, zodProblems(result.error));
   const manifest = result.data;
   const problems: Problem[] = [];
+  const patches: Record<string, string> = {};
 
   for (const [minorKey, set] of Object.entries(manifest.patches)) {
     set.forEach((patch, i) => {
@@ -33,17 +41,24 @@ export function parseManifest(text: string, source: string, projectRoot: string)
         problems.push({ where: jsonPath(['patches', minorKey, i, 'file']), message: `no such file: ${patch.file}` });
         return;
       }
-      const actual = createHash('sha256').update(readFileSync(file)).digest('hex');
+      const bytes = readFileSync(file);
+      const actual = createHash('sha256').update(bytes).digest('hex');
       if (actual !== patch.sha256) {
         problems.push({ where, message: `${patch.file} has sha256 ${actual}, manifest pins ${patch.sha256}` });
       }
+      patches[patch.file] = bytes.toString('utf8');
     });
   }
   if (problems.length) throw new ConfigError(source, problems);
-  return manifest;
+  return { manifest, patches };
 }
 
-export function loadManifest(path: string, projectRoot: string): Manifest {
-  if (!existsSync(path)) throw new ConfigError(path, [{ where: '(file)', message: 'manifest not found' }]);
-  return parseManifest(readFileSync(path, 'utf8'), path, projectRoot);
+export function parseManifest(text: string, source: string, projectRoot: string): Manifest {
+  return parseManifestAndPatches(text, source, projectRoot).manifest;
+}
+
+/** Reads and validates the manifest at `path`; `source` names it in messages (default: the path). */
+export function loadManifestAndPatches(path: string, projectRoot: string, source = path): ManifestAndPatches {
+  if (!existsSync(path)) throw new ConfigError(source, [{ where: '(file)', message: 'manifest not found' }]);
+  return parseManifestAndPatches(readFileSync(path, 'utf8'), source, projectRoot);
 }

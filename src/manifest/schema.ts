@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PARAM_TABLES, supportedMinors } from '../pgpool/params.js';
+import { minorOf } from './version.js';
 
 const sha256 = z
   .string()
@@ -58,7 +59,7 @@ export const manifestSchema = z
         message: `expected a ${m.postgres.major}.x version to match postgres.major, got ${m.postgres.version}`,
       });
     }
-    const minor = pgpoolMinor(m.pgpool.version);
+    const minor = minorOf(m.pgpool.version);
     if (!(minor in m.patches)) {
       ctx.addIssue({
         code: 'custom',
@@ -102,10 +103,6 @@ export const manifestSchema = z
 export type Manifest = z.infer<typeof manifestSchema>;
 export type PatchSpec = z.infer<typeof patchSchema>;
 
-export function pgpoolMinor(version: string): string {
-  return version.split('.').slice(0, 2).join('.');
-}
-
 /** Values derived from the manifest that templates and the builder share. */
 export interface Derived {
   pgpoolMinor: string;
@@ -127,8 +124,8 @@ export interface Derived {
 }
 
 export function derive(m: Manifest): Derived {
-  const minor = pgpoolMinor(m.pgpool.version);
-  const alpineMinor = m.alpine.version.split('.').slice(0, 2).join('.');
+  const minor = minorOf(m.pgpool.version);
+  const alpineMinor = minorOf(m.alpine.version);
   return {
     pgpoolMinor: minor,
     patches: m.patches[minor] ?? [],

@@ -1,4 +1,4 @@
-import type { Problem } from '../errors.js';
+import { minorOf } from '../manifest/version.js';
 import type { ParamTable } from './extract.js';
 import t43 from '../../data/pgpool-params/4.3.json' with { type: 'json' };
 import t44 from '../../data/pgpool-params/4.4.json' with { type: 'json' };
@@ -39,8 +39,7 @@ const indexSuffix = /^(.*?)(\d+)$/;
 
 /** Returns null when `key` is valid for the pinned pgpool version, else what is wrong. */
 export function checkKey(key: string, version: string): string | null {
-  const minor = version.split('.').slice(0, 2).join('.');
-  const table = PARAM_TABLES[minor];
+  const table = PARAM_TABLES[minorOf(version)];
   if (!table) return `pgpool ${version} has no parameter table (supported: ${supportedMinors().join(', ')})`;
   if (table.plain.includes(key)) return null;
   const m = indexSuffix.exec(key);
@@ -55,13 +54,4 @@ export function checkKey(key: string, version: string): string | null {
   }
   if (rename) return `pgpool ${version} does not know ${key}: renamed to ${rename.to} in ${rename.since}`;
   return `pgpool ${version} has no parameter ${key}`;
-}
-
-export function checkKeys(keys: Iterable<[where: string, key: string]>, version: string): Problem[] {
-  const problems: Problem[] = [];
-  for (const [where, key] of keys) {
-    const message = checkKey(key, version);
-    if (message) problems.push({ where, message });
-  }
-  return problems;
 }

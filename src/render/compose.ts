@@ -1,27 +1,19 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
-import type { Derived } from '../manifest/schema.js';
-
-export const IMAGE_REPOSITORIES = { postgres: 'pgha/postgres', pgpool: 'pgha/pgpool' } as const;
+import { clusterImages } from '../images/catalog.js';
+import { PATHS } from '../images/facts.js';
+import type { Manifest } from '../manifest/schema.js';
 
 /** The run-time secrets of a cluster: each a file under deploy/<cluster>/secrets/, never inline. */
 export const CLUSTER_SECRETS = ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password', 'wd_authkey'] as const;
 
 const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `/run/secrets/${name}` });
 
-/** The images a cluster runs: the postgres image and the pgpool variant it names. */
-export function clusterImages(derived: Derived, cluster: Cluster): { postgres: string; pgpool: string } {
-  return {
-    postgres: `${IMAGE_REPOSITORIES.postgres}:${derived.tags.postgres}`,
-    pgpool: `${IMAGE_REPOSITORIES.pgpool}:${cluster.pgpool.variant === 'alpine' ? derived.tags.pgpoolAlpine : derived.tags.pgpoolDebian}`,
-  };
-}
-
 /** The compose file of the dev cluster, as an object; `docker compose up` (v2) and docker-compose 1.29 both read it. */
-export function composeModel(derived: Derived, cluster: Cluster, topo: Topology): object {
+export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topology): object {
   const network = cluster.name;
-  const { postgres: postgresImage, pgpool: pgpoolImage } = clusterImages(derived, cluster);
+  const { postgres: postgresImage, pgpool: pgpoolImage } = clusterImages(manifest, cluster);
   const primary = topo.postgres[cluster.postgres.initialPrimary]!;
   const services: Record<string, object> = {};
   // Every node's name in every container's /etc/hosts: Docker's DNS forgets a stopped
@@ -56,7 +48,7 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
       secrets: ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password'],
       // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
       stop_grace_period: '60s',
-      volumes: [`${node.host}-data:/var/lib/postgresql`, `./ssh/${node.host}:/etc/pgha/ssh:ro`],
+      volumes: [`${node.host}-data:${PATHS.postgresHome}`, `./ssh/${node.host}:${PATHS.sshMount}:ro`],
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts,
       // pgpool exits when it loses the network or its watchdog; a node that dies on its own
@@ -87,7 +79,7 @@ export function composeModel(derived: Derived, cluster: Cluster, topo: Topology)
         ...secretEnv('wd_authkey'),
       },
       secrets: ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'],
-      volumes: ['./pgpool/cluster.conf:/etc/pgpool-II/cluster.conf:ro', `./ssh/${node.host}:/etc/pgha/ssh:ro`],
+      volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, `./ssh/${node.host}:${PATHS.sshMount}:ro`],
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts,
       restart: 'unless-stopped',

@@ -1,25 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import type { Manifest } from '../manifest/schema.js';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { walkFiles, writeFileAtomic } from '../fsutil.js';
 import type { Rendered } from './render.js';
 
 /** Reads every template under `dir`, keyed by its path relative to `dir`. */
 export function readTemplates(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.hbs')) out[relative(dir, p)] = readFileSync(p, 'utf8');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-export function readPatches(manifest: Manifest, root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const set of Object.values(manifest.patches)) for (const p of set) out[p.file] = readFileSync(join(root, p.file), 'utf8');
+  for (const rel of walkFiles(dir)) if (rel.endsWith('.hbs')) out[rel] = readFileSync(join(dir, rel), 'utf8');
   return out;
 }
 
@@ -28,19 +15,21 @@ function isLocalMaterial(rel: string): boolean {
   return /\.tar\.gz$/.test(rel) || /^deploy\/[^/]+\/(secrets|ssh)\//.test(rel);
 }
 
+/** The files under `root`/`sub`, as paths relative to `root`; none when it does not exist. */
 function listFiles(root: string, sub: string): string[] {
   const start = join(root, sub);
   if (!existsSync(start)) return [];
-  const found: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else found.push(relative(root, p));
-    }
-  };
-  walk(start);
-  return found;
+  return walkFiles(start).map((rel) => `${sub}/${rel}`);
+}
+
+/** A rendered file is executable when it starts with `#!`: mode 0755, else 0644. */
+export function renderedMode(content: string): number {
+  return content.startsWith('#!') ? 0o755 : 0o644;
+}
+
+/** Whether the file's owner may execute it: the one mode bit git records, and the one compared. */
+function isExecutable(path: string): boolean {
+  return (statSync(path).mode & 0o100) !== 0;
 }
 
 /** The top-level directories a rendering owns: images/ and deploy/<cluster>/. */
@@ -54,6 +43,7 @@ export function ownedRoots(rendered: Rendered): string[] {
 }
 
 export interface Drift {
+  /** Files whose content, or whether they are executable, differs from the rendering. */
   changed: string[];
   missing: string[];
   extra: string[];
@@ -65,7 +55,7 @@ export function drift(rendered: Rendered, root: string): Drift {
   for (const [path, content] of rendered) {
     const p = join(root, path);
     if (!existsSync(p)) d.missing.push(path);
-    else if (readFileSync(p, 'utf8') !== content) d.changed.push(path);
+    else if (readFileSync(p, 'utf8') !== content || isExecutable(p) !== (renderedMode(content) === 0o755)) d.changed.push(path);
   }
   for (const sub of ownedRoots(rendered)) {
     for (const rel of listFiles(root, sub)) if (!rendered.has(rel) && !isLocalMaterial(rel)) d.extra.push(rel);
@@ -74,19 +64,24 @@ export function drift(rendered: Rendered, root: string): Drift {
 }
 
 /**
- * Writes the rendering under `root`: changed and new files (each written to a temporary
- * name and renamed, so no file is ever half-written), and removes generated files that
- * the rendering no longer has. Returns what it did.
+ * Writes the rendering under `root`: changed and new files (each written atomically, with
+ * mode 0755 when it starts with `#!`, else 0644; a file whose content is current but whose
+ * mode is not is rewritten too), and removes generated files that the rendering no longer
+ * has. Returns what it did.
  */
 export function writeRendered(rendered: Rendered, root: string): Drift {
   const d = drift(rendered, root);
   for (const path of [...d.missing, ...d.changed]) {
     const p = join(root, path);
+    const content = rendered.get(path)!;
     mkdirSync(dirname(p), { recursive: true });
-    const tmp = `${p}.pgha-tmp`;
-    writeFileSync(tmp, rendered.get(path)!);
-    renameSync(tmp, p);
+    writeFileAtomic(p, content, renderedMode(content));
   }
   for (const path of d.extra) rmSync(join(root, path));
   return d;
+}
+
+/** The part of a rendering under one top-level directory (`images`), keyed as in the rendering. */
+export function renderedUnder(rendered: Rendered, dir: string): Rendered {
+  return new Map([...rendered].filter(([p]) => p.startsWith(`${dir}/`)));
 }

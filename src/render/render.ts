@@ -2,9 +2,14 @@ import Handlebars from 'handlebars';
 import type { Cluster } from '../cluster/schema.js';
 import { topology } from '../cluster/topology.js';
 import { ConfigError, type Problem } from '../errors.js';
-import { derive, type Manifest } from '../manifest/schema.js';
+import { imageCatalog, type ContextFile, type ImageSpec } from '../images/catalog.js';
+import { PATHS, PORTS, ROLES } from '../images/facts.js';
+import { derive, type Derived, type Manifest } from '../manifest/schema.js';
+import { minorOf } from '../manifest/version.js';
 import { formatValue, parseConf } from '../pgpool/conf.js';
+import { PGPOOL_HOOKS, pgpoolHook, recoveryArguments, RECOVERY_ARGUMENTS } from '../pgpool/hooks.js';
 import { checkKey, PARAM_TABLES } from '../pgpool/params.js';
+import { renderShellEnvironment, shellEnvironment } from '../shell/env.js';
 import { composeModel, renderCompose } from './compose.js';
 
 /** Everything rendering needs, already read from disk: rendering itself touches nothing. */
@@ -15,64 +20,22 @@ export interface RenderInput {
   clusterSource: string;
   /** Template texts keyed by path under templates/ (e.g. "pgpool/failover.sh.hbs"). */
   templates: Record<string, string>;
+  /** Files copied verbatim into the contexts, keyed by their project path (e.g. "shell/lib/pgha-lib.sh"). */
+  sources: Record<string, string>;
   /** Patch file texts keyed by their manifest path. */
   patches: Record<string, string>;
 }
 
 export type Rendered = Map<string, string>;
 
-/** Image defaults that do not depend on any one cluster; the cluster's file overrides ports. */
-export const IMAGE_DEFAULTS = {
-  sshPort: 2222,
-  postgresPort: 5432,
-  pgpool: { port: 9999, pcpPort: 9898, watchdogPort: 9000, heartbeatPort: 9694 },
-};
-
-interface Variant {
-  name: string;
-  family: 'debian' | 'alpine';
-  description: string;
-  tag: string;
-  tools: { ip: string; arping: string; pingDir: string };
-}
-
-/** One file of a build context: which template makes it and under what name. */
-const POSTGRES_FILES: [out: string, template: string][] = [
-  ['Dockerfile', 'postgres/Dockerfile.hbs'],
-  ['entrypoint.sh', 'postgres/entrypoint.sh.hbs'],
-  ['postgres-run.sh', 'postgres/postgres-run.sh.hbs'],
-  ['pgha-node.sh', 'postgres/pgha-node.sh.hbs'],
-  ['recovery_1st_stage', 'postgres/recovery_1st_stage.hbs'],
-  ['pgpool_remote_start', 'postgres/pgpool_remote_start.hbs'],
-  ['supervisord.conf', 'postgres/supervisord.conf.hbs'],
-  ['sshd_config', 'shared/sshd_config.hbs'],
-  ['sudoers', 'shared/sudoers.hbs'],
-  ['pgha-lib.sh', 'shared/pgha-lib.sh.hbs'],
-  ['apply-patches.sh', 'shared/apply-patches.sh.hbs'],
-];
-
-const PGPOOL_FILES: [out: string, template: string][] = [
-  ['entrypoint.sh', 'pgpool/entrypoint.sh.hbs'],
-  ['pgpool.conf', 'pgpool/pgpool.conf.hbs'],
-  ['pool_hba.conf', 'pgpool/pool_hba.conf.hbs'],
-  ['failover.sh', 'pgpool/failover.sh.hbs'],
-  ['follow_primary.sh', 'pgpool/follow_primary.sh.hbs'],
-  ['escalation.sh', 'pgpool/escalation.sh.hbs'],
-  ['vip.sh', 'pgpool/vip.sh.hbs'],
-  ['garp.sh', 'pgpool/garp.sh.hbs'],
-  ['sshd_config', 'shared/sshd_config.hbs'],
-  ['sudoers', 'shared/sudoers.hbs'],
-  ['pgha-lib.sh', 'shared/pgha-lib.sh.hbs'],
-  ['apply-patches.sh', 'shared/apply-patches.sh.hbs'],
-];
-
-function headerLine(prefix: string, template: string): string {
-  return `${prefix} generated from templates/${template} by pgha (npm run generate); do not edit`;
-}
+const GENERATED_BY = 'by pgha (npm run generate); do not edit';
 
 function makeEngine(templates: Record<string, string>): typeof Handlebars {
   const hb = Handlebars.create();
   hb.registerHelper('onoff', (v: unknown) => (v ? 'on' : 'off'));
+  hb.registerHelper('recoveryArgs', (script: keyof typeof RECOVERY_ARGUMENTS, ...rest: unknown[]) =>
+    recoveryArguments(script, rest.slice(0, -1).map(String)),
+  );
   for (const [path, text] of Object.entries(templates)) {
     const m = /^partials\/(.+)\.hbs$/.exec(path);
     if (m) hb.registerPartial(m[1]!, text);
@@ -88,7 +51,6 @@ function makeEngine(templates: Record<string, string>): typeof Handlebars {
 export function render(input: RenderInput): Rendered {
   const { manifest, cluster, templates } = input;
   const derived = derive(manifest);
-  const topo = topology(cluster);
   const hb = makeEngine(templates);
   const out: Rendered = new Map();
   const problems: Problem[] = [];
@@ -96,7 +58,7 @@ export function render(input: RenderInput): Rendered {
   const renderOne = (template: string, context: object): string => {
     const text = templates[template];
     if (text === undefined) throw new Error(`missing template templates/${template}`);
-    const header = (prefix: unknown) => headerLine(String(prefix), template);
+    const header = (prefix: unknown) => `${String(prefix)} generated from templates/${template} ${GENERATED_BY}`;
     try {
       return hb.compile(text, { noEscape: true, strict: true })(context, { helpers: { header } });
     } catch (err) {
@@ -104,61 +66,49 @@ export function render(input: RenderInput): Rendered {
     }
   };
 
-  const patchSeries = derived.patches.map((p) => [p.name, fileName(p.file), p.target, p.marker].join('\t')).join('\n');
-  const patchFiles = (dir: string) => {
-    out.set(`${dir}/patches/series`, `# generated from versions.json (patches) by pgha (npm run generate); do not edit\n# name\tfile\ttarget\tmarker\n${patchSeries}\n`);
-    for (const p of derived.patches) {
-      const text = input.patches[p.file];
-      if (text === undefined) throw new Error(`patch file ${p.file} was not read`);
-      // patch(1) skips text before the first hunk header, so the copy can say where it comes from.
-      out.set(`${dir}/patches/${fileName(p.file)}`, `# copy of ${p.file}, placed by pgha (npm run generate); do not edit\n${text}`);
-    }
+  const base = {
+    manifest,
+    derived,
+    ports: PORTS,
+    paths: PATHS,
+    roles: ROLES,
+    patchNames: derived.patches.map((p) => p.name).join(','),
+    hooks: { failover: pgpoolHook(PGPOOL_HOOKS.failover), followPrimary: pgpoolHook(PGPOOL_HOOKS.followPrimary) },
   };
-  const base = { manifest, derived, ...IMAGE_DEFAULTS, patchNames: derived.patches.map((p) => p.name).join(',') };
+  for (const image of imageCatalog(manifest)) {
+    const dir = `images/${image.name}`;
+    const ctx = { ...base, image, tools: image.tools };
+    for (const file of image.files) {
+      for (const [path, content] of contextFile(file, image, ctx)) out.set(`${dir}/${path}`, content);
+    }
+    if (image.kind === 'pgpool') problems.push(...confKeyProblems(`${dir}/pgpool.conf`, out.get(`${dir}/pgpool.conf`)!, manifest.pgpool.version));
+  }
 
-  // Postgres image: Debian, FROM the official postgres image.
-  const postgresDir = `images/postgres/${manifest.debian.suite}`;
-  const postgresCtx = { ...base, tools: { ip: '/usr/sbin/ip', arping: '/usr/sbin/arping', pingDir: '/bin' } };
-  for (const [file, template] of POSTGRES_FILES) out.set(`${postgresDir}/${file}`, renderOne(template, postgresCtx));
-  patchFiles(postgresDir);
-
-  // Offline stand-in for the official postgres base, built by `pgha bases`.
-  out.set('images/standin/postgres/Dockerfile', renderOne('standin/postgres.Dockerfile.hbs', base));
-
-  // Pgpool image: Alpine and Debian variants from the same templates.
-  const variants: Variant[] = [
-    {
-      name: 'alpine',
-      family: 'alpine',
-      description: `Alpine ${manifest.alpine.version}`,
-      tag: derived.tags.pgpoolAlpine,
-      tools: { ip: '/sbin/ip', arping: '/usr/local/sbin/arping', pingDir: '/usr/local/libexec/pgha-ping' },
-    },
-    {
-      name: manifest.debian.suite,
-      family: 'debian',
-      description: `Debian ${manifest.debian.suite}`,
-      tag: derived.tags.pgpoolDebian,
-      tools: { ip: '/sbin/ip', arping: '/usr/local/sbin/arping', pingDir: '/bin' },
-    },
-  ];
-  const paramList = pgpoolParamList(manifest.pgpool.version);
-  for (const variant of variants) {
-    const dir = `images/pgpool/${variant.name}`;
-    const ctx = { ...base, variant, tools: variant.tools };
-    out.set(`${dir}/Dockerfile`, renderOne(`pgpool/Dockerfile.${variant.family}.hbs`, ctx));
-    for (const [file, template] of PGPOOL_FILES) out.set(`${dir}/${file}`, renderOne(template, ctx));
-    out.set(`${dir}/pgpool-params.txt`, paramList);
-    patchFiles(dir);
-    problems.push(...confKeyProblems(`${dir}/pgpool.conf`, out.get(`${dir}/pgpool.conf`)!, manifest.pgpool.version));
+  function contextFile(file: ContextFile, image: ImageSpec, ctx: object): [string, string][] {
+    if ('template' in file) return [[file.out, renderOne(file.template, ctx)]];
+    if ('source' in file) {
+      const text = input.sources[file.source];
+      if (text === undefined) throw new Error(`missing source file ${file.source}`);
+      return [[file.out, text]];
+    }
+    switch (file.generated) {
+      case 'env':
+        return [[file.out, renderShellEnvironment(`# generated from src/shell/env.ts ${GENERATED_BY}`, shellEnvironment(manifest, image.tools))]];
+      case 'pgpool-params':
+        return [[file.out, pgpoolParamList(manifest.pgpool.version)]];
+      case 'patches':
+        return patchFiles(derived, input.patches).map(([name, text]) => [`${file.out}/${name}`, text]);
+    }
   }
 
   // Dev cluster.
+  const topo = topology(cluster);
   const deployDir = `deploy/${cluster.name}`;
   const overrides = Object.entries(cluster.pgpool.settings)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([key, value]) => ({ key, value: formatValue(value) }));
   const clusterConf = renderOne('deploy/cluster.conf.hbs', {
+    ...base,
     cluster,
     clusterSource: input.clusterSource,
     topology: topo,
@@ -171,16 +121,27 @@ export function render(input: RenderInput): Rendered {
     `${deployDir}/docker-compose.yml`,
     renderCompose(
       `# generated by pgha (npm run generate) from versions.json and the cluster definition ${input.clusterSource}; do not edit`,
-      composeModel(derived, cluster, topo),
+      composeModel(manifest, cluster, topo),
     ),
   );
 
-  if (problems.length) throw new ConfigError('render', problems);
+  if (problems.length) throw new ConfigError('render', problems.sort((a, b) => a.where.localeCompare(b.where, 'en', { numeric: true })));
   return new Map([...out.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-function fileName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
+/** The patch series file and a copy of each patch of the pinned minor, keyed by file name. */
+function patchFiles(derived: Derived, patches: Record<string, string>): [string, string][] {
+  const fileName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+  const series = derived.patches.map((p) => [p.name, fileName(p.file), p.target, p.marker].join('\t')).join('\n');
+  return [
+    ['series', `# generated from versions.json (patches) ${GENERATED_BY}\n# name\tfile\ttarget\tmarker\n${series}\n`],
+    ...derived.patches.map((p): [string, string] => {
+      const text = patches[p.file];
+      if (text === undefined) throw new Error(`patch file ${p.file} was not read`);
+      // patch(1) skips text before the first hunk header, so the copy can say where it comes from.
+      return [fileName(p.file), `# copy of ${p.file}, placed ${GENERATED_BY}\n${text}`];
+    }),
+  ];
 }
 
 function confKeyProblems(file: string, text: string, version: string): Problem[] {
@@ -192,10 +153,10 @@ function confKeyProblems(file: string, text: string, version: string): Problem[]
 
 /** The pinned version's parameter names, for the entrypoint's own check of mounted files. */
 function pgpoolParamList(version: string): string {
-  const table = PARAM_TABLES[version.split('.').slice(0, 2).join('.')];
+  const table = PARAM_TABLES[minorOf(version)];
   if (!table) throw new Error(`no parameter table for pgpool ${version}`);
   return [
-    `# generated from data/pgpool-params by pgha (npm run generate); do not edit. pgpool.conf parameters of pgpool ${table.release}`,
+    `# generated from data/pgpool-params ${GENERATED_BY}. pgpool.conf parameters of pgpool ${table.release}`,
     ...table.plain.map((k) => `plain ${k}`),
     ...table.indexed.map((k) => `indexed ${k}`),
     '',

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../fsutil.js';
+import type { Log } from '../log.js';
 import type { Manifest } from '../manifest/schema.js';
 import { derive } from '../manifest/schema.js';
 import { debianArchiveRoots, debianOrigPath } from './apt.js';
@@ -26,20 +28,16 @@ export class ChecksumMismatch extends Error {
   }
 }
 
-export interface FetchLog {
-  (line: string): void;
-}
-
 export interface TarballResult {
   path: string;
   /** Where it came from this time: 'cache', the manifest URL or a Debian archive URL. */
   origin: string;
 }
 
-async function download(url: string, dest: string, timeoutMs: number): Promise<void> {
+async function download(url: string, timeoutMs: number): Promise<Buffer> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
   if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
-  writeFileSync(dest, Buffer.from(await res.arrayBuffer()));
+  return Buffer.from(await res.arrayBuffer());
 }
 
 /**
@@ -51,7 +49,7 @@ async function download(url: string, dest: string, timeoutMs: number): Promise<v
 export async function ensurePgpoolTarball(
   manifest: Manifest,
   cacheDir: string,
-  log: FetchLog = () => {},
+  log: Log = () => {},
   opts: { aptDir?: string; timeoutMs?: number } = {},
 ): Promise<TarballResult> {
   const expected = manifest.pgpool.tarball.sha256;
@@ -70,17 +68,16 @@ export async function ensurePgpoolTarball(
   ];
   const failures: string[] = [];
   for (const url of candidates) {
-    const tmp = `${file}.part-${process.pid}`;
     try {
       log(`fetching ${url}`);
-      await download(url, tmp, opts.timeoutMs ?? 30_000);
-      const actual = await sha256File(tmp);
+      const data = await download(url, opts.timeoutMs ?? 30_000);
+      const actual = createHash('sha256').update(data).digest('hex');
       if (actual !== expected) throw new ChecksumMismatch(url, expected, actual);
-      renameSync(tmp, file);
+      // Only a verified tarball ever gets the cache's name.
+      writeFileAtomic(file, data);
       log(`verified sha256 ${expected}`);
       return { path: file, origin: url };
     } catch (err) {
-      rmSync(tmp, { force: true });
       // A wrong checksum is never papered over by trying the next source.
       if (err instanceof ChecksumMismatch) throw err;
       const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { derive } from '../../src/manifest/schema.js';
-import { standinRefs } from '../../src/docker/bases.js';
+import { standinRefs } from '../../src/images/catalog.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../../src/sources/cache.js';
 import { IN_CI, ROOT } from '../helpers.js';
 import { engineOrSkip, ensureImages, manifest, plans } from './harness.js';
@@ -29,7 +29,7 @@ describe.skipIf(!docker)('Dockerfiles build with BuildKit too', () => {
   for (const name of ['postgres/bookworm', 'pgpool/bookworm']) {
     it.skipIf(!cli)(`${name}`, async () => {
       await ensureImages(docker!, [name]); // makes sure the stand-in bases exist when they are used
-      const built = await docker!.getImage(plans[name]!.tag).inspect();
+      const built = await docker!.getImage(plans[name]!.ref).inspect();
       const standin = built.Config.Labels?.['io.pgha.bases'] === 'standin';
       const args = standin ? plans[name]!.standin! : plans[name]!.upstream;
       const ctx = join(mkdtempSync(join(tmpdir(), 'pgha-buildkit-')), 'ctx');

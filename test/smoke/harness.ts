@@ -2,19 +2,19 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { buildAll } from '../../src/build/run.js';
-import { imagePlans } from '../../src/build/plan.js';
+import { buildAll } from '../../src/builder/run.js';
+import { imagePlans } from '../../src/builder/plan.js';
 import { imageExists } from '../../src/docker/engine.js';
-import { loadManifest } from '../../src/manifest/load.js';
+import { loadProjectManifest } from '../../src/project.js';
 import { IN_CI, ROOT } from '../helpers.js';
 import { logsOf, waitFor } from '../../src/docker/exec.js';
 
 export { exec, sh, logsOf, waitFor, type ExecResult } from '../../src/docker/exec.js';
 
-export const manifest = loadManifest(join(ROOT, 'versions.json'), ROOT);
+export const manifest = loadProjectManifest(ROOT);
 export const plans = Object.fromEntries(imagePlans(manifest).map((p) => [p.name, p]));
-export const POSTGRES_IMAGE = plans['postgres/bookworm']!.tag;
-export const PGPOOL_IMAGE = plans['pgpool/bookworm']!.tag;
+export const POSTGRES_IMAGE = plans['postgres/bookworm']!.ref;
+export const PGPOOL_IMAGE = plans['pgpool/bookworm']!.ref;
 
 /**
  * The engine for the smoke tests, or null (then the suite is skipped) when none answers
@@ -34,7 +34,7 @@ export async function engineOrSkip(): Promise<Docker | null> {
 /** Builds the images the smoke tests need when they are missing (cached layers make this quick). */
 export async function ensureImages(docker: Docker, names: string[]): Promise<void> {
   const missing: string[] = [];
-  for (const n of names) if (!(await imageExists(docker, plans[n]!.tag))) missing.push(n);
+  for (const n of names) if (!(await imageExists(docker, plans[n]!.ref))) missing.push(n);
   if (missing.length) await buildAll(docker, manifest, { projectRoot: ROOT, only: missing, log: (l) => console.log(`pgha: ${l}`) });
 }
 

@@ -76,7 +76,7 @@ describe.skipIf(!docker)('built images', () => {
 
   for (const name of ['postgres/bookworm', 'pgpool/bookworm', 'pgpool/alpine']) {
     it(`${name}: no private key, password or AES key in any layer or in the history`, async (ctx) => {
-      const ref = plans[name]!.tag;
+      const ref = plans[name]!.ref;
       if (!(await imageExists(docker!, ref))) {
         ctx.skip(`${ref} was not built here: ${plans[name]!.noStandinReason ?? 'missing'}`);
       }
@@ -98,9 +98,9 @@ describe.skipIf(!docker)('built images', () => {
   });
 
   it('carries the manifest versions in its labels', async () => {
-    const pg = await docker!.getImage(plans['postgres/bookworm']!.tag).inspect();
+    const pg = await docker!.getImage(plans['postgres/bookworm']!.ref).inspect();
     expect(pg.Config.Labels).toMatchObject({ 'io.pgha.pgpool.version': manifest.pgpool.version, 'io.pgha.postgres.version': manifest.postgres.version, 'io.pgha.pgpool.sha256': manifest.pgpool.tarball.sha256 });
-    const pgpool = await docker!.getImage(plans['pgpool/bookworm']!.tag).inspect();
+    const pgpool = await docker!.getImage(plans['pgpool/bookworm']!.ref).inspect();
     expect(pgpool.Config.Labels?.['io.pgha.pgpool.patches']).toBe(derive(manifest).patches.map((p) => p.name).join(','));
     expect(['upstream', 'standin']).toContain(pgpool.Config.Labels?.['io.pgha.bases']);
   });

@@ -24,10 +24,10 @@ describe('render', () => {
     }
   });
 
-  it('marks every file it can as generated, in the first lines', () => {
+  it('marks every file it can as generated, naming its template or, for a verbatim copy, its source, in the first lines', () => {
     for (const [path, content] of out) {
       const head = content.split('\n').slice(0, 3).join('\n');
-      expect(head, path).toMatch(/generated (from|by)|copy of patches\/|placed by pgha/);
+      expect(head, path).toMatch(/generated (from|by)|copy of patches\/|placed by pgha|^# source: shell\/\S+ of pgha, copied verbatim/m);
     }
   });
 

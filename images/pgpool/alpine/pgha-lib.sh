@@ -1,28 +1,79 @@
 #!/usr/bin/env bash
-# generated from templates/shared/pgha-lib.sh.hbs by pgha (npm run generate); do not edit
-# Shared by every pgha script: logging that names the node and the action, loud failures.
-# Sourced, never run.
+# source: shell/lib/pgha-lib.sh of pgha, copied verbatim into every image's build context by
+# `npm run generate`; edit the source, not the copy.
+#
+# The functions every pgha script shares, in both images: logging that names the node and
+# the action, collected configuration problems, secrets, SSH, pass files and the node's
+# paths. Sourced, never run. Every variable and its default is declared in pgha-env.sh,
+# generated next to this file.
 
-PGHA_NODE="${PGHA_NODE:-$(hostname)}"
+# shellcheck source=pgha-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pgha-env.sh"
+
 PGHA_SCRIPT="${PGHA_SCRIPT:-$(basename "$0")}"
 
-# log ACTION MESSAGE...: one line on stderr, which supervisor and docker keep.
-log() {
+# pgha_log ACTION MESSAGE...: one line on stderr, which supervisor and docker keep.
+pgha_log() {
   local action=$1
   shift
   printf '%s pgha[%s] node=%s action=%s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PGHA_SCRIPT" "$PGHA_NODE" "$action" "$*" >&2
 }
 
-# die ACTION MESSAGE...: log as an error and exit non-zero.
-die() {
+# pgha_die ACTION MESSAGE...: log as an error and exit non-zero.
+pgha_die() {
   local action=$1
   shift
-  log "$action" "ERROR: $*"
+  pgha_log "$action" "ERROR: $*"
   exit 1
 }
 
-# read_secret NAME: the value of $NAME, or the contents of the file named by ${NAME}_FILE.
-read_secret() {
+# --- Configuration problems: collected, then reported together, one line each.
+
+PGHA_PROBLEMS=()
+
+# pgha_problem WHERE MESSAGE: remember one problem, naming the variable or file.
+pgha_problem() { PGHA_PROBLEMS+=("$1: $2"); }
+
+# pgha_report_problems PREFIX: print every collected problem and exit 2, if there is any.
+pgha_report_problems() {
+  local prefix=$1 p
+  ((${#PGHA_PROBLEMS[@]})) || return 0
+  for p in "${PGHA_PROBLEMS[@]}"; do printf '%s: configuration error: %s\n' "$prefix" "$p" >&2; done
+  exit 2
+}
+
+# pgha_check_port NAME VALUE: a TCP port number.
+pgha_check_port() {
+  [[ "$2" =~ ^[0-9]+$ ]] || pgha_problem "$1" "expected a port number, got '$2'"
+}
+
+# pgha_is_ipv4 VALUE: a dotted IPv4 address.
+pgha_is_ipv4() { [[ "$1" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
+
+# pgha_check_ipv4 NAME VALUE: a dotted IPv4 address, else a problem.
+pgha_check_ipv4() {
+  pgha_is_ipv4 "$2" || pgha_problem "$1" "expected an IPv4 address, got '$2'"
+}
+
+# --- Secrets: from $NAME, or from the file named by ${NAME}_FILE (compose secrets).
+
+# pgha_check_secret NAME required|optional [WHAT]: the secret must come from $NAME or a
+# readable, non-empty ${NAME}_FILE. WHAT names what is expected ("a password").
+pgha_check_secret() {
+  local name=$1 need=$2 what=${3:-a value} file_var="${1}_FILE"
+  if [[ -n "${!file_var:-}" ]]; then
+    if [[ ! -r "${!file_var}" ]]; then
+      pgha_problem "$file_var" "expected a readable file, got ${!file_var}"
+    elif [[ ! -s "${!file_var}" ]]; then
+      pgha_problem "$file_var" "expected a non-empty file, ${!file_var} is empty"
+    fi
+  elif [[ -z "${!name:-}" && "$need" == required ]]; then
+    pgha_problem "$name" "expected $what in $name or a file path in $file_var"
+  fi
+}
+
+# pgha_read_secret NAME: the value of $NAME, or the contents of the file named by ${NAME}_FILE.
+pgha_read_secret() {
   local name=$1 file_var="${1}_FILE"
   if [[ -n "${!file_var:-}" ]]; then
     [[ -r "${!file_var}" ]] || return 1
@@ -35,29 +86,67 @@ read_secret() {
   fi
 }
 
-# SSH to a postgres or pgpool node as postgres, with the mounted key and pinned host keys.
-PGHA_DEFAULT_SSH_PORT=2222
-readonly PGHA_SSH_PORT=${PGHA_SSH_PORT:-$PGHA_DEFAULT_SSH_PORT}
-readonly PGHA_SSH_KEY=${PGHA_SSH_KEY:-/run/pgha/private/id_ed25519}
-readonly PGHA_KNOWN_HOSTS=${PGHA_KNOWN_HOSTS:-/run/pgha/private/known_hosts}
+# pgha_write_passfile FILE MATCH SECRET_NAME: a pass file (libpq's ~/.pgpass, pcp's
+# .pcppass), mode 0600, of one line: MATCH (the fields before the password, e.g. '*:*:*:repl'
+# or '*:*:pgpool') and the password from SECRET_NAME; an empty file when the secret is not set.
+# Both readers stop a field at ':' and take '\' as an escape, so both are escaped.
+pgha_write_passfile() {
+  local file=$1 match=$2 secret=$3 pw
+  (
+    umask 077
+    : >"$file"
+    if pw=$(pgha_read_secret "$secret"); then
+      pw=${pw//\\/\\\\}
+      printf '%s:%s\n' "$match" "${pw//:/\\:}" >"$file"
+    fi
+  )
+}
 
+# --- SSH between nodes, as postgres, with the mounted key and pinned host keys.
+
+# pgha_install_ssh_material OWNER: puts the mounted SSH material (PGHA_SSH_DIR) in place under
+# the run directory: the host key for root's sshd, authorized_keys, and OWNER's client key and
+# known_hosts. Returns 1 when the host key or authorized_keys is not mounted.
+pgha_install_ssh_material() {
+  local owner=$1 missing=0
+  install -d -m 0755 -o root -g root "$PGHA_RUN_DIR/ssh"
+  if [[ -r "$PGHA_SSH_DIR/ssh_host_ed25519_key" ]]; then
+    install -m 0600 -o root -g root "$PGHA_SSH_DIR/ssh_host_ed25519_key" "$PGHA_SSH_HOST_KEY"
+  else
+    missing=1
+  fi
+  if [[ -r "$PGHA_SSH_DIR/authorized_keys" ]]; then
+    install -m 0600 -o "$owner" -g "$owner" "$PGHA_SSH_DIR/authorized_keys" "$PGHA_AUTHORIZED_KEYS"
+  else
+    missing=1
+  fi
+  if [[ -r "$PGHA_SSH_DIR/id_ed25519" ]]; then
+    install -m 0600 -o "$owner" -g "$owner" "$PGHA_SSH_DIR/id_ed25519" "$PGHA_SSH_KEY"
+  fi
+  if [[ -r "$PGHA_SSH_DIR/known_hosts" ]]; then
+    install -m 0600 -o "$owner" -g "$owner" "$PGHA_SSH_DIR/known_hosts" "$PGHA_KNOWN_HOSTS"
+  fi
+  return "$missing"
+}
+
+# pgha_ssh HOST COMMAND...: run COMMAND on HOST as postgres.
 pgha_ssh() {
   local host=$1
   shift
   ssh -T -p "$PGHA_SSH_PORT" -i "$PGHA_SSH_KEY" \
     -o UserKnownHostsFile="$PGHA_KNOWN_HOSTS" -o StrictHostKeyChecking=yes \
-    -o BatchMode=yes -o ConnectTimeout=5 "postgres@$host" "$@"
+    -o BatchMode=yes -o ConnectTimeout="$PGHA_SSH_CONNECT_TIMEOUT" "postgres@$host" "$@"
 }
 
-# require_ssh HOST ACTION: fail loudly, naming what to check, when HOST can't be reached.
-require_ssh() {
+# pgha_require_ssh HOST ACTION: fail loudly, naming what to check, when HOST can't be reached.
+pgha_require_ssh() {
   local host=$1 action=$2
   pgha_ssh "$host" true ||
-    die "$action" "SSH to postgres@$host port $PGHA_SSH_PORT failed: check sshd on $host, the mounted key $PGHA_SSH_KEY, its entry in authorized_keys and $host's host key in $PGHA_KNOWN_HOSTS"
+    pgha_die "$action" "SSH to postgres@$host port $PGHA_SSH_PORT failed: check sshd on $host, the mounted key $PGHA_SSH_KEY, its entry in authorized_keys and $host's host key in $PGHA_KNOWN_HOSTS"
 }
 
-# Replication slot names allow lowercase letters, digits and underscores only.
-slot_name() {
+# pgha_slot_name NODE: the replication slot of NODE (slot names allow a-z, 0-9 and _ only).
+pgha_slot_name() {
   local s=${1,,}
   printf '%s' "${s//[^a-z0-9_]/_}"
 }

@@ -3,40 +3,42 @@
 # follow_primary_command: after a promotion pgpool runs this for every other standby.
 # The standby is re-pointed at the new primary (pg_rewind, falling back to pg_basebackup)
 # on a fresh replication slot, then attached again with pcp_attach_node.
-# Arguments: %d %h %p %D %m %H %M %P %r %R (see pgpool.conf)
 set -euo pipefail
 PGHA_SCRIPT=follow_primary.sh
 # shellcheck source=pgha-lib.sh
-. /usr/local/lib/pgha/pgha-lib.sh
+. "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
 
-node_id=$1 node_host=$2
-new_primary_id=$5 new_primary_host=$6
-new_primary_port=$9
-readonly DEFAULT_PCP_PORT=9898
-readonly PCP_PORT=${PGHA_PCP_PORT:-$DEFAULT_PCP_PORT}
+# Arguments, named in src/pgpool/hooks.ts:
+failed_node_id=$1
+failed_node_host=$2
+failed_node_port=$3
+new_main_node_id=$4
+new_main_node_host=$5
+new_main_node_port=$6
 
-log follow "node $node_id ($node_host) follows the new primary $new_primary_id ($new_primary_host:$new_primary_port)"
-if [[ "$node_id" == "$new_primary_id" ]]; then
-  log follow "node $node_id is the new primary itself; nothing to do"
+pgha_log follow "node $failed_node_id ($failed_node_host) follows the new primary $new_main_node_id ($new_main_node_host:$new_main_node_port)"
+if [[ "$failed_node_id" == "$new_main_node_id" ]]; then
+  pgha_log follow "node $failed_node_id is the new primary itself; nothing to do"
   exit 0
 fi
 
 # pgpool runs this for down nodes too; a node whose postgres does not answer is rebuilt
 # when it comes back (pgha-node rejoin), not here.
-if ! pg_isready -q -h "$node_host" -p "$3" -t 5; then
-  log follow "node $node_id ($node_host:$3) does not answer; skipping it: it asks to be rebuilt when it returns"
+if ! pg_isready -q -h "$failed_node_host" -p "$failed_node_port" -t "$PGHA_SSH_CONNECT_TIMEOUT"; then
+  pgha_log follow "node $failed_node_id ($failed_node_host:$failed_node_port) does not answer; skipping it: it asks to be rebuilt when it returns"
   exit 0
 fi
-require_ssh "$new_primary_host" follow
-require_ssh "$node_host" follow
-pgha_ssh "$new_primary_host" /usr/local/bin/pgha-node ensure-slot "$(slot_name "$node_host")" ||
-  die follow "could not create slot $(slot_name "$node_host") on $new_primary_host"
-pgha_ssh "$node_host" /usr/local/bin/pgha-node follow "$new_primary_host" "$new_primary_port" ||
-  die follow "$node_host could not follow $new_primary_host: see its container log"
+pgha_require_ssh "$new_main_node_host" follow
+pgha_require_ssh "$failed_node_host" follow
+slot=$(pgha_slot_name "$failed_node_host")
+pgha_ssh "$new_main_node_host" "$PGHA_NODE_CMD" ensure-slot "$slot" ||
+  pgha_die follow "could not create slot $slot on $new_main_node_host"
+pgha_ssh "$failed_node_host" "$PGHA_NODE_CMD" follow "$new_main_node_host" "$new_main_node_port" ||
+  pgha_die follow "$failed_node_host could not follow $new_main_node_host: see its container log"
 
-log follow "attaching node $node_id with pcp_attach_node"
-pcp_attach_node -h localhost -p "$PCP_PORT" -U pgpool -w -n "$node_id" ||
-  die follow "pcp_attach_node for node $node_id failed: check pcp.conf and PCPPASSFILE (PCP_PASSWORD)"
-pgha_ssh "$new_primary_host" /usr/local/bin/pgha-node sync-restore ||
-  log follow "WARNING: could not restore synchronous replication on $new_primary_host"
-log follow "node $node_id ($node_host) is a standby of $new_primary_host again"
+pgha_log follow "attaching node $failed_node_id with pcp_attach_node"
+PCPPASSFILE=$PGHA_PCPPASS_FILE pcp_attach_node -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$failed_node_id" ||
+  pgha_die follow "pcp_attach_node for node $failed_node_id failed: check pcp.conf and PCPPASSFILE (PCP_PASSWORD)"
+pgha_ssh "$new_main_node_host" "$PGHA_NODE_CMD" sync-restore ||
+  pgha_log follow "WARNING: could not restore synchronous replication on $new_main_node_host"
+pgha_log follow "node $failed_node_id ($failed_node_host) is a standby of $new_main_node_host again"

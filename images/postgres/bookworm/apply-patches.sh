@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# generated from templates/shared/apply-patches.sh.hbs by pgha (npm run generate); do not edit
+# source: shell/lib/apply-patches.sh of pgha, copied verbatim into every build context that
+# compiles pgpool by `npm run generate`; edit the source, not the copy.
+#
 # Applies the pgpool patch set listed in patches/series to an unpacked source tree, and
 # proves each one took: a patch that applied nothing (or half) fails the build.
 # Usage: apply-patches.sh SOURCE_DIR PATCH_DIR [SKIP_NAMES]

@@ -1,118 +1,77 @@
 #!/usr/bin/env bash
-# generated from templates/postgres/entrypoint.sh.hbs by pgha (npm run generate); do not edit
-# Entry point of the postgres node: checks the configuration (all problems at once),
-# lays out SSH material and secrets under /run, initialises the node as primary or
-# standby on first start, then runs supervisor (sshd + postgres).
+# source: shell/postgres/entrypoint.sh of pgha, copied verbatim into the postgres image's build
+# context by `npm run generate`; edit the source, not the copy.
+#
+# Entry point of a postgres node. As root: checks the configuration (every problem at once)
+# and lays out the run directory and the SSH material. Then, as postgres (this same file run
+# again with `init`): pass files, the decision whether this node may start on its own data,
+# and the first initialisation as primary or standby. Last, as root again, supervisor (sshd +
+# postgres). Sourceable: the functions can be reused and tested without running main.
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
-. /usr/local/lib/pgha/pgha-lib.sh
+. "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
+# shellcheck source=pgha-node.sh
+. "$PGHA_NODE_CMD"
 
-readonly HOME_DIR=/var/lib/postgresql
-readonly ROLE_FILE=$HOME_DIR/.node_role
-readonly HOLD_MARKER=$HOME_DIR/.do_not_start
-readonly RUN_DIR=/run/pgha
-readonly REJOIN_REQUEST=$RUN_DIR/rejoin-requested
-readonly SSH_SRC=${PGHA_SSH_DIR:-/etc/pgha/ssh}
-readonly DEFAULT_PGPORT=5432
-readonly PGPORT=${PGPORT:-$DEFAULT_PGPORT}
-export PGDATA=${PGDATA:-$HOME_DIR/data}
-
-problems=()
-problem() { problems+=("$1: $2"); }
-
-# check_secret NAME REQUIRED: the secret must come from $NAME or a readable, non-empty ${NAME}_FILE.
-check_secret() {
-  local name=$1 required=$2 file_var="${1}_FILE"
-  if [[ -n "${!file_var:-}" ]]; then
-    if [[ ! -r "${!file_var}" ]]; then
-      problem "$file_var" "expected a readable file, got ${!file_var}"
-    elif [[ ! -s "${!file_var}" ]]; then
-      problem "$file_var" "expected a non-empty file, ${!file_var} is empty"
-    fi
-  elif [[ -z "${!name:-}" && "$required" == yes ]]; then
-    problem "$name" "expected a password in $name or a file path in $file_var"
-  fi
+_pgha_postgres_is_sourced() {
+  [[ "${#FUNCNAME[@]}" -ge 2 && "${FUNCNAME[0]}" == _pgha_postgres_is_sourced && "${FUNCNAME[1]}" == source ]]
 }
 
-check_config() {
-  local role=${PGHA_ROLE:-primary}
-  check_secret POSTGRES_PASSWORD yes
-  check_secret PGPOOL_PASSWORD no
-  check_secret PCP_PASSWORD no
-  if [[ -n "${PGHA_DELEGATE_IP:-}" ]]; then
-    [[ "${PGHA_NODE_ID:-}" =~ ^[0-9]+$ ]] || problem PGHA_NODE_ID "expected this node's backend id (0, 1, ...) when PGHA_DELEGATE_IP is set, got '${PGHA_NODE_ID:-}'"
-    [[ "$PGHA_DELEGATE_IP" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || problem PGHA_DELEGATE_IP "expected an IPv4 address, got '$PGHA_DELEGATE_IP'"
+# pgha_postgres_check_config: every problem of the environment, one line each, then exit 2.
+pgha_postgres_check_config() {
+  pgha_check_secret POSTGRES_PASSWORD required 'a password'
+  pgha_check_secret PGPOOL_PASSWORD optional 'a password'
+  pgha_check_secret PCP_PASSWORD optional 'a password'
+  if [[ -n "$PGHA_DELEGATE_IP" ]]; then
+    [[ "$PGHA_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGHA_NODE_ID "expected this node's backend id (0, 1, ...) when PGHA_DELEGATE_IP is set, got '$PGHA_NODE_ID'"
+    pgha_check_ipv4 PGHA_DELEGATE_IP "$PGHA_DELEGATE_IP"
   fi
-  case "$role" in
-    primary) check_secret REPLICATION_PASSWORD no ;;
+  case "$PGHA_ROLE" in
+    primary) pgha_check_secret REPLICATION_PASSWORD optional 'a password' ;;
     standby)
-      check_secret REPLICATION_PASSWORD yes
-      [[ -n "${PGHA_PRIMARY_HOST:-}" ]] || problem PGHA_PRIMARY_HOST "expected the primary's host name when PGHA_ROLE=standby"
+      pgha_check_secret REPLICATION_PASSWORD required 'a password'
+      [[ -n "$PGHA_PRIMARY_HOST" ]] || pgha_problem PGHA_PRIMARY_HOST "expected the primary's host name when PGHA_ROLE=standby"
       ;;
-    *) problem PGHA_ROLE "expected primary or standby, got '$role'" ;;
+    *) pgha_problem PGHA_ROLE "expected primary or standby, got '$PGHA_ROLE'" ;;
   esac
-  [[ "${PGHA_PRIMARY_PORT:-5432}" =~ ^[0-9]+$ ]] || problem PGHA_PRIMARY_PORT "expected a port number, got '${PGHA_PRIMARY_PORT}'"
-  [[ "$PGPORT" =~ ^[0-9]+$ ]] || problem PGPORT "expected a port number, got '$PGPORT'"
-  case "${PGHA_SYNCHRONOUS:-off}" in
+  pgha_check_port PGHA_PRIMARY_PORT "$PGHA_PRIMARY_PORT"
+  pgha_check_port PGPORT "$PGPORT"
+  case "$PGHA_SYNCHRONOUS" in
     on | off) ;;
-    *) problem PGHA_SYNCHRONOUS "expected on or off, got '${PGHA_SYNCHRONOUS}'" ;;
+    *) pgha_problem PGHA_SYNCHRONOUS "expected on or off, got '$PGHA_SYNCHRONOUS'" ;;
   esac
-  if ((${#problems[@]})); then
-    local p
-    for p in "${problems[@]}"; do printf 'pgha-postgres: configuration error: %s\n' "$p" >&2; done
-    exit 2
+  pgha_report_problems pgha-postgres
+}
+
+# pgha_postgres_prepare_dirs: the run directories (root) and the home directory (postgres).
+pgha_postgres_prepare_dirs() {
+  install -d -m 0755 -o postgres -g postgres "$PGHA_HOME"
+  install -d -m 0755 -o root -g root "$PGHA_RUN_DIR"
+  install -d -m 0700 -o postgres -g postgres "$PGHA_PRIVATE_DIR"
+}
+
+# pgha_postgres_prepare_ssh: sshd's host key and authorized_keys, and the client key and
+# known_hosts the recovery scripts use. Without mounted material sshd still runs, with a
+# throw-away host key that peers cannot pin and nobody allowed in.
+pgha_postgres_prepare_ssh() {
+  pgha_install_ssh_material postgres && return 0
+  if [[ ! -r "$PGHA_SSH_DIR/ssh_host_ed25519_key" ]]; then
+    pgha_log ssh "WARNING: no host key in $PGHA_SSH_DIR; generating a throw-away one (peers cannot pin it)"
+    rm -f "$PGHA_SSH_HOST_KEY"
+    ssh-keygen -q -t ed25519 -N '' -f "$PGHA_SSH_HOST_KEY"
+  fi
+  if [[ ! -r "$PGHA_SSH_DIR/authorized_keys" ]]; then
+    pgha_log ssh "WARNING: no $PGHA_SSH_DIR/authorized_keys: nobody can log in over SSH, so recovery and failover cannot reach this node"
+    install -m 0600 -o postgres -g postgres /dev/null "$PGHA_AUTHORIZED_KEYS"
   fi
 }
 
-as_postgres() { runuser -u postgres -- "$@"; }
+# --- As postgres.
 
-prepare_run_dir() {
-  install -d -m 0755 -o root -g root "$RUN_DIR" "$RUN_DIR/ssh"
-  install -d -m 0700 -o postgres -g postgres "$RUN_DIR/private"
-  # Replication password for pg_basebackup, pg_rewind and primary_conninfo, kept out of the volume.
-  : >"$RUN_DIR/private/pgpass"
-  if repl_pw=$(read_secret REPLICATION_PASSWORD); then
-    printf '*:*:*:repl:%s\n' "${repl_pw//:/\\:}" >"$RUN_DIR/private/pgpass"
-  fi
-  chown postgres:postgres "$RUN_DIR/private/pgpass"
-  chmod 0600 "$RUN_DIR/private/pgpass"
-  ln -sfn "$RUN_DIR/private/pgpass" "$HOME_DIR/.pgpass"
-  # PCP password for pcp_recovery_node when this node asks to be rebuilt (pgha-node rejoin).
-  : >"$RUN_DIR/private/pcppass"
-  if pcp_pw=$(read_secret PCP_PASSWORD); then
-    printf '*:*:pgpool:%s\n' "${pcp_pw//:/\\:}" >"$RUN_DIR/private/pcppass"
-  fi
-  chown postgres:postgres "$RUN_DIR/private/pcppass"
-  chmod 0600 "$RUN_DIR/private/pcppass"
-  rm -f "$REJOIN_REQUEST"
-}
-
-prepare_ssh() {
-  local dst=$RUN_DIR/ssh
-  if [[ -r "$SSH_SRC/ssh_host_ed25519_key" ]]; then
-    install -m 0600 -o root -g root "$SSH_SRC/ssh_host_ed25519_key" "$dst/ssh_host_ed25519_key"
-  else
-    log ssh "WARNING: no host key in $SSH_SRC; generating a throw-away one (peers cannot pin it)"
-    rm -f "$dst/ssh_host_ed25519_key"
-    ssh-keygen -q -t ed25519 -N '' -f "$dst/ssh_host_ed25519_key"
-  fi
-  if [[ -r "$SSH_SRC/authorized_keys" ]]; then
-    install -m 0600 -o postgres -g postgres "$SSH_SRC/authorized_keys" "$dst/authorized_keys"
-  else
-    log ssh "WARNING: no $SSH_SRC/authorized_keys: nobody can log in over SSH, so recovery and failover cannot reach this node"
-    install -m 0600 -o postgres -g postgres /dev/null "$dst/authorized_keys"
-  fi
-  local f
-  for f in id_ed25519 known_hosts; do
-    if [[ -r "$SSH_SRC/$f" ]]; then
-      install -m 0600 -o postgres -g postgres "$SSH_SRC/$f" "$RUN_DIR/private/$f"
-    fi
-  done
-}
-
-write_server_config() {
+# pgha_postgres_write_server_config: the settings pgha owns, included from postgresql.conf.
+pgha_postgres_write_server_config() {
   local sync_names="''"
-  [[ "${PGHA_SYNCHRONOUS:-off}" == on ]] && sync_names="'ANY 1 (*)'"
+  [[ "$PGHA_SYNCHRONOUS" == on ]] && sync_names="'ANY 1 (*)'"
   cat >"$PGDATA/pgha.conf" <<CONF
 # Written by the pgha entrypoint at every start; edit the container's environment instead.
 listen_addresses = '*'
@@ -128,242 +87,117 @@ synchronous_standby_names = $sync_names
 CONF
   grep -qxF "include_if_exists = 'pgha.conf'" "$PGDATA/postgresql.conf" ||
     echo "include_if_exists = 'pgha.conf'" >>"$PGDATA/postgresql.conf"
-  chown postgres:postgres "$PGDATA/pgha.conf"
 }
 
-write_hba() {
-  cat >"$PGDATA/pg_hba.conf" <<'HBA'
+pgha_postgres_write_hba() {
+  cat >"$PGDATA/pg_hba.conf" <<HBA
 # Written by the pgha entrypoint. Local socket: peer; network: scram-sha-256 only.
 local   all          all                   peer
 local   replication  all                   peer
 host    all          all        0.0.0.0/0  scram-sha-256
-host    replication  repl       0.0.0.0/0  scram-sha-256
+host    replication  $PGHA_REPLICATION_USER       0.0.0.0/0  scram-sha-256
 HBA
-  chown postgres:postgres "$PGDATA/pg_hba.conf"
 }
 
-install_recovery_scripts() {
-  # pgpool_recovery runs these from the primary's data directory.
-  install -m 0755 -o postgres -g postgres /usr/local/lib/pgha/recovery/recovery_1st_stage "$PGDATA/recovery_1st_stage"
-  install -m 0755 -o postgres -g postgres /usr/local/lib/pgha/recovery/pgpool_remote_start "$PGDATA/pgpool_remote_start"
+# pgha_postgres_install_recovery_scripts: pgpool_recovery runs these from the primary's data directory.
+pgha_postgres_install_recovery_scripts() {
+  install -m 0755 "$PGHA_RECOVERY_DIR/recovery_1st_stage" "$PGDATA/recovery_1st_stage"
+  install -m 0755 "$PGHA_RECOVERY_DIR/pgpool_remote_start" "$PGDATA/pgpool_remote_start"
 }
 
-init_primary() {
-  log init "initialising a new primary in $PGDATA"
-  local pwfile=$RUN_DIR/private/initdb-pw
-  read_secret POSTGRES_PASSWORD >"$pwfile"
-  chown postgres:postgres "$pwfile"
-  as_postgres initdb -D "$PGDATA" --username=postgres --pwfile="$pwfile" \
-    --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-  rm -f "$pwfile"
-  write_server_config
-  write_hba
-  # No standby exists yet: with synchronous replication configured the role creation would wait forever.
-  as_postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c synchronous_standby_names=''" -w start >/dev/null
-  create_roles
-  as_postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
-  echo MASTER >"$ROLE_FILE"
-  log init "primary initialised; .node_role=MASTER"
-}
-
-create_roles() {
+pgha_postgres_create_roles() {
   local pgpool_pw repl_pw
-  pgpool_pw=$(read_secret PGPOOL_PASSWORD || true)
-  repl_pw=$(read_secret REPLICATION_PASSWORD || true)
+  pgpool_pw=$(pgha_read_secret PGPOOL_PASSWORD || true)
+  repl_pw=$(pgha_read_secret REPLICATION_PASSWORD || true)
   # Passwords travel in the environment of psql, never on a command line.
-  PGHA_PGPOOL_PW=$pgpool_pw PGHA_REPL_PW=$repl_pw as_postgres psql -v ON_ERROR_STOP=1 -q -d postgres <<'SQL'
+  PGHA_PGPOOL_PW=$pgpool_pw PGHA_REPL_PW=$repl_pw psql -X -v ON_ERROR_STOP=1 -q -d postgres \
+    -v pgpool_user="$PGHA_PGPOOL_USER" -v repl_user="$PGHA_REPLICATION_USER" <<'SQL'
 \getenv pgpool_pw PGHA_PGPOOL_PW
 \getenv repl_pw PGHA_REPL_PW
 SELECT :'pgpool_pw' <> '' AS have_pgpool, :'repl_pw' <> '' AS have_repl \gset
 \if :have_pgpool
-CREATE ROLE pgpool LOGIN PASSWORD :'pgpool_pw';
-GRANT pg_monitor TO pgpool;
+CREATE ROLE :"pgpool_user" LOGIN PASSWORD :'pgpool_pw';
+GRANT pg_monitor TO :"pgpool_user";
 \endif
 \if :have_repl
-CREATE ROLE repl LOGIN REPLICATION PASSWORD :'repl_pw';
+CREATE ROLE :"repl_user" LOGIN REPLICATION PASSWORD :'repl_pw';
 -- pg_rewind needs to read the source's files; these grants let repl serve it without superuser.
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO repl;
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO repl;
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO repl;
-GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO repl;
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"repl_user";
 \endif
 CREATE EXTENSION IF NOT EXISTS pgpool_recovery;
 SQL
-  [[ -n "$pgpool_pw" ]] || log init "no PGPOOL_PASSWORD: role pgpool not created (pgpool health checks need it)"
-  [[ -n "$repl_pw" ]] || log init "no REPLICATION_PASSWORD: role repl not created (standbys need it)"
+  [[ -n "$pgpool_pw" ]] || pgha_log init "no PGPOOL_PASSWORD: role $PGHA_PGPOOL_USER not created (pgpool health checks need it)"
+  [[ -n "$repl_pw" ]] || pgha_log init "no REPLICATION_PASSWORD: role $PGHA_REPLICATION_USER not created (standbys need it)"
 }
 
-wait_for_primary() {
-  local host=$1 port=$2 tries=${PGHA_PRIMARY_WAIT_SECONDS:-120}
-  log init "waiting for the primary at $host:$port"
-  until pg_isready -q -h "$host" -p "$port"; do
-    tries=$((tries - 1))
-    ((tries > 0)) || die init "primary $host:$port did not answer; check that it is up and reachable"
-    sleep 1
-  done
+pgha_postgres_init_primary() {
+  local pwfile=$PGHA_PRIVATE_DIR/initdb-pw
+  pgha_log init "initialising a new primary in $PGDATA"
+  (umask 077 && pgha_read_secret POSTGRES_PASSWORD >"$pwfile")
+  initdb -D "$PGDATA" --username=postgres --pwfile="$pwfile" \
+    --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  rm -f "$pwfile"
+  pgha_postgres_write_server_config
+  pgha_postgres_write_hba
+  # No standby exists yet: with synchronous replication configured the role creation would wait forever.
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c synchronous_standby_names=''" -w start >/dev/null
+  pgha_postgres_create_roles
+  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  echo MASTER >"$PGHA_ROLE_FILE"
+  pgha_log init "primary initialised; .node_role=MASTER"
 }
 
-init_standby() {
-  local host=$PGHA_PRIMARY_HOST port=${PGHA_PRIMARY_PORT:-5432} slot
-  slot=$(slot_name "$PGHA_NODE")
-  wait_for_primary "$host" "$port"
-  log init "cloning the primary $host:$port into $PGDATA (slot $slot)"
-  install -d -m 0700 -o postgres -g postgres "$PGDATA"
-  if ! as_postgres pg_basebackup -h "$host" -p "$port" -U repl -w -D "$PGDATA" -X stream -c fast -R -C -S "$slot" 2>"$RUN_DIR/basebackup.err"; then
-    if grep -q 'already exists' "$RUN_DIR/basebackup.err"; then
-      log init "slot $slot already exists on the primary; reusing it"
-      rm -rf "${PGDATA:?}"/*
-      as_postgres pg_basebackup -h "$host" -p "$port" -U repl -w -D "$PGDATA" -X stream -c fast -R -S "$slot" ||
-        die init "pg_basebackup from $host:$port failed; check the repl role and REPLICATION_PASSWORD"
-    else
-      cat "$RUN_DIR/basebackup.err" >&2
-      die init "pg_basebackup from $host:$port failed; check the repl role and REPLICATION_PASSWORD"
-    fi
-  fi
-  cat >>"$PGDATA/postgresql.auto.conf" <<CONF
-primary_conninfo = 'host=$host port=$port user=repl application_name=$PGHA_NODE passfile=$RUN_DIR/private/pgpass'
-primary_slot_name = '$slot'
-CONF
-  write_server_config
-  write_hba
-  echo BACKUP >"$ROLE_FILE"
-  log init "standby initialised; .node_role=BACKUP"
+pgha_postgres_init_standby() {
+  pgha_log init "initialising a standby of $PGHA_PRIMARY_HOST:$PGHA_PRIMARY_PORT in $PGDATA"
+  pgha_node_clone "$PGHA_PRIMARY_HOST" "$PGHA_PRIMARY_PORT"
+  pgha_postgres_write_server_config
+  pgha_postgres_write_hba
+  pgha_log init "standby initialised; .node_role=BACKUP"
 }
 
-# pool_nodes: "id|host|status|role" of every backend, as pgpool behind the delegate IP sees them.
-pool_nodes() {
-  local pw
-  pw=$(read_secret PGPOOL_PASSWORD) || return 1
-  PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 psql -X -h "$PGHA_DELEGATE_IP" -p "${PGHA_PGPOOL_PORT:-9999}" -U pgpool -d postgres \
-    -At -F'|' -c 'SHOW pool_nodes' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $4 "|" $7 }'
-}
-
-# pgpool_psql HOST SQL: one value, asked of postgres on HOST directly, as the pgpool role.
-pgpool_psql() {
-  local pw
-  pw=$(read_secret PGPOOL_PASSWORD) || return 1
-  PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 psql -X -h "$1" -p "$PGPORT" -U pgpool -d postgres -At -c "$2" 2>/dev/null
-}
-
-# running_primary_peer: the first other postgres node that answers as a primary, if any.
-running_primary_peer() {
-  local peer
-  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
-    [[ "$peer" == "$PGHA_NODE" ]] && continue
-    if [[ "$(pgpool_psql "$peer" 'SELECT pg_is_in_recovery()')" == f ]]; then
-      echo "$peer"
-      return
-    fi
-  done
-}
-
-# slot_on HOST: this node's replication slot exists on HOST (asked directly, as pgpool).
-slot_on() {
-  local pw
-  pw=$(read_secret PGPOOL_PASSWORD) || return 1
-  # psql expands :'slot' only in input it reads, not in -c.
-  [[ "$(PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 psql -X -h "$1" -p "$PGPORT" -U pgpool -d postgres -At \
-    -v slot="$(slot_name "$PGHA_NODE")" <<<"SELECT count(*) FROM pg_replication_slots WHERE slot_name = :'slot'" 2>/dev/null)" == 1 ]]
-}
-
-# The host this data directory streams from, or nothing when it is not a standby.
-recorded_upstream() {
-  [[ -e "$PGDATA/standby.signal" ]] || return 0
-  sed -n "s/^primary_conninfo = '.*host=\([^ ']*\).*/\1/p" "$PGDATA/postgresql.auto.conf" | tail -n 1
-}
-
-# decide_start: before starting, a node that may have been away asks pgpool who the primary
-# is. If another node is the healthy primary and this one is not already its standby (an old
-# primary, a wiped volume, a standby of a dead primary), it must not start on its own data:
-# it is marked BACKUP, held behind .do_not_start, and asks to be rebuilt with
-# pcp_recovery_node (pgha-node rejoin, run by supervisor once sshd is up).
-# Prints "start" or "rejoin"; "start" also when pgpool does not answer (first start of a cluster).
-decide_start() {
-  local waited=0 wait_max=${PGHA_PRIMARY_WAIT_SECONDS:-60} nodes primary upstream
-  [[ -n "${PGHA_DELEGATE_IP:-}" ]] || { echo start; return; }
-  while :; do
-    if ! nodes=$(pool_nodes) || [[ -z "$nodes" ]]; then
-      # pgpool may be down, starting, or busy with a failover. Whether another node already
-      # runs as primary decides: then this node must not start (or initialise) on its own.
-      primary=$(running_primary_peer)
-      if [[ -z "$primary" ]]; then
-        log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:${PGHA_PGPOOL_PORT:-9999} and no other node (${PGHA_POSTGRES_PEERS:-none}) runs as primary; going by the data on disk"
-        echo start
-        return
-      fi
-      log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:${PGHA_PGPOOL_PORT:-9999}, but $primary runs as primary"
-      break
-    fi
-    primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
-    [[ -n "$primary" ]] && break
-    if ((waited >= wait_max)); then
-      log rejoin-check "pgpool knows no healthy primary after ${wait_max} s; starting with the role on disk"
-      echo start
-      return
-    fi
-    log rejoin-check "pgpool knows no healthy primary yet; waiting (${waited}/${wait_max} s)"
-    sleep 2
-    waited=$((waited + 2))
-  done
-  if [[ "$primary" == "$PGHA_NODE" ]]; then
-    log rejoin-check "pgpool sees this node as the primary; starting"
-    echo start
-    return
-  fi
-  upstream=$(recorded_upstream)
-  if [[ -s "$PGDATA/PG_VERSION" && "$upstream" == "$primary" ]]; then
-    # failover.sh drops a failed standby's slot; without it this standby cannot stream
-    # (and the WAL it needs may be gone), so it is rebuilt instead.
-    if slot_on "$primary"; then
-      log rejoin-check "this node is a standby of the primary $primary and its slot is there; starting"
-      echo start
-      return
-    fi
-    log rejoin-check "this node is a standby of $primary but its replication slot $(slot_name "$PGHA_NODE") is gone there"
-  fi
-  local what="empty"
-  if [[ -s "$PGDATA/PG_VERSION" && -n "$upstream" ]]; then
-    what="a standby of $upstream"
-  elif [[ -s "$PGDATA/PG_VERSION" ]]; then
-    what="a former primary's"
-  fi
-  log rejoin-check "the primary is $primary and this node's data directory is $what; it must be rebuilt"
-  echo rejoin
-}
-
-hold_for_rejoin() {
-  touch "$HOLD_MARKER"
-  echo BACKUP >"$ROLE_FILE"
-  chown postgres:postgres "$HOLD_MARKER" "$ROLE_FILE"
-  touch "$REJOIN_REQUEST"
-  log rejoin "held behind $HOLD_MARKER, .node_role=BACKUP; pgha-node rejoin asks pgpool for pcp_recovery_node of node $PGHA_NODE_ID"
-}
-
-main() {
-  check_config
-  PGHA_NODE=${PGHA_NODE:-$(hostname)}
-  export PGHA_NODE
-  install -d -m 0755 -o postgres -g postgres "$HOME_DIR"
-  prepare_run_dir
-  prepare_ssh
+# pgha_postgres_init: everything done as postgres before supervisor starts.
+pgha_postgres_init() {
+  # Replication password for pg_basebackup, pg_rewind and primary_conninfo, kept out of the
+  # volume; PCP password for pcp_recovery_node when this node asks to be rebuilt.
+  pgha_write_passfile "$PGHA_PGPASS_FILE" "*:*:*:$PGHA_REPLICATION_USER" REPLICATION_PASSWORD
+  pgha_write_passfile "$PGHA_PCPPASS_FILE" "*:*:$PGHA_PCP_USER" PCP_PASSWORD
+  ln -sfn "$PGHA_PGPASS_FILE" "$PGHA_HOME/.pgpass"
+  rm -f "$PGHA_REJOIN_REQUEST"
   # A container killed and started again leaves postmaster.pid behind; its PID may belong to
   # another process in the new container and stop postgres. Nothing runs postgres yet.
   rm -f "$PGDATA/postmaster.pid"
-  if [[ "$(decide_start)" == rejoin ]]; then
-    hold_for_rejoin
+  if [[ "$(pgha_node_decide_start)" == rejoin ]]; then
+    pgha_node_hold_for_rejoin
   elif [[ -s "$PGDATA/PG_VERSION" ]]; then
-    log start "existing database cluster in $PGDATA; role $(cat "$ROLE_FILE" 2>/dev/null || echo unknown)"
-    write_server_config
-  elif [[ "${PGHA_ROLE:-primary}" == standby ]]; then
-    init_standby
+    pgha_log start "existing database cluster in $PGDATA; role $(cat "$PGHA_ROLE_FILE" 2>/dev/null || echo unknown)"
+    pgha_postgres_write_server_config
+  elif [[ "$PGHA_ROLE" == standby ]]; then
+    pgha_postgres_init_standby
   else
-    init_primary
+    pgha_postgres_init_primary
   fi
-  if [[ -s "$PGDATA/PG_VERSION" ]]; then install_recovery_scripts; fi
-  chown postgres:postgres "$ROLE_FILE"
-  [[ -e "$HOLD_MARKER" ]] && log start "$HOLD_MARKER present: postgres stays down until it is removed"
-  log start "starting supervisor (sshd on 2222, postgres on $PGPORT)"
-  exec /usr/bin/supervisord -c /etc/supervisor/supervisord.conf
+  if [[ -s "$PGDATA/PG_VERSION" ]]; then pgha_postgres_install_recovery_scripts; fi
+  if [[ -e "$PGHA_HOLD_MARKER" ]]; then pgha_log start "$PGHA_HOLD_MARKER present: postgres stays down until it is removed"; fi
 }
 
-main "$@"
+_pgha_postgres_main() {
+  if [[ "${1:-}" == init && "$(id -u)" != 0 ]]; then
+    pgha_postgres_init
+    return 0
+  fi
+  pgha_postgres_check_config
+  pgha_postgres_prepare_dirs
+  pgha_postgres_prepare_ssh
+  # The rest runs as postgres, as docker-library's entrypoint does: root never writes into
+  # the data volume or the postgres-owned run directory.
+  runuser -u postgres -- "${BASH_SOURCE[0]}" init
+  pgha_log start "starting supervisor (sshd on $PGHA_SSH_PORT, postgres on $PGPORT)"
+  exec /usr/bin/supervisord -c "$PGHA_SUPERVISOR_CONF"
+}
+
+if ! _pgha_postgres_is_sourced; then
+  _pgha_postgres_main "$@"
+fi

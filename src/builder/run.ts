@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { buildImage } from '../docker/build.js';
 import { ensureStandins } from '../docker/bases.js';
 import { tryPull } from '../docker/engine.js';
+import type { Log } from '../log.js';
 import { derive, type Manifest } from '../manifest/schema.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
 import { imagePlans, upstreamBases, type BaseMode, type ImagePlan } from './plan.js';
@@ -16,7 +17,7 @@ export interface BuildOptions {
   noFallback?: boolean;
   only?: string[];
   noCache?: boolean;
-  log: (line: string) => void;
+  log: Log;
 }
 
 export interface ImageResult {
@@ -76,7 +77,7 @@ export async function buildAll(docker: Docker, manifest: Manifest, opts: BuildOp
     const args = mode === 'upstream' ? plan.upstream : plan.standin;
     if (!args) {
       opts.log(`NOT BUILT: ${plan.name}: ${plan.noStandinReason}`);
-      results.push({ name: plan.name, tag: plan.tag, status: 'not built', reason: plan.noStandinReason });
+      results.push({ name: plan.name, tag: plan.ref, status: 'not built', reason: plan.noStandinReason });
       continue;
     }
     const started = Date.now();
@@ -84,7 +85,7 @@ export async function buildAll(docker: Docker, manifest: Manifest, opts: BuildOp
       name: plan.name,
       contextDir: join(opts.projectRoot, 'images', plan.name),
       extra: [{ name: derive(manifest).tarballFile, source: tarball.path }],
-      tags: [plan.tag],
+      tags: [plan.ref],
       buildargs: args,
       labels: {
         'org.opencontainers.image.revision': revision,
@@ -96,7 +97,7 @@ export async function buildAll(docker: Docker, manifest: Manifest, opts: BuildOp
       noCache: opts.noCache,
     });
     const info = await docker.getImage(id).inspect();
-    results.push({ name: plan.name, tag: plan.tag, status: 'built', bases: mode, seconds: Math.round((Date.now() - started) / 100) / 10, sizeBytes: info.Size });
+    results.push({ name: plan.name, tag: plan.ref, status: 'built', bases: mode, seconds: Math.round((Date.now() - started) / 100) / 10, sizeBytes: info.Size });
   }
   return results;
 }

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# generated from src/shell/env.ts by pgha (npm run generate); do not edit
+# Every variable the pgha scripts read, with its default. Sourced by pgha-lib.sh; the
+# container's environment overrides any of them.
+
+# this node's name (compose service name)
+: "${PGHA_NODE:=$(hostname)}"
+# pgpool version the image was built with
+: "${PGHA_PGPOOL_VERSION:=4.7.2}"
+# PostgreSQL major version
+: "${PGHA_POSTGRES_MAJOR:=15}"
+# PostgreSQL server binaries
+: "${PGHA_POSTGRES_BIN:=/usr/lib/postgresql/15/bin}"
+# pgha scripts and this library
+: "${PGHA_LIB_DIR:=/usr/local/lib/pgha}"
+# pgha-node, the node-side operations
+: "${PGHA_NODE_CMD:=/usr/local/bin/pgha-node}"
+# online recovery scripts, copied into the data directory
+: "${PGHA_RECOVERY_DIR:=/usr/local/lib/pgha/recovery}"
+# sshd configuration
+: "${PGHA_SSHD_CONFIG:=/etc/ssh/sshd_config}"
+# supervisord configuration (postgres image)
+: "${PGHA_SUPERVISOR_CONF:=/etc/supervisor/supervisord.conf}"
+# sshd port of every node
+: "${PGHA_SSH_PORT:=2222}"
+# this postgres node's port
+: "${PGPORT:=5432}"
+# the primary's port, for a standby's first clone
+: "${PGHA_PRIMARY_PORT:=5432}"
+# backend port when PGHA_BACKENDS names none
+: "${PGHA_BACKEND_PORT:=5432}"
+# pgpool's client port
+: "${PGHA_PGPOOL_PORT:=9999}"
+# pgpool's pcp port
+: "${PGHA_PCP_PORT:=9898}"
+# role of pgpool's health and replication checks
+: "${PGHA_PGPOOL_USER:=pgpool}"
+# replication role
+: "${PGHA_REPLICATION_USER:=repl}"
+# pcp user
+: "${PGHA_PCP_USER:=pgpool}"
+# postgres's home: the data volume
+: "${PGHA_HOME:=/var/lib/postgresql}"
+# the data directory
+: "${PGDATA:=/var/lib/postgresql/data}"
+# the backends' data directory, as pgpool.conf names it
+: "${PGHA_BACKEND_PGDATA:=/var/lib/postgresql/data}"
+# MASTER or BACKUP: what this node was last
+: "${PGHA_ROLE_FILE:=${PGHA_HOME}/.node_role}"
+# while it exists, supervisor keeps postgres down
+: "${PGHA_HOLD_MARKER:=${PGHA_HOME}/.do_not_start}"
+# mounted SSH material: host key, client key, authorized_keys, known_hosts
+: "${PGHA_SSH_DIR:=/etc/pgha/ssh}"
+# run-time files, root-owned
+: "${PGHA_RUN_DIR:=/run/pgha}"
+# run-time secrets of the postgres account (0700)
+: "${PGHA_PRIVATE_DIR:=/run/pgha/private}"
+# sshd's host key
+: "${PGHA_SSH_HOST_KEY:=/run/pgha/ssh/ssh_host_ed25519_key}"
+# keys allowed to log in as postgres
+: "${PGHA_AUTHORIZED_KEYS:=/run/pgha/ssh/authorized_keys}"
+# client key for SSH to the other nodes
+: "${PGHA_SSH_KEY:=${PGHA_PRIVATE_DIR}/id_ed25519}"
+# pinned host keys of the other nodes
+: "${PGHA_KNOWN_HOSTS:=${PGHA_PRIVATE_DIR}/known_hosts}"
+# libpq pass file with the replication password
+: "${PGHA_PGPASS_FILE:=${PGHA_PRIVATE_DIR}/pgpass}"
+# pcp pass file
+: "${PGHA_PCPPASS_FILE:=${PGHA_PRIVATE_DIR}/pcppass}"
+# AES key of pool_passwd
+: "${PGHA_PGPOOLKEY_FILE:=${PGHA_PRIVATE_DIR}/.pgpoolkey}"
+# present while this node waits to be rebuilt
+: "${PGHA_REJOIN_REQUEST:=${PGHA_PRIVATE_DIR}/rejoin-requested}"
+# the image's pgpool.conf defaults
+: "${PGHA_IMAGE_CONF:=/etc/pgpool-II/pgpool.conf}"
+# the image's pool_hba.conf
+: "${PGHA_IMAGE_POOL_HBA:=/etc/pgpool-II/pool_hba.conf}"
+# where a cluster mounts its pgpool settings
+: "${PGHA_DEFAULT_CLUSTER_CONF:=/etc/pgpool-II/cluster.conf}"
+# the cluster's pgpool settings, merged over the image's
+: "${PGHA_CLUSTER_CONF:=${PGHA_DEFAULT_CLUSTER_CONF}}"
+# pgpool.conf keys the built pgpool knows
+: "${PGHA_PGPOOL_PARAMS:=/usr/local/share/pgha/pgpool-params.txt}"
+# pgpool's run-time configuration
+: "${PGHA_PGPOOL_CONF_DIR:=/run/pgha/pgpool}"
+# pgpool's sockets and pid file
+: "${PGHA_PGPOOL_SOCKET_DIR:=/run/pgpool}"
+# pgpool's work_dir and home
+: "${PGHA_PGPOOL_WORK_DIR:=/var/lib/pgpool}"
+# iproute2's ip
+: "${PGHA_IP_BIN:=/usr/sbin/ip}"
+# arping
+: "${PGHA_ARPING_BIN:=/usr/sbin/arping}"
+# this postgres node's backend id
+: "${PGHA_NODE_ID:=}"
+# this pgpool node's watchdog id
+: "${PGPOOL_NODE_ID:=}"
+# primary or standby: how an empty node initialises
+: "${PGHA_ROLE:=primary}"
+# the primary a standby clones on its first start
+: "${PGHA_PRIMARY_HOST:=}"
+# on: the primary waits for a standby to confirm each commit
+: "${PGHA_SYNCHRONOUS:=off}"
+# the delegate (virtual) IP of the pgpool watchdog
+: "${PGHA_DELEGATE_IP:=}"
+# interface that carries the delegate IP
+: "${PGHA_VIP_DEVICE:=eth0}"
+# prefix length of the delegate IP
+: "${PGHA_VIP_PREFIX:=24}"
+# every postgres node, comma-separated, asked when pgpool is silent
+: "${PGHA_POSTGRES_PEERS:=}"
+# every pgpool node, comma-separated, cleared of the delegate IP on escalation
+: "${PGHA_PGPOOL_PEERS:=}"
+# host[:port],... backends of a single pgpool without a cluster file
+: "${PGHA_BACKENDS:=}"
+# seconds a psql to another node may take to connect
+: "${PGHA_CONNECT_TIMEOUT:=3}"
+# seconds an SSH connection may take to connect
+: "${PGHA_SSH_CONNECT_TIMEOUT:=5}"
+# seconds pg_ctl waits for a stop or a promotion
+: "${PGHA_PG_CTL_TIMEOUT:=60}"
+# seconds a starting node waits for a primary
+: "${PGHA_PRIMARY_WAIT_SECONDS:=60}"
+# pcp_recovery_node attempts of a node that asks to be rebuilt
+: "${PGHA_REJOIN_TRIES:=30}"
+# seconds between those attempts
+: "${PGHA_REJOIN_RETRY_SECONDS:=10}"
+# 1: follow the new primary with pg_basebackup, never pg_rewind (tests)
+: "${PGHA_FORCE_BASEBACKUP:=}"
+
+# Read by libpq, pg_ctl and postgres themselves.
+export PGDATA PGPORT

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# source: shell/postgres/entrypoint.sh of pgha, copied verbatim into the postgres image's build
+# context by `npm run generate`; edit the source, not the copy.
+#
+# Entry point of a postgres node. As root: checks the configuration (every problem at once)
+# and lays out the run directory and the SSH material. Then, as postgres (this same file run
+# again with `init`): pass files, the decision whether this node may start on its own data,
+# and the first initialisation as primary or standby. Last, as root again, supervisor (sshd +
+# postgres). Sourceable: the functions can be reused and tested without running main.
+set -euo pipefail
+# shellcheck source=pgha-lib.sh
+. "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
+# shellcheck source=pgha-node.sh
+. "$PGHA_NODE_CMD"
+
+_pgha_postgres_is_sourced() {
+  [[ "${#FUNCNAME[@]}" -ge 2 && "${FUNCNAME[0]}" == _pgha_postgres_is_sourced && "${FUNCNAME[1]}" == source ]]
+}
+
+# pgha_postgres_check_config: every problem of the environment, one line each, then exit 2.
+pgha_postgres_check_config() {
+  pgha_check_secret POSTGRES_PASSWORD required 'a password'
+  pgha_check_secret PGPOOL_PASSWORD optional 'a password'
+  pgha_check_secret PCP_PASSWORD optional 'a password'
+  if [[ -n "$PGHA_DELEGATE_IP" ]]; then
+    [[ "$PGHA_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGHA_NODE_ID "expected this node's backend id (0, 1, ...) when PGHA_DELEGATE_IP is set, got '$PGHA_NODE_ID'"
+    pgha_check_ipv4 PGHA_DELEGATE_IP "$PGHA_DELEGATE_IP"
+  fi
+  case "$PGHA_ROLE" in
+    primary) pgha_check_secret REPLICATION_PASSWORD optional 'a password' ;;
+    standby)
+      pgha_check_secret REPLICATION_PASSWORD required 'a password'
+      [[ -n "$PGHA_PRIMARY_HOST" ]] || pgha_problem PGHA_PRIMARY_HOST "expected the primary's host name when PGHA_ROLE=standby"
+      ;;
+    *) pgha_problem PGHA_ROLE "expected primary or standby, got '$PGHA_ROLE'" ;;
+  esac
+  pgha_check_port PGHA_PRIMARY_PORT "$PGHA_PRIMARY_PORT"
+  pgha_check_port PGPORT "$PGPORT"
+  case "$PGHA_SYNCHRONOUS" in
+    on | off) ;;
+    *) pgha_problem PGHA_SYNCHRONOUS "expected on or off, got '$PGHA_SYNCHRONOUS'" ;;
+  esac
+  pgha_report_problems pgha-postgres
+}
+
+# pgha_postgres_prepare_dirs: the run directories (root) and the home directory (postgres).
+pgha_postgres_prepare_dirs() {
+  install -d -m 0755 -o postgres -g postgres "$PGHA_HOME"
+  install -d -m 0755 -o root -g root "$PGHA_RUN_DIR"
+  install -d -m 0700 -o postgres -g postgres "$PGHA_PRIVATE_DIR"
+}
+
+# pgha_postgres_prepare_ssh: sshd's host key and authorized_keys, and the client key and
+# known_hosts the recovery scripts use. Without mounted material sshd still runs, with a
+# throw-away host key that peers cannot pin and nobody allowed in.
+pgha_postgres_prepare_ssh() {
+  pgha_install_ssh_material postgres && return 0
+  if [[ ! -r "$PGHA_SSH_DIR/ssh_host_ed25519_key" ]]; then
+    pgha_log ssh "WARNING: no host key in $PGHA_SSH_DIR; generating a throw-away one (peers cannot pin it)"
+    rm -f "$PGHA_SSH_HOST_KEY"
+    ssh-keygen -q -t ed25519 -N '' -f "$PGHA_SSH_HOST_KEY"
+  fi
+  if [[ ! -r "$PGHA_SSH_DIR/authorized_keys" ]]; then
+    pgha_log ssh "WARNING: no $PGHA_SSH_DIR/authorized_keys: nobody can log in over SSH, so recovery and failover cannot reach this node"
+    install -m 0600 -o postgres -g postgres /dev/null "$PGHA_AUTHORIZED_KEYS"
+  fi
+}
+
+# --- As postgres.
+
+# pgha_postgres_write_server_config: the settings pgha owns, included from postgresql.conf.
+pgha_postgres_write_server_config() {
+  local sync_names="''"
+  [[ "$PGHA_SYNCHRONOUS" == on ]] && sync_names="'ANY 1 (*)'"
+  cat >"$PGDATA/pgha.conf" <<CONF
+# Written by the pgha entrypoint at every start; edit the container's environment instead.
+listen_addresses = '*'
+port = $PGPORT
+password_encryption = 'scram-sha-256'
+wal_level = replica
+wal_log_hints = on
+max_wal_senders = 10
+max_replication_slots = 10
+wal_keep_size = '256MB'
+hot_standby = on
+synchronous_standby_names = $sync_names
+CONF
+  grep -qxF "include_if_exists = 'pgha.conf'" "$PGDATA/postgresql.conf" ||
+    echo "include_if_exists = 'pgha.conf'" >>"$PGDATA/postgresql.conf"
+}
+
+pgha_postgres_write_hba() {
+  cat >"$PGDATA/pg_hba.conf" <<HBA
+# Written by the pgha entrypoint. Local socket: peer; network: scram-sha-256 only.
+local   all          all                   peer
+local   replication  all                   peer
+host    all          all        0.0.0.0/0  scram-sha-256
+host    replication  $PGHA_REPLICATION_USER       0.0.0.0/0  scram-sha-256
+HBA
+}
+
+# pgha_postgres_install_recovery_scripts: pgpool_recovery runs these from the primary's data directory.
+pgha_postgres_install_recovery_scripts() {
+  install -m 0755 "$PGHA_RECOVERY_DIR/recovery_1st_stage" "$PGDATA/recovery_1st_stage"
+  install -m 0755 "$PGHA_RECOVERY_DIR/pgpool_remote_start" "$PGDATA/pgpool_remote_start"
+}
+
+pgha_postgres_create_roles() {
+  local pgpool_pw repl_pw
+  pgpool_pw=$(pgha_read_secret PGPOOL_PASSWORD || true)
+  repl_pw=$(pgha_read_secret REPLICATION_PASSWORD || true)
+  # Passwords travel in the environment of psql, never on a command line.
+  PGHA_PGPOOL_PW=$pgpool_pw PGHA_REPL_PW=$repl_pw psql -X -v ON_ERROR_STOP=1 -q -d postgres \
+    -v pgpool_user="$PGHA_PGPOOL_USER" -v repl_user="$PGHA_REPLICATION_USER" <<'SQL'
+\getenv pgpool_pw PGHA_PGPOOL_PW
+\getenv repl_pw PGHA_REPL_PW
+SELECT :'pgpool_pw' <> '' AS have_pgpool, :'repl_pw' <> '' AS have_repl \gset
+\if :have_pgpool
+CREATE ROLE :"pgpool_user" LOGIN PASSWORD :'pgpool_pw';
+GRANT pg_monitor TO :"pgpool_user";
+\endif
+\if :have_repl
+CREATE ROLE :"repl_user" LOGIN REPLICATION PASSWORD :'repl_pw';
+-- pg_rewind needs to read the source's files; these grants let repl serve it without superuser.
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"repl_user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"repl_user";
+\endif
+CREATE EXTENSION IF NOT EXISTS pgpool_recovery;
+SQL
+  [[ -n "$pgpool_pw" ]] || pgha_log init "no PGPOOL_PASSWORD: role $PGHA_PGPOOL_USER not created (pgpool health checks need it)"
+  [[ -n "$repl_pw" ]] || pgha_log init "no REPLICATION_PASSWORD: role $PGHA_REPLICATION_USER not created (standbys need it)"
+}
+
+pgha_postgres_init_primary() {
+  local pwfile=$PGHA_PRIVATE_DIR/initdb-pw
+  pgha_log init "initialising a new primary in $PGDATA"
+  (umask 077 && pgha_read_secret POSTGRES_PASSWORD >"$pwfile")
+  initdb -D "$PGDATA" --username=postgres --pwfile="$pwfile" \
+    --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  rm -f "$pwfile"
+  pgha_postgres_write_server_config
+  pgha_postgres_write_hba
+  # No standby exists yet: with synchronous replication configured the role creation would wait forever.
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c synchronous_standby_names=''" -w start >/dev/null
+  pgha_postgres_create_roles
+  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  echo MASTER >"$PGHA_ROLE_FILE"
+  pgha_log init "primary initialised; .node_role=MASTER"
+}
+
+pgha_postgres_init_standby() {
+  pgha_log init "initialising a standby of $PGHA_PRIMARY_HOST:$PGHA_PRIMARY_PORT in $PGDATA"
+  pgha_node_clone "$PGHA_PRIMARY_HOST" "$PGHA_PRIMARY_PORT"
+  pgha_postgres_write_server_config
+  pgha_postgres_write_hba
+  pgha_log init "standby initialised; .node_role=BACKUP"
+}
+
+# pgha_postgres_init: everything done as postgres before supervisor starts.
+pgha_postgres_init() {
+  # Replication password for pg_basebackup, pg_rewind and primary_conninfo, kept out of the
+  # volume; PCP password for pcp_recovery_node when this node asks to be rebuilt.
+  pgha_write_passfile "$PGHA_PGPASS_FILE" "*:*:*:$PGHA_REPLICATION_USER" REPLICATION_PASSWORD
+  pgha_write_passfile "$PGHA_PCPPASS_FILE" "*:*:$PGHA_PCP_USER" PCP_PASSWORD
+  ln -sfn "$PGHA_PGPASS_FILE" "$PGHA_HOME/.pgpass"
+  rm -f "$PGHA_REJOIN_REQUEST"
+  # A container killed and started again leaves postmaster.pid behind; its PID may belong to
+  # another process in the new container and stop postgres. Nothing runs postgres yet.
+  rm -f "$PGDATA/postmaster.pid"
+  if [[ "$(pgha_node_decide_start)" == rejoin ]]; then
+    pgha_node_hold_for_rejoin
+  elif [[ -s "$PGDATA/PG_VERSION" ]]; then
+    pgha_log start "existing database cluster in $PGDATA; role $(cat "$PGHA_ROLE_FILE" 2>/dev/null || echo unknown)"
+    pgha_postgres_write_server_config
+  elif [[ "$PGHA_ROLE" == standby ]]; then
+    pgha_postgres_init_standby
+  else
+    pgha_postgres_init_primary
+  fi
+  if [[ -s "$PGDATA/PG_VERSION" ]]; then pgha_postgres_install_recovery_scripts; fi
+  if [[ -e "$PGHA_HOLD_MARKER" ]]; then pgha_log start "$PGHA_HOLD_MARKER present: postgres stays down until it is removed"; fi
+}
+
+_pgha_postgres_main() {
+  if [[ "${1:-}" == init && "$(id -u)" != 0 ]]; then
+    pgha_postgres_init
+    return 0
+  fi
+  pgha_postgres_check_config
+  pgha_postgres_prepare_dirs
+  pgha_postgres_prepare_ssh
+  # The rest runs as postgres, as docker-library's entrypoint does: root never writes into
+  # the data volume or the postgres-owned run directory.
+  runuser -u postgres -- "${BASH_SOURCE[0]}" init
+  pgha_log start "starting supervisor (sshd on $PGHA_SSH_PORT, postgres on $PGPORT)"
+  exec /usr/bin/supervisord -c "$PGHA_SUPERVISOR_CONF"
+}
+
+if ! _pgha_postgres_is_sourced; then
+  _pgha_postgres_main "$@"
+fi

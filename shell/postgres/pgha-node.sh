@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# source: shell/postgres/pgha-node.sh of pgha, copied verbatim into the postgres image's build
+# context by `npm run generate`; edit the source, not the copy.
+#
+# Node-side operations of a postgres node, run as postgres: locally, by the entrypoint (which
+# sources this file and calls the functions), and over SSH from pgpool's failover scripts and
+# the recovery functions. The one place that knows how to clone, configure a standby, hold,
+# promote, rewind and rebuild this node, and whether it may start on its own data.
+#   pgha-node ping
+#   pgha-node promote
+#   pgha-node set-role MASTER|BACKUP
+#   pgha-node ensure-slot SLOT         (on a primary)
+#   pgha-node drop-slot SLOT           (on a primary)
+#   pgha-node follow HOST PORT         (become a standby of HOST: pg_rewind, else pg_basebackup)
+#   pgha-node rebuild HOST PORT        (wipe and clone HOST with pg_basebackup; stays held)
+#   pgha-node hold | release           (create / remove .do_not_start)
+#   pgha-node rejoin                   (ask pgpool to rebuild this node, when the entrypoint held it)
+#   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
+set -euo pipefail
+# shellcheck source=pgha-lib.sh
+. "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
+
+# sshd sessions do not inherit the image's ENV, so the server binaries are put on PATH here.
+PATH=$PGHA_POSTGRES_BIN:$PATH
+export PCPPASSFILE=$PGHA_PCPPASS_FILE
+
+_pgha_node_is_sourced() {
+  # True when this file is sourced rather than run (the entrypoint and the bats tests source it).
+  [[ "${#FUNCNAME[@]}" -ge 2 && "${FUNCNAME[0]}" == _pgha_node_is_sourced && "${FUNCNAME[1]}" == source ]]
+}
+
+pgha_node_is_running() { pg_ctl -D "$PGDATA" status >/dev/null 2>&1; }
+
+# pgha_node_psql ARGS...: psql on this node's own socket, as postgres, one value per line.
+pgha_node_psql() { psql -X -q -v ON_ERROR_STOP=1 -d postgres -At "$@"; }
+
+pgha_node_set_role() {
+  case "$1" in
+    MASTER | BACKUP) echo "$1" >"$PGHA_ROLE_FILE" ;;
+    *) pgha_die set-role "expected MASTER or BACKUP, got '$1'" ;;
+  esac
+  pgha_log set-role ".node_role=$1"
+}
+
+pgha_node_hold() {
+  touch "$PGHA_HOLD_MARKER"
+  pgha_log hold "created $PGHA_HOLD_MARKER"
+}
+
+pgha_node_release() {
+  rm -f "$PGHA_HOLD_MARKER"
+  pgha_log release "removed $PGHA_HOLD_MARKER; supervisor starts postgres"
+}
+
+pgha_node_stop_postgres() {
+  if pgha_node_is_running; then
+    pgha_log stop "stopping postgres (fast)"
+    pg_ctl -D "$PGDATA" -m fast -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
+      pgha_die stop "postgres did not stop within $PGHA_PG_CTL_TIMEOUT s"
+  fi
+}
+
+pgha_node_promote() {
+  if [[ -e "$PGDATA/standby.signal" ]]; then
+    pgha_log promote "promoting"
+    pg_ctl -D "$PGDATA" -w -t "$PGHA_PG_CTL_TIMEOUT" promote >/dev/null ||
+      pgha_die promote "pg_ctl promote failed; see this node's postgres log"
+  else
+    pgha_log promote "no standby.signal: already a primary"
+  fi
+  pgha_node_set_role MASTER
+  pgha_node_sync_suspend
+}
+
+# A promoted node has no standby yet: with synchronous replication every commit would wait
+# for one forever. Commits are asynchronous until a standby is attached again (sync-restore).
+pgha_node_sync_suspend() {
+  local names
+  names=$(pgha_node_psql -c 'SHOW synchronous_standby_names')
+  [[ -n "$names" ]] || return 0
+  pgha_node_psql -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c 'SELECT pg_reload_conf()' >/dev/null
+  pgha_log sync-suspend "synchronous replication ($names) suspended until a standby is attached again"
+}
+
+pgha_node_sync_restore() {
+  if grep -q '^synchronous_standby_names' "$PGDATA/postgresql.auto.conf" 2>/dev/null; then
+    pgha_node_psql -c 'ALTER SYSTEM RESET synchronous_standby_names' -c 'SELECT pg_reload_conf()' >/dev/null
+    pgha_log sync-restore "synchronous_standby_names back to the configured '$(pgha_node_psql -c 'SHOW synchronous_standby_names')'"
+  fi
+}
+
+pgha_node_ensure_slot() {
+  local slot=$1
+  pgha_node_psql -v slot="$slot" <<'SQL'
+SELECT pg_create_physical_replication_slot(:'slot')
+WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot');
+SQL
+  pgha_log ensure-slot "replication slot $slot present"
+}
+
+pgha_node_drop_slot() {
+  local slot=$1
+  pgha_node_psql -v slot="$slot" <<'SQL'
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+WHERE slot_name = :'slot' AND NOT active;
+SQL
+  pgha_log drop-slot "replication slot $slot dropped (if it was there and inactive)"
+}
+
+# pgha_node_configure_standby HOST PORT: point this data directory at HOST as a streaming
+# standby on this node's replication slot.
+pgha_node_configure_standby() {
+  local host=$1 port=$2 slot
+  slot=$(pgha_slot_name "$PGHA_NODE")
+  touch "$PGDATA/standby.signal"
+  cat >>"$PGDATA/postgresql.auto.conf" <<CONF
+primary_conninfo = 'host=$host port=$port user=$PGHA_REPLICATION_USER application_name=$PGHA_NODE passfile=$PGHA_PGPASS_FILE'
+primary_slot_name = '$slot'
+CONF
+  pgha_node_set_role BACKUP
+}
+
+# pgha_node_basebackup HOST PORT [SLOT]: replace this data directory with a copy of HOST.
+# With SLOT, pg_basebackup also creates that slot on HOST (reusing it when it exists).
+pgha_node_basebackup() {
+  local host=$1 port=$2 slot=${3:-} err
+  local args=(-h "$host" -p "$port" -U "$PGHA_REPLICATION_USER" -w -D "$PGDATA" -X stream -c fast)
+  pgha_log basebackup "cloning $host:$port into $PGDATA"
+  rm -rf "${PGDATA:?}"
+  if [[ -z "$slot" ]]; then
+    pg_basebackup "${args[@]}" ||
+      pgha_die basebackup "pg_basebackup from $host:$port failed: check that $host is the primary and accepts $PGHA_REPLICATION_USER (REPLICATION_PASSWORD)"
+    return 0
+  fi
+  err=$PGHA_PRIVATE_DIR/basebackup.err
+  if pg_basebackup "${args[@]}" -C -S "$slot" 2>"$err"; then
+    return 0
+  fi
+  grep -q 'already exists' "$err" || {
+    cat "$err" >&2
+    pgha_die basebackup "pg_basebackup from $host:$port failed: check that $host is the primary and accepts $PGHA_REPLICATION_USER (REPLICATION_PASSWORD)"
+  }
+  pgha_log basebackup "slot $slot already exists on $host; reusing it"
+  rm -rf "${PGDATA:?}"
+  pg_basebackup "${args[@]}" -S "$slot" ||
+    pgha_die basebackup "pg_basebackup from $host:$port failed: check that $host is the primary and accepts $PGHA_REPLICATION_USER (REPLICATION_PASSWORD)"
+}
+
+# pgha_node_wait_for HOST PORT: until postgres on HOST answers, at most PGHA_PRIMARY_WAIT_SECONDS.
+pgha_node_wait_for() {
+  local host=$1 port=$2 waited=0
+  pgha_log init "waiting for the primary at $host:$port"
+  until pg_isready -q -h "$host" -p "$port" -t 3; do
+    ((waited < PGHA_PRIMARY_WAIT_SECONDS)) ||
+      pgha_die init "primary $host:$port did not answer within $PGHA_PRIMARY_WAIT_SECONDS s; check that it is up and reachable"
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+# pgha_node_clone HOST PORT: first start of a standby: copy HOST on a new slot and follow it.
+pgha_node_clone() {
+  local host=$1 port=$2
+  pgha_node_wait_for "$host" "$port"
+  pgha_node_basebackup "$host" "$port" "$(pgha_slot_name "$PGHA_NODE")"
+  pgha_node_configure_standby "$host" "$port"
+}
+
+# pgha_node_follow HOST PORT: a standby of a former primary becomes a standby of HOST:
+# pg_rewind onto it, falling back to a full copy when the rewind fails.
+pgha_node_follow() {
+  local host=$1 port=$2
+  pgha_node_hold
+  pgha_node_stop_postgres
+  pgha_log follow "rewinding onto the new primary $host:$port"
+  if [[ "$PGHA_FORCE_BASEBACKUP" == 1 ]]; then
+    pgha_log follow "PGHA_FORCE_BASEBACKUP=1: skipping pg_rewind"
+    pgha_node_basebackup "$host" "$port"
+  elif ! pg_rewind -D "$PGDATA" --source-server="host=$host port=$port user=$PGHA_REPLICATION_USER dbname=postgres passfile=$PGHA_PGPASS_FILE" 2>&1 |
+    sed 's/^/  pg_rewind: /' >&2; then
+    pgha_log follow "pg_rewind failed; falling back to pg_basebackup"
+    pgha_node_basebackup "$host" "$port"
+  fi
+  pgha_node_configure_standby "$host" "$port"
+  pgha_node_release
+  pgha_log follow "following $host:$port"
+}
+
+# pgha_node_rebuild HOST PORT: online recovery's copy (recovery_1st_stage); the node stays held
+# until pgpool_remote_start releases it.
+pgha_node_rebuild() {
+  local host=$1 port=$2
+  pgha_node_hold
+  pgha_node_stop_postgres
+  pgha_node_basebackup "$host" "$port"
+  pgha_node_configure_standby "$host" "$port"
+  pgha_log rebuild "rebuilt from $host:$port; held until pgpool_remote_start releases it"
+}
+
+# --- Whether a node that may have been away may start on its own data.
+
+# pgha_node_pool_nodes: "id|host|status|role" of every backend, as pgpool behind the
+# delegate IP sees them; fails when pgpool does not answer.
+pgha_node_pool_nodes() {
+  local pw
+  pw=$(pgha_read_secret PGPOOL_PASSWORD) || return 1
+  PGPASSWORD=$pw PGCONNECT_TIMEOUT=$PGHA_CONNECT_TIMEOUT psql -X -h "$PGHA_DELEGATE_IP" -p "$PGHA_PGPOOL_PORT" -U "$PGHA_PGPOOL_USER" -d postgres \
+    -At -F'|' -c 'SHOW pool_nodes' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $4 "|" $7 }'
+}
+
+# _pgha_node_ask HOST: psql to postgres on HOST directly, as the pgpool role; SQL on stdin.
+_pgha_node_ask() {
+  local pw
+  pw=$(pgha_read_secret PGPOOL_PASSWORD) || return 1
+  PGPASSWORD=$pw PGCONNECT_TIMEOUT=$PGHA_CONNECT_TIMEOUT psql -X -h "$1" -p "$PGPORT" -U "$PGHA_PGPOOL_USER" -d postgres -At "${@:2}" 2>/dev/null
+}
+
+# pgha_node_running_primary_peer: the first other postgres node that answers as a primary, if any.
+pgha_node_running_primary_peer() {
+  local peer
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+    [[ "$peer" == "$PGHA_NODE" ]] && continue
+    if [[ "$(_pgha_node_ask "$peer" <<<'SELECT pg_is_in_recovery()')" == f ]]; then
+      echo "$peer"
+      return 0
+    fi
+  done
+}
+
+# pgha_node_slot_on HOST: this node's replication slot exists on HOST.
+pgha_node_slot_on() {
+  # psql expands :'slot' only in input it reads, not in -c.
+  [[ "$(_pgha_node_ask "$1" -v slot="$(pgha_slot_name "$PGHA_NODE")" \
+    <<<"SELECT count(*) FROM pg_replication_slots WHERE slot_name = :'slot'")" == 1 ]]
+}
+
+# pgha_node_recorded_upstream: the host this data directory streams from, or nothing when it
+# is not a standby.
+pgha_node_recorded_upstream() {
+  [[ -e "$PGDATA/standby.signal" ]] || return 0
+  sed -n "s/^primary_conninfo = '.*host=\([^ ']*\).*/\1/p" "$PGDATA/postgresql.auto.conf" | tail -n 1
+}
+
+# pgha_node_decide_start: before starting, a node that may have been away asks pgpool (through
+# the delegate IP) who the primary is; when pgpool is silent (down, starting, or busy with a
+# failover), whether another node already runs as primary. If another node is the healthy
+# primary and this one is not its standby with a slot there (an old primary, a wiped volume,
+# a standby of a dead primary or one whose slot was dropped), it must not start on its own
+# data. Prints "start" or "rejoin"; "start" also when nobody knows of a primary (the first
+# start of a cluster). Its inputs are the functions above and PGDATA, so a test can stub them.
+pgha_node_decide_start() {
+  local waited=0 nodes primary upstream what
+  [[ -n "$PGHA_DELEGATE_IP" ]] || {
+    echo start
+    return 0
+  }
+  while :; do
+    if ! nodes=$(pgha_node_pool_nodes) || [[ -z "$nodes" ]]; then
+      primary=$(pgha_node_running_primary_peer)
+      if [[ -z "$primary" ]]; then
+        pgha_log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PGPOOL_PORT and no other node (${PGHA_POSTGRES_PEERS:-none}) runs as primary; going by the data on disk"
+        echo start
+        return 0
+      fi
+      pgha_log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PGPOOL_PORT, but $primary runs as primary"
+      break
+    fi
+    primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
+    [[ -n "$primary" ]] && break
+    if ((waited >= PGHA_PRIMARY_WAIT_SECONDS)); then
+      pgha_log rejoin-check "pgpool knows no healthy primary after $PGHA_PRIMARY_WAIT_SECONDS s; starting with the role on disk"
+      echo start
+      return 0
+    fi
+    pgha_log rejoin-check "pgpool knows no healthy primary yet; waiting ($waited/$PGHA_PRIMARY_WAIT_SECONDS s)"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  if [[ "$primary" == "$PGHA_NODE" ]]; then
+    pgha_log rejoin-check "pgpool sees this node as the primary; starting"
+    echo start
+    return 0
+  fi
+  upstream=$(pgha_node_recorded_upstream)
+  if [[ -s "$PGDATA/PG_VERSION" && "$upstream" == "$primary" ]]; then
+    # failover.sh drops a failed standby's slot; without it this standby cannot stream
+    # (and the WAL it needs may be gone), so it is rebuilt instead.
+    if pgha_node_slot_on "$primary"; then
+      pgha_log rejoin-check "this node is a standby of the primary $primary and its slot is there; starting"
+      echo start
+      return 0
+    fi
+    pgha_log rejoin-check "this node is a standby of $primary but its replication slot $(pgha_slot_name "$PGHA_NODE") is gone there"
+  fi
+  what="empty"
+  if [[ -s "$PGDATA/PG_VERSION" && -n "$upstream" ]]; then
+    what="a standby of $upstream"
+  elif [[ -s "$PGDATA/PG_VERSION" ]]; then
+    what="a former primary's"
+  fi
+  pgha_log rejoin-check "the primary is $primary and this node's data directory is $what; it must be rebuilt"
+  echo rejoin
+}
+
+# pgha_node_hold_for_rejoin: keep postgres down and ask (through pgha-node rejoin, which
+# supervisor runs once sshd is up) to be rebuilt from the primary.
+pgha_node_hold_for_rejoin() {
+  touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  echo BACKUP >"$PGHA_ROLE_FILE"
+  pgha_log rejoin "held behind $PGHA_HOLD_MARKER, .node_role=BACKUP; pgha-node rejoin asks pgpool for pcp_recovery_node of node $PGHA_NODE_ID"
+}
+
+# pgha_node_rejoin: the entrypoint found another primary and held this node; ask pgpool (any
+# node, through the delegate IP) to rebuild it. pgpool runs recovery_1st_stage on the primary,
+# which clones the primary here over SSH, then pgpool_remote_start releases the hold.
+pgha_node_rejoin() {
+  local n=0
+  [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
+  : "${PGHA_DELEGATE_IP:?}" "${PGHA_NODE_ID:?}"
+  # sshd must be listening before the primary connects back to clone this node.
+  sleep 2
+  while ((n < PGHA_REJOIN_TRIES)); do
+    n=$((n + 1))
+    pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n/$PGHA_REJOIN_TRIES)"
+    if pcp_recovery_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" 2>&1 |
+      sed 's/^/  pcp_recovery_node: /' >&2; then
+      rm -f "$PGHA_REJOIN_REQUEST"
+      pgha_log rejoin "node $PGHA_NODE_ID rebuilt and attached as a standby"
+      return 0
+    fi
+    pgha_log rejoin "WARNING: pcp_recovery_node for node $PGHA_NODE_ID failed; check PCP_PASSWORD, pcp_port $PGHA_PCP_PORT on $PGHA_DELEGATE_IP and the primary's log (recovery_1st_stage); retrying in $PGHA_REJOIN_RETRY_SECONDS s"
+    sleep "$PGHA_REJOIN_RETRY_SECONDS"
+  done
+  pgha_die rejoin "node $PGHA_NODE_ID could not be rebuilt after $PGHA_REJOIN_TRIES attempts; postgres stays held. Run pcp_recovery_node -n $PGHA_NODE_ID by hand once the cause is fixed"
+}
+
+_pgha_node_main() {
+  local cmd=${1:-}
+  shift || true
+  case "$cmd" in
+    ping) echo ok ;;
+    promote) pgha_node_promote ;;
+    set-role) pgha_node_set_role "${1:?role}" ;;
+    ensure-slot) pgha_node_ensure_slot "${1:?slot}" ;;
+    drop-slot) pgha_node_drop_slot "${1:?slot}" ;;
+    follow) pgha_node_follow "${1:?host}" "${2:?port}" ;;
+    rebuild) pgha_node_rebuild "${1:?host}" "${2:?port}" ;;
+    hold) pgha_node_hold ;;
+    release) pgha_node_release ;;
+    rejoin) pgha_node_rejoin ;;
+    sync-suspend) pgha_node_sync_suspend ;;
+    sync-restore) pgha_node_sync_restore ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, sync-suspend, sync-restore)" ;;
+  esac
+}
+
+if ! _pgha_node_is_sourced; then
+  _pgha_node_main "$@"
+fi

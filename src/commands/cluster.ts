@@ -1,0 +1,72 @@
+import { resolve } from 'node:path';
+import { topology } from '../cluster/topology.js';
+import { clusterStatus, formatStatus } from '../deploy/inspect.js';
+import { doctor, formatChecks } from '../deploy/doctor.js';
+import { clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles } from '../deploy/lifecycle.js';
+import { connectEngine } from '../docker/engine.js';
+import { UsageError } from '../errors.js';
+import { clusterImages } from '../images/catalog.js';
+import { loadProject, type ProjectOptions } from '../project.js';
+import { render } from '../render/render.js';
+import { say } from './say.js';
+
+export interface ClusterOptions extends ProjectOptions {
+  /** The cluster's deploy directory (default: deploy/<cluster name> in the root). */
+  dir?: string;
+}
+
+export type ClusterUpOptions = ClusterOptions & { /** Seconds to wait for the cluster to become ready. */ wait: string };
+export type ClusterDownOptions = ClusterOptions & { volumes?: boolean };
+export type ClusterStatusOptions = ClusterOptions & { json?: boolean };
+
+/** The cluster definition, its topology, deploy files and directory, and its images. */
+function clusterInputs(root: string, opts: ClusterOptions) {
+  const project = loadProject(root, opts);
+  const rendered = render(project);
+  const { manifest, cluster } = project;
+  const dir = resolve(opts.dir ?? resolve(root, 'deploy', cluster.name));
+  const images = Object.values(clusterImages(manifest, cluster));
+  return { cluster, topo: topology(cluster), files: deployFiles(rendered, cluster), dir, images };
+}
+
+/**
+ * `pgha cluster up`: refuses (before asking the engine anything) when the deploy directory
+ * differs from a fresh render, and when an image is not built; else starts the cluster and
+ * waits until it is ready.
+ */
+export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Promise<void> {
+  const { cluster, topo, files, dir, images } = clusterInputs(root, opts);
+  const stale = staleDeployFiles(files, dir);
+  if (stale.length) throw new UsageError(stale);
+  const docker = await connectEngine();
+  const missing = await missingImages(docker, images);
+  if (missing.length) throw new UsageError(missing);
+  const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: Number(opts.wait) });
+  console.log(formatStatus(status));
+  console.log(`ready: connect with psql -h ${topo.delegateIp} -p ${cluster.pgpool.port} -U postgres (password in ${resolve(dir, 'secrets/postgres_password')})`);
+}
+
+/** `pgha cluster down`: removes the containers and network; the data volumes too with `volumes`. */
+export async function clusterDownCommand(root: string, opts: ClusterDownOptions): Promise<void> {
+  const { cluster, dir } = clusterInputs(root, opts);
+  await clusterDown(cluster, dir, { volumes: Boolean(opts.volumes) });
+  say(`cluster ${cluster.name} is down${opts.volumes ? ' and its volumes removed' : '; data volumes kept'}`);
+}
+
+/** `pgha cluster status`: backends and watchdog. Returns the exit status: 1 when no pgpool answered. */
+export async function clusterStatusCommand(root: string, opts: ClusterStatusOptions): Promise<number> {
+  const { cluster, topo } = clusterInputs(root, opts);
+  const status = await clusterStatus(await connectEngine(), cluster, topo);
+  console.log(opts.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+  return status.askedPgpool ? 0 : 1;
+}
+
+/** `pgha cluster doctor`: checks from inside the cluster. Returns the exit status: 1 when any check failed. */
+export async function clusterDoctorCommand(root: string, opts: ClusterOptions): Promise<number> {
+  const { cluster, topo } = clusterInputs(root, opts);
+  const checks = await doctor(await connectEngine(), cluster, topo);
+  console.log(formatChecks(checks));
+  const failed = checks.filter((c) => !c.ok).length;
+  console.log(failed ? `${failed} of ${checks.length} checks failed` : `all ${checks.length} checks passed`);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,31 @@
+import { resolve } from 'node:path';
+import { loadProject, type ProjectOptions } from '../project.js';
+import { drift, writeRendered } from '../render/files.js';
+import { render } from '../render/render.js';
+
+export interface GenerateOptions extends ProjectOptions {
+  /** Render under this directory instead of the project root. */
+  out?: string;
+  /** Write nothing; report what differs from a fresh render. */
+  check?: boolean;
+}
+
+/** `pgha generate`: renders images/ and deploy/. Returns the exit status: 1 when --check finds a difference. */
+export function generateCommand(root: string, opts: GenerateOptions): number {
+  const rendered = render(loadProject(root, opts));
+  const dest = opts.out ? resolve(opts.out) : root;
+  if (opts.check) {
+    const d = drift(rendered, dest);
+    const lines = [...d.changed.map((p) => `changed: ${p}`), ...d.missing.map((p) => `missing: ${p}`), ...d.extra.map((p) => `not generated: ${p}`)];
+    if (lines.length) {
+      console.error(`${lines.join('\n')}\ngenerated files are out of date: run npm run generate and commit the result`);
+      return 1;
+    }
+    console.log(`up to date: ${rendered.size} generated files`);
+    return 0;
+  }
+  const d = writeRendered(rendered, dest);
+  const touched = d.changed.length + d.missing.length + d.extra.length;
+  console.log(`${rendered.size} files rendered under ${dest}: ${d.missing.length} new, ${d.changed.length} changed, ${d.extra.length} removed${touched ? '' : ' (no changes)'}`);
+  return 0;
+}

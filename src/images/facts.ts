@@ -1,0 +1,48 @@
+/**
+ * Facts about the images that several generated files share: ports, role names and paths
+ * inside the containers. Each has its home here; the cluster schema's defaults, the
+ * templates and the shell environment file (pgha-env.sh) all read them from here.
+ */
+
+/** Default ports. A cluster definition may change the pgpool and postgres ones. */
+export const PORTS = {
+  ssh: 2222,
+  postgres: 5432,
+  pgpool: 9999,
+  pcp: 9898,
+  watchdog: 9000,
+  heartbeat: 9694,
+} as const;
+
+/** Database and pcp roles the images create and use. */
+export const ROLES = {
+  /** Runs pgpool's health and streaming-replication checks (pg_monitor). */
+  pgpool: 'pgpool',
+  /** Streaming replication, pg_basebackup and pg_rewind. */
+  replication: 'repl',
+  /** pcp commands (pcp.conf). */
+  pcp: 'pgpool',
+} as const;
+
+/** Paths inside the containers. */
+export const PATHS = {
+  libDir: '/usr/local/lib/pgha',
+  nodeCommand: '/usr/local/bin/pgha-node',
+  entrypoint: '/usr/local/bin/entrypoint.sh',
+  postgresRun: '/usr/local/bin/postgres-run.sh',
+  recoveryDir: '/usr/local/lib/pgha/recovery',
+  sshMount: '/etc/pgha/ssh',
+  runDir: '/run/pgha',
+  privateDir: '/run/pgha/private',
+  sshHostKey: '/run/pgha/ssh/ssh_host_ed25519_key',
+  authorizedKeys: '/run/pgha/ssh/authorized_keys',
+  sshdConfig: '/etc/ssh/sshd_config',
+  supervisorConf: '/etc/supervisor/supervisord.conf',
+  postgresHome: '/var/lib/postgresql',
+  pgdata: '/var/lib/postgresql/data',
+  pgpoolEtc: '/etc/pgpool-II',
+  pgpoolRunConf: '/run/pgha/pgpool',
+  pgpoolSocketDir: '/run/pgpool',
+  pgpoolWorkDir: '/var/lib/pgpool',
+  pgpoolParams: '/usr/local/share/pgha/pgpool-params.txt',
+} as const;

@@ -1,0 +1,2 @@
+/** Where progress lines go: one line per call, without a trailing newline. */
+export type Log = (line: string) => void;

@@ -1,0 +1,93 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkClusterShape, loadCluster } from './cluster/load.js';
+import { CombinedError, ConfigError } from './errors.js';
+import { imageCatalog } from './images/catalog.js';
+import { loadManifestAndPatches } from './manifest/load.js';
+import type { Manifest } from './manifest/schema.js';
+import { readTemplates } from './render/files.js';
+import type { RenderInput } from './render/render.js';
+
+/** The manifest a project root holds, used when none is named. */
+export const MANIFEST_FILE = 'versions.json';
+/** The cluster definition a project root may hold, used when none is named. */
+export const CLUSTER_FILE = 'cluster.yaml';
+
+export interface ProjectOptions {
+  /**
+   * The manifest; a relative path is taken from the current directory, like any path on a
+   * command line. Default: versions.json in the root.
+   */
+  manifest?: string;
+  /**
+   * The cluster definition; a relative path is taken from the current directory. Default:
+   * cluster.yaml in the root when present, else the built-in defaults. null: the built-in
+   * defaults whatever the root holds (for commands that only need images/, which no cluster
+   * definition changes).
+   */
+  cluster?: string | null;
+}
+
+/** A project's inputs, read from disk once: everything rendering needs, and where it came from. */
+export interface Project extends RenderInput {
+  root: string;
+  /** The manifest as messages name it: the path given, or versions.json. */
+  manifestSource: string;
+}
+
+/** The manifest's path and its name in messages: the path given, else the root's versions.json. */
+function manifestFile(root: string, given: string | undefined): { path: string; source: string } {
+  return given === undefined ? { path: join(root, MANIFEST_FILE), source: MANIFEST_FILE } : { path: given, source: given };
+}
+
+/** The cluster definition's path and its name, or undefined for the built-in defaults. */
+function clusterFile(root: string, given: string | null | undefined): { path: string; source: string } | undefined {
+  if (given === null) return undefined;
+  if (given !== undefined) return { path: given, source: given };
+  const path = join(root, CLUSTER_FILE);
+  return existsSync(path) ? { path, source: CLUSTER_FILE } : undefined;
+}
+
+/** The project files the image catalog copies verbatim into build contexts, each read once. */
+function readSources(root: string, manifest: Manifest): Record<string, string> {
+  const paths = new Set(imageCatalog(manifest).flatMap((image) => image.files.flatMap((f) => ('source' in f ? [f.source] : []))));
+  return Object.fromEntries([...paths].sort().map((p) => [p, readFileSync(join(root, p), 'utf8')]));
+}
+
+/**
+ * Loads a project's inputs from its root: the manifest (checking the patch files it pins
+ * and keeping their text: each is read once), the cluster definition, the templates and the
+ * files copied verbatim into the build contexts.
+ * Every problem of a broken manifest is reported together with the cluster definition's own
+ * (a CombinedError); every error names its input.
+ */
+export function loadProject(root: string, opts: ProjectOptions = {}): Project {
+  const manifestAt = manifestFile(root, opts.manifest);
+  const clusterAt = clusterFile(root, opts.cluster);
+  let loaded;
+  try {
+    loaded = loadManifestAndPatches(manifestAt.path, root, manifestAt.source);
+  } catch (err) {
+    const clusterProblems = checkClusterShape(clusterAt?.path, clusterAt?.source);
+    if (err instanceof ConfigError && clusterProblems) throw new CombinedError([err, clusterProblems]);
+    throw err;
+  }
+  const { manifest, patches } = loaded;
+  const { cluster, source } = loadCluster(clusterAt?.path, manifest, clusterAt?.source);
+  return {
+    root,
+    manifest,
+    manifestSource: manifestAt.source,
+    cluster,
+    clusterSource: source,
+    templates: readTemplates(join(root, 'templates')),
+    sources: readSources(root, manifest),
+    patches,
+  };
+}
+
+/** Only the manifest of a project (for commands that render nothing); `manifest` as in loadProject. */
+export function loadProjectManifest(root: string, manifest?: string): Manifest {
+  const at = manifestFile(root, manifest);
+  return loadManifestAndPatches(at.path, root, at.source).manifest;
+}

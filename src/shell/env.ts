@@ -1,0 +1,108 @@
+import type { Manifest } from '../manifest/schema.js';
+import { PATHS, PORTS, ROLES } from '../images/facts.js';
+
+/** The system tools a variant's scripts call through sudo or as the watchdog's ping. */
+export interface Tools {
+  ip: string;
+  arping: string;
+  pingDir: string;
+}
+
+/** One variable of pgha-env.sh. */
+export interface EnvVar {
+  name: string;
+  /** Its default, as shell text inside double quotes: may use $(...) or an earlier variable. */
+  value: string;
+  doc: string;
+}
+
+/**
+ * Every variable the pgha scripts read, with its single default, in the order they are
+ * declared (a default may use an earlier variable). Rendered into pgha-env.sh, which
+ * pgha-lib.sh sources; the container's environment overrides any of them.
+ */
+export function shellEnvironment(m: Manifest, tools: Tools): EnvVar[] {
+  const v = (name: string, value: string | number, doc: string): EnvVar => ({ name, value: String(value), doc });
+  return [
+    v('PGHA_NODE', '$(hostname)', 'this node\'s name (compose service name)'),
+    v('PGHA_PGPOOL_VERSION', m.pgpool.version, 'pgpool version the image was built with'),
+    v('PGHA_POSTGRES_MAJOR', m.postgres.major, 'PostgreSQL major version'),
+    v('PGHA_POSTGRES_BIN', `/usr/lib/postgresql/${m.postgres.major}/bin`, 'PostgreSQL server binaries'),
+    v('PGHA_LIB_DIR', PATHS.libDir, 'pgha scripts and this library'),
+    v('PGHA_NODE_CMD', PATHS.nodeCommand, 'pgha-node, the node-side operations'),
+    v('PGHA_RECOVERY_DIR', PATHS.recoveryDir, 'online recovery scripts, copied into the data directory'),
+    v('PGHA_SSHD_CONFIG', PATHS.sshdConfig, 'sshd configuration'),
+    v('PGHA_SUPERVISOR_CONF', PATHS.supervisorConf, 'supervisord configuration (postgres image)'),
+    // Ports and roles
+    v('PGHA_SSH_PORT', PORTS.ssh, 'sshd port of every node'),
+    v('PGPORT', PORTS.postgres, 'this postgres node\'s port'),
+    v('PGHA_PRIMARY_PORT', PORTS.postgres, 'the primary\'s port, for a standby\'s first clone'),
+    v('PGHA_BACKEND_PORT', PORTS.postgres, 'backend port when PGHA_BACKENDS names none'),
+    v('PGHA_PGPOOL_PORT', PORTS.pgpool, 'pgpool\'s client port'),
+    v('PGHA_PCP_PORT', PORTS.pcp, 'pgpool\'s pcp port'),
+    v('PGHA_PGPOOL_USER', ROLES.pgpool, 'role of pgpool\'s health and replication checks'),
+    v('PGHA_REPLICATION_USER', ROLES.replication, 'replication role'),
+    v('PGHA_PCP_USER', ROLES.pcp, 'pcp user'),
+    // Paths
+    v('PGHA_HOME', PATHS.postgresHome, 'postgres\'s home: the data volume'),
+    v('PGDATA', PATHS.pgdata, 'the data directory'),
+    v('PGHA_BACKEND_PGDATA', PATHS.pgdata, 'the backends\' data directory, as pgpool.conf names it'),
+    v('PGHA_ROLE_FILE', '${PGHA_HOME}/.node_role', 'MASTER or BACKUP: what this node was last'),
+    v('PGHA_HOLD_MARKER', '${PGHA_HOME}/.do_not_start', 'while it exists, supervisor keeps postgres down'),
+    v('PGHA_SSH_DIR', PATHS.sshMount, 'mounted SSH material: host key, client key, authorized_keys, known_hosts'),
+    v('PGHA_RUN_DIR', PATHS.runDir, 'run-time files, root-owned'),
+    v('PGHA_PRIVATE_DIR', PATHS.privateDir, 'run-time secrets of the postgres account (0700)'),
+    v('PGHA_SSH_HOST_KEY', PATHS.sshHostKey, 'sshd\'s host key'),
+    v('PGHA_AUTHORIZED_KEYS', PATHS.authorizedKeys, 'keys allowed to log in as postgres'),
+    v('PGHA_SSH_KEY', '${PGHA_PRIVATE_DIR}/id_ed25519', 'client key for SSH to the other nodes'),
+    v('PGHA_KNOWN_HOSTS', '${PGHA_PRIVATE_DIR}/known_hosts', 'pinned host keys of the other nodes'),
+    v('PGHA_PGPASS_FILE', '${PGHA_PRIVATE_DIR}/pgpass', 'libpq pass file with the replication password'),
+    v('PGHA_PCPPASS_FILE', '${PGHA_PRIVATE_DIR}/pcppass', 'pcp pass file'),
+    v('PGHA_PGPOOLKEY_FILE', '${PGHA_PRIVATE_DIR}/.pgpoolkey', 'AES key of pool_passwd'),
+    v('PGHA_REJOIN_REQUEST', '${PGHA_PRIVATE_DIR}/rejoin-requested', 'present while this node waits to be rebuilt'),
+    v('PGHA_IMAGE_CONF', `${PATHS.pgpoolEtc}/pgpool.conf`, 'the image\'s pgpool.conf defaults'),
+    v('PGHA_IMAGE_POOL_HBA', `${PATHS.pgpoolEtc}/pool_hba.conf`, 'the image\'s pool_hba.conf'),
+    v('PGHA_DEFAULT_CLUSTER_CONF', `${PATHS.pgpoolEtc}/cluster.conf`, 'where a cluster mounts its pgpool settings'),
+    v('PGHA_CLUSTER_CONF', '${PGHA_DEFAULT_CLUSTER_CONF}', 'the cluster\'s pgpool settings, merged over the image\'s'),
+    v('PGHA_PGPOOL_PARAMS', PATHS.pgpoolParams, 'pgpool.conf keys the built pgpool knows'),
+    v('PGHA_PGPOOL_CONF_DIR', PATHS.pgpoolRunConf, 'pgpool\'s run-time configuration'),
+    v('PGHA_PGPOOL_SOCKET_DIR', PATHS.pgpoolSocketDir, 'pgpool\'s sockets and pid file'),
+    v('PGHA_PGPOOL_WORK_DIR', PATHS.pgpoolWorkDir, 'pgpool\'s work_dir and home'),
+    v('PGHA_IP_BIN', tools.ip, 'iproute2\'s ip'),
+    v('PGHA_ARPING_BIN', tools.arping, 'arping'),
+    // The node and its cluster
+    v('PGHA_NODE_ID', '', 'this postgres node\'s backend id'),
+    v('PGPOOL_NODE_ID', '', 'this pgpool node\'s watchdog id'),
+    v('PGHA_ROLE', 'primary', 'primary or standby: how an empty node initialises'),
+    v('PGHA_PRIMARY_HOST', '', 'the primary a standby clones on its first start'),
+    v('PGHA_SYNCHRONOUS', 'off', 'on: the primary waits for a standby to confirm each commit'),
+    v('PGHA_DELEGATE_IP', '', 'the delegate (virtual) IP of the pgpool watchdog'),
+    v('PGHA_VIP_DEVICE', 'eth0', 'interface that carries the delegate IP'),
+    v('PGHA_VIP_PREFIX', 24, 'prefix length of the delegate IP'),
+    v('PGHA_POSTGRES_PEERS', '', 'every postgres node, comma-separated, asked when pgpool is silent'),
+    v('PGHA_PGPOOL_PEERS', '', 'every pgpool node, comma-separated, cleared of the delegate IP on escalation'),
+    v('PGHA_BACKENDS', '', 'host[:port],... backends of a single pgpool without a cluster file'),
+    // Waits and retries
+    v('PGHA_CONNECT_TIMEOUT', 3, 'seconds a psql to another node may take to connect'),
+    v('PGHA_SSH_CONNECT_TIMEOUT', 5, 'seconds an SSH connection may take to connect'),
+    v('PGHA_PG_CTL_TIMEOUT', 60, 'seconds pg_ctl waits for a stop or a promotion'),
+    v('PGHA_PRIMARY_WAIT_SECONDS', 60, 'seconds a starting node waits for a primary'),
+    v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),
+    v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between those attempts'),
+    v('PGHA_FORCE_BASEBACKUP', '', '1: follow the new primary with pg_basebackup, never pg_rewind (tests)'),
+  ];
+}
+
+/** pgha-env.sh: each variable with its default, kept when the environment already sets it. */
+export function renderShellEnvironment(header: string, vars: EnvVar[]): string {
+  const seen = new Set<string>();
+  const lines = ['#!/usr/bin/env bash', header, '# Every variable the pgha scripts read, with its default. Sourced by pgha-lib.sh; the', '# container\'s environment overrides any of them.', ''];
+  for (const { name, value, doc } of vars) {
+    if (seen.has(name)) throw new Error(`pgha-env.sh: ${name} declared twice`);
+    if (/["`\\}]/.test(value.replace(/\$\{[A-Z_]+\}/g, ''))) throw new Error(`pgha-env.sh: ${name}: the default ${value} cannot be written inside double quotes`);
+    seen.add(name);
+    lines.push(`# ${doc}`, `: "\${${name}:=${value}}"`);
+  }
+  lines.push('', '# Read by libpq, pg_ctl and postgres themselves.', 'export PGDATA PGPORT', '');
+  return lines.join('\n');
+}

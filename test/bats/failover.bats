@@ -1,0 +1,72 @@
+#!/usr/bin/env bats
+# failover.sh's decisions, with SSH replaced by a stub that records each remote command:
+# nothing left to promote -> refuse; a standby failed -> drop its slot on the primary; the
+# primary failed -> promote the new main node, then mark the old primary BACKUP if it answers.
+
+setup() {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/pgpool/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pgpool0
+  export SSH_CALLS="$BATS_TEST_TMPDIR/ssh-calls" SSH_DOWN=""
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  # ssh stub: "host command..." per call; fails for hosts listed in SSH_DOWN.
+  cat >"$BATS_TEST_TMPDIR/bin/ssh" <<'STUB'
+#!/usr/bin/env bash
+host= rest=()
+while (($#)); do
+  case "$1" in
+    -p | -i | -o) shift 2 ;;
+    -T) shift ;;
+    postgres@*) host=${1#postgres@}; shift; rest=("$@"); break ;;
+    *) shift ;;
+  esac
+done
+echo "$host ${rest[*]}" >>"$SSH_CALLS"
+[[ ",$SSH_DOWN," != *",$host,"* ]]
+STUB
+  chmod +x "$BATS_TEST_TMPDIR/bin/ssh"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+}
+
+# failover FAILED_ID FAILED_HOST NEW_MAIN_ID NEW_MAIN_HOST OLD_PRIMARY_ID OLD_PRIMARY_HOST (as pgpool.conf passes them)
+failover() { run bash "$CONTEXT/failover.sh" "$@"; }
+
+@test "the primary failed: promote the new main node over SSH, mark the old primary when it answers" {
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  grep -qx "pg1 /usr/local/bin/pgha-node promote" "$SSH_CALLS"
+  grep -qx "pg0 /usr/local/bin/pgha-node set-role BACKUP" "$SSH_CALLS"
+  [[ "$output" == *"action=failover: done: pg1 is the primary"* ]]
+}
+
+@test "the primary failed and is unreachable: promoted all the same, the old primary rebuilt later" {
+  SSH_DOWN=pg0 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  grep -qx "pg1 /usr/local/bin/pgha-node promote" "$SSH_CALLS"
+  [[ "$output" == *"pg0 unreachable; it will be rebuilt as BACKUP when it returns"* ]]
+}
+
+@test "the new main node cannot be reached: fail loudly, promote nothing" {
+  SSH_DOWN=pg1 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -ne 0 ]]
+  ! grep -q promote "$SSH_CALLS"
+  [[ "$output" == *"SSH to postgres@pg1 port 2222 failed"* ]]
+}
+
+@test "every backend is down: refuse, touch nothing" {
+  failover 1 pg1 -1 "" 0 pg0
+  [[ "$status" -ne 0 ]]
+  [[ ! -e "$SSH_CALLS" ]]
+  [[ "$output" == *"every backend is down: no node to promote; refusing to act"* ]]
+}
+
+@test "a standby failed: the primary stays and drops the standby's slot" {
+  failover 1 pg1 0 pg0 0 pg0
+  [[ "$status" -eq 0 ]]
+  [[ "$(cat "$SSH_CALLS")" == "pg0 /usr/local/bin/pgha-node drop-slot pg1" ]]
+}
+
+@test "a standby failed and the slot cannot be dropped: a warning, not a failure" {
+  SSH_DOWN=pg0 failover 1 pg1 0 pg0 0 pg0
+  [[ "$status" -eq 0 ]]
+  [[ "$output" == *"WARNING: could not drop slot pg1 on pg0"* ]]
+}

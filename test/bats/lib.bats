@@ -1,0 +1,57 @@
+#!/usr/bin/env bats
+# pgha-lib.sh: secrets, collected configuration problems, pass files.
+
+setup() {
+  # shellcheck source=/dev/null
+  . "$BATS_TEST_DIRNAME/../../images/postgres/bookworm/pgha-lib.sh"
+  unset SECRET SECRET_FILE
+}
+
+@test "a secret comes from NAME_FILE before NAME, without its trailing newline" {
+  printf 'from-file\n' >"$BATS_TEST_TMPDIR/s"
+  SECRET=from-env SECRET_FILE="$BATS_TEST_TMPDIR/s"
+  [[ "$(pgha_read_secret SECRET)" == from-file ]]
+  unset SECRET_FILE
+  [[ "$(pgha_read_secret SECRET)" == from-env ]]
+  unset SECRET
+  ! pgha_read_secret SECRET
+}
+
+@test "every problem is collected and reported at once, one line each, exit 2" {
+  SECRET_FILE=/nonexistent
+  pgha_check_secret SECRET required
+  pgha_check_secret OTHER required 'a password'
+  pgha_check_secret OPTIONAL optional
+  pgha_check_port PORT abc
+  pgha_check_ipv4 ADDR 10.0.0
+  run pgha_report_problems pgha-test
+  [[ "$status" -eq 2 ]]
+  [[ "${lines[0]}" == "pgha-test: configuration error: SECRET_FILE: expected a readable file, got /nonexistent" ]]
+  [[ "${lines[1]}" == "pgha-test: configuration error: OTHER: expected a password in OTHER or a file path in OTHER_FILE" ]]
+  [[ "${lines[2]}" == "pgha-test: configuration error: PORT: expected a port number, got 'abc'" ]]
+  [[ "${lines[3]}" == "pgha-test: configuration error: ADDR: expected an IPv4 address, got '10.0.0'" ]]
+  [[ "${#lines[@]}" -eq 4 ]]
+}
+
+@test "no problem, no report" {
+  SECRET=x
+  pgha_check_secret SECRET required
+  run pgha_report_problems pgha-test
+  [[ "$status" -eq 0 && -z "$output" ]]
+}
+
+@test "pass files escape ':' and '\\' in the password, mode 0600" {
+  SECRET='a:b\c'
+  pgha_write_passfile "$BATS_TEST_TMPDIR/pass" '*:*:*:repl' SECRET
+  [[ "$(cat "$BATS_TEST_TMPDIR/pass")" == '*:*:*:repl:a\:b\\c' ]]
+  [[ "$(stat -c %a "$BATS_TEST_TMPDIR/pass")" == 600 ]]
+}
+
+@test "no secret, an empty pass file" {
+  pgha_write_passfile "$BATS_TEST_TMPDIR/pass" '*:*:pgpool' SECRET
+  [[ -e "$BATS_TEST_TMPDIR/pass" && ! -s "$BATS_TEST_TMPDIR/pass" ]]
+}
+
+@test "slot names keep a-z, 0-9 and _ only" {
+  [[ "$(pgha_slot_name PG-Node.1)" == pg_node_1 ]]
+}
