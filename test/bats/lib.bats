@@ -55,3 +55,12 @@ setup() {
 @test "slot names keep a-z, 0-9 and _ only" {
   [[ "$(pgha_slot_name PG-Node.1)" == pg_node_1 ]]
 }
+
+@test "secrets handed to a process that cannot read their files: values exported, _FILE unset" {
+  printf 'pw\n' >"$BATS_TEST_TMPDIR/s"
+  export SECRET_FILE="$BATS_TEST_TMPDIR/s"
+  (
+    pgha_export_secrets SECRET MISSING
+    [[ "$(bash -c 'echo "$SECRET|${SECRET_FILE:-unset}|${MISSING:-unset}"')" == "pw|unset|unset" ]]
+  )
+}

@@ -192,8 +192,12 @@ _pgha_postgres_main() {
   pgha_postgres_prepare_dirs
   pgha_postgres_prepare_ssh
   # The rest runs as postgres, as docker-library's entrypoint does: root never writes into
-  # the data volume or the postgres-owned run directory.
-  runuser -u postgres -- "${BASH_SOURCE[0]}" init
+  # the data volume or the postgres-owned run directory. The secret files may be readable by
+  # root only, so their values go to that one process (and not to supervisor's children).
+  (
+    pgha_export_secrets POSTGRES_PASSWORD PGPOOL_PASSWORD REPLICATION_PASSWORD PCP_PASSWORD
+    runuser -u postgres -- "${BASH_SOURCE[0]}" init
+  )
   pgha_log start "starting supervisor (sshd on $PGHA_SSH_PORT, postgres on $PGPORT)"
   exec /usr/bin/supervisord -c "$PGHA_SUPERVISOR_CONF"
 }

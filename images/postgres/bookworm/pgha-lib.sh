@@ -86,6 +86,20 @@ pgha_read_secret() {
   fi
 }
 
+# pgha_export_secrets NAME...: each secret as the variable NAME, ${NAME}_FILE unset, so a
+# process that cannot read the secret files (root-only bind mounts) gets the values. Call it
+# in a subshell that starts only that process: the values stay out of everything else.
+pgha_export_secrets() {
+  local name value file_var
+  for name in "$@"; do
+    file_var="${name}_FILE"
+    if value=$(pgha_read_secret "$name"); then
+      export "$name=$value"
+    fi
+    unset "$file_var"
+  done
+}
+
 # pgha_write_passfile FILE MATCH SECRET_NAME: a pass file (libpq's ~/.pgpass, pcp's
 # .pcppass), mode 0600, of one line: MATCH (the fields before the password, e.g. '*:*:*:repl'
 # or '*:*:pgpool') and the password from SECRET_NAME; an empty file when the secret is not set.
