@@ -57,18 +57,35 @@ pgha_check_ipv4() {
 
 # --- Secrets: from $NAME, or from the file named by ${NAME}_FILE (compose secrets).
 
-# pgha_check_secret NAME required|optional [WHAT]: the secret must come from $NAME or a
-# readable, non-empty ${NAME}_FILE. WHAT names what is expected ("a password").
+# pgha_check_secret NAME required|optional [WHAT]: the secret must come from $NAME or from a
+# readable ${NAME}_FILE, not both, and be a single line with something in it once the trailing
+# line breaks are gone (an empty password, or an empty wd_authkey that switches watchdog
+# authentication off, is refused). WHAT names what is expected ("a password").
 pgha_check_secret() {
-  local name=$1 need=$2 what=${3:-a value} file_var="${1}_FILE"
+  local name=$1 need=$2 what=${3:-a value} file_var="${1}_FILE" value
+  if [[ -n "${!file_var:-}" && -n "${!name:-}" ]]; then
+    pgha_problem "$name" "expected $what in $name or in the file named by $file_var, not both"
+    return 0
+  fi
   if [[ -n "${!file_var:-}" ]]; then
     if [[ ! -r "${!file_var}" ]]; then
       pgha_problem "$file_var" "expected a readable file, got ${!file_var}"
+      return 0
     elif [[ ! -s "${!file_var}" ]]; then
       pgha_problem "$file_var" "expected a non-empty file, ${!file_var} is empty"
+      return 0
     fi
-  elif [[ -z "${!name:-}" && "$need" == required ]]; then
-    pgha_problem "$name" "expected $what in $name or a file path in $file_var"
+  elif [[ -z "${!name:-}" ]]; then
+    [[ "$need" == required ]] && pgha_problem "$name" "expected $what in $name or a file path in $file_var"
+    return 0
+  fi
+  value=$(pgha_read_secret "$name") || value=
+  local where=$name
+  [[ -n "${!file_var:-}" ]] && where=$file_var
+  if [[ -z "${value//[[:space:]]/}" ]]; then
+    pgha_problem "$where" "expected $what, found only white space"
+  elif [[ "$value" == *$'\n'* || "$value" =~ [[:cntrl:]] ]]; then
+    pgha_problem "$where" "expected $what on one line without control characters"
   fi
 }
 
@@ -118,19 +135,28 @@ pgha_write_passfile() {
 
 # --- SSH between nodes, as postgres, with the mounted key and pinned host keys.
 
-# pgha_install_ssh_material OWNER: puts the mounted SSH material (PGHA_SSH_DIR) in place under
-# the run directory: the host key for root's sshd, authorized_keys, and OWNER's client key and
-# known_hosts. Returns 1 when the host key or authorized_keys is not mounted.
+# pgha_fresh_dir DIR MODE OWNER: DIR made anew, empty. Root writes files here at start; a
+# symlink or file another account planted there at an earlier run is gone, never followed.
+pgha_fresh_dir() {
+  rm -rf "$1"
+  install -d -m "$2" -o "$3" -g "$3" "$1"
+}
+
+# pgha_install_ssh_material OWNER: puts the mounted SSH material (PGHA_SSH_DIR) in place: the
+# host key and authorized_keys in a fresh root-owned directory OWNER cannot write to
+# (authorized_keys root-owned and world-readable: sshd reads it as OWNER), and OWNER's client
+# key and known_hosts in its private directory, which the caller has just made anew.
+# Returns 1 when the host key or authorized_keys is not mounted.
 pgha_install_ssh_material() {
   local owner=$1 missing=0
-  install -d -m 0755 -o root -g root "$PGHA_RUN_DIR/ssh"
+  pgha_fresh_dir "$(dirname "$PGHA_AUTHORIZED_KEYS")" 0755 root
   if [[ -r "$PGHA_SSH_DIR/ssh_host_ed25519_key" ]]; then
     install -m 0600 -o root -g root "$PGHA_SSH_DIR/ssh_host_ed25519_key" "$PGHA_SSH_HOST_KEY"
   else
     missing=1
   fi
   if [[ -r "$PGHA_SSH_DIR/authorized_keys" ]]; then
-    install -m 0600 -o "$owner" -g "$owner" "$PGHA_SSH_DIR/authorized_keys" "$PGHA_AUTHORIZED_KEYS"
+    install -m 0644 -o root -g root "$PGHA_SSH_DIR/authorized_keys" "$PGHA_AUTHORIZED_KEYS"
   else
     missing=1
   fi
@@ -155,8 +181,23 @@ pgha_ssh() {
 # pgha_require_ssh HOST ACTION: fail loudly, naming what to check, when HOST can't be reached.
 pgha_require_ssh() {
   local host=$1 action=$2
-  pgha_ssh "$host" true ||
+  pgha_ssh "$host" ping >/dev/null ||
     pgha_die "$action" "SSH to postgres@$host port $PGHA_SSH_PORT failed: check sshd on $host, the mounted key $PGHA_SSH_KEY, its entry in authorized_keys and $host's host key in $PGHA_KNOWN_HOSTS"
+}
+
+# --- The delegate IP, as the entrypoint configured it for pgha-vip (pgpool image).
+
+# pgha_read_vip_conf: PGHA_VIP_CONF_IP, _PREFIX and _DEVICE from PGHA_VIP_CONF; 1 without it.
+pgha_read_vip_conf() {
+  local key value
+  [[ -r "$PGHA_VIP_CONF" ]] || return 1
+  while IFS='=' read -r key value; do
+    case "$key" in
+      delegate_ip) PGHA_VIP_CONF_IP=$value ;;
+      prefix) PGHA_VIP_CONF_PREFIX=$value ;;
+      device) PGHA_VIP_CONF_DEVICE=$value ;;
+    esac
+  done <"$PGHA_VIP_CONF"
 }
 
 # pgha_slot_name NODE: the replication slot of NODE (slot names allow a-z, 0-9 and _ only).

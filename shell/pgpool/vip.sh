@@ -2,8 +2,9 @@
 # source: shell/pgpool/vip.sh of pgha, copied verbatim into every pgpool image's build context
 # by `npm run generate`; edit the source, not the copy.
 #
-# if_up_cmd / if_down_cmd: adds or removes the delegate IP on this node's interface.
-# Usage: vip.sh up|down IP
+# if_up_cmd / if_down_cmd (and escalation.sh on the other pgpool nodes, over SSH): adds or
+# removes the delegate IP on this node's interface through the root-owned pgha-vip, the only
+# thing sudo allows. Usage: vip.sh up|down IP (IP must be the configured delegate IP).
 set -euo pipefail
 PGHA_SCRIPT=vip.sh
 # shellcheck source=pgha-lib.sh
@@ -12,26 +13,25 @@ PGHA_SCRIPT=vip.sh
 action=${1:-}
 ip=${2:-}
 pgha_is_ipv4 "$ip" || pgha_die vip "expected an IPv4 address, got '$ip'"
-present() { "$PGHA_IP_BIN" -4 -o addr show dev "$PGHA_VIP_DEVICE" | grep -qw "inet $ip/$PGHA_VIP_PREFIX"; }
+pgha_read_vip_conf || pgha_die vip "$PGHA_VIP_CONF is missing: the watchdog is off or the entrypoint did not run"
+[[ "$ip" == "$PGHA_VIP_CONF_IP" ]] || pgha_die vip "expected the configured delegate IP $PGHA_VIP_CONF_IP, got '$ip'"
 
 case "$action" in
   up)
-    if present; then
-      pgha_log vip-up "$ip already on $PGHA_VIP_DEVICE"
-    else
-      sudo -n "$PGHA_IP_BIN" addr add "$ip/$PGHA_VIP_PREFIX" dev "$PGHA_VIP_DEVICE" label "$PGHA_VIP_DEVICE:0" ||
-        pgha_die vip-up "could not add $ip/$PGHA_VIP_PREFIX to $PGHA_VIP_DEVICE: check sudo for $PGHA_IP_BIN and NET_ADMIN"
-      pgha_log vip-up "$ip/$PGHA_VIP_PREFIX added to $PGHA_VIP_DEVICE"
-    fi
+    result=$(sudo -n "$PGHA_VIP_BIN" up) ||
+      pgha_die vip-up "could not add $ip/$PGHA_VIP_CONF_PREFIX to $PGHA_VIP_CONF_DEVICE: check sudo for $PGHA_VIP_BIN and NET_ADMIN"
+    case "$result" in
+      present) pgha_log vip-up "$ip already on $PGHA_VIP_CONF_DEVICE" ;;
+      *) pgha_log vip-up "$ip/$PGHA_VIP_CONF_PREFIX added to $PGHA_VIP_CONF_DEVICE" ;;
+    esac
     ;;
   down)
-    if present; then
-      sudo -n "$PGHA_IP_BIN" addr del "$ip/$PGHA_VIP_PREFIX" dev "$PGHA_VIP_DEVICE" ||
-        pgha_die vip-down "could not remove $ip/$PGHA_VIP_PREFIX from $PGHA_VIP_DEVICE"
-      pgha_log vip-down "$ip/$PGHA_VIP_PREFIX removed from $PGHA_VIP_DEVICE"
-    else
-      pgha_log vip-down "$ip not on $PGHA_VIP_DEVICE"
-    fi
+    result=$(sudo -n "$PGHA_VIP_BIN" down) ||
+      pgha_die vip-down "could not remove $ip/$PGHA_VIP_CONF_PREFIX from $PGHA_VIP_CONF_DEVICE"
+    case "$result" in
+      absent) pgha_log vip-down "$ip not on $PGHA_VIP_CONF_DEVICE" ;;
+      *) pgha_log vip-down "$ip/$PGHA_VIP_CONF_PREFIX removed from $PGHA_VIP_CONF_DEVICE" ;;
+    esac
     ;;
   *) pgha_die vip "usage: vip.sh up|down IP" ;;
 esac

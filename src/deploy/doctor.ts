@@ -2,6 +2,8 @@ import type Docker from 'dockerode';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
+import { PATHS } from '../images/facts.js';
+import { sshCallers } from './ssh.js';
 import { clusterContainers, poolNodes, vipHolders } from './inspect.js';
 
 export interface Check {
@@ -11,7 +13,7 @@ export interface Check {
   detail: string;
 }
 
-const LIB = '. /usr/local/lib/pgha/pgha-lib.sh';
+const LIB = `. ${PATHS.libDir}/pgha-lib.sh`;
 
 /**
  * The seed's gotchas, checked from inside the running cluster: SSH on the pgha port between
@@ -33,22 +35,27 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
   }
 
   // SSH: pgpool → postgres (failover, follow), postgres → postgres (recovery_1st_stage), pgpool → pgpool (escalation).
-  const pairs: [string, string][] = [];
-  for (const p of topo.pgpool) for (const t of [...topo.postgres, ...topo.pgpool]) if (p.host !== t.host) pairs.push([p.host, t.host]);
-  for (const s of topo.postgres) for (const t of topo.postgres) if (s.host !== t.host) pairs.push([s.host, t.host]);
-  for (const [from, to] of pairs) {
-    if (!running.has(from) || !running.has(to)) continue;
-    const r = await sh(c.get(from), `${LIB}; pgha_ssh ${to} true`, { user: 'postgres' });
-    add(`ssh ${from} → ${to}`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim().split('\n').pop()}: check sshd on ${to}, /etc/pgha/ssh on both, and ${to}'s entry in known_hosts`);
+  // Every key is forced through ssh-command: it answers ping, and must refuse anything else.
+  const nodes = { postgres: topo.postgres.map((n) => n.host), pgpool: topo.pgpool.map((n) => n.host), subnet: topo.subnet };
+  for (const to of all) {
+    for (const { host: from } of sshCallers(nodes, to.host)) {
+      if (!running.has(from) || !running.has(to.host)) continue;
+      const r = await sh(c.get(from), `${LIB}; pgha_ssh ${to.host} ping`, { user: 'postgres' });
+      add(`ssh ${from} → ${to.host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim().split('\n').pop()}: check sshd on ${to.host}, ${PATHS.sshMount} on both, and ${to.host}'s entry in known_hosts`);
+      if (r.exitCode !== 0) continue;
+      const other = await sh(c.get(from), `${LIB}; pgha_ssh ${to.host} id`, { user: 'postgres' });
+      const refused = other.exitCode !== 0 && /refused/.test(other.stderr);
+      add(`ssh ${from} → ${to.host} runs nothing but pgha's operations`, refused, refused ? '' : `'id' over SSH exited ${other.exitCode} (${other.stdout.trim()}): authorized_keys on ${to.host} must force ${PATHS.sshCommand}`);
+    }
   }
 
   for (const p of topo.pgpool) {
     if (!running.has(p.host)) continue;
     const box = c.get(p.host);
-    for (const tool of ['ip', 'arping']) {
-      const r = await sh(box, `sudo -n -l "$(command -v ${tool} || echo ${tool})"`, { user: 'postgres' });
-      add(`sudo ${tool} on ${p.host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `postgres may not run ${tool} through sudo: check /etc/sudoers.d in the image`);
-    }
+    const list = await sh(box, 'sudo -n -l', { user: 'postgres' });
+    const rules = list.stdout.split('\n').filter((l) => /^\s+\(root\)/.test(l)).map((l) => l.trim());
+    const expected = `(root) NOPASSWD: ${['up', 'down', 'announce'].map((a) => `${PATHS.vipWrapper} ${a}`).join(', ')}`;
+    add(`sudo on ${p.host} allows only ${PATHS.vipWrapper} up|down|announce`, rules.length === 1 && rules[0] === expected, `sudo -l shows ${JSON.stringify(rules)}: check /etc/sudoers.d/pgha in the image`);
     const pcp = await sh(box, `PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`, { user: 'postgres' });
     add(`pcp login on ${p.host}`, pcp.exitCode === 0, pcp.exitCode === 0 ? '' : `${pcp.stderr.trim()}: check pcp_password and /run/pgha/pgpool/pcp.conf`);
     const login = await sh(

@@ -68,7 +68,7 @@ export async function clusterUp(
   const made = ensureSecrets(dir);
   if (made.length) opts.say(`secrets created in ${join(dir, 'secrets')}: ${made.join(', ')} (kept for later runs; never in an image)`);
   const hosts = [...topo.postgres, ...topo.pgpool].map((n) => n.host);
-  const keys = await ensureSshKeys(dir, hosts, PORTS.ssh);
+  const keys = await ensureSshKeys(dir, { postgres: topo.postgres.map((n) => n.host), pgpool: topo.pgpool.map((n) => n.host), subnet: topo.subnet }, PORTS.ssh);
   if (keys.length) opts.say(`SSH host and client keys created in ${join(dir, 'ssh')} for ${keys.join(', ')}; host keys pinned in known_hosts`);
   opts.say(`starting ${hosts.length} containers (project ${cluster.name})`);
   await compose(dir, cluster.name, ['up', '-d'], { all: true });

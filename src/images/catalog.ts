@@ -53,7 +53,7 @@ const lib: ContextFile[] = [
   { out: 'apply-patches.sh', source: 'shell/lib/apply-patches.sh' },
   { out: 'patches', generated: 'patches' },
   { out: 'sshd_config', template: 'shared/sshd_config.hbs' },
-  { out: 'sudoers', template: 'shared/sudoers.hbs' },
+  { out: 'ssh-command', source: 'shell/lib/ssh-command.sh' },
 ];
 
 const POSTGRES_FILES: ContextFile[] = [
@@ -77,6 +77,8 @@ const pgpoolFiles = (family: 'debian' | 'alpine'): ContextFile[] => [
   { out: 'escalation.sh', source: 'shell/pgpool/escalation.sh' },
   { out: 'vip.sh', source: 'shell/pgpool/vip.sh' },
   { out: 'garp.sh', source: 'shell/pgpool/garp.sh' },
+  { out: 'pgha-vip', template: 'pgpool/pgha-vip.hbs' },
+  { out: 'sudoers', template: 'pgpool/sudoers.hbs' },
   { out: 'pgpool-params.txt', generated: 'pgpool-params' },
   ...lib,
 ];

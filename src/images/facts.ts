@@ -45,4 +45,8 @@ export const PATHS = {
   pgpoolSocketDir: '/run/pgpool',
   pgpoolWorkDir: '/var/lib/pgpool',
   pgpoolParams: '/usr/local/share/pgha/pgpool-params.txt',
+  /** The root-owned wrapper sudo allows, and the file it reads the delegate IP from. */
+  vipWrapper: '/usr/local/sbin/pgha-vip',
+  vipConf: '/run/pgha/vip.conf',
+  sshCommand: '/usr/local/lib/pgha/ssh-command',
 } as const;

@@ -34,6 +34,8 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
         PGPORT: String(cluster.postgres.port),
         PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
+        // Replication is accepted from the cluster network only.
+        PGHA_CLUSTER_SUBNET: topo.subnet,
         // A returning node asks pgpool, through the delegate IP, who the primary is now.
         PGHA_DELEGATE_IP: topo.delegateIp,
         PGHA_PGPOOL_PORT: String(cluster.pgpool.port),

@@ -33,15 +33,15 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
 @test "the primary failed: promote the new main node over SSH, mark the old primary when it answers" {
   failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -eq 0 ]]
-  grep -qx "pg1 /usr/local/bin/pgha-node promote" "$SSH_CALLS"
-  grep -qx "pg0 /usr/local/bin/pgha-node set-role BACKUP" "$SSH_CALLS"
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
+  grep -qx "pg0 pgha-node set-role BACKUP" "$SSH_CALLS"
   [[ "$output" == *"action=failover: done: pg1 is the primary"* ]]
 }
 
 @test "the primary failed and is unreachable: promoted all the same, the old primary rebuilt later" {
   SSH_DOWN=pg0 failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -eq 0 ]]
-  grep -qx "pg1 /usr/local/bin/pgha-node promote" "$SSH_CALLS"
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
   [[ "$output" == *"pg0 unreachable; it will be rebuilt as BACKUP when it returns"* ]]
 }
 
@@ -62,7 +62,7 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
 @test "a standby failed: the primary stays and drops the standby's slot" {
   failover 1 pg1 0 pg0 0 pg0
   [[ "$status" -eq 0 ]]
-  [[ "$(cat "$SSH_CALLS")" == "pg0 /usr/local/bin/pgha-node drop-slot pg1" ]]
+  [[ "$(cat "$SSH_CALLS")" == "pg0 pgha-node drop-slot pg1" ]]
 }
 
 @test "a standby failed and the slot cannot be dropped: a warning, not a failure" {

@@ -64,3 +64,22 @@ setup() {
     [[ "$(bash -c 'echo "$SECRET|${SECRET_FILE:-unset}|${MISSING:-unset}"')" == "pw|unset|unset" ]]
   )
 }
+
+@test "refused secrets: both NAME and NAME_FILE, only a line break, an inner line break" {
+  printf '\n' >"$BATS_TEST_TMPDIR/blank"
+  printf 'one\ntwo\n' >"$BATS_TEST_TMPDIR/two-lines"
+  printf 'ok\n' >"$BATS_TEST_TMPDIR/ok"
+  BOTH=x BOTH_FILE="$BATS_TEST_TMPDIR/ok"
+  BLANK_FILE="$BATS_TEST_TMPDIR/blank"
+  TWO_FILE="$BATS_TEST_TMPDIR/two-lines"
+  SPACES='   '
+  GOOD_FILE="$BATS_TEST_TMPDIR/ok"
+  for s in BOTH BLANK TWO SPACES GOOD; do pgha_check_secret "$s" required; done
+  run pgha_report_problems pgha-test
+  [[ "$status" -eq 2 ]]
+  [[ "${lines[0]}" == "pgha-test: configuration error: BOTH: expected a value in BOTH or in the file named by BOTH_FILE, not both" ]]
+  [[ "${lines[1]}" == "pgha-test: configuration error: BLANK_FILE: expected a value, found only white space" ]]
+  [[ "${lines[2]}" == "pgha-test: configuration error: TWO_FILE: expected a value on one line without control characters" ]]
+  [[ "${lines[3]}" == "pgha-test: configuration error: SPACES: expected a value, found only white space" ]]
+  [[ "${#lines[@]}" -eq 4 ]]
+}

@@ -61,21 +61,26 @@ describe('secrets and SSH keys of a dev cluster', () => {
     expect(readFileSync(join(dir, 'secrets/postgres_password'), 'utf8')).toBe(first);
   });
 
-  it.skipIf(toolMissing('ssh-keygen'))('SSH keys per node; known_hosts pins every host key; authorized_keys restricts every client key; kept across runs', async () => {
+  it.skipIf(toolMissing('ssh-keygen'))('SSH keys per node; known_hosts pins every host key; each authorized key is restricted, from the cluster network, forced through ssh-command as its caller kind; kept across runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgha-ssh-'));
-    expect(await ensureSshKeys(dir, ['pg0', 'pgpool0'], 2222)).toEqual(['pg0', 'pgpool0']);
+    const nodes = { postgres: ['pg0'], pgpool: ['pgpool0', 'pgpool1'], subnet: '172.30.0.0/24' };
+    expect(await ensureSshKeys(dir, nodes, 2222)).toEqual(['pg0', 'pgpool0', 'pgpool1']);
     const known = readFileSync(join(dir, 'ssh/pg0/known_hosts'), 'utf8').trim().split('\n');
-    expect(known.map((l) => l.split(' ')[0])).toEqual(['[pg0]:2222', '[pgpool0]:2222']);
+    expect(known.map((l) => l.split(' ')[0])).toEqual(['[pg0]:2222', '[pgpool0]:2222', '[pgpool1]:2222']);
     expect(known[1]!.split(' ').slice(1).join(' ')).toBe(readFileSync(join(dir, 'ssh/pgpool0/ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' '));
-    const authorized = readFileSync(join(dir, 'ssh/pgpool0/authorized_keys'), 'utf8').trim().split('\n');
-    expect(authorized).toHaveLength(2);
-    for (const l of authorized) expect(l).toMatch(/^restrict ssh-ed25519 /);
+    const pub = (h: string) => readFileSync(join(dir, `ssh/${h}/id_ed25519.pub`), 'utf8').trim();
+    const line = (kind: string, h: string) => `restrict,from="172.30.0.0/24",command="/usr/local/lib/pgha/ssh-command ${kind}" ${pub(h)}`;
+    // A postgres node: every pgpool node, as pgpool; no key of its own.
+    expect(readFileSync(join(dir, 'ssh/pg0/authorized_keys'), 'utf8').trim().split('\n')).toEqual([line('pgpool', 'pgpool0'), line('pgpool', 'pgpool1')]);
+    // A pgpool node: the other pgpool nodes only; no postgres key.
+    expect(readFileSync(join(dir, 'ssh/pgpool0/authorized_keys'), 'utf8').trim().split('\n')).toEqual([line('pgpool', 'pgpool1')]);
     for (const f of ['ssh_host_ed25519_key', 'id_ed25519', 'authorized_keys', 'known_hosts']) expect(statSync(join(dir, 'ssh/pg0', f)).mode & 0o077).toBe(0);
     const key = readFileSync(join(dir, 'ssh/pg0/id_ed25519'), 'utf8');
-    // A third node later: the first two keep their keys, and everyone learns the new one.
-    expect(await ensureSshKeys(dir, ['pg0', 'pgpool0', 'pg1'], 2222)).toEqual(['pg1']);
+    // A second postgres node later: the others keep their keys, and everyone learns the new one.
+    expect(await ensureSshKeys(dir, { ...nodes, postgres: ['pg0', 'pg1'] }, 2222)).toEqual(['pg1']);
     expect(readFileSync(join(dir, 'ssh/pg0/id_ed25519'), 'utf8')).toBe(key);
     expect(readFileSync(join(dir, 'ssh/pg0/known_hosts'), 'utf8')).toMatch(/^\[pg1\]:2222 ssh-ed25519 /m);
+    expect(readFileSync(join(dir, 'ssh/pg0/authorized_keys'), 'utf8')).toContain(line('postgres', 'pg1'));
   });
 });
 

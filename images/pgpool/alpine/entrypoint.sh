@@ -85,6 +85,12 @@ pgha_pgpool_check_config() {
   if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
     pgha_check_secret WD_AUTHKEY required
     [[ "$PGPOOL_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGPOOL_NODE_ID "expected this node's watchdog id (0, 1, ...) when use_watchdog = on, got '$PGPOOL_NODE_ID'"
+    local vip
+    vip=$(pgha_pgpool_conf_value delegate_ip)
+    pgha_is_ipv4 "$vip" || pgha_problem delegate_ip "expected the delegate IP (IPv4) in $PGHA_CLUSTER_CONF when use_watchdog = on, got '$vip'"
+    [[ -z "$PGHA_DELEGATE_IP" || "$PGHA_DELEGATE_IP" == "$vip" ]] || pgha_problem PGHA_DELEGATE_IP "expected the delegate_ip of $PGHA_CLUSTER_CONF ($vip), got '$PGHA_DELEGATE_IP'"
+    [[ "$PGHA_VIP_PREFIX" =~ ^([0-9]|[12][0-9]|3[0-2])$ ]] || pgha_problem PGHA_VIP_PREFIX "expected a prefix length 0-32, got '$PGHA_VIP_PREFIX'"
+    [[ "$PGHA_VIP_DEVICE" =~ ^[A-Za-z0-9_.-]{1,13}$ ]] || pgha_problem PGHA_VIP_DEVICE "expected an interface name, got '$PGHA_VIP_DEVICE'"
   fi
   [[ -n "$(pgha_pgpool_conf_value backend_hostname0)" ]] || pgha_problem backend_hostname0 "expected at least one backend in $PGHA_CLUSTER_CONF or PGHA_BACKENDS"
   pgha_report_problems pgha-pgpool
@@ -95,9 +101,13 @@ pgha_pgpool_write_runtime_conf() {
   local dir=$PGHA_PGPOOL_CONF_DIR
   # A restarted container keeps /run: the old pid file and sockets would stop pgpool
   # ("pid file found"). Nothing else runs yet, so they are stale.
-  rm -rf "$PGHA_PGPOOL_SOCKET_DIR"
-  install -d -m 0700 -o postgres -g postgres "$dir" "$PGHA_PRIVATE_DIR"
-  install -d -m 0755 -o postgres -g postgres "$PGHA_PGPOOL_SOCKET_DIR" "$PGHA_PGPOOL_WORK_DIR"
+  # The postgres account owns these: made anew, so nothing it left there (a symlink planted
+  # at a path root writes below) survives into this start.
+  install -d -m 0755 -o root -g root "$PGHA_RUN_DIR"
+  pgha_fresh_dir "$PGHA_PGPOOL_SOCKET_DIR" 0755 postgres
+  pgha_fresh_dir "$dir" 0700 postgres
+  pgha_fresh_dir "$PGHA_PRIVATE_DIR" 0700 postgres
+  install -d -m 0755 -o postgres -g postgres "$PGHA_PGPOOL_WORK_DIR"
   {
     echo "# Built by the pgha entrypoint from $PGHA_IMAGE_CONF and $PGHA_CLUSTER_CONF; do not edit."
     printf '%s\n' "$PGHA_MERGED_CONF"
@@ -141,11 +151,20 @@ pgha_pgpool_write_credentials() {
   pgha_log credentials "pool_passwd (postgres, $PGHA_PGPOOL_USER) and .pgpoolkey written together; pcp.conf written"
 }
 
+# pgha_pgpool_write_vip_conf: the delegate IP, its prefix and device, for the root-owned
+# pgha-vip that sudo lets pgpool's scripts run; root-owned, in the root-owned run directory.
+pgha_pgpool_write_vip_conf() {
+  rm -f "$PGHA_VIP_CONF"
+  [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]] || return 0
+  (umask 022 && printf 'delegate_ip=%s\nprefix=%s\ndevice=%s\n' \
+    "$(pgha_pgpool_conf_value delegate_ip)" "$PGHA_VIP_PREFIX" "$PGHA_VIP_DEVICE" >"$PGHA_VIP_CONF")
+}
+
 pgha_pgpool_as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
 
 # pgha_pgpool_start_sshd: sshd for escalation.sh on the other pgpool nodes, when keys are mounted.
 pgha_pgpool_start_sshd() {
-  install -d -m 0755 "$PGHA_RUN_DIR" /run/sshd
+  install -d -m 0755 /run/sshd
   if ! pgha_install_ssh_material postgres; then
     pgha_log ssh "no SSH material in $PGHA_SSH_DIR: sshd not started (escalation cannot clear the VIP from this node)"
     return 0
@@ -160,6 +179,7 @@ pgha_pgpool_start_sshd() {
 _pgha_pgpool_main() {
   pgha_pgpool_check_config
   pgha_pgpool_write_runtime_conf
+  pgha_pgpool_write_vip_conf
   pgha_pgpool_write_credentials
   pgha_pgpool_start_sshd
   pgha_log start "starting pgpool $PGHA_PGPOOL_VERSION (node ${PGPOOL_NODE_ID:-standalone})"

@@ -25,7 +25,7 @@ fi
 if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
   pgha_log failover "a standby failed; the primary stays. Dropping its replication slot on the primary"
   if [[ -n "$old_primary_node_host" ]]; then
-    pgha_ssh "$old_primary_node_host" "$PGHA_NODE_CMD" drop-slot "$(pgha_slot_name "$failed_node_host")" ||
+    pgha_ssh "$old_primary_node_host" pgha-node drop-slot "$(pgha_slot_name "$failed_node_host")" ||
       pgha_log failover "WARNING: could not drop slot $(pgha_slot_name "$failed_node_host") on $old_primary_node_host; WAL is kept for it until it is dropped"
   fi
   exit 0
@@ -33,11 +33,11 @@ fi
 
 pgha_require_ssh "$new_main_node_host" failover
 pgha_log failover "promoting $new_main_node_host (node $new_main_node_id)"
-pgha_ssh "$new_main_node_host" "$PGHA_NODE_CMD" promote ||
+pgha_ssh "$new_main_node_host" pgha-node promote ||
   pgha_die failover "promotion of $new_main_node_host failed: see its container log; the cluster has no primary until one is promoted"
 
 # The old primary is usually unreachable now; when it is, mark it so it comes back as a standby.
-if pgha_ssh "$failed_node_host" "$PGHA_NODE_CMD" set-role BACKUP 2>/dev/null; then
+if pgha_ssh "$failed_node_host" pgha-node set-role BACKUP 2>/dev/null; then
   pgha_log failover "$failed_node_host marked BACKUP"
 else
   pgha_log failover "$failed_node_host unreachable; it will be rebuilt as BACKUP when it returns"

@@ -31,14 +31,14 @@ fi
 pgha_require_ssh "$new_main_node_host" follow
 pgha_require_ssh "$failed_node_host" follow
 slot=$(pgha_slot_name "$failed_node_host")
-pgha_ssh "$new_main_node_host" "$PGHA_NODE_CMD" ensure-slot "$slot" ||
+pgha_ssh "$new_main_node_host" pgha-node ensure-slot "$slot" ||
   pgha_die follow "could not create slot $slot on $new_main_node_host"
-pgha_ssh "$failed_node_host" "$PGHA_NODE_CMD" follow "$new_main_node_host" "$new_main_node_port" ||
+pgha_ssh "$failed_node_host" pgha-node follow "$new_main_node_host" "$new_main_node_port" ||
   pgha_die follow "$failed_node_host could not follow $new_main_node_host: see its container log"
 
 pgha_log follow "attaching node $failed_node_id with pcp_attach_node"
 PCPPASSFILE=$PGHA_PCPPASS_FILE pcp_attach_node -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$failed_node_id" ||
   pgha_die follow "pcp_attach_node for node $failed_node_id failed: check pcp.conf and PCPPASSFILE (PCP_PASSWORD)"
-pgha_ssh "$new_main_node_host" "$PGHA_NODE_CMD" sync-restore ||
+pgha_ssh "$new_main_node_host" pgha-node sync-restore ||
   pgha_log follow "WARNING: could not restore synchronous replication on $new_main_node_host"
 pgha_log follow "node $failed_node_id ($failed_node_host) is a standby of $new_main_node_host again"

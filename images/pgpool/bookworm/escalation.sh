@@ -15,7 +15,7 @@ PGHA_SCRIPT=escalation.sh
 pgha_log escalation "becoming leader; clearing $PGHA_DELEGATE_IP from the other pgpool nodes: ${PGHA_PGPOOL_PEERS:-none}"
 for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
   [[ "$peer" == "$PGHA_NODE" ]] && continue
-  if pgha_ssh "$peer" "$PGHA_LIB_DIR/vip.sh" down "$PGHA_DELEGATE_IP"; then
+  if pgha_ssh "$peer" vip-down "$PGHA_DELEGATE_IP"; then
     pgha_log escalation "$PGHA_DELEGATE_IP cleared on $peer"
   else
     # An unreachable peer cannot answer ARP for the address either; say so and go on.

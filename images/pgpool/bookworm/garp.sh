@@ -2,8 +2,8 @@
 # source: shell/pgpool/garp.sh of pgha, copied verbatim into every pgpool image's build context
 # by `npm run generate`; edit the source, not the copy.
 #
-# arping_cmd: announces the delegate IP with gratuitous ARP so neighbours update their caches.
-# Usage: garp.sh IP
+# arping_cmd: announces the delegate IP with gratuitous ARP, through the root-owned pgha-vip,
+# so neighbours update their caches. Usage: garp.sh IP (the configured delegate IP).
 set -euo pipefail
 PGHA_SCRIPT=garp.sh
 # shellcheck source=pgha-lib.sh
@@ -11,6 +11,8 @@ PGHA_SCRIPT=garp.sh
 
 ip=${1:-}
 pgha_is_ipv4 "$ip" || pgha_die garp "expected an IPv4 address, got '$ip'"
-sudo -n "$PGHA_ARPING_BIN" -U -c 3 -I "$PGHA_VIP_DEVICE" "$ip" >/dev/null ||
-  pgha_die garp "gratuitous ARP for $ip on $PGHA_VIP_DEVICE failed: check sudo for $PGHA_ARPING_BIN"
-pgha_log garp "gratuitous ARP sent for $ip on $PGHA_VIP_DEVICE"
+pgha_read_vip_conf || pgha_die garp "$PGHA_VIP_CONF is missing: the watchdog is off or the entrypoint did not run"
+[[ "$ip" == "$PGHA_VIP_CONF_IP" ]] || pgha_die garp "expected the configured delegate IP $PGHA_VIP_CONF_IP, got '$ip'"
+sudo -n "$PGHA_VIP_BIN" announce >/dev/null ||
+  pgha_die garp "gratuitous ARP for $ip on $PGHA_VIP_CONF_DEVICE failed: check sudo for $PGHA_VIP_BIN"
+pgha_log garp "gratuitous ARP sent for $ip on $PGHA_VIP_CONF_DEVICE"

@@ -53,6 +53,8 @@
 : "${PGHA_SSH_DIR:=/etc/pgha/ssh}"
 # run-time files, root-owned
 : "${PGHA_RUN_DIR:=/run/pgha}"
+# the cluster network (CIDR): replication is accepted from it only; samenet: the node's own subnets
+: "${PGHA_CLUSTER_SUBNET:=samenet}"
 # run-time secrets of the postgres account (0700)
 : "${PGHA_PRIVATE_DIR:=/run/pgha/private}"
 # sshd's host key
@@ -87,10 +89,12 @@
 : "${PGHA_PGPOOL_SOCKET_DIR:=/run/pgpool}"
 # pgpool's work_dir and home
 : "${PGHA_PGPOOL_WORK_DIR:=/var/lib/pgpool}"
-# iproute2's ip
-: "${PGHA_IP_BIN:=/sbin/ip}"
-# arping
-: "${PGHA_ARPING_BIN:=/usr/local/sbin/arping}"
+# the root-owned wrapper that adds, removes and announces the delegate IP (sudo)
+: "${PGHA_VIP_BIN:=/usr/local/sbin/pgha-vip}"
+# the delegate IP, prefix and device pgha-vip acts on (root-owned)
+: "${PGHA_VIP_CONF:=/run/pgha/vip.conf}"
+# the forced command of every authorized key
+: "${PGHA_SSH_COMMAND:=/usr/local/lib/pgha/ssh-command}"
 # this postgres node's backend id
 : "${PGHA_NODE_ID:=}"
 # this pgpool node's watchdog id

@@ -36,6 +36,8 @@ pgha_postgres_check_config() {
   esac
   pgha_check_port PGHA_PRIMARY_PORT "$PGHA_PRIMARY_PORT"
   pgha_check_port PGPORT "$PGPORT"
+  [[ "$PGHA_CLUSTER_SUBNET" == samenet || "$PGHA_CLUSTER_SUBNET" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ ]] ||
+    pgha_problem PGHA_CLUSTER_SUBNET "expected the cluster network as a CIDR (or samenet), got '$PGHA_CLUSTER_SUBNET'"
   case "$PGHA_SYNCHRONOUS" in
     on | off) ;;
     *) pgha_problem PGHA_SYNCHRONOUS "expected on or off, got '$PGHA_SYNCHRONOUS'" ;;
@@ -47,7 +49,8 @@ pgha_postgres_check_config() {
 pgha_postgres_prepare_dirs() {
   install -d -m 0755 -o postgres -g postgres "$PGHA_HOME"
   install -d -m 0755 -o root -g root "$PGHA_RUN_DIR"
-  install -d -m 0700 -o postgres -g postgres "$PGHA_PRIVATE_DIR"
+  # The postgres account owns this one: made anew at every start, nothing it left is trusted.
+  pgha_fresh_dir "$PGHA_PRIVATE_DIR" 0700 postgres
 }
 
 # pgha_postgres_prepare_ssh: sshd's host key and authorized_keys, and the client key and
@@ -62,7 +65,7 @@ pgha_postgres_prepare_ssh() {
   fi
   if [[ ! -r "$PGHA_SSH_DIR/authorized_keys" ]]; then
     pgha_log ssh "WARNING: no $PGHA_SSH_DIR/authorized_keys: nobody can log in over SSH, so recovery and failover cannot reach this node"
-    install -m 0600 -o postgres -g postgres /dev/null "$PGHA_AUTHORIZED_KEYS"
+    install -m 0644 -o root -g root /dev/null "$PGHA_AUTHORIZED_KEYS"
   fi
 }
 
@@ -72,6 +75,8 @@ pgha_postgres_prepare_ssh() {
 pgha_postgres_write_server_config() {
   local sync_names="''"
   [[ "$PGHA_SYNCHRONOUS" == on ]] && sync_names="'ANY 1 (*)'"
+  # Replaced, not written through: whatever stands at the path (a link) is removed first.
+  rm -f "$PGDATA/pgha.conf"
   cat >"$PGDATA/pgha.conf" <<CONF
 # Written by the pgha entrypoint at every start; edit the container's environment instead.
 listen_addresses = '*'
@@ -90,12 +95,14 @@ CONF
 }
 
 pgha_postgres_write_hba() {
+  rm -f "$PGDATA/pg_hba.conf"
   cat >"$PGDATA/pg_hba.conf" <<HBA
-# Written by the pgha entrypoint. Local socket: peer; network: scram-sha-256 only.
+# Written by the pgha entrypoint. Local socket: peer; network: scram-sha-256 only;
+# replication from the cluster network only.
 local   all          all                   peer
 local   replication  all                   peer
 host    all          all        0.0.0.0/0  scram-sha-256
-host    replication  $PGHA_REPLICATION_USER       0.0.0.0/0  scram-sha-256
+host    replication  $PGHA_REPLICATION_USER       $PGHA_CLUSTER_SUBNET  scram-sha-256
 HBA
 }
 
