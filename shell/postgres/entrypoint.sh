@@ -57,7 +57,8 @@ pgha_postgres_prepare_dirs() {
 # known_hosts the recovery scripts use. Without mounted material sshd still runs, with a
 # throw-away host key that peers cannot pin and nobody allowed in.
 pgha_postgres_prepare_ssh() {
-  pgha_install_ssh_material postgres && return 0
+  pgha_install_ssh_material postgres
+  ((PGHA_SSH_MATERIAL_MISSING)) || return 0
   if [[ ! -r "$PGHA_SSH_DIR/ssh_host_ed25519_key" ]]; then
     pgha_log ssh "WARNING: no host key in $PGHA_SSH_DIR; generating a throw-away one (peers cannot pin it)"
     rm -f "$PGHA_SSH_HOST_KEY"

@@ -16,7 +16,9 @@ function addFile(tar: Pack, name: string, source: string): Promise<void> {
   return new Promise((resolve, reject) => {
     // Fixed owner and mtime: the context's bytes depend on the files' contents only, so
     // the engine's layer cache is reused across clones and checkouts.
-    const entry = tar.entry({ name, size: st.size, mode: st.mode & 0o777, mtime: new Date(0), uid: 0, gid: 0 }, (err) => (err ? reject(err) : resolve()));
+    // Modes normalised too: a checkout made under umask 077 must not give the images scripts
+    // that only root can read; what is executable is what git records (the owner's x bit).
+    const entry = tar.entry({ name, size: st.size, mode: st.mode & 0o100 ? 0o755 : 0o644, mtime: new Date(0), uid: 0, gid: 0 }, (err) => (err ? reject(err) : resolve()));
     createReadStream(source).on('error', reject).pipe(entry);
   });
 }

@@ -165,7 +165,8 @@ pgha_pgpool_as_postgres() { setpriv --reuid=postgres --regid=postgres --init-gro
 # pgha_pgpool_start_sshd: sshd for escalation.sh on the other pgpool nodes, when keys are mounted.
 pgha_pgpool_start_sshd() {
   install -d -m 0755 /run/sshd
-  if ! pgha_install_ssh_material postgres; then
+  pgha_install_ssh_material postgres
+  if ((PGHA_SSH_MATERIAL_MISSING)); then
     pgha_log ssh "no SSH material in $PGHA_SSH_DIR: sshd not started (escalation cannot clear the VIP from this node)"
     return 0
   fi

@@ -146,19 +146,21 @@ pgha_fresh_dir() {
 # host key and authorized_keys in a fresh root-owned directory OWNER cannot write to
 # (authorized_keys root-owned and world-readable: sshd reads it as OWNER), and OWNER's client
 # key and known_hosts in its private directory, which the caller has just made anew.
-# Returns 1 when the host key or authorized_keys is not mounted.
+# Sets PGHA_SSH_MATERIAL_MISSING=1 when the host key or authorized_keys is not mounted (a
+# return status would switch off `set -e` inside the function for a caller that tests it).
 pgha_install_ssh_material() {
-  local owner=$1 missing=0
+  local owner=$1
+  PGHA_SSH_MATERIAL_MISSING=0
   pgha_fresh_dir "$(dirname "$PGHA_AUTHORIZED_KEYS")" 0755 root
   if [[ -r "$PGHA_SSH_DIR/ssh_host_ed25519_key" ]]; then
     install -m 0600 -o root -g root "$PGHA_SSH_DIR/ssh_host_ed25519_key" "$PGHA_SSH_HOST_KEY"
   else
-    missing=1
+    PGHA_SSH_MATERIAL_MISSING=1
   fi
   if [[ -r "$PGHA_SSH_DIR/authorized_keys" ]]; then
     install -m 0644 -o root -g root "$PGHA_SSH_DIR/authorized_keys" "$PGHA_AUTHORIZED_KEYS"
   else
-    missing=1
+    PGHA_SSH_MATERIAL_MISSING=1
   fi
   if [[ -r "$PGHA_SSH_DIR/id_ed25519" ]]; then
     install -m 0600 -o "$owner" -g "$owner" "$PGHA_SSH_DIR/id_ed25519" "$PGHA_SSH_KEY"
@@ -166,7 +168,6 @@ pgha_install_ssh_material() {
   if [[ -r "$PGHA_SSH_DIR/known_hosts" ]]; then
     install -m 0600 -o "$owner" -g "$owner" "$PGHA_SSH_DIR/known_hosts" "$PGHA_KNOWN_HOSTS"
   fi
-  return "$missing"
 }
 
 # pgha_ssh HOST COMMAND...: run COMMAND on HOST as postgres.

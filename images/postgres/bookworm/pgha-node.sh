@@ -120,13 +120,24 @@ CONF
   pgha_node_set_role BACKUP
 }
 
+# pgha_node_empty_pgdata: an empty data directory, mode 0700. Emptied, not removed: with the
+# official base image PGDATA is a volume's mount point, which cannot be removed.
+pgha_node_empty_pgdata() {
+  if [[ -d "$PGDATA" ]]; then
+    find "${PGDATA:?}" -mindepth 1 -delete
+    chmod 0700 "$PGDATA"
+  else
+    install -d -m 0700 "$PGDATA"
+  fi
+}
+
 # pgha_node_basebackup HOST PORT [SLOT]: replace this data directory with a copy of HOST.
 # With SLOT, pg_basebackup also creates that slot on HOST (reusing it when it exists).
 pgha_node_basebackup() {
   local host=$1 port=$2 slot=${3:-} err
   local args=(-h "$host" -p "$port" -U "$PGHA_REPLICATION_USER" -w -D "$PGDATA" -X stream -c fast)
   pgha_log basebackup "cloning $host:$port into $PGDATA"
-  rm -rf "${PGDATA:?}"
+  pgha_node_empty_pgdata
   if [[ -z "$slot" ]]; then
     pg_basebackup "${args[@]}" ||
       pgha_die basebackup "pg_basebackup from $host:$port failed: check that $host is the primary and accepts $PGHA_REPLICATION_USER (REPLICATION_PASSWORD)"
@@ -141,7 +152,7 @@ pgha_node_basebackup() {
     pgha_die basebackup "pg_basebackup from $host:$port failed: check that $host is the primary and accepts $PGHA_REPLICATION_USER (REPLICATION_PASSWORD)"
   }
   pgha_log basebackup "slot $slot already exists on $host; reusing it"
-  rm -rf "${PGDATA:?}"
+  pgha_node_empty_pgdata
   pg_basebackup "${args[@]}" -S "$slot" ||
     pgha_die basebackup "pg_basebackup from $host:$port failed: check that $host is the primary and accepts $PGHA_REPLICATION_USER (REPLICATION_PASSWORD)"
 }
