@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildAll, formatResults } from '../builder/run.js';
 import { connectEngine } from '../docker/engine.js';
+import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
 import { UsageError } from '../errors.js';
 import { loadProject } from '../project.js';
 import { drift, renderedUnder, writeRendered } from '../render/files.js';
@@ -45,7 +46,12 @@ export async function buildCommand(root: string, opts: BuildCommandOptions): Pro
     say(`images/ regenerated: ${d.missing.length} new, ${d.changed.length} changed, ${d.extra.length} removed`);
   } else {
     const stale = staleImageFiles(images, root);
-    if (stale.length) throw new UsageError(stale);
+    if (stale.length) {
+      // Every reason at once: a manifest whose sha256 does not match the tarball also makes
+      // the Dockerfiles differ, and the mismatch is what the user must hear about.
+      await ensurePgpoolTarball(project.manifest, defaultCacheDir(root)).catch((err: unknown) => stale.push((err as Error).message));
+      throw new UsageError(stale);
+    }
   }
   const docker = await connectEngine();
   const results = await buildAll(docker, project.manifest, {
