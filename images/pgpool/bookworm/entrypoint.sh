@@ -84,6 +84,11 @@ pgha_pgpool_check_config() {
   pgha_check_secret PGPOOL_KEY optional
   if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
     pgha_check_secret WD_AUTHKEY required
+    # It is written into pgpool.conf as a quoted string, which has no way to hold a quote or a
+    # backslash as itself (pgpool's lexer keeps the escape character): refused, not mangled.
+    if [[ "$(pgha_read_secret WD_AUTHKEY 2>/dev/null || true)" == *[\\\']* ]]; then
+      pgha_problem WD_AUTHKEY "expected a key without ' or \\ (pgpool.conf cannot hold them as themselves)"
+    fi
     [[ "$PGPOOL_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGPOOL_NODE_ID "expected this node's watchdog id (0, 1, ...) when use_watchdog = on, got '$PGPOOL_NODE_ID'"
     local vip
     vip=$(pgha_pgpool_conf_value delegate_ip)
@@ -112,7 +117,7 @@ pgha_pgpool_write_runtime_conf() {
     echo "# Built by the pgha entrypoint from $PGHA_IMAGE_CONF and $PGHA_CLUSTER_CONF; do not edit."
     printf '%s\n' "$PGHA_MERGED_CONF"
     if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
-      printf "wd_authkey = '%s'\n" "$(pgha_read_secret WD_AUTHKEY | sed "s/'/''/g")"
+      printf "wd_authkey = '%s'\n" "$(pgha_read_secret WD_AUTHKEY)"
     fi
   } >"$dir/pgpool.conf"
   cp "$PGHA_IMAGE_POOL_HBA" "$dir/pool_hba.conf"
