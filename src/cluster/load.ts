@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigError, type Problem } from '../errors.js';
-import { zodProblems } from '../manifest/load.js';
+import { ConfigError, jsonPath, type Problem } from '../errors.js';
+import { checkSourceName, zodProblems } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
-import { checkKey } from '../pgpool/params.js';
-import { MANAGED_KEYS } from '../pgpool/conf.js';
+import { checkKey, kindProblem } from '../pgpool/params.js';
+import { KEY_PATTERN, managedBy, valueProblem } from '../pgpool/conf.js';
 import { clusterSchema, type Cluster } from './schema.js';
 
 /** Validates a cluster definition's YAML text against the schema and the pinned pgpool version. */
@@ -17,10 +17,16 @@ export function parseCluster(text: string, source: string, manifest: Manifest): 
     throw new ConfigError(source, [{ where, message: `expected YAML: ${(err as Error).message.split('\n')[0]}` }]);
   }
   const result = clusterSchema.safeParse(raw);
-  const settings = result.success ? result.data.pgpool.settings : rawSettings(raw);
-  const problems = [...(result.success ? [] : zodProblems(result.error)), ...settingsProblems(settings, manifest)];
-  if (problems.length || !result.success) throw new ConfigError(source, problems);
-  return result.data;
+  if (result.success) {
+    const problems = settingsProblems(result.data.pgpool.settings, manifest);
+    if (problems.length) throw new ConfigError(source, problems);
+    return result.data;
+  }
+  // The settings keys are checked even when the schema failed elsewhere; a value the schema
+  // refused already has its line.
+  const refused = new Set(result.error.issues.filter((i) => i.path[0] === 'pgpool' && i.path[1] === 'settings').map((i) => String(i.path[2])));
+  const settings = Object.fromEntries(Object.entries(rawSettings(raw)).filter(([key]) => !refused.has(key)));
+  throw new ConfigError(source, [...zodProblems(result.error), ...settingsProblems(settings, manifest)]);
 }
 
 /** pgpool.settings of a definition that failed the schema elsewhere, so its keys are checked too. */
@@ -29,17 +35,33 @@ function rawSettings(raw: unknown): Record<string, unknown> {
   return settings && typeof settings === 'object' && !Array.isArray(settings) ? (settings as Record<string, unknown>) : {};
 }
 
+/**
+ * One problem per bad key of pgpool.settings: a name pgpool does not know, a key pgha sets
+ * itself, a value pgpool.conf cannot hold (a line break, a control character, a quote pgpool
+ * would read with its backslash) or that does not fit the parameter's kind.
+ */
 export function settingsProblems(settings: Record<string, unknown>, manifest: Manifest): Problem[] {
   const problems: Problem[] = [];
-  for (const key of Object.keys(settings)) {
-    const where = `pgpool.settings.${key}`;
-    const unknown = checkKey(key, manifest.pgpool.version);
+  const version = manifest.pgpool.version;
+  for (const [key, value] of Object.entries(settings)) {
+    const where = jsonPath(['pgpool', 'settings', key]);
+    if (!KEY_PATTERN.test(key)) {
+      problems.push({ where, message: 'expected a pgpool.conf parameter name (letters, digits and _)' });
+      continue;
+    }
+    const unknown = checkKey(key, version);
     if (unknown) {
       problems.push({ where, message: unknown });
       continue;
     }
-    const managedBy = MANAGED_KEYS.find((m) => m.pattern.test(key));
-    if (managedBy) problems.push({ where, message: `${key} is set from ${managedBy.field}; change it there` });
+    const managed = managedBy(key);
+    if (managed) {
+      problems.push({ where, message: `${key} is set from ${managed.field}; change it there` });
+      continue;
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue; // the schema's line
+    const bad = valueProblem(value) ?? kindProblem(key, value, version);
+    if (bad) problems.push({ where, message: bad });
   }
   return problems;
 }
@@ -51,6 +73,7 @@ export function settingsProblems(settings: Record<string, unknown>, manifest: Ma
  */
 export function checkClusterShape(path: string | undefined, source = path): ConfigError | null {
   if (path === undefined || source === undefined) return null;
+  checkSourceName('--cluster', source);
   if (!existsSync(path)) return new ConfigError(source, [{ where: '(file)', message: 'cluster definition not found' }]);
   let raw: unknown;
   try {
@@ -70,6 +93,7 @@ export const BUILT_IN_DEFAULTS = '(built-in defaults)';
  */
 export function loadCluster(path: string | undefined, manifest: Manifest, source = path): { cluster: Cluster; source: string } {
   if (path === undefined || source === undefined) return { cluster: parseCluster('{}', BUILT_IN_DEFAULTS, manifest), source: BUILT_IN_DEFAULTS };
+  checkSourceName('--cluster', source);
   if (!existsSync(path)) throw new ConfigError(source, [{ where: '(file)', message: 'cluster definition not found' }]);
   return { cluster: parseCluster(readFileSync(path, 'utf8'), source, manifest), source };
 }

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { PORTS } from '../images/facts.js';
-import { ipv4ToInt, intToIpv4, parseCidr } from './net.js';
+import type { Problem } from '../errors.js';
+import { integer as int } from '../manifest/schema.js';
+import { hasLeadingZero, ipv4ToInt, intToIpv4, parseCidr, subnetWarning } from './net.js';
 
-const port = z.number().int().min(1).max(65535);
-const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
-const settingValue = z.union([z.string(), z.number(), z.boolean()]);
+const port = int(1, 65535);
+const seconds = int;
+const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, a finite number or a boolean' });
 
 export const clusterSchema = z
   .strictObject({
@@ -20,7 +22,7 @@ export const clusterSchema = z
       .prefault({}),
     postgres: z
       .strictObject({
-        nodes: z.number().int().min(2).max(9).default(2),
+        nodes: int(2, 9).default(2),
         /** `sync`: the primary waits for a standby to confirm each commit (no acknowledged write is lost on failover). */
         replication: z.enum(['async', 'sync']).default('async'),
         port: port.default(PORTS.postgres),
@@ -28,12 +30,12 @@ export const clusterSchema = z
          * The node initialised as primary when the cluster is first created. Only the first
          * start uses it: pgpool finds the primary with pg_is_in_recovery() from then on.
          */
-        initialPrimary: z.number().int().min(0).default(0),
+        initialPrimary: int(0, 8).default(0),
       })
       .prefault({}),
     pgpool: z
       .strictObject({
-        nodes: z.number().int().min(1).max(9).default(3),
+        nodes: int(1, 9).default(3),
         /** Which pgpool image variant the cluster runs. */
         variant: z.enum(['debian', 'alpine']).default('debian'),
         port: port.default(PORTS.pgpool),
@@ -68,12 +70,26 @@ export const clusterSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
-    if (c.postgres.initialPrimary >= c.postgres.nodes) {
+    // A field the schema refused (a range, a type) holds the raw input here: a check that
+    // reads it would add a second, misleading line for the same mistake.
+    const refused = (...path: string[]) => ctx.issues.some((i) => path.every((p, k) => i.path?.[k] === p));
+    if (!refused('postgres', 'nodes') && !refused('postgres', 'initialPrimary') && c.postgres.initialPrimary >= c.postgres.nodes) {
       ctx.addIssue({ code: 'custom', path: ['postgres', 'initialPrimary'], message: `expected a node id below postgres.nodes (${c.postgres.nodes}), got ${c.postgres.initialPrimary}` });
     }
+    const ports = (['port', 'pcpPort', 'watchdogPort', 'heartbeatPort'] as const).filter((k) => !refused('pgpool', k));
+    const seen = new Map<number, string>();
+    for (const k of ports) {
+      const v = c.pgpool[k];
+      const other = seen.get(v);
+      if (other) ctx.addIssue({ code: 'custom', path: ['pgpool', k], message: `port ${v} is already pgpool.${other}` });
+      seen.set(v, k);
+    }
+    if (refused('network')) return;
     const net = parseCidr(c.network.subnet);
     if (!net) {
-      ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected an IPv4 CIDR like 172.30.0.0/24, got ${c.network.subnet}` });
+      const address = c.network.subnet.split('/')[0]!;
+      const why = hasLeadingZero(address) ? ' without leading zeros (iproute2 reads 030 as octal)' : '';
+      ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected an IPv4 CIDR like 172.30.0.0/24${why}, got ${c.network.subnet}` });
       return;
     }
     if (net.prefix > 26) {
@@ -82,7 +98,8 @@ export const clusterSchema = z
     }
     const vip = ipv4ToInt(c.network.delegateIp);
     if (vip === null) {
-      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `expected an IPv4 address, got ${c.network.delegateIp}` });
+      const why = hasLeadingZero(c.network.delegateIp) ? ' without leading zeros (iproute2 reads 030 as octal)' : '';
+      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `expected an IPv4 address${why}, got ${c.network.delegateIp}` });
       return;
     }
     if (vip <= net.first + 1 || vip >= net.last) {
@@ -93,16 +110,10 @@ export const clusterSchema = z
       });
       return;
     }
+    if (refused('postgres', 'nodes') || refused('pgpool', 'nodes')) return;
     const taken = [...nodeOffsets('postgres', c.postgres.nodes), ...nodeOffsets('pgpool', c.pgpool.nodes)].map((o) => net.first + o);
     if (taken.includes(vip)) {
       ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `${c.network.delegateIp} is a node's address; choose one outside .10-.19 and .20-.29 of the subnet` });
-    }
-    const ports = { port: c.pgpool.port, pcpPort: c.pgpool.pcpPort, watchdogPort: c.pgpool.watchdogPort, heartbeatPort: c.pgpool.heartbeatPort };
-    const seen = new Map<number, string>();
-    for (const [k, v] of Object.entries(ports)) {
-      const other = seen.get(v);
-      if (other) ctx.addIssue({ code: 'custom', path: ['pgpool', k], message: `port ${v} is already pgpool.${other}` });
-      seen.set(v, k);
     }
   });
 
@@ -113,4 +124,13 @@ export type Cluster = z.output<typeof clusterSchema>;
 export function nodeOffsets(kind: 'postgres' | 'pgpool', count: number): number[] {
   const base = kind === 'postgres' ? 10 : 20;
   return Array.from({ length: count }, (_, i) => base + i);
+}
+
+/**
+ * What is allowed but probably a mistake in a valid cluster definition, one line each, named
+ * like a problem: a subnet outside the private ranges (public, loopback, multicast).
+ */
+export function clusterWarnings(cluster: Cluster): Problem[] {
+  const subnet = subnetWarning(cluster.network.subnet);
+  return subnet ? [{ where: 'network.subnet', message: subnet }] : [];
 }

@@ -1,10 +1,14 @@
 import { resolve } from 'node:path';
 import { loadProject, type ProjectOptions } from '../project.js';
-import { drift, writeRendered } from '../render/files.js';
+import { drift, writeRendered, writeRenderedTo } from '../render/files.js';
 import { render } from '../render/render.js';
+import { warnAboutCluster } from './validate.js';
 
 export interface GenerateOptions extends ProjectOptions {
-  /** Render under this directory instead of the project root. */
+  /**
+   * Render under this directory instead of the project root: a new or empty directory, or
+   * one an earlier --out wrote (it holds the marker file .pgha-generated).
+   */
   out?: string;
   /** Write nothing; report what differs from a fresh render. */
   check?: boolean;
@@ -12,7 +16,9 @@ export interface GenerateOptions extends ProjectOptions {
 
 /** `pgha generate`: renders images/ and deploy/. Returns the exit status: 1 when --check finds a difference. */
 export function generateCommand(root: string, opts: GenerateOptions): number {
-  const rendered = render(loadProject(root, opts));
+  const project = loadProject(root, opts);
+  warnAboutCluster(project);
+  const rendered = render(project);
   const dest = opts.out ? resolve(opts.out) : root;
   if (opts.check) {
     const d = drift(rendered, dest);
@@ -24,7 +30,9 @@ export function generateCommand(root: string, opts: GenerateOptions): number {
     console.log(`up to date: ${rendered.size} generated files`);
     return 0;
   }
-  const d = writeRendered(rendered, dest);
+  // The project tree is updated in place (its other files are the project); a directory of
+  // its own is replaced as a whole, so a failure leaves it as it was.
+  const d = dest === root ? writeRendered(rendered, dest) : writeRenderedTo(rendered, dest);
   const touched = d.changed.length + d.missing.length + d.extra.length;
   console.log(`${rendered.size} files rendered under ${dest}: ${d.missing.length} new, ${d.changed.length} changed, ${d.extra.length} removed${touched ? '' : ' (no changes)'}`);
   return 0;

@@ -1,6 +1,5 @@
 import type { Cluster } from '../cluster/schema.js';
 import { derive, type Manifest } from '../manifest/schema.js';
-import type { Tools } from '../shell/env.js';
 
 /**
  * The images this project builds, one spec each: where the build context is generated, what
@@ -10,6 +9,13 @@ import type { Tools } from '../shell/env.js';
  */
 
 export const REPOSITORIES = { postgres: 'pgha/postgres', pgpool: 'pgha/pgpool', standin: 'pgha-standin' } as const;
+
+/** The system tools a variant's scripts call through sudo or as the watchdog's ping. */
+export interface Tools {
+  ip: string;
+  arping: string;
+  pingDir: string;
+}
 
 /** One file of a build context and where it comes from. */
 export type ContextFile =

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, jsonPath, type Problem } from '../errors.js';
+import { ConfigError, jsonPath, UsageError, type Problem } from '../errors.js';
+import { CONTROL_CHARACTERS } from '../pgpool/conf.js';
 import { manifestSchema, type Manifest } from './schema.js';
 
 export function zodProblems(error: z.ZodError, pathFormat: (p: ReadonlyArray<PropertyKey>) => string = jsonPath): Problem[] {
@@ -57,8 +58,19 @@ export function parseManifest(text: string, source: string, projectRoot: string)
   return parseManifestAndPatches(text, source, projectRoot).manifest;
 }
 
+/**
+ * Refuses an input file name that messages and generated headers cannot carry on one line
+ * (a line break in it would start a line of its own in cluster.conf or the compose file).
+ */
+export function checkSourceName(option: string, source: string): void {
+  if (CONTROL_CHARACTERS.test(source)) {
+    throw new UsageError([`${option}: expected a file name without line breaks or other control characters, got ${JSON.stringify(source)}`]);
+  }
+}
+
 /** Reads and validates the manifest at `path`; `source` names it in messages (default: the path). */
 export function loadManifestAndPatches(path: string, projectRoot: string, source = path): ManifestAndPatches {
+  checkSourceName('--manifest', source);
   if (!existsSync(path)) throw new ConfigError(source, [{ where: '(file)', message: 'manifest not found' }]);
   return parseManifestAndPatches(readFileSync(path, 'utf8'), source, projectRoot);
 }

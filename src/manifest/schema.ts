@@ -6,6 +6,17 @@ const sha256 = z
   .string()
   .regex(/^[0-9a-f]{64}$/, 'expected a sha256: 64 lowercase hexadecimal characters');
 
+/**
+ * An integer from min to max, with one issue for any number outside: zod's own int check
+ * would add a second ("expected int to be <=9007199254740991") for a huge one.
+ */
+export const integer = (min: number, max: number) =>
+  z
+    .number()
+    .min(min)
+    .max(max)
+    .refine(Number.isInteger, { message: 'expected an integer', when: (payload) => payload.issues.length === 0 });
+
 const semver3 = (what: string) =>
   z.string().regex(/^\d+\.\d+\.\d+$/, `expected a ${what} version like 1.2.3`);
 
@@ -14,15 +25,24 @@ export const patchSchema = z.strictObject({
   /** Short name, used in logs, build args and the image label. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lowercase name of letters, digits and dashes'),
   /** Path of the patch file, relative to the project root. */
-  file: z.string().regex(/^patches\/pgpool\/[^/]+\/[^/]+\.patch$/, 'expected patches/pgpool/<minor>/<name>.patch'),
+  file: z.string().regex(/^patches\/pgpool\/\d+\.\d+\/[A-Za-z0-9_][A-Za-z0-9._-]*\.patch$/, 'expected patches/pgpool/<minor>/<name>.patch, the name of letters, digits, ".", "_" and "-"'),
   sha256,
-  /** The source file the patch changes, relative to the unpacked tarball. */
-  target: z.string().min(1, 'expected the path of the patched source file'),
+  /** The source file the patch changes, relative to the unpacked tarball (a field of the tab-separated series file). */
+  target: z
+    .string()
+    .regex(
+      /^(?!\.{1,2}(\/|$))(?!.*\/\.{1,2}(\/|$))[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+      'expected the path of the patched source file inside the tarball: segments of letters, digits, ".", "_" and "-" joined by "/", without a leading "/", "." or ".."',
+    ),
   /**
    * A fixed string that is present in `target` only once the patch is applied. The
-   * build greps for it after patching, so a patch that silently did nothing fails.
+   * build greps for it after patching (grep -F, from a tab-separated series file), so a
+   * patch that silently did nothing fails.
    */
-  marker: z.string().min(4, 'expected a marker string of at least 4 characters'),
+  marker: z
+    .string()
+    .min(4, 'expected a marker string of at least 4 characters')
+    .regex(/^[\x20-\x7e]+$/, 'expected a marker of printable ASCII characters (no tab, line break or other control character)'),
   why: z.string().min(1, 'expected a one-line reason for the patch'),
 });
 
@@ -30,7 +50,7 @@ export const manifestSchema = z
   .strictObject({
     $comment: z.string().optional(),
     postgres: z.strictObject({
-      major: z.number().int().min(12).max(18),
+      major: integer(12, 18),
       /** Exact version of the official Debian `postgres` base image tag. */
       version: z.string().regex(/^\d+\.\d+$/, 'expected a PostgreSQL version like 15.17'),
     }),
@@ -40,7 +60,7 @@ export const manifestSchema = z
         url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
         sha256,
         /** Directory the tarball unpacks to. */
-        topDir: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a directory name'),
+        topDir: z.string().regex(/^(?!\.{1,2}$)[A-Za-z0-9._-]+$/, 'expected a single directory name of letters, digits, ".", "_" and "-", not "." or ".."'),
       }),
     }),
     alpine: z.strictObject({ version: semver3('Alpine') }),
@@ -51,8 +71,10 @@ export const manifestSchema = z
     patches: z.record(z.string().regex(/^\d+\.\d+$/, 'expected a pgpool minor like 4.7'), z.array(patchSchema)),
   })
   .superRefine((m, ctx) => {
+    // A field the schema refused holds the raw input here: comparing it would add a second line.
+    const refused = (...path: string[]) => ctx.issues.some((i) => path.every((p, k) => String(i.path?.[k]) === p));
     const [major] = m.postgres.version.split('.');
-    if (Number(major) !== m.postgres.major) {
+    if (!refused('postgres') && Number(major) !== m.postgres.major) {
       ctx.addIssue({
         code: 'custom',
         path: ['postgres', 'version'],
@@ -60,21 +82,22 @@ export const manifestSchema = z
       });
     }
     const minor = minorOf(m.pgpool.version);
-    if (!(minor in m.patches)) {
+    const versionOk = !refused('pgpool', 'version');
+    if (versionOk && !(minor in m.patches)) {
       ctx.addIssue({
         code: 'custom',
         path: ['pgpool', 'version'],
         message: `pgpool ${m.pgpool.version} has no patch set: expected patches["${minor}"] (known: ${Object.keys(m.patches).join(', ') || 'none'})`,
       });
     }
-    if (!PARAM_TABLES[minor]) {
+    if (versionOk && !PARAM_TABLES[minor]) {
       ctx.addIssue({
         code: 'custom',
         path: ['pgpool', 'version'],
         message: `pgpool ${minor} has no pgpool.conf parameter table (supported: ${supportedMinors().join(', ')})`,
       });
     }
-    if (!m.pgpool.tarball.url.includes(m.pgpool.version)) {
+    if (versionOk && !refused('pgpool', 'tarball', 'url') && !m.pgpool.tarball.url.includes(m.pgpool.version)) {
       ctx.addIssue({
         code: 'custom',
         path: ['pgpool', 'tarball', 'url'],
@@ -83,7 +106,7 @@ export const manifestSchema = z
     }
     for (const [minorKey, set] of Object.entries(m.patches)) {
       set.forEach((p, i) => {
-        if (!p.file.startsWith(`patches/pgpool/${minorKey}/`)) {
+        if (!refused('patches', minorKey, String(i), 'file') && !p.file.startsWith(`patches/pgpool/${minorKey}/`)) {
           ctx.addIssue({
             code: 'custom',
             path: ['patches', minorKey, i, 'file'],

@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import { minorOf } from '../manifest/version.js';
-import type { ParamTable } from './extract.js';
+import type { ParamKind, ParamTable } from './extract.js';
 import t43 from '../../data/pgpool-params/4.3.json' with { type: 'json' };
 import t44 from '../../data/pgpool-params/4.4.json' with { type: 'json' };
 import t45 from '../../data/pgpool-params/4.5.json' with { type: 'json' };
@@ -16,12 +17,36 @@ export interface VersionTable extends ParamTable {
   release: string;
 }
 
+const range = { min: z.number(), max: z.number() };
+const kindSchema: z.ZodType<ParamKind> = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('boolean') }),
+  z.strictObject({ type: z.literal('integer'), ...range }),
+  z.strictObject({ type: z.literal('real'), ...range }),
+  z.strictObject({ type: z.literal('enum'), values: z.array(z.string()).min(1) }),
+  z.strictObject({ type: z.literal('string') }),
+  z.strictObject({ type: z.literal('list'), separator: z.string(), quoteEscapes: z.literal(true).optional() }),
+]);
+const tableSchema = z.strictObject({
+  release: z.string(),
+  source: z.string(),
+  plain: z.array(z.string()),
+  indexed: z.array(z.string()),
+  aliases: z.record(z.string(), z.string()),
+  kinds: z.record(z.string(), kindSchema).optional(),
+});
+
+/** A table from data/pgpool-params, its shape checked once (JSON imports are typed loosely). */
+function table(data: unknown): VersionTable {
+  const { source: _source, ...t } = tableSchema.parse(data);
+  return t;
+}
+
 export const PARAM_TABLES: Record<string, VersionTable> = {
-  '4.3': t43,
-  '4.4': t44,
-  '4.5': t45,
-  '4.6': t46,
-  '4.7': t47,
+  '4.3': table(t43),
+  '4.4': table(t44),
+  '4.5': table(t45),
+  '4.6': table(t46),
+  '4.7': table(t47),
 };
 
 export interface Rename {
@@ -54,4 +79,61 @@ export function checkKey(key: string, version: string): string | null {
   }
   if (rename) return `pgpool ${version} does not know ${key}: renamed to ${rename.to} in ${rename.since}`;
   return `pgpool ${version} has no parameter ${key}`;
+}
+
+/** The kind of `key` (plain, or indexed with its index) in the pinned minor's table; undefined when the table has no kinds. */
+export function paramKind(key: string, version: string): ParamKind | undefined {
+  const kinds = PARAM_TABLES[minorOf(version)]?.kinds;
+  if (!kinds) return undefined;
+  const m = indexSuffix.exec(key);
+  return kinds[key] ?? (m ? kinds[m[1]!] : undefined);
+}
+
+/**
+ * pgpool's reading of a boolean (parse_bool_with_len in src/config/pool_config.l): true,
+ * false, yes, no, on, off, 1, 0, case-insensitively, and unique prefixes of them ("o" is not one).
+ */
+export function pgpoolBool(text: string): boolean | null {
+  const t = text.toLowerCase();
+  if (!t) return null;
+  if (t === '1') return true;
+  if (t === '0') return false;
+  if (t.length >= 2 && 'on'.startsWith(t)) return true;
+  if (t.length >= 2 && 'off'.startsWith(t)) return false;
+  for (const [word, v] of [['true', true], ['false', false], ['yes', true], ['no', false]] as const) {
+    if (word.startsWith(t)) return v;
+  }
+  return null;
+}
+
+/**
+ * What is wrong with `value` for `key`, or null, judged by the parameter's kind in the pinned
+ * minor's table (no kinds there: only the quote rule). A quote is refused in a string that
+ * pgpool does not unescape: pgpool.conf can carry it only as \', and pgpool keeps the
+ * backslash (src/config/pool_config.l, extract_string()).
+ */
+export function kindProblem(key: string, value: string | number | boolean, version: string): string | null {
+  const kind = paramKind(key, version);
+  const got = `got ${JSON.stringify(value)}`;
+  if (typeof value === 'string' && value.includes("'") && !(kind?.type === 'list' && kind.quoteEscapes)) {
+    return `pgpool ${version} keeps the backslash of an escaped quote (\\') in ${key}, so its value cannot hold a quote: ${got}`;
+  }
+  if (!kind) return null;
+  // What pgpool reads for a boolean or a number (formatValue): on/off, the digits.
+  const text = typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value);
+  switch (kind.type) {
+    case 'integer':
+    case 'real': {
+      const what = kind.type === 'integer' ? 'an integer' : 'a number';
+      const ok = typeof value === 'number' && (kind.type === 'real' || Number.isInteger(value)) && value >= kind.min && value <= kind.max;
+      return ok ? null : `pgpool ${version} takes ${what} from ${kind.min} to ${kind.max} for ${key}, ${got}`;
+    }
+    case 'boolean':
+      return pgpoolBool(text) !== null ? null : `pgpool ${version} takes a boolean (on/off, true/false, yes/no, 1/0) for ${key}, ${got}`;
+    case 'enum':
+      return kind.values.some((v) => v.toLowerCase() === text.toLowerCase()) ? null : `pgpool ${version} takes one of ${kind.values.join(', ')} for ${key}, ${got}`;
+    case 'string':
+    case 'list':
+      return null;
+  }
 }

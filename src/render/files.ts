@@ -1,5 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../errors.js';
 import { walkFiles, writeFileAtomic } from '../fsutil.js';
 import type { Rendered } from './render.js';
 
@@ -84,4 +86,80 @@ export function writeRendered(rendered: Rendered, root: string): Drift {
 /** The part of a rendering under one top-level directory (`images`), keyed as in the rendering. */
 export function renderedUnder(rendered: Rendered, dir: string): Rendered {
   return new Map([...rendered].filter(([p]) => p.startsWith(`${dir}/`)));
+}
+
+/** The file `generate --out` leaves in its directory: the list of files it wrote there. */
+export const OUT_MARKER = '.pgha-generated';
+
+function markerText(rendered: Rendered): string {
+  return [`# written by pgha generate --out: the files it wrote here, which the next run replaces. Do not edit.`, ...rendered.keys(), ''].join('\n');
+}
+
+/**
+ * What an existing --out directory holds, or a refusal: pgha replaces a directory only when
+ * it wrote it (its marker lists the files) and everything else there is local material it
+ * keeps (secrets, SSH keys, tarballs).
+ */
+function outDirContents(dir: string): { exists: boolean; local: string[] } {
+  if (!existsSync(dir)) return { exists: false, local: [] };
+  if (!statSync(dir).isDirectory()) throw new UsageError([`--out ${dir}: expected a directory, got a file`]);
+  if (readdirSync(dir).length === 0) return { exists: true, local: [] };
+  const marker = join(dir, OUT_MARKER);
+  if (!existsSync(marker)) {
+    throw new UsageError([`--out ${dir}: not empty and not written by pgha generate (no ${OUT_MARKER}); choose a new or empty directory`]);
+  }
+  const written = new Set(readFileSync(marker, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')));
+  const local: string[] = [];
+  const foreign: string[] = [];
+  for (const rel of walkFiles(dir)) {
+    if (rel === OUT_MARKER || written.has(rel)) continue;
+    (isLocalMaterial(rel) ? local : foreign).push(rel);
+  }
+  if (foreign.length) {
+    const n = foreign.length;
+    throw new UsageError([`--out ${dir}: holds ${n} file${n > 1 ? 's' : ''} pgha generate did not write (${foreign.slice(0, 3).join(', ')}${n > 3 ? ', ...' : ''}); move ${n > 1 ? 'them' : 'it'} away or choose another directory`]);
+  }
+  return { exists: true, local };
+}
+
+/**
+ * Writes the rendering as the whole of `dir` (`generate --out`): into a new directory beside
+ * it, with the local material of the old one copied over (modes kept) and a marker listing
+ * the files written, which then takes the old one's place by rename. A failure before the
+ * rename leaves `dir` as it was. Refuses (UsageError) a file, a non-empty directory pgha did
+ * not write, and one holding files it did not write. Returns what differs from the old `dir`.
+ */
+export function writeRenderedTo(rendered: Rendered, dir: string): Drift {
+  const before = outDirContents(dir);
+  const d = before.exists ? drift(rendered, dir) : { changed: [], missing: [...rendered.keys()], extra: [] };
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const sibling = (what: string) => join(parent, `.${basename(dir)}.pgha-${what}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const fresh = sibling('new');
+  let old: string | undefined;
+  mkdirSync(fresh);
+  try {
+    writeRendered(rendered, fresh);
+    for (const rel of before.local) {
+      cpSync(join(dir, rel), join(fresh, rel), { preserveTimestamps: true });
+      for (let sub = dirname(rel); sub !== '.'; sub = dirname(sub)) chmodSync(join(fresh, sub), statSync(join(dir, sub)).mode & 0o7777);
+    }
+    writeFileSync(join(fresh, OUT_MARKER), markerText(rendered));
+    if (before.exists) {
+      old = sibling('old');
+      renameSync(dir, old);
+    }
+    try {
+      renameSync(fresh, dir);
+    } catch (err) {
+      if (old) renameSync(old, dir);
+      old = undefined;
+      throw err;
+    }
+  } catch (err) {
+    rmSync(fresh, { recursive: true, force: true });
+    throw err;
+  }
+  if (old) rmSync(old, { recursive: true, force: true });
+  return d;
 }

@@ -2,11 +2,11 @@ import Handlebars from 'handlebars';
 import type { Cluster } from '../cluster/schema.js';
 import { topology } from '../cluster/topology.js';
 import { ConfigError, type Problem } from '../errors.js';
-import { imageCatalog, type ContextFile, type ImageSpec } from '../images/catalog.js';
+import { imageCatalog, type ContextFile } from '../images/catalog.js';
 import { PATHS, PORTS, ROLES } from '../images/facts.js';
 import { derive, type Derived, type Manifest } from '../manifest/schema.js';
 import { minorOf } from '../manifest/version.js';
-import { formatValue, parseConf } from '../pgpool/conf.js';
+import { confLine, CONTROL_CHARACTERS, formatValue, managedBy, parseConf, readBack, type ConfEntry } from '../pgpool/conf.js';
 import { PGPOOL_HOOKS, pgpoolHook, recoveryArguments, RECOVERY_ARGUMENTS } from '../pgpool/hooks.js';
 import { checkKey, PARAM_TABLES } from '../pgpool/params.js';
 import { renderShellEnvironment, shellEnvironment } from '../shell/env.js';
@@ -79,12 +79,16 @@ export function render(input: RenderInput): Rendered {
     const dir = `images/${image.name}`;
     const ctx = { ...base, image, tools: image.tools };
     for (const file of image.files) {
-      for (const [path, content] of contextFile(file, image, ctx)) out.set(`${dir}/${path}`, content);
+      for (const [path, content] of contextFile(file, ctx)) out.set(`${dir}/${path}`, content);
     }
-    if (image.kind === 'pgpool') problems.push(...confKeyProblems(`${dir}/pgpool.conf`, out.get(`${dir}/pgpool.conf`)!, manifest.pgpool.version));
+    if (image.kind === 'pgpool') {
+      const file = `${dir}/pgpool.conf`;
+      const conf = parseConfProblems(file, out.get(file)!);
+      problems.push(...conf.problems, ...duplicateKeys(file, conf.entries), ...confKeyProblems(file, conf.entries, manifest.pgpool.version));
+    }
   }
 
-  function contextFile(file: ContextFile, image: ImageSpec, ctx: object): [string, string][] {
+  function contextFile(file: ContextFile, ctx: object): [string, string][] {
     if ('template' in file) return [[file.out, renderOne(file.template, ctx)]];
     if ('source' in file) {
       const text = input.sources[file.source];
@@ -93,7 +97,7 @@ export function render(input: RenderInput): Rendered {
     }
     switch (file.generated) {
       case 'env':
-        return [[file.out, renderShellEnvironment(`# generated from src/shell/env.ts ${GENERATED_BY}`, shellEnvironment(manifest, image.tools))]];
+        return [[file.out, renderShellEnvironment(`# generated from src/shell/env.ts ${GENERATED_BY}`, shellEnvironment(manifest))]];
       case 'pgpool-params':
         return [[file.out, pgpoolParamList(manifest.pgpool.version)]];
       case 'patches':
@@ -104,19 +108,38 @@ export function render(input: RenderInput): Rendered {
   // Dev cluster.
   const topo = topology(cluster);
   const deployDir = `deploy/${cluster.name}`;
-  const overrides = Object.entries(cluster.pgpool.settings)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([key, value]) => ({ key, value: formatValue(value) }));
-  const clusterConf = renderOne('deploy/cluster.conf.hbs', {
-    ...base,
-    cluster,
-    clusterSource: input.clusterSource,
-    topology: topo,
-    watchdog: topo.pgpool.length > 1,
-    overrides,
-  });
-  out.set(`${deployDir}/pgpool/cluster.conf`, clusterConf);
-  problems.push(...confKeyProblems(`${deployDir}/pgpool/cluster.conf`, clusterConf, manifest.pgpool.version));
+  const clusterConfFile = `${deployDir}/pgpool/cluster.conf`;
+  if (CONTROL_CHARACTERS.test(input.clusterSource)) {
+    // loadCluster refuses such a name; a caller that builds the input itself gets the same answer.
+    throw new Error(`expected a cluster definition name without line breaks or other control characters, got ${JSON.stringify(input.clusterSource)}`);
+  }
+  const overrides: { key: string; value: string; intended: string }[] = [];
+  for (const [key, value] of Object.entries(cluster.pgpool.settings).sort(([a], [b]) => a.localeCompare(b))) {
+    const where = `${clusterConfFile} pgpool.settings.${JSON.stringify(key).slice(1, -1)}`;
+    try {
+      confLine(key, value);
+    } catch (err) {
+      problems.push({ where, message: (err as Error).message });
+      continue;
+    }
+    const managed = managedBy(key);
+    if (managed) problems.push({ where, message: `${key} is set from ${managed.field}; change it there` });
+    else overrides.push({ key, value: formatValue(value), intended: readBack(value) });
+  }
+  const clusterConfContext = { ...base, cluster, clusterSource: input.clusterSource, topology: topo, watchdog: topo.pgpool.length > 1 };
+  const clusterConf = renderOne('deploy/cluster.conf.hbs', { ...clusterConfContext, overrides });
+  out.set(clusterConfFile, clusterConf);
+  // What pgpool reads from the file must be the template's own settings and then exactly the
+  // overrides: a value that broke out of its quotes would show here as a key of its own.
+  const managedPart = parseConfProblems(clusterConfFile, renderOne('deploy/cluster.conf.hbs', { ...clusterConfContext, overrides: [] }));
+  const rendered = parseConfProblems(clusterConfFile, clusterConf);
+  problems.push(...managedPart.problems, ...rendered.problems);
+  if (!managedPart.problems.length && !rendered.problems.length) {
+    const expected = [...managedPart.entries.map((e) => ({ key: e.key, value: e.value })), ...overrides.map((o) => ({ key: o.key, value: o.intended }))];
+    const unexpected = unexpectedEntries(clusterConfFile, rendered.entries, expected);
+    problems.push(...duplicateKeys(clusterConfFile, managedPart.entries));
+    problems.push(...(unexpected.length ? unexpected : confKeyProblems(clusterConfFile, rendered.entries, manifest.pgpool.version)));
+  }
   out.set(
     `${deployDir}/docker-compose.yml`,
     renderCompose(
@@ -144,11 +167,45 @@ function patchFiles(derived: Derived, patches: Record<string, string>): [string,
   ];
 }
 
-function confKeyProblems(file: string, text: string, version: string): Problem[] {
-  return parseConf(text).flatMap(({ key, line }) => {
+/** The settings pgpool reads from a rendered file, or the line where it would stop with a syntax error. */
+function parseConfProblems(file: string, text: string): { entries: ConfEntry[]; problems: Problem[] } {
+  try {
+    return { entries: parseConf(text), problems: [] };
+  } catch (err) {
+    return { entries: [], problems: [{ where: file, message: `pgpool would not start: ${(err as Error).message}` }] };
+  }
+}
+
+function confKeyProblems(file: string, entries: ConfEntry[], version: string): Problem[] {
+  return entries.flatMap(({ key, line }) => {
     const message = checkKey(key, version);
     return message ? [{ where: `${file}:${line} ${key}`, message }] : [];
   });
+}
+
+/** A key set twice in one file: the later silently wins in pgpool. */
+function duplicateKeys(file: string, entries: ConfEntry[]): Problem[] {
+  const first = new Map<string, number>();
+  return entries.flatMap(({ key, line }) => {
+    const at = first.get(key);
+    if (at === undefined) {
+      first.set(key, line);
+      return [];
+    }
+    return [{ where: `${file}:${line} ${key}`, message: `set again (first at line ${at}); pgpool would take the later value` }];
+  });
+}
+
+/** The first place where what pgpool reads differs from what was meant to be written, as one problem. */
+function unexpectedEntries(file: string, actual: ConfEntry[], expected: { key: string; value: string }[]): Problem[] {
+  const show = (e: { key: string; value: string } | undefined) => (e ? `${e.key} = ${JSON.stringify(e.value)}` : 'nothing');
+  for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (a && e && a.key === e.key && a.value === e.value) continue;
+    return [{ where: a ? `${file}:${a.line} ${a.key}` : file, message: `pgpool would read ${show(a)} where pgha meant ${show(e)}` }];
+  }
+  return [];
 }
 
 /** The pinned version's parameter names, for the entrypoint's own check of mounted files. */

@@ -1,13 +1,6 @@
 import type { Manifest } from '../manifest/schema.js';
 import { PATHS, PORTS, ROLES } from '../images/facts.js';
 
-/** The system tools a variant's scripts call through sudo or as the watchdog's ping. */
-export interface Tools {
-  ip: string;
-  arping: string;
-  pingDir: string;
-}
-
 /** One variable of pgha-env.sh. */
 export interface EnvVar {
   name: string;
@@ -21,7 +14,7 @@ export interface EnvVar {
  * declared (a default may use an earlier variable). Rendered into pgha-env.sh, which
  * pgha-lib.sh sources; the container's environment overrides any of them.
  */
-export function shellEnvironment(m: Manifest, tools: Tools): EnvVar[] {
+export function shellEnvironment(m: Manifest): EnvVar[] {
   const v = (name: string, value: string | number, doc: string): EnvVar => ({ name, value: String(value), doc });
   return [
     v('PGHA_NODE', '$(hostname)', 'this node\'s name (compose service name)'),

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,65 @@ describe('pgha CLI', () => {
       expect(r.status).toBe(2);
       expect(existsSync(out)).toBe(false);
     }
+  });
+
+  it('validate names each refused field in exactly one line (nodes out of range, huge numbers)', () => {
+    for (const [yaml, line] of [
+      ['postgres:\n  nodes: 0\n', 'postgres.nodes: Too small: expected number to be >=2'],
+      ['pgpool:\n  nodes: 100\n', 'pgpool.nodes: Too big: expected number to be <=9'],
+      ['pgpool:\n  nodes: 1e30\n', 'pgpool.nodes: Too big: expected number to be <=9'],
+      ['postgres:\n  port: 1e30\n', 'postgres.port: Too big: expected number to be <=65535'],
+      ['pgpool:\n  settings:\n    num_init_children: lots\n', 'pgpool.settings.num_init_children: pgpool 4.7.2 takes an integer from 1 to 2147483647 for num_init_children, got "lots"'],
+    ]) {
+      const file = join(dir, 'one-line.yaml');
+      writeFileSync(file, yaml!);
+      const r = pgha('validate', '--cluster', file);
+      expect(r.status, yaml).toBe(2);
+      expect(r.stderr, yaml).toBe(`${file}: ${line}\n`);
+    }
+  });
+
+  it('validate warns on stderr about a public subnet and still succeeds', () => {
+    const file = join(dir, 'public.yaml');
+    writeFileSync(file, 'network:\n  subnet: 8.8.8.0/24\n  delegateIp: 8.8.8.100\n');
+    const r = pgha('validate', '--cluster', file);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^pgha: warning: ${file.replace(/[.]/g, '\\.')}: network\\.subnet: 8\\.8\\.8\\.0/24 is not inside a private range [^\\n]*\\n$`));
+  });
+
+  it('refuses a cluster file name with a line break, which generated headers would carry, in one line', () => {
+    const sub = mkdtempSync(join(tmpdir(), 'pgha-cli-name-'));
+    const file = join(sub, "c.yaml\nuse_watchdog = off\n# x");
+    writeFileSync(file, '{}\n');
+    const out = join(sub, 'out');
+    for (const cmd of ['validate', 'generate']) {
+      const r = pgha(cmd, '--cluster', file, ...(cmd === 'generate' ? ['--out', out] : []));
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`pgha: --cluster: expected a file name without line breaks or other control characters, got ${JSON.stringify(file)}\n`);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('generate --out refuses a non-empty directory it did not write, and replaces one it did', () => {
+    const mine = mkdtempSync(join(tmpdir(), 'pgha-cli-mine-'));
+    writeFileSync(join(mine, 'keep.txt'), 'mine\n');
+    const r = pgha('generate', '--out', mine);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`pgha: --out ${mine}: not empty and not written by pgha generate (no .pgha-generated); choose a new or empty directory\n`);
+    expect(readdirSync(mine)).toEqual(['keep.txt']);
+
+    const out = join(mkdtempSync(join(tmpdir(), 'pgha-cli-out-')), 'tree');
+    const first = pgha('generate', '--out', out);
+    expect(first.status).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['.pgha-generated', 'deploy', 'images']);
+    const again = pgha('generate', '--out', out);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toMatch(/0 new, 0 changed, 0 removed \(no changes\)/);
+    mkdirSync(join(out, 'images/extra'));
+    writeFileSync(join(out, 'images/extra/notes.txt'), 'mine\n');
+    const refused = pgha('generate', '--out', out);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/holds 1 file pgha generate did not write \(images\/extra\/notes\.txt\)/);
   });
 
   it('every command has --help', () => {

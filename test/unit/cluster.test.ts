@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCluster } from '../../src/cluster/load.js';
+import { clusterWarnings } from '../../src/cluster/schema.js';
 import { topology } from '../../src/cluster/topology.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
@@ -63,5 +64,78 @@ describe('cluster definition', () => {
     expect(problems('pgpool:\n  pcpPort: 9999\n')).toEqual(['pgpool.pcpPort: port 9999 is already pgpool.port']);
     expect(problems('nodes: 3\n')).toEqual(['(root): Unrecognized key: "nodes"']);
     expect(problems('a: [\n')[0]).toMatch(/^line \d+: expected YAML: /);
+  });
+
+  it.each([
+    ['postgres:\n  nodes: 0\n', 'postgres.nodes: Too small: expected number to be >=2'],
+    ['pgpool:\n  nodes: 100\n', 'pgpool.nodes: Too big: expected number to be <=9'],
+    ['pgpool:\n  nodes: 0\n', 'pgpool.nodes: Too small: expected number to be >=1'],
+    ['postgres:\n  nodes: 1e30\n', 'postgres.nodes: Too big: expected number to be <=9'],
+    ['pgpool:\n  nodes: 1e30\n', 'pgpool.nodes: Too big: expected number to be <=9'],
+    ['pgpool:\n  nodes: -1e30\n', 'pgpool.nodes: Too small: expected number to be >=1'],
+    ['postgres:\n  port: 1e30\n', 'postgres.port: Too big: expected number to be <=65535'],
+    ['postgres:\n  initialPrimary: 1e30\n', 'postgres.initialPrimary: Too big: expected number to be <=8'],
+    ['timings:\n  healthCheck:\n    periodSeconds: 1e30\n', 'timings.healthCheck.periodSeconds: Too big: expected number to be <=3600'],
+    ['pgpool:\n  nodes: 2.5\n', 'pgpool.nodes: expected an integer'],
+    ['pgpool:\n  port: 1e30\n  pcpPort: 9999\n', 'pgpool.port: Too big: expected number to be <=65535'],
+    ['pgpool:\n  settings:\n    num_init_children: .nan\n', 'pgpool.settings.num_init_children: expected a string, a finite number or a boolean'],
+  ])('refuses %j with exactly one line naming the field', (yaml, line) => {
+    expect(problems(yaml)).toEqual([line]);
+  });
+
+  it('still reports an unrelated second problem', () => {
+    expect(problems('postgres:\n  nodes: 0\npgpool:\n  pcpPort: 9999\n')).toEqual([
+      'postgres.nodes: Too small: expected number to be >=2',
+      'pgpool.pcpPort: port 9999 is already pgpool.port',
+    ]);
+  });
+
+  it('refuses an IPv4 octet with a leading zero, which iproute2 reads as octal', () => {
+    expect(problems('network:\n  subnet: 172.030.000.0/24\n  delegateIp: 172.030.000.100\n')).toEqual([
+      'network.subnet: expected an IPv4 CIDR like 172.30.0.0/24 without leading zeros (iproute2 reads 030 as octal), got 172.030.000.0/24',
+    ]);
+    expect(problems('network:\n  delegateIp: 172.30.0.0100\n')).toEqual(['network.delegateIp: expected an IPv4 address, got 172.30.0.0100']);
+    expect(problems('network:\n  delegateIp: 172.030.000.100\n')).toEqual([
+      'network.delegateIp: expected an IPv4 address without leading zeros (iproute2 reads 030 as octal), got 172.030.000.100',
+    ]);
+    expect(problems('network:\n  subnet: 172.30.0.0/024\n')).toEqual(['network.subnet: expected an IPv4 CIDR like 172.30.0.0/24, got 172.30.0.0/024']);
+    expect(problems('network:\n  subnet: 10.0.0.0/16\n  delegateIp: 10.0.0.100\n')).toEqual([]);
+  });
+
+  it('warns, without refusing, about a public, loopback or multicast subnet', () => {
+    const warnings = (yaml: string) => clusterWarnings(parseCluster(yaml, 'c.yaml', manifest)).map((w) => `${w.where}: ${w.message}`);
+    expect(warnings('')).toEqual([]);
+    expect(warnings('network:\n  subnet: 192.168.7.0/24\n  delegateIp: 192.168.7.100\n')).toEqual([]);
+    expect(warnings('network:\n  subnet: 8.8.8.0/24\n  delegateIp: 8.8.8.100\n')).toEqual([
+      'network.subnet: 8.8.8.0/24 is not inside a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): its addresses may belong to hosts elsewhere, which the cluster could then not reach',
+    ]);
+    expect(warnings('network:\n  subnet: 172.0.0.0/8\n  delegateIp: 172.0.0.100\n')[0]).toMatch(/is not inside a private range/);
+    expect(warnings('network:\n  subnet: 127.0.0.0/24\n  delegateIp: 127.0.0.100\n')).toEqual([
+      'network.subnet: 127.0.0.0/24 overlaps the loopback range 127.0.0.0/8; expected a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)',
+    ]);
+    expect(warnings('network:\n  subnet: 239.1.0.0/24\n  delegateIp: 239.1.0.100\n')[0]).toMatch(/^network\.subnet: 239\.1\.0\.0\/24 overlaps the multicast range 224\.0\.0\.0\/4/);
+  });
+
+  it("type-checks pgpool.settings values against the parameter's kind in pgpool's table", () => {
+    expect(problems('pgpool:\n  settings:\n    num_init_children: lots\n')).toEqual([
+      'pgpool.settings.num_init_children: pgpool 4.7.2 takes an integer from 1 to 2147483647 for num_init_children, got "lots"',
+    ]);
+    expect(
+      problems(
+        'pgpool:\n  settings:\n    num_init_children: 0\n    child_life_time: 1.5\n    log_connections: maybe\n    log_min_messages: chatty\n    health_check_period1: -5\n    unix_socket_permissions: 777\n',
+      ),
+    ).toEqual([
+      'pgpool.settings.num_init_children: pgpool 4.7.2 takes an integer from 1 to 2147483647 for num_init_children, got 0',
+      'pgpool.settings.child_life_time: pgpool 4.7.2 takes an integer from 0 to 2147483647 for child_life_time, got 1.5',
+      'pgpool.settings.log_connections: pgpool 4.7.2 takes a boolean (on/off, true/false, yes/no, 1/0) for log_connections, got "maybe"',
+      'pgpool.settings.log_min_messages: pgpool 4.7.2 takes one of debug, debug5, debug4, debug3, debug2, debug1, info, notice, warning, error, log, fatal, panic for log_min_messages, got "chatty"',
+      'pgpool.settings.health_check_period1: pgpool 4.7.2 takes an integer from 0 to 2147483647 for health_check_period1, got -5',
+      'pgpool.settings.unix_socket_permissions: pgpool 4.7.2 takes an integer from 0 to 511 for unix_socket_permissions, got 777',
+    ]);
+    expect(
+      problems(
+        'pgpool:\n  settings:\n    num_init_children: 32\n    log_connections: "on"\n    log_disconnections: true\n    log_hostname: "Y"\n    log_min_messages: WARNING\n    check_temp_table: off\n    disable_load_balance_on_write: false\n    unix_socket_permissions: 0o770\n    listen_addresses: "*"\n    primary_routing_query_pattern_list: "SELECT \'x\';.*nextval"\n',
+      ),
+    ).toEqual([]);
   });
 });

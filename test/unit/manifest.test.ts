@@ -85,4 +85,53 @@ describe('versions.json', () => {
     expect(problemsOf((m) => (m.pgpool.extra = 1))).toEqual(['pgpool: Unrecognized key: "extra"']);
     expect(() => parseManifest('{', 'm.json', ROOT)).toThrow(/^m\.json: \(root\): expected JSON/);
   });
+
+  const TARGET = 'expected the path of the patched source file inside the tarball: segments of letters, digits, ".", "_" and "-" joined by "/", without a leading "/", "." or ".."';
+  it.each([
+    ['src/watchdog/wd_ping.c\nforged\tpatch.patch\tsrc/x.c\tmarker', TARGET],
+    ['src/watchdog/wd ping.c', TARGET],
+    ['src/\twd_ping.c', TARGET],
+    ['../../etc/passwd', TARGET],
+    ['src/../../x.c', TARGET],
+    ['/etc/passwd', TARGET],
+    ['./src/x.c', TARGET],
+    ['src//x.c', TARGET],
+    ['', TARGET],
+  ])('refuses patches[].target %j with one line', (target, message) => {
+    expect(problemsOf((m) => (m.patches['4.7'][0].target = target))).toEqual([`patches["4.7"][0].target: ${message}`]);
+  });
+
+  it('refuses a marker with a tab, a line break or another control character, which the tab-separated series file and grep -F cannot carry', () => {
+    for (const marker of ['min/avg\tmax', 'strstr(ping_data\n', 'x\u0000yz', 'caf\u00e9 au lait']) {
+      expect(problemsOf((m) => (m.patches['4.7'][0].marker = marker)), JSON.stringify(marker)).toEqual([
+        'patches["4.7"][0].marker: expected a marker of printable ASCII characters (no tab, line break or other control character)',
+      ]);
+    }
+    expect(problemsOf((m) => (m.patches['4.7'][0].marker = '#include <sys/time.h>'))).toEqual([]);
+  });
+
+  it('refuses a patch file name that is not a plain name under patches/pgpool/<minor>/', () => {
+    for (const file of ['patches/pgpool/4.7/../../../x.patch', 'patches/pgpool/4.7/a\tb.patch', 'patches/pgpool/4.7/a\nb.patch']) {
+      expect(problemsOf((m) => (m.patches['4.7'][0].file = file)), JSON.stringify(file)).toEqual([
+        'patches["4.7"][0].file: expected patches/pgpool/<minor>/<name>.patch, the name of letters, digits, ".", "_" and "-"',
+      ]);
+    }
+  });
+
+  it('refuses a tarball topDir that is not a single directory name', () => {
+    for (const topDir of ['..', '.', 'a/b', '/tmp', 'pgpool-II-4.7.2\n', 'a\tb']) {
+      expect(problemsOf((m) => (m.pgpool.tarball.topDir = topDir)), JSON.stringify(topDir)).toEqual([
+        'pgpool.tarball.topDir: expected a single directory name of letters, digits, ".", "_" and "-", not "." or ".."',
+      ]);
+    }
+  });
+
+  it('refuses each bad field in exactly one line: no cross-field check reads a field the schema refused', () => {
+    expect(problemsOf((m) => (m.postgres.major = 1e30))).toEqual(['postgres.major: Too big: expected number to be <=18']);
+    expect(problemsOf((m) => (m.pgpool.version = 'x'))).toEqual(['pgpool.version: expected a Pgpool-II version like 1.2.3']);
+    expect(problemsOf((m) => (m.pgpool.tarball.url = 'ftp://x'))).toEqual(['pgpool.tarball.url: expected an http(s) URL']);
+    expect(problemsOf((m) => (m.patches['4.7'][0].file = 'x'))).toEqual([
+      'patches["4.7"][0].file: expected patches/pgpool/<minor>/<name>.patch, the name of letters, digits, ".", "_" and "-"',
+    ]);
+  });
 });

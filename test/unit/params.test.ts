@@ -1,6 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { extractParams } from '../../src/pgpool/extract.js';
-import { checkKey, PARAM_TABLES } from '../../src/pgpool/params.js';
+import { evalConstant, extractKinds, extractParams } from '../../src/pgpool/extract.js';
+import { checkKey, kindProblem, paramKind, PARAM_TABLES, pgpoolBool } from '../../src/pgpool/params.js';
+import { defaultCacheDir } from '../../src/sources/cache.js';
+import { ROOT } from '../helpers.js';
 
 describe('pgpool.conf key table', () => {
   it('covers 4.3 to 4.7', () => {
@@ -76,5 +81,183 @@ static struct config_int_array ConfigureNamesIntArray[] =
       indexed: ['backend_port', 'health_check_period'],
       aliases: { fail_over_on_backend_error: 'failover_on_backend_error' },
     });
+  });
+
+  it('reads each kind from the array a record is in, with ranges, enum names, list separators and the one list that unescapes quotes', () => {
+    const source = `
+static const struct config_enum_entry log_standby_delay_options[] = {
+	{"always", LSD_ALWAYS, false},
+	{"none", LSD_NONE, false},
+	{NULL, 0, false}
+};
+static struct config_bool ConfigureNamesBool[] =
+{
+	{
+		{"notice_per_node_statement", CFGCXT_SESSION, LOGGING_CONFIG,
+			"Logs notice message for per node detailed SQL statements.",
+			CONFIG_VAR_TYPE_ENUM, false, 0
+		},
+		&g_pool_config.notice_per_node_statement,
+		false,
+		NULL, NULL, NULL
+	},
+	{
+		{"fail_over_on_backend_error", CFGCXT_RELOAD, FAILOVER_CONFIG,
+			"Old config parameter for failover_on_backend_error.",
+			CONFIG_VAR_TYPE_BOOL, false, VAR_HIDDEN_IN_SHOW_ALL
+		},
+		NULL, false, NULL, NULL, NULL
+	},
+	{NULL}
+};
+static struct config_int ConfigureNamesInt[] =
+{
+	{
+		{"unix_socket_permissions", CFGCXT_INIT, CONNECTION_CONFIG,
+			"Permissions of the unix domain sockets.",
+			CONFIG_VAR_TYPE_INT, false, 0
+		},
+		&g_pool_config.unix_socket_permissions,
+		0777,
+		0000, 0777,	/* min, max */
+		NULL, NULL, NULL
+	},
+	{
+		{"log_rotation_size", CFGCXT_INIT, LOGGING_CONFIG,
+			"Automatic rotation of logfiles after N kilobytes.",
+			CONFIG_VAR_TYPE_INT, false, GUC_UNIT_KB
+		},
+		&g_pool_config.log_rotation_size,
+		10 * 1024,
+		0, INT_MAX / 1024,
+		NULL, NULL, NULL
+	},
+};
+static struct config_long ConfigureNamesLong[] =
+{
+	{
+		{"delay_threshold", CFGCXT_RELOAD, STREAMING_REPLICATION_CONFIG,
+			"standby delay threshold in bytes.",
+			CONFIG_VAR_TYPE_LONG, false, GUC_UNIT_BYTE
+		},
+		&g_pool_config.delay_threshold,
+		0,
+		0, LONG_MAX,
+		NULL, NULL, NULL
+	},
+};
+static struct config_double_array ConfigureNamesDoubleArray[] =
+{
+	{
+		{"backend_weight", CFGCXT_RELOAD, CONNECTION_CONFIG,
+			"load balance weight of backend.",
+			CONFIG_VAR_TYPE_DOUBLE_ARRAY, true, 0, MAX_NUM_BACKENDS
+		},
+		NULL,
+		0,
+		0.0, 100000000.0,
+		EMPTY_CONFIG_DOUBLE,
+		BackendWeightAssignFunc, NULL, BackendWeightShowFunc, BackendSlotEmptyCheckFunc
+	},
+};
+static struct config_string_list ConfigureNamesStringList[] =
+{
+	{
+		{"primary_routing_query_pattern_list", CFGCXT_RELOAD, CONNECTION_CONFIG,
+			"list of query patterns, separated by ';'.",
+			CONFIG_VAR_TYPE_STRING_LIST, false, 0
+		},
+		&g_pool_config.primary_routing_query_pattern_list,
+		&g_pool_config.num_primary_routing_query_pattern_list,
+		(const char *) default_primary_routing_query_pattern_list,
+		";",
+		true,
+		NULL, NULL, NULL
+	},
+	{
+		{"listen_addresses", CFGCXT_INIT, CONNECTION_CONFIG,
+			"hostname(s) or IP address(es) on which pgpool will listen on.",
+			CONFIG_VAR_TYPE_STRING_LIST, false, 0
+		},
+		&g_pool_config.listen_addresses,
+		&g_pool_config.num_listen_addresses,
+		(const char *) default_listen_addresses_list,
+		",",
+		false,
+		NULL, NULL, NULL
+	},
+};
+static struct config_enum ConfigureNamesEnum[] =
+{
+	{
+		{"log_standby_delay", CFGCXT_RELOAD, STREAMING_REPLICATION_CONFIG,
+			"When to log standby delays.",
+			CONFIG_VAR_TYPE_ENUM, false, 0
+		},
+		(int *) &g_pool_config.log_standby_delay,
+		LSD_OVER_THRESHOLD,
+		log_standby_delay_options,
+		NULL, NULL, NULL, NULL
+	},
+};
+static void f(void) {
+					if (strcmp(gconf->name, "primary_routing_query_pattern_list") == 0)
+					{
+						*conf->variable = get_list_from_string_regex_delim(newval, conf->separator, conf->list_elements_count);
+					}
+}`;
+    expect(extractKinds(source)).toEqual({
+      backend_weight: { type: 'real', min: 0, max: 100000000 },
+      delay_threshold: { type: 'integer', min: 0, max: 2 ** 63 - 1 },
+      listen_addresses: { type: 'list', separator: ',' },
+      log_rotation_size: { type: 'integer', min: 0, max: 2097151 },
+      log_standby_delay: { type: 'enum', values: ['always', 'none'] },
+      notice_per_node_statement: { type: 'boolean' },
+      primary_routing_query_pattern_list: { type: 'list', separator: ';', quoteEscapes: true },
+      unix_socket_permissions: { type: 'integer', min: 0, max: 0o777 },
+    });
+  });
+
+  it('evaluates the range bounds pgpool writes, and refuses one it cannot read', () => {
+    expect(evalConstant('0777')).toBe(511);
+    expect(evalConstant('-1')).toBe(-1);
+    expect(evalConstant('INT_MAX / 1024')).toBe(2097151);
+    expect(evalConstant('(int64) 67108864')).toBe(67108864);
+    expect(evalConstant('0x10')).toBe(16);
+    expect(() => evalConstant('MAX_NUM_BACKENDS', 'x')).toThrow('x: cannot evaluate range bound "MAX_NUM_BACKENDS"');
+  });
+
+  it('has a kind for every 4.7 parameter, and none for older minors (whose values are not checked)', () => {
+    const t = PARAM_TABLES['4.7']!;
+    expect([...new Set([...t.plain, ...t.indexed])].filter((k) => !t.kinds?.[k])).toEqual([]);
+    expect(paramKind('num_init_children', '4.7.2')).toEqual({ type: 'integer', min: 1, max: 2147483647 });
+    expect(paramKind('backend_port3', '4.7.2')).toEqual({ type: 'integer', min: 1024, max: 65535 });
+    expect(paramKind('num_init_children', '4.6.1')).toBeUndefined();
+    expect(kindProblem('num_init_children', 'lots', '4.6.1')).toBeNull();
+  });
+
+  it.skipIf(!existsSync(join(defaultCacheDir(ROOT), 'pgpool-II-4.7.2.tar.gz')))('the committed 4.7 kinds are what the pinned tarball defines', () => {
+    const source = execFileSync('tar', ['-xzOf', join(defaultCacheDir(ROOT), 'pgpool-II-4.7.2.tar.gz'), 'pgpool-II-4.7.2/src/config/pool_config_variables.c'], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(extractKinds(source)).toEqual(PARAM_TABLES['4.7']!.kinds);
+  });
+
+  it.each([
+    ['on', true],
+    ['OFF', false],
+    ['of', false],
+    ['t', true],
+    ['Yes', true],
+    ['n', false],
+    ['1', true],
+    ['0', false],
+    ['o', null],
+    ['10', null],
+    ['truex', null],
+    ['', null],
+  ] as const)("reads %j as pgpool's parse_bool_with_len does: %s", (text, value) => {
+    expect(pgpoolBool(text)).toBe(value);
   });
 });

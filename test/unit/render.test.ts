@@ -45,7 +45,7 @@ describe('render', () => {
     for (const [path, content] of out) {
       expect(content, path).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY/);
       for (const { key, value } of /(pgpool|cluster)\.conf$/.test(path) ? parseConf(content) : []) {
-        if (/password|authkey/.test(key)) expect(value, `${path} ${key}`).toBe("''");
+        if (/password|authkey/.test(key)) expect(value, `${path} ${key}`).toBe('');
       }
     }
     const compose = parseYaml(out.get('deploy/pgha/docker-compose.yml')!);
@@ -69,12 +69,12 @@ describe('render', () => {
     const cluster = parseCluster('postgres:\n  nodes: 3\npgpool:\n  settings:\n    num_init_children: 16\n    log_min_messages: debug1\n', 'c.yaml', input.manifest);
     const conf = render({ ...input, cluster }).get('deploy/pgha/pgpool/cluster.conf')!;
     const keys = Object.fromEntries(parseConf(conf).map((e) => [e.key, e.value]));
-    expect(keys.backend_hostname2).toBe("'pg2'");
-    expect(keys.hostname2).toBe("'pgpool2'");
-    expect(keys.delegate_ip).toBe("'172.30.0.100'");
+    expect(keys.backend_hostname2).toBe('pg2');
+    expect(keys.hostname2).toBe('pgpool2');
+    expect(keys.delegate_ip).toBe('172.30.0.100');
     expect(keys.use_watchdog).toBe('on');
     expect(keys.num_init_children).toBe('16');
-    expect(keys.log_min_messages).toBe("'debug1'");
+    expect(keys.log_min_messages).toBe('debug1');
   });
 
   it('fails, naming file, line, key and replacement, when a template uses a renamed key', () => {
@@ -91,5 +91,31 @@ describe('render', () => {
     expect(lines).toHaveLength(4); // two keys, two pgpool variants
     expect(lines[0]).toMatch(/^images\/pgpool\/alpine\/pgpool\.conf:\d+ logdir: pgpool 4\.7\.2 accepts logdir only as a deprecated alias: use work_dir \(renamed in 4\.7\)$/);
     expect(lines[1]).toMatch(/^images\/pgpool\/alpine\/pgpool\.conf:\d+ socket_dir: pgpool 4\.7\.2 does not know socket_dir: renamed to unix_socket_directories in 4\.4$/);
+  });
+
+  it('refuses a cluster definition name with a line break, which would start a line of its own in cluster.conf and the compose file', () => {
+    for (const clusterSource of ['c.yaml\nuse_watchdog = off', 'c.yaml\rx: 1']) {
+      expect(() => render({ ...input, clusterSource })).toThrow(/expected a cluster definition name without line breaks or other control characters/);
+    }
+  });
+
+  it('refuses a template line that sets a key twice in pgpool.conf or a key the overrides did not intend in cluster.conf', () => {
+    const templates = { ...input.templates };
+    templates['pgpool/pgpool.conf.hbs'] += 'port = 1234\n';
+    templates['deploy/cluster.conf.hbs'] += "{{#if overrides.length}}x = 'y' use_watchdog = off\n{{/if}}";
+    const cluster = parseCluster('pgpool:\n  settings:\n    num_init_children: 16\n', 'c.yaml', input.manifest);
+    let error: unknown;
+    try {
+      render({ ...input, templates, cluster });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const lines = (error as ConfigError).problems.map((p) => `${p.where}: ${p.message}`);
+    expect(lines).toEqual([
+      expect.stringMatching(/^deploy\/pgha\/pgpool\/cluster\.conf:\d+ x: pgpool would read x = "y" where pgha meant nothing$/),
+      expect.stringMatching(/^images\/pgpool\/alpine\/pgpool\.conf:\d+ port: set again \(first at line \d+\); pgpool would take the later value$/),
+      expect.stringMatching(/^images\/pgpool\/bookworm\/pgpool\.conf:\d+ port: set again/),
+    ]);
   });
 });

@@ -150,16 +150,19 @@ pgha_fresh_dir() {
 # return status would switch off `set -e` inside the function for a caller that tests it).
 pgha_install_ssh_material() {
   local owner=$1
+  # shellcheck disable=SC2034 # read by the caller
   PGHA_SSH_MATERIAL_MISSING=0
   pgha_fresh_dir "$(dirname "$PGHA_AUTHORIZED_KEYS")" 0755 root
   if [[ -r "$PGHA_SSH_DIR/ssh_host_ed25519_key" ]]; then
     install -m 0600 -o root -g root "$PGHA_SSH_DIR/ssh_host_ed25519_key" "$PGHA_SSH_HOST_KEY"
   else
+    # shellcheck disable=SC2034 # read by the caller
     PGHA_SSH_MATERIAL_MISSING=1
   fi
   if [[ -r "$PGHA_SSH_DIR/authorized_keys" ]]; then
     install -m 0644 -o root -g root "$PGHA_SSH_DIR/authorized_keys" "$PGHA_AUTHORIZED_KEYS"
   else
+    # shellcheck disable=SC2034 # read by the caller
     PGHA_SSH_MATERIAL_MISSING=1
   fi
   if [[ -r "$PGHA_SSH_DIR/id_ed25519" ]]; then
@@ -192,6 +195,7 @@ pgha_require_ssh() {
 pgha_read_vip_conf() {
   local key value
   [[ -r "$PGHA_VIP_CONF" ]] || return 1
+  # shellcheck disable=SC2034 # read by the caller
   while IFS='=' read -r key value; do
     case "$key" in
       delegate_ip) PGHA_VIP_CONF_IP=$value ;;
