@@ -2,7 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCluster } from '../../src/cluster/load.js';
 import { PATHS } from '../../src/images/facts.js';
+import { render } from '../../src/render/render.js';
+import { projectInput } from '../helpers.js';
 import { engineOrSkip, ensureImages, logsOf, PGPOOL_IMAGE, POSTGRES_IMAGE, Sandbox, secretsDir, sh, waitFor, waitForLog } from './harness.js';
 
 // The privilege boundaries of both images, tried as the postgres account would try them:
@@ -165,5 +168,56 @@ describe.skipIf(!docker)('security: sudo, links planted by postgres, secrets (re
       'pgha-pgpool: configuration error: PGPOOL_PASSWORD_FILE: expected a value, found only white space',
       'pgha-pgpool: configuration error: PCP_PASSWORD_FILE: expected a value on one line without control characters',
     ]);
+  });
+});
+
+describe.skipIf(!docker)('pgpool.conf values through the built pgpool\'s own parser (real containers)', () => {
+  const sandbox = new Sandbox(docker!);
+  const secrets = secretsDir(PW);
+  // Accepted by validate, each hostile to a naive writer: backslashes (also last), '#', '=',
+  // a key name inside the value, non-ASCII. pgpool must read each back exactly.
+  const settings: Record<string, string> = {
+    log_line_prefix: 'pgha\\ #1 = x use_watchdog = off %m: ',
+    memqcache_oiddir: '/tmp/é#q\\',
+  };
+
+  async function pgpoolWith(name: string, clusterConf: string): Promise<Docker.Container> {
+    const dir = secretsDir({});
+    writeFileSync(join(dir, 'cluster.conf'), clusterConf);
+    return sandbox.run(name, PGPOOL_IMAGE, {
+      Env: ['PGHA_BACKENDS=127.0.0.1:5432', ...secretEnv(['postgres_password', 'pgpool_password', 'pcp_password'])],
+      HostConfig: { Binds: [`${secrets}:/run/secrets:ro`, `${dir}/cluster.conf:/etc/pgpool-II/cluster.conf:ro`] },
+    });
+  }
+
+  beforeAll(async () => {
+    await ensureImages(docker!, ['pgpool/bookworm']);
+  });
+  afterAll(() => sandbox.cleanup());
+
+  it('renders settings pgpool reads back exactly (pcp_pool_status), and never the keys hidden in them', async () => {
+    const input = projectInput();
+    const cluster = parseCluster(`pgpool:\n  nodes: 1\n  settings:\n${Object.entries(settings).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n')}\n`, 'hostile.yaml', input.manifest);
+    const rendered = render({ ...input, cluster, clusterSource: 'hostile.yaml' });
+    const conf = rendered.get(`deploy/${cluster.name}/pgpool/cluster.conf`)!;
+    const box = await pgpoolWith('hostile', conf);
+    const status = await waitFor('pcp_pool_status', async () => {
+      const r = await sh(box, `PCPPASSFILE=/run/pgha/private/pcppass pcp_pool_status -h localhost -p 9898 -U pgpool -w`, asPostgres);
+      return r.exitCode === 0 ? r.stdout : false;
+    }, 60_000).catch(async (err) => {
+      throw new Error(`${(err as Error).message}\n${await logsOf(box)}`);
+    });
+    const values = new Map<string, string>();
+    for (const m of status.matchAll(/^name : (\S+)\nvalue: (.*)$/gm)) values.set(m[1]!, m[2]!);
+    for (const [key, value] of Object.entries(settings)) expect(values.get(key), key).toBe(value);
+    expect(values.get('use_watchdog')).toBe('0');
+    expect(await logsOf(box)).not.toMatch(/syntax error/i);
+  });
+
+  it('the old escaping (a doubled quote) is a syntax error to pgpool: the check above can fail', async () => {
+    const box = await pgpoolWith('doubled-quote', "log_line_prefix = 'it''s: '\n");
+    const exited = await Promise.race([box.wait(), new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+    expect(exited?.StatusCode, 'pgpool should stop at once').not.toBe(0);
+    expect(await logsOf(box)).toMatch(/syntax error/i);
   });
 });
