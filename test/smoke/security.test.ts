@@ -178,7 +178,7 @@ describe.skipIf(!docker)('pgpool.conf values through the built pgpool\'s own par
   // a key name inside the value, non-ASCII. pgpool must read each back exactly.
   const settings: Record<string, string> = {
     log_line_prefix: 'pgha\\ #1 = x use_watchdog = off %m: ',
-    memqcache_oiddir: '/tmp/é#q\\',
+    syslog_ident: 'pgha é#q\\',
   };
 
   async function pgpoolWith(name: string, clusterConf: string): Promise<Docker.Container> {
