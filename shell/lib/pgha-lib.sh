@@ -47,8 +47,17 @@ pgha_check_port() {
   [[ "$2" =~ ^[0-9]+$ ]] || pgha_problem "$1" "expected a port number, got '$2'"
 }
 
-# pgha_is_ipv4 VALUE: a dotted IPv4 address.
-pgha_is_ipv4() { [[ "$1" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
+# pgha_is_ipv4 VALUE: a dotted IPv4 address, each octet 0-255 without leading zeros (which
+# other readers take as octal).
+pgha_is_ipv4() {
+  local octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+  [[ "$1" =~ ^$octet\.$octet\.$octet\.$octet$ ]]
+}
+
+# pgha_is_ipv4_cidr VALUE: ADDRESS/PREFIX with a prefix of 0-32.
+pgha_is_ipv4_cidr() {
+  pgha_is_ipv4 "${1%/*}" && [[ "$1" == */* && "${1##*/}" =~ ^([0-9]|[12][0-9]|3[0-2])$ ]]
+}
 
 # pgha_check_ipv4 NAME VALUE: a dotted IPv4 address, else a problem.
 pgha_check_ipv4() {

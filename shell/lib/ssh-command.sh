@@ -6,7 +6,10 @@
 # asked for, with the request in SSH_ORIGINAL_COMMAND and the caller's kind (postgres or
 # pgpool, fixed per key in authorized_keys) as $1. It runs only the few operations that kind
 # of node needs from this one, with arguments checked word by word; no shell ever reads the
-# request. Anything else is refused, loudly, on the caller's stderr and in this node's log.
+# request. Anything else is refused, loudly, on the caller's stderr (the calling script logs
+# it). A host a node is told to copy from must be one of the cluster's postgres nodes (the
+# root-written peer list), and for `rebuild` the very node that asks (online recovery runs on
+# the primary, which names itself).
 #   ping                          any caller: the connection and the key work
 #   pgha-node VERB ARGS...        on a postgres node (promote, set-role, ensure-slot, drop-slot,
 #                                 follow, sync-restore from pgpool; rebuild, release from postgres)
@@ -17,9 +20,25 @@ PGHA_SCRIPT=ssh-command
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
 
 _pgha_ssh_refuse() {
-  pgha_log ssh-command "REFUSED from a $caller key: '${SSH_ORIGINAL_COMMAND:-}' ($1)"
+  pgha_log ssh-command "REFUSED from a $caller key: $(printf '%q' "${SSH_ORIGINAL_COMMAND:-}") ($1)"
   echo "pgha ssh-command: refused: $1" >&2
   exit 1
+}
+
+# _pgha_ssh_peer HOST: HOST is one of this cluster's postgres nodes, as root wrote them down.
+_pgha_ssh_peer() {
+  if [[ ! -f "$PGHA_PEERS_FILE" ]] || ! grep -qxF -- "$1" "$PGHA_PEERS_FILE"; then
+    _pgha_ssh_refuse "'$1' is not a postgres node of this cluster ($PGHA_PEERS_FILE)"
+  fi
+}
+
+# _pgha_ssh_is_caller HOST: HOST is the address this SSH connection comes from.
+_pgha_ssh_is_caller() {
+  local from=${SSH_CONNECTION%% *} addr
+  for addr in $(getent ahostsv4 "$1" | awk '{ print $1 }' | sort -u); do
+    [[ "$addr" == "$from" ]] && return 0
+  done
+  _pgha_ssh_refuse "'$1' is not the node asking ($from)"
 }
 
 _pgha_ssh_host() { [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ ]] || _pgha_ssh_refuse "not a host name: '$1'"; }
@@ -32,6 +51,7 @@ case "$caller" in
   postgres | pgpool) ;;
   *) caller=unknown _pgha_ssh_refuse "authorized_keys names no caller kind" ;;
 esac
+[[ "${SSH_ORIGINAL_COMMAND:-}" != *[[:cntrl:]]* ]] || _pgha_ssh_refuse "control characters in the request"
 # Words split on blanks only; globbing off so a '*' stays a '*'.
 set -f
 read -r -a words <<<"${SSH_ORIGINAL_COMMAND:-}"
@@ -62,6 +82,8 @@ case "${words[0]}" in
         _pgha_ssh_count "${#words[@]}" 4
         _pgha_ssh_host "${words[2]}"
         _pgha_ssh_port "${words[3]}"
+        _pgha_ssh_peer "${words[2]}"
+        [[ "$verb" == follow ]] || _pgha_ssh_is_caller "${words[2]}"
         ;;
       *) _pgha_ssh_refuse "a $caller node may not run pgha-node '$verb' here" ;;
     esac

@@ -177,10 +177,23 @@ pgha_node_clone() {
   pgha_node_configure_standby "$host" "$port"
 }
 
+# pgha_node_guard_copy HOST PORT: before this node's data is replaced by a copy of HOST: never
+# on a running primary (only pgpool's failover and online recovery replace a node, and neither
+# targets the primary), and only from a HOST that answers, so a wrong name wipes nothing.
+pgha_node_guard_copy() {
+  local host=$1 port=$2
+  if pgha_node_is_running && [[ "$(pgha_node_psql -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" == f ]]; then
+    pgha_die guard "this node runs as a primary: refusing to replace its data with a copy of $host"
+  fi
+  pg_isready -q -h "$host" -p "$port" -t "$PGHA_CONNECT_TIMEOUT" ||
+    pgha_die guard "$host:$port does not answer: refusing to replace this node's data with a copy of it"
+}
+
 # pgha_node_follow HOST PORT: a standby of a former primary becomes a standby of HOST:
 # pg_rewind onto it, falling back to a full copy when the rewind fails.
 pgha_node_follow() {
   local host=$1 port=$2
+  pgha_node_guard_copy "$host" "$port"
   pgha_node_hold
   pgha_node_stop_postgres
   pgha_log follow "rewinding onto the new primary $host:$port"
@@ -201,6 +214,7 @@ pgha_node_follow() {
 # until pgpool_remote_start releases it.
 pgha_node_rebuild() {
   local host=$1 port=$2
+  pgha_node_guard_copy "$host" "$port"
   pgha_node_hold
   pgha_node_stop_postgres
   pgha_node_basebackup "$host" "$port"

@@ -241,6 +241,17 @@ export const MANAGED_KEYS: { pattern: RegExp; field: string }[] = [
   { pattern: /^load_balance_mode$/, field: 'pgpool.loadBalance' },
   { pattern: /^wd_authkey$/, field: 'the WD_AUTHKEY secret at run time (never a file)' },
   { pattern: /^(sr_check_password|health_check_password|recovery_password|wd_lifecheck_password)$/, field: 'pool_passwd, generated at run time (never a file)' },
+  // The image's own scripts, paths and roles: another value would bypass pgha's failover,
+  // escalation and VIP scripts (and the sudo rule they rely on), or point pgpool at files the
+  // entrypoint does not write.
+  {
+    pattern: /^(failover_command|follow_primary_command|wd_escalation_command|if_cmd_path|if_up_cmd|if_down_cmd|arping_path|arping_cmd|ping_path|recovery_1st_stage_command)$/,
+    field: "the image's hook scripts (templates/pgpool/pgpool.conf.hbs)",
+  },
+  {
+    pattern: /^(backend_clustering_mode|pool_passwd|enable_pool_hba|pid_file_name|unix_socket_directories|pcp_socket_dir|wd_ipc_socket_dir|work_dir|sr_check_user|health_check_user|recovery_user)$/,
+    field: "the image's layout and roles (templates/pgpool/pgpool.conf.hbs)",
+  },
 ];
 
 /** The managed key rule `key` falls under, if any. */

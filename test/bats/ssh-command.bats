@@ -11,6 +11,9 @@ setup() {
   printf '#!/bin/sh\necho "pgha-node $*"\n' >"$PGHA_NODE_CMD"
   printf '#!/bin/sh\necho "vip.sh $*"\n' >"$PGHA_LIB_DIR/vip.sh"
   chmod +x "$PGHA_NODE_CMD" "$PGHA_LIB_DIR/vip.sh"
+  # The cluster's postgres nodes as root wrote them; the caller connects from 127.0.0.1.
+  export PGHA_PEERS_FILE="$BATS_TEST_TMPDIR/peers" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 2222"
+  printf 'localhost\npg1\n' >"$PGHA_PEERS_FILE"
 }
 
 # as CALLER COMMAND: run ssh-command as sshd would for that key and request.
@@ -29,15 +32,19 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as pgpool "pgha-node drop-slot pg1"; runs "pgha-node drop-slot pg1"
   as pgpool "pgha-node ensure-slot pg_2"; runs "pgha-node ensure-slot pg_2"
   as pgpool "pgha-node follow pg1 5432"; runs "pgha-node follow pg1 5432"
+  as pgpool "pgha-node follow elsewhere 5432"; refused
   as pgpool "pgha-node sync-restore"; runs "pgha-node sync-restore"
 }
 
 @test "postgres may rebuild and release, nothing pgpool does" {
-  as postgres "pgha-node rebuild pg1 5432"; runs "pgha-node rebuild pg1 5432"
+  as postgres "pgha-node rebuild localhost 5432"; runs "pgha-node rebuild localhost 5432"
+  # Only from the node that asks: another peer, or a host outside the cluster, is refused.
+  as postgres "pgha-node rebuild pg1 5432"; refused
+  as postgres "pgha-node rebuild elsewhere 5432"; refused
   as postgres "pgha-node release"; runs "pgha-node release"
   as postgres "pgha-node promote"; refused
   as postgres "pgha-node drop-slot pg1"; refused
-  as pgpool "pgha-node rebuild pg1 5432"; refused
+  as pgpool "pgha-node rebuild localhost 5432"; refused
 }
 
 @test "arbitrary commands and shell syntax are refused, never run" {
@@ -53,6 +60,13 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as postgres "vip-down 172.30.0.100"; refused
   as pgpool "vip-down 172.30.0.100/0"; refused
   as pgpool "vip-down"; refused
+}
+
+@test "control characters and a missing peer list are refused" {
+  as pgpool "ping
+pgha-node promote"; refused
+  rm -f "$PGHA_PEERS_FILE"
+  as pgpool "pgha-node follow pg1 5432"; refused
 }
 
 @test "a key with no caller kind is refused" {

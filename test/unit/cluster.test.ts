@@ -4,7 +4,7 @@ import { clusterWarnings } from '../../src/cluster/schema.js';
 import { topology } from '../../src/cluster/topology.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
-import { readManifestJson, ROOT } from '../helpers.js';
+import { projectInput, readManifestJson, ROOT } from '../helpers.js';
 
 const manifest = parseManifest(JSON.stringify(readManifestJson()), 'versions.json', ROOT);
 
@@ -137,5 +137,22 @@ describe('cluster definition', () => {
         'pgpool:\n  settings:\n    num_init_children: 32\n    log_connections: "on"\n    log_disconnections: true\n    log_hostname: "Y"\n    log_min_messages: WARNING\n    check_temp_table: off\n    disable_load_balance_on_write: false\n    unix_socket_permissions: 0o770\n    listen_addresses: "*"\n    primary_routing_query_pattern_list: "SELECT \'x\';.*nextval"\n',
       ),
     ).toEqual([]);
+  });
+});
+
+describe('pgpool.settings cannot replace what the image owns', () => {
+  it("refuses the image's hook commands, paths and roles, one line each", () => {
+    const input = projectInput();
+    const bad = ['failover_command: /bin/true', "wd_escalation_command: ''", "if_up_cmd: 'ip addr add $_IP_$/24 dev eth0'", 'pid_file_name: /tmp/p', "recovery_1st_stage_command: '../../../../tmp/evil'", 'health_check_user: postgres'];
+    let err: unknown;
+    try {
+      parseCluster(`pgpool:\n  settings:\n${bad.map((l) => `    ${l}`).join('\n')}\n`, 'c.yaml', input.manifest);
+    } catch (e) {
+      err = e;
+    }
+    const lines = (err as Error).message.split('\n');
+    expect(lines).toHaveLength(bad.length);
+    expect(lines[0]).toBe("c.yaml: pgpool.settings.failover_command: failover_command is set from the image's hook scripts (templates/pgpool/pgpool.conf.hbs); change it there");
+    expect(lines[3]).toMatch(/pid_file_name is set from the image's layout and roles/);
   });
 });

@@ -108,8 +108,8 @@ describe('hostile pgpool.settings values', () => {
     expect(refused('pgpool:\n  settings:\n    log_line_prefix: "it\'s"\n')).toEqual([
       'pgpool.settings.log_line_prefix: pgpool 4.7.2 keeps the backslash of an escaped quote (\\\') in log_line_prefix, so its value cannot hold a quote: got "it\'s"',
     ]);
-    expect(refused('pgpool:\n  settings:\n    failover_command: "x\\\\\'\\nbackend_hostname0 = \'evil\'"\n')).toEqual([
-      'pgpool.settings.failover_command: expected a single line without control characters, got "\\n" at offset 3',
+    expect(refused('pgpool:\n  settings:\n    syslog_ident: "x\\\\\'\\nbackend_hostname0 = \'evil\'"\n')).toEqual([
+      'pgpool.settings.syslog_ident: expected a single line without control characters, got "\\n" at offset 3',
     ]);
     expect(refused('pgpool:\n  settings:\n    log_line_prefix: "x\\\\\' use_watchdog = off"\n')).toHaveLength(1);
     expect(refused('pgpool:\n  settings:\n    use_watchdog: off\n    wd_authkey: k\n')).toEqual([

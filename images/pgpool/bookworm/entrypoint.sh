@@ -97,6 +97,11 @@ pgha_pgpool_check_config() {
     [[ "$PGHA_VIP_PREFIX" =~ ^([0-9]|[12][0-9]|3[0-2])$ ]] || pgha_problem PGHA_VIP_PREFIX "expected a prefix length 0-32, got '$PGHA_VIP_PREFIX'"
     [[ "$PGHA_VIP_DEVICE" =~ ^[A-Za-z0-9_.-]{1,13}$ ]] || pgha_problem PGHA_VIP_DEVICE "expected an interface name, got '$PGHA_VIP_DEVICE'"
   fi
+  local entry entries
+  IFS=, read -ra entries <<<"$PGHA_BACKENDS"
+  for entry in "${entries[@]}"; do
+    [[ "$entry" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:[0-9]{1,5})?$ ]] || pgha_problem PGHA_BACKENDS "expected host[:port],... got '$entry'"
+  done
   [[ -n "$(pgha_pgpool_conf_value backend_hostname0)" ]] || pgha_problem backend_hostname0 "expected at least one backend in $PGHA_CLUSTER_CONF or PGHA_BACKENDS"
   pgha_report_problems pgha-pgpool
 }

@@ -35,8 +35,12 @@ pgha_postgres_check_config() {
     *) pgha_problem PGHA_ROLE "expected primary or standby, got '$PGHA_ROLE'" ;;
   esac
   pgha_check_port PGHA_PRIMARY_PORT "$PGHA_PRIMARY_PORT"
+  local peer
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+    [[ "$peer" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ ]] || pgha_problem PGHA_POSTGRES_PEERS "expected host names separated by commas, got '$peer'"
+  done
   pgha_check_port PGPORT "$PGPORT"
-  [[ "$PGHA_CLUSTER_SUBNET" == samenet || "$PGHA_CLUSTER_SUBNET" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$ ]] ||
+  [[ "$PGHA_CLUSTER_SUBNET" == samenet ]] || pgha_is_ipv4_cidr "$PGHA_CLUSTER_SUBNET" ||
     pgha_problem PGHA_CLUSTER_SUBNET "expected the cluster network as a CIDR (or samenet), got '$PGHA_CLUSTER_SUBNET'"
   case "$PGHA_SYNCHRONOUS" in
     on | off) ;;
@@ -47,8 +51,12 @@ pgha_postgres_check_config() {
 
 # pgha_postgres_prepare_dirs: the run directories (root) and the home directory (postgres).
 pgha_postgres_prepare_dirs() {
+  local peer
   install -d -m 0755 -o postgres -g postgres "$PGHA_HOME"
   install -d -m 0755 -o root -g root "$PGHA_RUN_DIR"
+  # The cluster's postgres nodes, for ssh-command: a node copies only from one of them.
+  rm -f "$PGHA_PEERS_FILE"
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do echo "$peer"; done | (umask 022 && cat >"$PGHA_PEERS_FILE")
   # The postgres account owns this one: made anew at every start, nothing it left is trusted.
   pgha_fresh_dir "$PGHA_PRIVATE_DIR" 0700 postgres
 }
