@@ -39,7 +39,12 @@ export const PATHS = {
   sshdConfig: '/etc/ssh/sshd_config',
   supervisorConf: '/etc/supervisor/supervisord.conf',
   postgresHome: '/var/lib/postgresql',
-  pgdata: '/var/lib/postgresql/data',
+  /**
+   * Not the official image's /var/lib/postgresql/data: that path is a VOLUME of the base, so it
+   * would get an anonymous volume of its own beside the node's named volume (mounted at
+   * postgresHome) and the data would not survive `docker compose down` / `up`.
+   */
+  pgdata: '/var/lib/postgresql/pgdata',
   pgpoolEtc: '/etc/pgpool-II',
   pgpoolRunConf: '/run/pgha/pgpool',
   pgpoolSocketDir: '/run/pgpool',

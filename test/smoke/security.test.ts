@@ -138,16 +138,16 @@ describe.skipIf(!docker)('security: sudo, links planted by postgres, secrets (re
   });
 
   it('postgres image: symlinks the postgres account plants in its run directory and volume are never followed by root', async () => {
-    const targets = await plantLinks(pg, ['/run/pgha/private/pgpass', '/run/pgha/private/pcppass', '/run/pgha/private/initdb-pw', '/run/pgha/private/rejoin-requested', '/run/pgha/private/known_hosts', '/var/lib/postgresql/data/pgha.conf']);
+    const targets = await plantLinks(pg, ['/run/pgha/private/pgpass', '/run/pgha/private/pcppass', '/run/pgha/private/initdb-pw', '/run/pgha/private/rejoin-requested', '/run/pgha/private/known_hosts', `${PATHS.pgdata}/pgha.conf`]);
     await pg.restart({ t: 30 });
     await waitFor('postgres to accept connections again', async () => (await sh(pg, 'pg_isready -q -h 127.0.0.1')).exitCode === 0, 90_000);
     await expectUntouched(pg, targets);
     // pgha.conf was written anew by postgres, as a file of its own.
-    expect((await sh(pg, 'stat -c "%U %F" /var/lib/postgresql/data/pgha.conf', { check: true })).stdout.trim()).toBe('postgres regular file');
+    expect((await sh(pg, `stat -c "%U %F" ${PATHS.pgdata}/pgha.conf`, { check: true })).stdout.trim()).toBe('postgres regular file');
   });
 
   it('postgres image: replication is accepted from the cluster network only', async () => {
-    const hba = await sh(pg, 'grep "^host" /var/lib/postgresql/data/pg_hba.conf', { check: true });
+    const hba = await sh(pg, `grep "^host" ${PATHS.pgdata}/pg_hba.conf`, { check: true });
     expect(hba.stdout).toMatch(new RegExp(`^host\\s+replication\\s+repl\\s+${SUBNET.replace(/\./g, '\\.')}\\s+scram-sha-256$`, 'm'));
     expect(hba.stdout).not.toMatch(/^host\s+replication\s+\S+\s+0\.0\.0\.0\/0/m);
   });

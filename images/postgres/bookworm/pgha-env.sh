@@ -42,9 +42,9 @@
 # postgres's home: the data volume
 : "${PGHA_HOME:=/var/lib/postgresql}"
 # the data directory
-: "${PGDATA:=/var/lib/postgresql/data}"
+: "${PGDATA:=/var/lib/postgresql/pgdata}"
 # the backends' data directory, as pgpool.conf names it
-: "${PGHA_BACKEND_PGDATA:=/var/lib/postgresql/data}"
+: "${PGHA_BACKEND_PGDATA:=/var/lib/postgresql/pgdata}"
 # MASTER or BACKUP: what this node was last
 : "${PGHA_ROLE_FILE:=${PGHA_HOME}/.node_role}"
 # while it exists, supervisor keeps postgres down
