@@ -182,13 +182,15 @@ pgha_install_ssh_material() {
   fi
 }
 
-# pgha_ssh HOST COMMAND...: run COMMAND on HOST as postgres.
+# pgha_ssh HOST COMMAND...: run COMMAND on HOST as postgres. A peer that stops answering
+# (frozen, cut off) ends the session after 2 unanswered keepalives, never a hang.
 pgha_ssh() {
   local host=$1
   shift
   ssh -T -p "$PGHA_SSH_PORT" -i "$PGHA_SSH_KEY" \
     -o UserKnownHostsFile="$PGHA_KNOWN_HOSTS" -o StrictHostKeyChecking=yes \
-    -o BatchMode=yes -o ConnectTimeout="$PGHA_SSH_CONNECT_TIMEOUT" "postgres@$host" "$@"
+    -o BatchMode=yes -o ConnectTimeout="$PGHA_SSH_CONNECT_TIMEOUT" \
+    -o ServerAliveInterval="$PGHA_SSH_CONNECT_TIMEOUT" -o ServerAliveCountMax=2 "postgres@$host" "$@"
 }
 
 # pgha_require_ssh HOST ACTION: fail loudly, naming what to check, when HOST can't be reached.

@@ -4,7 +4,7 @@ import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
 import { PATHS } from '../images/facts.js';
 import { sshCallers } from './ssh.js';
-import { clusterContainers, poolNodes, vipHolders } from './inspect.js';
+import { clusterContainers, poolNodes, REMOTE_STEP_SECONDS, vipHolders } from './inspect.js';
 
 export interface Check {
   name: string;
@@ -14,6 +14,9 @@ export interface Check {
 }
 
 const LIB = `. ${PATHS.libDir}/pgha-lib.sh`;
+
+/** A check's command, bounded: a node that accepts and never answers fails the check, it does not hang doctor. */
+const bounded = (script: string) => `timeout ${REMOTE_STEP_SECONDS} bash -c '${script.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The seed's gotchas, checked from inside the running cluster: SSH on the pgha port between
@@ -40,10 +43,10 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
   for (const to of all) {
     for (const { host: from } of sshCallers(nodes, to.host)) {
       if (!running.has(from) || !running.has(to.host)) continue;
-      const r = await sh(c.get(from), `${LIB}; pgha_ssh ${to.host} ping`, { user: 'postgres' });
+      const r = await sh(c.get(from), bounded(`${LIB}; pgha_ssh ${to.host} ping`), { user: 'postgres' });
       add(`ssh ${from} → ${to.host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim().split('\n').pop()}: check sshd on ${to.host}, ${PATHS.sshMount} on both, and ${to.host}'s entry in known_hosts`);
       if (r.exitCode !== 0) continue;
-      const other = await sh(c.get(from), `${LIB}; pgha_ssh ${to.host} id`, { user: 'postgres' });
+      const other = await sh(c.get(from), bounded(`${LIB}; pgha_ssh ${to.host} id`), { user: 'postgres' });
       const refused = other.exitCode !== 0 && /refused/.test(other.stderr);
       add(`ssh ${from} → ${to.host} runs nothing but pgha's operations`, refused, refused ? '' : `'id' over SSH exited ${other.exitCode} (${other.stdout.trim()}): authorized_keys on ${to.host} must force ${PATHS.sshCommand}`);
     }
@@ -52,15 +55,15 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
   for (const p of topo.pgpool) {
     if (!running.has(p.host)) continue;
     const box = c.get(p.host);
-    const list = await sh(box, 'sudo -n -l', { user: 'postgres' });
+    const list = await sh(box, bounded('sudo -n -l'), { user: 'postgres' });
     const rules = list.stdout.split('\n').filter((l) => /^\s+\(root\)/.test(l)).map((l) => l.trim());
     const expected = `(root) NOPASSWD: ${['up', 'down', 'announce'].map((a) => `${PATHS.vipWrapper} ${a}`).join(', ')}`;
     add(`sudo on ${p.host} allows only ${PATHS.vipWrapper} up|down|announce`, rules.length === 1 && rules[0] === expected, `sudo -l shows ${JSON.stringify(rules)}: check /etc/sudoers.d/pgha in the image`);
-    const pcp = await sh(box, `PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`, { user: 'postgres' });
+    const pcp = await sh(box, bounded(`PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`), { user: 'postgres' });
     add(`pcp login on ${p.host}`, pcp.exitCode === 0, pcp.exitCode === 0 ? '' : `${pcp.stderr.trim()}: check pcp_password and /run/pgha/pgpool/pcp.conf`);
     const login = await sh(
       box,
-      `PGPASSWORD="$(cat /run/secrets/postgres_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U postgres -d postgres -At -c 'SELECT 1'`,
+      bounded(`PGPASSWORD="$(cat /run/secrets/postgres_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U postgres -d postgres -At -c 'SELECT 1'`),
     );
     add(`pool_passwd decrypts with .pgpoolkey on ${p.host}`, login.exitCode === 0, login.exitCode === 0 ? '' : `scram login as postgres through pgpool failed: ${login.stderr.trim()}`);
     for (const b of topo.postgres) {
@@ -73,7 +76,7 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
     if (!running.has(s.host)) continue;
     const r = await sh(
       c.get(s.host),
-      `PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h ${topo.delegateIp} -p ${cluster.pgpool.pcpPort} -U pgpool -w`,
+      bounded(`PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h ${topo.delegateIp} -p ${cluster.pgpool.pcpPort} -U pgpool -w`),
       { user: 'postgres' },
     );
     add(`pcp login from ${s.host} through ${topo.delegateIp} (pcp_recovery_node's path)`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim()}: check pcp_password is mounted on ${s.host}`);

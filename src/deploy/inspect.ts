@@ -3,6 +3,9 @@ import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
 
+/** Every command run in a node is bounded: a pgpool that accepts and never answers must not hang status. */
+export const REMOTE_STEP_SECONDS = 15;
+
 /** A container of the cluster, by its compose container_name. */
 export interface ClusterContainers {
   name: (host: string) => string;
@@ -61,7 +64,7 @@ export interface ClusterStatus {
 export async function poolNodes(container: Docker.Container, cluster: Cluster): Promise<string[][]> {
   const r = await sh(
     container,
-    `PGPASSWORD="$(cat /run/secrets/pgpool_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U pgpool -d postgres -At -F'|' -c 'SHOW pool_nodes'`,
+    `PGPASSWORD="$(cat /run/secrets/pgpool_password)" PGCONNECT_TIMEOUT=5 timeout ${REMOTE_STEP_SECONDS} psql -X -h localhost -p ${cluster.pgpool.port} -U pgpool -d postgres -At -F'|' -c 'SHOW pool_nodes'`,
   );
   if (r.exitCode !== 0) throw new Error(`SHOW pool_nodes failed: ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split('|'));
@@ -69,7 +72,7 @@ export async function poolNodes(container: Docker.Container, cluster: Cluster): 
 
 /** pcp_watchdog_info -v of a pgpool node, parsed into the cluster part and one record per node. */
 export async function watchdogInfo(container: Docker.Container, cluster: Cluster): Promise<{ cluster: Record<string, string>; nodes: Record<string, string>[] }> {
-  const r = await sh(container, `PCPPASSFILE=/run/pgha/private/pcppass pcp_watchdog_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w -v`);
+  const r = await sh(container, `PCPPASSFILE=/run/pgha/private/pcppass timeout ${REMOTE_STEP_SECONDS} pcp_watchdog_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w -v`);
   if (r.exitCode !== 0) throw new Error(`pcp_watchdog_info failed: ${r.stderr.trim() || r.stdout.trim()}`);
   const [head, ...nodeBlocks] = r.stdout.split(/\n\s*\n/);
   const fields = (block: string) =>

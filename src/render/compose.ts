@@ -19,7 +19,11 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
   // Every node's name in every container's /etc/hosts: Docker's DNS forgets a stopped
   // container's name, and pgpool's heartbeat sender dies on a failed lookup, taking the
   // surviving pgpool nodes down with it when the leader's container is killed.
-  const extraHosts = [...topo.postgres, ...topo.pgpool].map((n) => `${n.host}:${n.address}`);
+  // A node's own name is left out: Docker writes it already (from `hostname`), and a second
+  // line for it makes pgpool 4.7's watchdog bind its receive socket twice; the second bind
+  // fails ("Address already in use"), and a watchdog was seen spinning at 90% CPU, its pcp
+  // answers hanging, after such a start.
+  const extraHosts = (self: string) => [...topo.postgres, ...topo.pgpool].filter((n) => n.host !== self).map((n) => `${n.host}:${n.address}`);
 
   for (const node of topo.postgres) {
     const isPrimary = node.id === primary.id;
@@ -52,7 +56,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       stop_grace_period: '60s',
       volumes: [`${node.host}-data:${PATHS.postgresHome}`, `./ssh/${node.host}:${PATHS.sshMount}:ro`],
       networks: { [network]: { ipv4_address: node.address } },
-      extra_hosts: extraHosts,
+      extra_hosts: extraHosts(node.host),
       // pgpool exits when it loses the network or its watchdog; a node that dies on its own
       // comes back. `docker kill` / `docker stop` are not undone (Docker's rule), so tests stay in control.
       restart: 'unless-stopped',
@@ -83,7 +87,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       secrets: ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'],
       volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, `./ssh/${node.host}:${PATHS.sshMount}:ro`],
       networks: { [network]: { ipv4_address: node.address } },
-      extra_hosts: extraHosts,
+      extra_hosts: extraHosts(node.host),
       restart: 'unless-stopped',
       depends_on: topo.postgres.map((n) => n.host),
     };
