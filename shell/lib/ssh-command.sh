@@ -41,7 +41,7 @@ _pgha_ssh_is_caller() {
   _pgha_ssh_refuse "'$1' is not the node asking ($from)"
 }
 
-_pgha_ssh_host() { [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ ]] || _pgha_ssh_refuse "not a host name: '$1'"; }
+_pgha_ssh_host() { pgha_is_host "$1" || _pgha_ssh_refuse "not a host name: '$1'"; }
 _pgha_ssh_port() { [[ "$1" =~ ^[0-9]{1,5}$ ]] || _pgha_ssh_refuse "not a port: '$1'"; }
 _pgha_ssh_slot() { [[ "$1" =~ ^[a-z0-9_]{1,63}$ ]] || _pgha_ssh_refuse "not a slot name: '$1'"; }
 _pgha_ssh_count() { [[ "$1" -eq "$2" ]] || _pgha_ssh_refuse "expected $2 arguments"; }

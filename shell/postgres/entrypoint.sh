@@ -37,7 +37,7 @@ pgha_postgres_check_config() {
   pgha_check_port PGHA_PRIMARY_PORT "$PGHA_PRIMARY_PORT"
   local peer
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
-    [[ "$peer" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ ]] || pgha_problem PGHA_POSTGRES_PEERS "expected host names separated by commas, got '$peer'"
+    pgha_is_host "$peer" || pgha_problem PGHA_POSTGRES_PEERS "expected host names separated by commas, got '$peer'"
   done
   pgha_check_port PGPORT "$PGPORT"
   [[ "$PGHA_CLUSTER_SUBNET" == samenet ]] || pgha_is_ipv4_cidr "$PGHA_CLUSTER_SUBNET" ||

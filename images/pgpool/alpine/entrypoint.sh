@@ -100,7 +100,9 @@ pgha_pgpool_check_config() {
   local entry entries
   IFS=, read -ra entries <<<"$PGHA_BACKENDS"
   for entry in "${entries[@]}"; do
-    [[ "$entry" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:[0-9]{1,5})?$ ]] || pgha_problem PGHA_BACKENDS "expected host[:port],... got '$entry'"
+    if ! pgha_is_host "${entry%:*}" || [[ "$entry" == *:* && ! "${entry##*:}" =~ ^[0-9]{1,5}$ ]]; then
+      pgha_problem PGHA_BACKENDS "expected host[:port],... got '$entry'"
+    fi
   done
   [[ -n "$(pgha_pgpool_conf_value backend_hostname0)" ]] || pgha_problem backend_hostname0 "expected at least one backend in $PGHA_CLUSTER_CONF or PGHA_BACKENDS"
   pgha_report_problems pgha-pgpool

@@ -54,6 +54,10 @@ pgha_is_ipv4() {
   [[ "$1" =~ ^$octet\.$octet\.$octet\.$octet$ ]]
 }
 
+# pgha_is_host VALUE: a host name (or address) as the scripts pass it on: letters, digits,
+# '.' and '-', starting with a letter or digit (never an option to the program it goes to).
+pgha_is_host() { [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ ]]; }
+
 # pgha_is_ipv4_cidr VALUE: ADDRESS/PREFIX with a prefix of 0-32.
 pgha_is_ipv4_cidr() {
   pgha_is_ipv4 "${1%/*}" && [[ "$1" == */* && "${1##*/}" =~ ^([0-9]|[12][0-9]|3[0-2])$ ]]
