@@ -25,7 +25,12 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
       : (await tc.query<{ id: number }>('SELECT id FROM acked_rows ORDER BY id')).map((r) => r.id);
 
   it('scenario 3: primary killed under writes: failover.sh promotes the standby over SSH, breadcrumbs rewritten, writes resume, no acknowledged write lost', async () => {
-    const before = await tc.status();
+    // pgpool learns the standby's sync state at its next streaming-replication check (every
+    // 2 s): the cluster can be ready a moment before that, so wait for it (bounded).
+    const before = await waitFor('pgpool to report pg1 as a synchronous standby', async () => {
+      const s = await tc.status();
+      return s.backends.find((b) => b.host === 'pg1')?.syncState ? s : false;
+    }, 30_000);
     expect(tc.primaryOf(before)).toBe('pg0');
     // 'ANY 1 (*)' shows as quorum: the standby confirms every commit before the client hears of it.
     expect(['sync', 'quorum']).toContain(before.backends.find((b) => b.host === 'pg1')!.syncState);
