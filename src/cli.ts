@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { basesCommand, type BasesOptions } from './commands/bases.js';
+import { chaosCommand, type ChaosCommandOptions } from './commands/chaos.js';
 import { buildCommand, type BuildCommandOptions } from './commands/build.js';
 import { clusterDoctorCommand, clusterDownCommand, clusterStatusCommand, clusterUpCommand, type ClusterDownOptions, type ClusterOptions, type ClusterStatusOptions, type ClusterUpOptions } from './commands/cluster.js';
 import { generateCommand, type GenerateOptions } from './commands/generate.js';
@@ -94,6 +95,23 @@ withCluster(clusterCmd.command('doctor'))
   .description('check SSH, sudo, pcp, pool_passwd, backends and the VIP from inside the cluster; exit 1 on any failure')
   .action(async (opts: ClusterOptions) => {
     process.exitCode = await clusterDoctorCommand(PROJECT_ROOT, opts);
+  });
+
+withCluster(program.command('chaos'))
+  .description('inject faults into a running cluster while a probe writes and reads through the delegate IP; report what clients saw')
+  .option('--fault <name...>', 'faults to inject, each for --rounds rounds: kill-primary, pause-primary, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary', ['kill-primary'])
+  .option('--rounds <n>', 'rounds per fault; the cluster must heal between rounds', '1')
+  .option('--interval-ms <ms>', 'time between two probe ticks (a write and a read) per client kind', '100')
+  .option('--timeout-ms <ms>', 'bound on each probe connect and statement', '2000')
+  .option('--warmup <seconds>', 'steady probing before each fault', '5')
+  .option('--hold <seconds>', 'pause-primary, isolate-primary: how long the node stays frozen or cut off', '20')
+  .option('--down <seconds>', 'restart-old-primary: how long the old primary stays down after the failover', '10')
+  .option('--heal-timeout <seconds>', 'how long to wait for the cluster to heal after a fault', '180')
+  .option('--results <dir>', 'where to record the run (bench/RESULTS.md is rewritten beside it)', resolve(PROJECT_ROOT, 'bench/results'))
+  .option('--no-results', 'record nothing')
+  .option('--json', 'print the record as JSON on stdout (progress on stderr)')
+  .action(async (opts: ChaosCommandOptions) => {
+    process.exitCode = await chaosCommand(PROJECT_ROOT, opts);
   });
 
 try {

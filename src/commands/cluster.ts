@@ -20,7 +20,7 @@ export type ClusterDownOptions = ClusterOptions & { volumes?: boolean };
 export type ClusterStatusOptions = ClusterOptions & { json?: boolean };
 
 /** The cluster definition, its topology, deploy files and directory, and its images. */
-function clusterInputs(root: string, opts: ClusterOptions) {
+export function clusterInputs(root: string, opts: ClusterOptions) {
   const project = loadProject(root, opts);
   const rendered = render(project);
   const { manifest, cluster } = project;

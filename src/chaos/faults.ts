@@ -1,0 +1,83 @@
+import type Docker from 'dockerode';
+import type { Topology } from '../cluster/topology.js';
+import type { ClusterContainers } from '../deploy/inspect.js';
+
+/**
+ * The faults `pgha chaos` injects, each on containers of the cluster it was pointed at and
+ * nothing else. A fault names its targets from the cluster's state just before it.
+ */
+export const FAULTS = ['kill-primary', 'pause-primary', 'isolate-primary', 'kill-leader', 'kill-leader-and-primary', 'restart-old-primary'] as const;
+export type FaultName = (typeof FAULTS)[number];
+
+export interface FaultTiming {
+  /** How long a paused node stays frozen, an isolated one cut off. */
+  holdSeconds: number;
+  /** restart-old-primary: how long the killed primary stays down after the failover. */
+  downSeconds: number;
+}
+
+export interface FaultPlan {
+  /** Containers (hosts) the fault touches. */
+  targets: string[];
+  /** Injects the fault. */
+  inject: () => Promise<void>;
+  /** Seconds to wait after injecting before `release` (pause, isolation). */
+  holdSeconds: number;
+  release?: () => Promise<void>;
+  /** After writes came back: seconds to wait, then `restart` (killed containers). */
+  downSeconds: number;
+  restart?: () => Promise<void>;
+}
+
+export interface FaultContext {
+  docker: Docker;
+  containers: ClusterContainers;
+  topo: Topology;
+  primary: string;
+  leader: string;
+}
+
+async function networkOf(c: Docker.Container): Promise<string> {
+  const nets = Object.keys((await c.inspect()).NetworkSettings.Networks);
+  if (nets.length !== 1) throw new Error(`expected the container on one network, found ${nets.length}`);
+  return nets[0]!;
+}
+
+export function planFault(name: FaultName, ctx: FaultContext, timing: FaultTiming): FaultPlan {
+  const { containers } = ctx;
+  const kill = (hosts: string[]) => () => Promise.all(hosts.map((h) => containers.get(h).kill())).then(() => {});
+  const start = (hosts: string[]) => () => Promise.all(hosts.map((h) => containers.get(h).start())).then(() => {});
+  const killPlan = (hosts: string[], downSeconds: number): FaultPlan => ({ targets: hosts, inject: kill(hosts), holdSeconds: 0, downSeconds, restart: start(hosts) });
+  switch (name) {
+    case 'kill-primary':
+      return killPlan([ctx.primary], 0);
+    case 'restart-old-primary':
+      return killPlan([ctx.primary], timing.downSeconds);
+    case 'kill-leader':
+      return killPlan([ctx.leader], 0);
+    case 'kill-leader-and-primary':
+      return killPlan([ctx.leader, ctx.primary], 0);
+    case 'pause-primary': {
+      const c = containers.get(ctx.primary);
+      // The cgroup freezer stops every process of the node at once, as a stalled VM would; its
+      // kernel still completes TCP handshakes, which is what makes this fault hard.
+      return { targets: [ctx.primary], inject: () => c.pause(), holdSeconds: timing.holdSeconds, release: () => c.unpause(), downSeconds: 0 };
+    }
+    case 'isolate-primary': {
+      const c = containers.get(ctx.primary);
+      const node = ctx.topo.postgres.find((n) => n.host === ctx.primary)!;
+      let network = '';
+      return {
+        targets: [ctx.primary],
+        inject: async () => {
+          network = await networkOf(c);
+          await ctx.docker.getNetwork(network).disconnect({ Container: containers.name(ctx.primary), Force: true });
+        },
+        holdSeconds: timing.holdSeconds,
+        release: () =>
+          ctx.docker.getNetwork(network).connect({ Container: containers.name(ctx.primary), EndpointConfig: { IPAMConfig: { IPv4Address: node.address }, Aliases: [node.host] } }),
+        downSeconds: 0,
+      };
+    }
+  }
+}

@@ -1,0 +1,182 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Spread } from './metrics.js';
+import type { ChaosOptions, ChaosRun, RoundResult } from './run.js';
+
+/** Where and on what a benchmark ran: recorded beside every figure. */
+export interface Machine {
+  date: string;
+  commit: string;
+  cores: number;
+  cpu: string;
+  memoryGiB: number;
+  kernel: string;
+  engine: string;
+}
+
+export interface ChaosRecord {
+  kind: 'chaos';
+  machine: Machine;
+  cluster: { name: string; replication: string; postgresNodes: number; pgpoolNodes: number; timings: unknown };
+  options: ChaosOptions;
+  aborted: string | null;
+  lostAcked: number[] | null;
+  summary: ChaosRun['summary'];
+  rounds: (Omit<RoundResult, 'marks'> & { marks: Record<string, number | null>; timeline: string })[];
+}
+
+const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(1));
+
+/** The run as JSON-ready data: times relative to the round's fault, in milliseconds. */
+export function chaosRecord(run: ChaosRun, machine: Machine, cluster: ChaosRecord['cluster'], options: ChaosOptions): ChaosRecord {
+  return {
+    kind: 'chaos',
+    machine,
+    cluster,
+    options,
+    aborted: run.aborted ?? null,
+    lostAcked: run.lostAcked,
+    summary: run.summary,
+    rounds: run.rounds.map((r) => ({
+      ...r,
+      marks: Object.fromEntries(Object.entries(r.marks).map(([k, v]) => [k, typeof v === 'number' ? v - r.marks.fault : null])),
+      events: r.events.map((e) => ({ ...e, at: e.at - r.marks.fault })),
+      timeline: `${r.fault}-round${r.round}.svg`,
+    })),
+  };
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const spreadText = (v: Spread | null | undefined, unit: 's' | 'n') => (v ? (unit === 's' ? `${s(v.min)} / ${s(v.median)} / ${s(v.max)}` : `${v.min} / ${v.median} / ${v.max}`) : '-');
+
+const METRIC_LABELS: [string, string, 's' | 'n'][] = [
+  ['worstWriteUnavailableMs', 'writes unavailable (s)', 's'],
+  ['worstReadUnavailableMs', 'reads unavailable (s)', 's'],
+  ['detectionMs', 'detection (s)', 's'],
+  ['promotionMs', 'promotion (s)', 's'],
+  ['vipMoveMs', 'delegate IP moved (s)', 's'],
+  ['rejoinMs', 'back as streaming standby (s)', 's'],
+  ['lostAcked', 'acknowledged writes lost', 'n'],
+  ['visibleAfterError', 'rows visible after an error', 'n'],
+];
+
+/** The terminal table: every round, then min / median / max per fault. */
+export function formatChaos(rec: ChaosRecord): string {
+  const rounds = table(
+    ['FAULT', 'ROUND', 'TARGETS', 'WRITES DOWN new/pooled (s)', 'READS DOWN (s)', 'DETECT', 'PROMOTE', 'VIP', 'REJOIN', 'ACKED', 'LOST', 'VISIBLE AFTER ERROR', 'HEALED'],
+    rec.rounds.map((r) => [
+      r.fault,
+      String(r.round),
+      r.targets.join(','),
+      `${s(r.metrics.writeUnavailableMs.new)} / ${s(r.metrics.writeUnavailableMs.pooled)}`,
+      s(r.metrics.worstReadUnavailableMs),
+      s(r.metrics.detectionMs),
+      s(r.metrics.promotionMs),
+      s(r.metrics.vipMoveMs),
+      s(r.metrics.rejoinMs),
+      String(r.metrics.attempts.acked),
+      String(r.metrics.lostAcked.length),
+      String(r.metrics.visibleAfterError.length),
+      r.notHealed ? `no: ${r.notHealed}` : 'yes',
+    ]),
+  );
+  const summaries = Object.entries(rec.summary).map(([fault, m]) => `${fault} (${rec.rounds.filter((r) => r.fault === fault).length} rounds), min / median / max:\n${table(['METRIC', 'VALUE'], METRIC_LABELS.map(([k, label, unit]) => [label, spreadText(m[k], unit)]))}`);
+  const end = [
+    `machine: ${rec.machine.cores} cores (${rec.machine.cpu}), ${rec.machine.memoryGiB} GiB, ${rec.machine.engine}, commit ${rec.machine.commit}; cluster ${rec.cluster.name}: ${rec.cluster.postgresNodes} postgres (${rec.cluster.replication}), ${rec.cluster.pgpoolNodes} pgpool`,
+    rec.lostAcked === null ? 'acknowledged writes lost over the run: unknown (the final read failed)' : `acknowledged writes lost over the run: ${rec.lostAcked.length}`,
+    ...(rec.aborted ? [`ABORTED: ${rec.aborted}`] : []),
+  ];
+  return [rounds, '', ...summaries.flatMap((x) => [x, '']), ...end].join('\n');
+}
+
+/** Writes the record and its timelines under `<resultsDir>/<date>-<commit>/`; returns that directory. */
+export function writeChaosResults(resultsDir: string, rec: ChaosRecord, timelines: Map<string, string>, stamp: string): string {
+  const dir = join(resultsDir, `${rec.machine.date.slice(0, 10)}-${rec.machine.commit}`);
+  const prefix = `chaos-${stamp}`;
+  mkdirSync(dir, { recursive: true });
+  const renamed = { ...rec, rounds: rec.rounds.map((r) => ({ ...r, timeline: `${prefix}-${r.timeline}` })) };
+  writeFileSync(join(dir, `${prefix}.json`), `${JSON.stringify(renamed, null, 2)}\n`);
+  for (const [name, svg] of timelines) writeFileSync(join(dir, `${prefix}-${name}`), svg);
+  return dir;
+}
+
+/** Every chaos record under `resultsDir`, with the file it came from. */
+function readRecords(resultsDir: string): { file: string; rec: ChaosRecord }[] {
+  if (!existsSync(resultsDir)) return [];
+  const out: { file: string; rec: ChaosRecord }[] = [];
+  for (const run of readdirSync(resultsDir).sort()) {
+    const dir = join(resultsDir, run);
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).filter((n) => /^chaos-.*\.json$/.test(n)).sort()) {
+      const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as ChaosRecord;
+      if (rec.kind === 'chaos') out.push({ file: join(dir, f), rec });
+    }
+  }
+  return out;
+}
+
+/** The chaos part of bench/RESULTS.md: every recorded run, newest first, with links to its timelines. */
+export function chaosResultsMarkdown(resultsDir: string, mdDir: string): string {
+  const runs = readRecords(resultsDir).reverse();
+  const lines = ['## Chaos runs (`pgha chaos`)', '', 'Times in seconds, min / median / max over the rounds of one run; from the fault to the moment named.', ''];
+  if (!runs.length) lines.push('No run recorded yet.');
+  for (const { file, rec } of runs) {
+    const m = rec.machine;
+    lines.push(
+      `### ${m.date} · commit ${m.commit} · ${rec.cluster.postgresNodes} postgres (${rec.cluster.replication}) + ${rec.cluster.pgpoolNodes} pgpool`,
+      '',
+      `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, kernel ${m.kernel}, ${m.engine}. Record: [${relative(mdDir, file)}](${relative(mdDir, file)}).${rec.aborted ? ` **Aborted: ${rec.aborted}**` : ''}`,
+      '',
+      `| fault | rounds | ${METRIC_LABELS.map(([, l]) => l).join(' | ')} |`,
+      `| --- | --- | ${METRIC_LABELS.map(() => '---').join(' | ')} |`,
+    );
+    for (const [fault, metrics] of Object.entries(rec.summary)) {
+      lines.push(`| ${fault} | ${rec.rounds.filter((r) => r.fault === fault).length} | ${METRIC_LABELS.map(([k, , u]) => spreadText(metrics[k], u)).join(' | ')} |`);
+    }
+    const links = rec.rounds.map((r) => `[${r.fault} ${r.round}](${relative(mdDir, join(file, '..', r.timeline))})`);
+    lines.push('', `Timelines: ${links.join(', ')}`, '');
+  }
+  return lines.join('\n');
+}
+
+/** What issue 10 asks of the dev cluster, checked against the newest run that measured each. */
+const TARGETS: { fault: string; metric: string; stat: 'median' | 'max'; limitMs: number; label: string }[] = [
+  { fault: 'kill-primary', metric: 'worstWriteUnavailableMs', stat: 'median', limitMs: 5000, label: 'kill-primary: writes unavailable, median <= 5 s' },
+  { fault: 'kill-primary', metric: 'worstWriteUnavailableMs', stat: 'max', limitMs: 10000, label: 'kill-primary: writes unavailable, max <= 10 s' },
+  { fault: 'kill-leader', metric: 'worstWriteUnavailableMs', stat: 'median', limitMs: 6000, label: 'kill-leader: delegate IP answering writes again, median <= 6 s' },
+  { fault: 'restart-old-primary', metric: 'rejoinMs', stat: 'median', limitMs: 10000, label: 'restart-old-primary: back as a streaming standby, median <= 10 s' },
+];
+
+export function targetsMarkdown(resultsDir: string): string {
+  const runs = readRecords(resultsDir).reverse();
+  const lines = ['## Targets (issue 10), against the newest run that measured each', '', '| target | measured | rounds | run | met |', '| --- | --- | --- | --- | --- |'];
+  for (const t of TARGETS) {
+    const hit = runs.find(({ rec }) => rec.summary[t.fault]?.[t.metric]);
+    const v = hit?.rec.summary[t.fault]![t.metric];
+    lines.push(hit && v ? `| ${t.label} | ${s(v[t.stat])} s | ${v.n} | ${hit.rec.machine.date.slice(0, 16)} ${hit.rec.machine.commit} | ${v[t.stat] <= t.limitMs ? 'yes' : '**no**'} |` : `| ${t.label} | not measured | - | - | - |`);
+  }
+  const sync = runs.filter(({ rec }) => rec.cluster.replication === 'sync');
+  const lost = sync.reduce((n, { rec }) => n + (rec.lostAcked?.length ?? 0), 0);
+  const unknown = sync.filter(({ rec }) => rec.lostAcked === null).length;
+  lines.push(`| synchronous replication: 0 acknowledged writes lost, every round | ${sync.length ? `${lost} lost over ${sync.length} runs${unknown ? ` (${unknown} unknown)` : ''}` : 'not measured'} | ${sync.reduce((n, { rec }) => n + rec.rounds.length, 0)} | all sync runs | ${sync.length ? (lost === 0 && !unknown ? 'yes' : '**no**') : '-'} |`);
+  return lines.join('\n');
+}
+
+/** bench/RESULTS.md, rewritten whole from the records under bench/results (its one source). */
+export function resultsMarkdown(resultsDir: string, mdDir: string, extra: string[] = []): string {
+  return [
+    '# Benchmark results',
+    '',
+    'Generated by `pgha chaos` and `npm run bench` from the records under [results/](results/); do not edit. Every figure carries the machine and commit it ran on.',
+    '',
+    targetsMarkdown(resultsDir),
+    '',
+    chaosResultsMarkdown(resultsDir, mdDir),
+    ...extra,
+  ].join('\n');
+}

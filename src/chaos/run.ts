@@ -1,0 +1,220 @@
+import type Docker from 'dockerode';
+import type { Cluster } from '../cluster/schema.js';
+import type { Topology } from '../cluster/topology.js';
+import { clusterContainers, clusterStatus, type ClusterStatus } from '../deploy/inspect.js';
+import { readiness } from '../deploy/lifecycle.js';
+import type { Log } from '../log.js';
+import { parseEvents, type ClusterEvent } from './events.js';
+import { planFault, type FaultName } from './faults.js';
+import { roundMetrics, spread, type RoundMarks, type RoundMetrics, type Spread } from './metrics.js';
+import { Probe, type ProbeTarget } from './probe.js';
+import { timelineSvg } from './timeline.js';
+
+export interface ChaosOptions {
+  faults: FaultName[];
+  rounds: number;
+  intervalMs: number;
+  timeoutMs: number;
+  warmupSeconds: number;
+  holdSeconds: number;
+  downSeconds: number;
+  healTimeoutSeconds: number;
+}
+
+export interface RoundResult {
+  fault: FaultName;
+  round: number;
+  targets: string[];
+  before: { primary: string; leader: string; vipHolder: string | null };
+  after: { primary: string | null; leader: string | null; vipHolder: string | null } | null;
+  marks: RoundMarks;
+  metrics: RoundMetrics;
+  /** What the nodes logged in the round's window (detection, promotion, VIP, rejoin). */
+  events: ClusterEvent[];
+  /** Why the round left the cluster unhealed, when it did. */
+  notHealed?: string;
+}
+
+export interface ChaosRun {
+  rounds: RoundResult[];
+  /** Per fault, per metric: min, median, max over its rounds. */
+  summary: Record<string, Record<string, Spread | null>>;
+  /** Acknowledged writes missing at the end, over the whole run; null when the final read failed. */
+  lostAcked: number[] | null;
+  /** Set when the run ended early: the cluster did not heal. */
+  aborted?: string;
+  /** The SVG timeline of each round, by file name. */
+  timelines: Map<string, string>;
+}
+
+export interface ChaosIo {
+  docker: Docker;
+  cluster: Cluster;
+  topo: Topology;
+  target: ProbeTarget;
+  /** Phase lines (a round starts, the fault is injected, the cluster healed). */
+  say: Log;
+  /** The live line, rewritten in place on a terminal. */
+  live?: Log;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whole again: readiness (one primary, every backend up, leader, one VIP holder) and every standby streaming. */
+export function healedProblem(s: ClusterStatus): string | null {
+  const why = readiness(s);
+  if (why) return why;
+  const notStreaming = s.backends.filter((b) => b.role === 'standby' && b.replicationState !== 'streaming');
+  return notStreaming.length ? `standbys not streaming: ${notStreaming.map((b) => `${b.host} (${b.replicationState || 'unknown'})`).join(', ')}` : null;
+}
+
+async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ status: ClusterStatus; at: number } | { why: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let why = 'not asked yet';
+  while (Date.now() < deadline) {
+    const s = await clusterStatus(io.docker, io.cluster, io.topo).catch((err: Error) => err);
+    if (!(s instanceof Error)) {
+      const problem = healedProblem(s);
+      if (!problem) return { status: s, at: Date.now() };
+      why = problem;
+    } else why = s.message;
+    await sleep(500);
+  }
+  return { why };
+}
+
+async function logsSince(io: ChaosIo, since: number): Promise<ClusterEvent[]> {
+  const containers = clusterContainers(io.docker, io.cluster);
+  const hosts = [...io.topo.postgres, ...io.topo.pgpool].map((n) => n.host);
+  const events: ClusterEvent[] = [];
+  for (const host of hosts) {
+    const raw = (await containers
+      .get(host)
+      .logs({ stdout: true, stderr: true, timestamps: true, since: Math.floor(since / 1000) - 1 })
+      .catch(() => Buffer.alloc(0))) as unknown as Buffer;
+    events.push(...parseEvents(host, demux(raw)));
+  }
+  return events.sort((a, b) => a.at - b.at);
+}
+
+/** Non-TTY container logs come in frames with an 8-byte header. */
+function demux(buf: Buffer): string {
+  const chunks: string[] = [];
+  for (let i = 0; i + 8 <= buf.length; ) {
+    const size = buf.readUInt32BE(i + 4);
+    chunks.push(buf.subarray(i + 8, i + 8 + size).toString());
+    i += 8 + size;
+  }
+  return chunks.join('');
+}
+
+export async function runChaos(io: ChaosIo, opts: ChaosOptions): Promise<ChaosRun> {
+  const probe = new Probe(io.target, { intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs });
+  const containers = clusterContainers(io.docker, io.cluster);
+  const healMs = opts.healTimeoutSeconds * 1000;
+  const pending: Omit<RoundResult, 'metrics'>[] = [];
+  let aborted: string | undefined;
+
+  const first = await waitHealed(io, healMs);
+  if ('why' in first) throw new Error(`cluster ${io.cluster.name} is not whole before the first round: ${first.why}`);
+  await probe.prepare();
+  probe.start();
+  let label = 'warming up';
+  let roundStart = Date.now();
+  const ticker = io.live
+    ? setInterval(() => {
+        const recent = probe.attempts.filter((a) => a.start >= roundStart);
+        const writes = recent.filter((a) => a.op === 'write');
+        const last = probe.attempts.at(-1);
+        io.live!(`${label} · t+${((Date.now() - roundStart) / 1000).toFixed(1)} s · writes ok ${writes.filter((a) => a.ok).length} failed ${writes.filter((a) => !a.ok).length} · last ${last ? (last.ok ? `ok on ${last.server}` : `error: ${last.error?.slice(0, 50)}`) : '-'}`);
+      }, 250)
+    : undefined;
+  try {
+    outer: for (const fault of opts.faults) {
+      for (let round = 1; round <= opts.rounds; round++) {
+        label = `${fault} round ${round}/${opts.rounds}`;
+        const whole = await waitHealed(io, healMs);
+        if ('why' in whole) {
+          aborted = `before ${label}: the cluster did not heal within ${opts.healTimeoutSeconds} s: ${whole.why}`;
+          break outer;
+        }
+        const primary = whole.status.backends.find((b) => b.role === 'primary')!.host;
+        const leader = whole.status.watchdog.leader!;
+        const vipHolder = whole.status.watchdog.vipHolders[0] ?? null;
+        const from = (roundStart = Date.now());
+        io.say(`${label}: primary ${primary}, watchdog leader ${leader}; warming up ${opts.warmupSeconds} s`);
+        await sleep(opts.warmupSeconds * 1000);
+        const plan = planFault(fault, { docker: io.docker, containers, topo: io.topo, primary, leader }, opts);
+        const marks: RoundMarks = { from, to: 0, fault: Date.now(), healed: null };
+        await plan.inject();
+        io.say(`${label}: ${fault} (${plan.targets.join(', ')}) injected`);
+        if (plan.release) {
+          await sleep(plan.holdSeconds * 1000);
+          await plan.release();
+          marks.released = Date.now();
+          io.say(`${label}: ${plan.targets.join(', ')} released after ${plan.holdSeconds} s`);
+        }
+        const backFrom = marks.released ?? marks.fault;
+        const deadline = Date.now() + healMs;
+        while (Date.now() < deadline && !probe.attempts.some((a) => a.op === 'write' && a.ok && a.start >= backFrom)) await sleep(100);
+        if (plan.restart) {
+          await sleep(plan.downSeconds * 1000);
+          await plan.restart();
+          marks.restarted = Date.now();
+          io.say(`${label}: ${plan.targets.join(', ')} started again`);
+        }
+        const healed = await waitHealed(io, healMs);
+        marks.healed = 'why' in healed ? null : healed.at;
+        await sleep(1000);
+        marks.to = Date.now();
+        const after = 'why' in healed ? null : healed.status;
+        pending.push({
+          fault,
+          round,
+          targets: plan.targets,
+          before: { primary, leader, vipHolder },
+          after: after ? { primary: after.backends.find((b) => b.role === 'primary')?.host ?? null, leader: after.watchdog.leader, vipHolder: after.watchdog.vipHolders[0] ?? null } : null,
+          marks,
+          events: (await logsSince(io, from)).filter((e) => e.at >= from && e.at <= marks.to),
+          notHealed: 'why' in healed ? healed.why : undefined,
+        });
+        io.say(`${label}: ${'why' in healed ? `NOT healed within ${opts.healTimeoutSeconds} s: ${healed.why}` : `healed ${((healed.at - marks.fault) / 1000).toFixed(1)} s after the fault`}`);
+        if ('why' in healed) {
+          aborted = `${label}: the cluster did not heal within ${opts.healTimeoutSeconds} s: ${healed.why}`;
+          break outer;
+        }
+      }
+    }
+  } finally {
+    if (ticker) clearInterval(ticker);
+    await probe.stop();
+  }
+  let committed: Set<number> | null = null;
+  try {
+    committed = await probe.committedSeqs(30_000);
+    await probe.drop(30_000);
+  } catch (err) {
+    io.say(`could not read or drop the probe table at the end: ${(err as Error).message}`);
+  }
+  const rounds: RoundResult[] = pending.map((r) => ({ ...r, metrics: roundMetrics(probe.attempts, r.events, r.marks, committed, r.before.vipHolder) }));
+  const timelines = new Map(
+    rounds.map((r) => [`${r.fault}-round${r.round}.svg`, timelineSvg(`${r.fault}, round ${r.round} (${r.targets.join(', ')}); ${io.cluster.postgres.replication} replication`, probe.attempts, r.events, r.marks)]),
+  );
+  const acked = probe.attempts.filter((a) => a.op === 'write' && a.ok).map((a) => a.seq!);
+  return { rounds, summary: summarise(rounds), lostAcked: committed ? acked.filter((s) => !committed.has(s)) : null, aborted, timelines };
+}
+
+export const SUMMARY_METRICS = ['worstWriteUnavailableMs', 'worstReadUnavailableMs', 'detectionMs', 'promotionMs', 'vipMoveMs', 'rejoinMs'] as const;
+
+function summarise(rounds: RoundResult[]): Record<string, Record<string, Spread | null>> {
+  const out: Record<string, Record<string, Spread | null>> = {};
+  for (const fault of new Set(rounds.map((r) => r.fault))) {
+    const of = rounds.filter((r) => r.fault === fault);
+    out[fault] = {
+      ...Object.fromEntries(SUMMARY_METRICS.map((m) => [m, spread(of.map((r) => r.metrics[m]))])),
+      lostAcked: spread(of.map((r) => r.metrics.lostAcked.length)),
+      visibleAfterError: spread(of.map((r) => r.metrics.visibleAfterError.length)),
+    };
+  }
+  return out;
+}
