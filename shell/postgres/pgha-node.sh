@@ -196,18 +196,32 @@ pgha_node_follow() {
   pgha_node_guard_copy "$host" "$port"
   pgha_node_hold
   pgha_node_stop_postgres
-  pgha_log follow "rewinding onto the new primary $host:$port"
-  if [[ "$PGHA_FORCE_BASEBACKUP" == 1 ]]; then
-    pgha_log follow "PGHA_FORCE_BASEBACKUP=1: skipping pg_rewind"
-    pgha_node_basebackup "$host" "$port"
-  elif ! pg_rewind -D "$PGDATA" --source-server="host=$host port=$port user=$PGHA_REPLICATION_USER dbname=postgres passfile=$PGHA_PGPASS_FILE" 2>&1 |
-    sed 's/^/  pg_rewind: /' >&2; then
-    pgha_log follow "pg_rewind failed; falling back to pg_basebackup"
-    pgha_node_basebackup "$host" "$port"
-  fi
+  pgha_node_rewind_or_clone follow "$host" "$port"
   pgha_node_configure_standby "$host" "$port"
   pgha_node_release
   pgha_log follow "following $host:$port"
+}
+
+# pgha_node_rewind_or_clone ACTION HOST PORT: makes this (stopped) node's data directory a
+# copy of HOST's. pg_rewind copies only what diverged since the timelines forked (wal_log_hints
+# is on), so its cost grows with the divergence, not the database; a clone with
+# pg_basebackup is the fallback (an empty or foreign directory, WAL gone on the source).
+pgha_node_rewind_or_clone() {
+  local action=$1 host=$2 port=$3
+  if [[ "$PGHA_FORCE_BASEBACKUP" == 1 ]]; then
+    pgha_log "$action" "PGHA_FORCE_BASEBACKUP=1: skipping pg_rewind"
+  elif [[ ! -s "$PGDATA/PG_VERSION" ]]; then
+    pgha_log "$action" "no data directory to rewind; cloning"
+  else
+    pgha_log "$action" "rewinding onto $host:$port"
+    if pg_rewind -D "$PGDATA" --source-server="host=$host port=$port user=$PGHA_REPLICATION_USER dbname=postgres passfile=$PGHA_PGPASS_FILE connect_timeout=$PGHA_CONNECT_TIMEOUT" 2>&1 |
+      sed 's/^/  pg_rewind: /' >&2; then
+      pgha_log "$action" "rewound onto $host:$port"
+      return 0
+    fi
+    pgha_log "$action" "pg_rewind failed; falling back to pg_basebackup"
+  fi
+  pgha_node_basebackup "$host" "$port"
 }
 
 # pgha_node_rebuild HOST PORT: online recovery's copy (recovery_1st_stage); the node stays held
@@ -217,7 +231,7 @@ pgha_node_rebuild() {
   pgha_node_guard_copy "$host" "$port"
   pgha_node_hold
   pgha_node_stop_postgres
-  pgha_node_basebackup "$host" "$port"
+  pgha_node_rewind_or_clone rebuild "$host" "$port"
   pgha_node_configure_standby "$host" "$port"
   pgha_log rebuild "rebuilt from $host:$port; held until pgpool_remote_start releases it"
 }
@@ -225,12 +239,14 @@ pgha_node_rebuild() {
 # --- Whether a node that may have been away may start on its own data.
 
 # pgha_node_pool_nodes: "id|host|status|role" of every backend, as pgpool behind the
-# delegate IP sees them; fails when pgpool does not answer.
+# delegate IP sees them; fails when pgpool does not answer. Asked over pcp, which answers
+# while pgpool fails over and while no backend is up (SHOW pool_nodes needs a backend
+# session, so it is refused exactly when the answer matters), and bounded in total.
 pgha_node_pool_nodes() {
-  local pw
-  pw=$(pgha_read_secret PGPOOL_PASSWORD) || return 1
-  PGPASSWORD=$pw PGCONNECT_TIMEOUT=$PGHA_CONNECT_TIMEOUT psql -X -h "$PGHA_DELEGATE_IP" -p "$PGHA_PGPOOL_PORT" -U "$PGHA_PGPOOL_USER" -d postgres \
-    -At -F'|' -c 'SHOW pool_nodes' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $4 "|" $7 }'
+  local out
+  out=$(timeout "$PGHA_REMOTE_STEP_SECONDS" pcp_node_info -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w 2>/dev/null) || return 1
+  # One line per backend, in id order: hostname port status weight status_name backend_status role ...
+  awk '{ print NR - 1 "|" $1 "|" $5 "|" $7 }' <<<"$out"
 }
 
 # _pgha_node_ask HOST: psql to postgres on HOST directly, as the pgpool role; SQL on stdin.
@@ -292,12 +308,19 @@ pgha_node_decide_start() {
     fi
     primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
     [[ -n "$primary" ]] && break
+    # No other backend up: the whole cluster is starting (or every node died), and no
+    # failover can be under way without a live standby to promote.
+    if ! awk -F'|' -v me="$PGHA_NODE" '$3 == "up" && $2 != me { found = 1 } END { exit !found }' <<<"$nodes"; then
+      pgha_log rejoin-check "pgpool sees no other backend up (the cluster is starting, or every node was down); going by the data on disk"
+      echo start
+      return 0
+    fi
     if ((waited >= PGHA_PRIMARY_WAIT_SECONDS)); then
       pgha_log rejoin-check "pgpool knows no healthy primary after $PGHA_PRIMARY_WAIT_SECONDS s; starting with the role on disk"
       echo start
       return 0
     fi
-    pgha_log rejoin-check "pgpool knows no healthy primary yet; waiting ($waited/$PGHA_PRIMARY_WAIT_SECONDS s)"
+    pgha_log rejoin-check "pgpool knows no healthy primary yet while another backend is up (a failover may be under way); waiting ($waited/$PGHA_PRIMARY_WAIT_SECONDS s)"
     sleep 2
     waited=$((waited + 2))
   done
@@ -343,7 +366,7 @@ pgha_node_rejoin() {
   [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
   : "${PGHA_DELEGATE_IP:?}" "${PGHA_NODE_ID:?}"
   # sshd must be listening before the primary connects back to clone this node.
-  sleep 2
+  pgha_wait_port 127.0.0.1 "$PGHA_SSH_PORT" 10 || pgha_log rejoin "WARNING: sshd is not listening on $PGHA_SSH_PORT after 10 s; asking all the same"
   while ((n < PGHA_REJOIN_TRIES)); do
     n=$((n + 1))
     pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n/$PGHA_REJOIN_TRIES)"

@@ -10,7 +10,7 @@ set -euo pipefail
 
 if [[ -e "$PGHA_HOLD_MARKER" ]]; then
   pgha_log hold "postgres held: $PGHA_HOLD_MARKER exists; waiting for recovery to remove it"
-  while [[ -e "$PGHA_HOLD_MARKER" ]]; do sleep 1; done
+  while [[ -e "$PGHA_HOLD_MARKER" ]]; do sleep 0.2; done
   pgha_log hold "marker removed; starting postgres"
 fi
 if [[ ! -s "$PGDATA/PG_VERSION" ]]; then

@@ -6,7 +6,7 @@ export interface RoundMarks {
   /** The round's window: from its first attempt considered to the moment it ended. */
   from: number;
   to: number;
-  /** When the fault was injected. */
+  /** When the fault was in effect (the engine's kill, pause or disconnect returned). */
   fault: number;
   /** A paused or isolated node set free again. */
   released?: number;

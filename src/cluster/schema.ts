@@ -51,19 +51,26 @@ export const clusterSchema = z
       .strictObject({
         healthCheck: z
           .strictObject({
-            periodSeconds: seconds(1, 3600).default(2),
-            timeoutSeconds: seconds(1, 3600).default(3),
-            maxRetries: seconds(0, 100).default(2),
-            retryDelaySeconds: seconds(0, 3600).default(1),
+            // A dead backend's address does not answer at all, so every attempt waits out its
+            // timeout: detection is about period + (retries + 1) x timeout. See the README's
+            // "Failover timings" for why each value is safe on a busy host.
+            periodSeconds: seconds(1, 3600).default(1),
+            timeoutSeconds: seconds(1, 3600).default(1),
+            maxRetries: seconds(0, 100).default(1),
+            retryDelaySeconds: seconds(0, 3600).default(0),
           })
           .prefault({}),
         srCheckPeriodSeconds: seconds(1, 3600).default(2),
+        /** pgpool's connect_timeout: bounds every connect to a backend (sessions, streaming-replication check, primary search). */
+        connectTimeoutMs: seconds(100, 3_600_000).default(1500),
+        /** How long pgpool looks for a primary after a failover before giving up (search_primary_node_timeout). */
+        searchPrimarySeconds: seconds(1, 3600).default(10),
         watchdog: z
           .strictObject({
-            intervalSeconds: seconds(1, 3600).default(2),
+            intervalSeconds: seconds(1, 3600).default(1),
             lifePoint: seconds(1, 100).default(3),
             heartbeatIntervalSeconds: seconds(1, 3600).default(1),
-            heartbeatDeadtimeSeconds: seconds(1, 3600).default(6),
+            heartbeatDeadtimeSeconds: seconds(1, 3600).default(3),
           })
           .prefault({}),
       })

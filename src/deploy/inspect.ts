@@ -3,8 +3,9 @@ import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
 
-/** Every command run in a node is bounded: a pgpool that accepts and never answers must not hang status. */
-export const REMOTE_STEP_SECONDS = 15;
+// Every command run in a node is bounded: a pgpool that accepts and never answers must not hang status.
+import { REMOTE_STEP_SECONDS } from '../images/facts.js';
+export { REMOTE_STEP_SECONDS };
 
 /** A container of the cluster, by its compose container_name. */
 export interface ClusterContainers {

@@ -5,6 +5,9 @@
  */
 
 /** Default ports. A cluster definition may change the pgpool and postgres ones. */
+/** Bound on the whole of one remote step (a command in a node, an SSH session in the background): nothing may hang. */
+export const REMOTE_STEP_SECONDS = 15;
+
 export const PORTS = {
   ssh: 2222,
   postgres: 5432,

@@ -1,5 +1,5 @@
 import type { Manifest } from '../manifest/schema.js';
-import { PATHS, PORTS, ROLES } from '../images/facts.js';
+import { PATHS, PORTS, REMOTE_STEP_SECONDS, ROLES } from '../images/facts.js';
 
 /** One variable of pgha-env.sh. */
 export interface EnvVar {
@@ -81,6 +81,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     // Waits and retries
     v('PGHA_CONNECT_TIMEOUT', 3, 'seconds a psql to another node may take to connect'),
     v('PGHA_SSH_CONNECT_TIMEOUT', 5, 'seconds an SSH connection may take to connect'),
+    v('PGHA_ESCALATION_SSH_TIMEOUT', 1, 'seconds escalation.sh waits to reach a peer pgpool node to clear the delegate IP'),
+    v('PGHA_REMOTE_STEP_SECONDS', REMOTE_STEP_SECONDS, 'bound on the whole of one remote step run in the background (SSH connect, banner and command)'),
     v('PGHA_PG_CTL_TIMEOUT', 60, 'seconds pg_ctl waits for a stop or a promotion'),
     v('PGHA_PRIMARY_WAIT_SECONDS', 60, 'seconds a starting node waits for a primary'),
     v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),

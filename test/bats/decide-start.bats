@@ -130,12 +130,30 @@ logged() { grep -q -- "$1" "$BATS_TEST_TMPDIR/log"; }
   logged "the primary is pg1 and this node's data directory is a former primary's; it must be rebuilt"
 }
 
-@test "a primary that pgpool sees down does not count: waits, then starts with the role on disk" {
-  pool "0|pg0|down|standby" "1|pg1|down|primary"
+@test "a primary that pgpool sees down does not count: with a standby up (failover under way) waits, then starts with the role on disk" {
+  pool "0|pg0|down|standby" "1|pg1|down|primary" "2|pg2|up|standby"
   data primary
   decides start
   logged "pgpool knows no healthy primary after 4 s"
-  logged "pgpool knows no healthy primary yet; waiting (2/4 s)"
+  logged "a failover may be under way); waiting (2/4 s)"
+}
+
+@test "the old primary restarted during the failover: pgpool lists it down and a standby up, so it waits; the standby promoted, it rejoins" {
+  # The first two answers come before the promotion, the third after it.
+  answers=("0|pg0|down|primary"$'\n'"1|pg1|up|standby" "0|pg0|down|primary"$'\n'"1|pg1|up|standby" "0|pg0|down|standby"$'\n'"1|pg1|up|primary")
+  pgha_node_pool_nodes() { local i; i=$(cat "$BATS_TEST_TMPDIR/asked" 2>/dev/null || echo 0); echo $((i + 1)) >"$BATS_TEST_TMPDIR/asked"; printf '%s\n' "${answers[$i]}"; }
+  data primary
+  decides rejoin
+  logged "a failover may be under way); waiting (0/4 s)"
+  logged "the primary is pg1 and this node's data directory is a former primary's; it must be rebuilt"
+}
+
+@test "pgpool answers but sees no other backend up (the whole cluster starting): start on the data on disk, no wait" {
+  pool "0|pg0|down|primary" "1|pg1|down|standby"
+  data primary
+  decides start
+  logged "pgpool sees no other backend up"
+  ! logged "waiting"
 }
 
 @test "the first up primary wins when pgpool lists two" {

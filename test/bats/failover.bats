@@ -1,14 +1,16 @@
 #!/usr/bin/env bats
 # failover.sh's decisions, with SSH replaced by a stub that records each remote command:
 # nothing left to promote -> refuse; a standby failed -> drop its slot on the primary; the
-# primary failed -> promote the new main node, then mark the old primary BACKUP if it answers.
+# primary failed -> promote the new main node in one SSH session, then (in the background,
+# bounded) mark the old primary BACKUP if it answers.
 
 setup() {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/pgpool/bookworm"
   export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pgpool0
-  export SSH_CALLS="$BATS_TEST_TMPDIR/ssh-calls" SSH_DOWN=""
+  export SSH_CALLS="$BATS_TEST_TMPDIR/ssh-calls" SSH_DOWN="" SSH_FAILS="" SSH_HANGS=""
   mkdir -p "$BATS_TEST_TMPDIR/bin"
-  # ssh stub: "host command..." per call; fails for hosts listed in SSH_DOWN.
+  # ssh stub: "host command..." per call; exits 255 (ssh's own failure) for hosts in SSH_DOWN,
+  # 1 (the remote command failed) for hosts in SSH_FAILS, and sleeps for hosts in SSH_HANGS.
   cat >"$BATS_TEST_TMPDIR/bin/ssh" <<'STUB'
 #!/usr/bin/env bash
 host= rest=()
@@ -21,7 +23,10 @@ while (($#)); do
   esac
 done
 echo "$host ${rest[*]}" >>"$SSH_CALLS"
-[[ ",$SSH_DOWN," != *",$host,"* ]]
+[[ ",$SSH_HANGS," == *",$host,"* ]] && sleep 30
+[[ ",$SSH_DOWN," == *",$host,"* ]] && exit 255
+[[ ",$SSH_FAILS," == *",$host,"* ]] && exit 1
+exit 0
 STUB
   chmod +x "$BATS_TEST_TMPDIR/bin/ssh"
   PATH="$BATS_TEST_TMPDIR/bin:$PATH"
@@ -45,11 +50,29 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   [[ "$output" == *"pg0 unreachable; it will be rebuilt as BACKUP when it returns"* ]]
 }
 
-@test "the new main node cannot be reached: fail loudly, promote nothing" {
+@test "the primary failed: one SSH session to the new main node, no ping before it" {
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$(grep -c '^pg1 ' "$SSH_CALLS")" -eq 1 ]]
+}
+
+@test "the old primary hangs (frozen): the failover is done first, the breadcrumb gives up within its bound" {
+  export PGHA_REMOTE_STEP_SECONDS=1
+  SSH_HANGS=pg0 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  [[ "$output" == *"done: pg1 is the primary"*"pg0 unreachable"* ]]
+}
+
+@test "the new main node cannot be reached: fail loudly naming the SSH path, mark nothing" {
   SSH_DOWN=pg1 failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -ne 0 ]]
-  ! grep -q promote "$SSH_CALLS"
-  [[ "$output" == *"SSH to postgres@pg1 port 2222 failed"* ]]
+  ! grep -q set-role "$SSH_CALLS"
+  [[ "$output" == *"SSH to postgres@pg1 port 2222 failed"*"the cluster has no primary until one is promoted"* ]]
+}
+
+@test "the promotion itself fails on the new main node: fail loudly, pointing at its log" {
+  SSH_FAILS=pg1 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -ne 0 ]]
+  [[ "$output" == *"promotion of pg1 failed: see its container log"* ]]
 }
 
 @test "every backend is down: refuse, touch nothing" {

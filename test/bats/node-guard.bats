@@ -19,14 +19,41 @@ setup() {
   done
 }
 
-@test "a standby is rebuilt and follows" {
+@test "a standby is rebuilt and follows, rewound when it has data" {
+  echo 15 >"$PGDATA/PG_VERSION"
   run pgha_node_rebuild pg1 5432
   [[ "$status" -eq 0 ]]
-  grep -qx pgha_node_basebackup "$CALLS"
+  grep -qx pg_rewind "$CALLS"
+  ! grep -qx pgha_node_basebackup "$CALLS"
   rm -f "$CALLS"
   run pgha_node_follow pg1 5432
   [[ "$status" -eq 0 ]]
   grep -qx pg_rewind "$CALLS"
+}
+
+@test "rewind or clone: an empty data directory is cloned, not rewound" {
+  run pgha_node_rebuild pg1 5432
+  [[ "$status" -eq 0 ]]
+  grep -qx pgha_node_basebackup "$CALLS"
+  ! grep -qx pg_rewind "$CALLS"
+  [[ "$output" == *"no data directory to rewind; cloning"* ]]
+}
+
+@test "rewind or clone: a failed pg_rewind falls back to a clone" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  pg_rewind() { echo pg_rewind >>"$CALLS"; echo "could not find common ancestor" >&2; return 1; }
+  run pgha_node_rebuild pg1 5432
+  [[ "$status" -eq 0 ]]
+  [[ "$(cat "$CALLS")" == *pg_rewind*pgha_node_basebackup* ]]
+  [[ "$output" == *"pg_rewind failed; falling back to pg_basebackup"* ]]
+}
+
+@test "rewind or clone: PGHA_FORCE_BASEBACKUP=1 clones without trying pg_rewind" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  PGHA_FORCE_BASEBACKUP=1 run pgha_node_follow pg1 5432
+  [[ "$status" -eq 0 ]]
+  ! grep -qx pg_rewind "$CALLS"
+  grep -qx pgha_node_basebackup "$CALLS"
 }
 
 @test "a held node (postgres down) is rebuilt" {

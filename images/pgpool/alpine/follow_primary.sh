@@ -24,7 +24,7 @@ fi
 
 # pgpool runs this for down nodes too; a node whose postgres does not answer is rebuilt
 # when it comes back (pgha-node rejoin), not here.
-if ! pg_isready -q -h "$failed_node_host" -p "$failed_node_port" -t "$PGHA_SSH_CONNECT_TIMEOUT"; then
+if ! pg_isready -q -h "$failed_node_host" -p "$failed_node_port" -t "$PGHA_CONNECT_TIMEOUT"; then
   pgha_log follow "node $failed_node_id ($failed_node_host:$failed_node_port) does not answer; skipping it: it asks to be rebuilt when it returns"
   exit 0
 fi

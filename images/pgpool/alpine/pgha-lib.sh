@@ -188,20 +188,52 @@ pgha_install_ssh_material() {
 
 # pgha_ssh HOST COMMAND...: run COMMAND on HOST as postgres. A peer that stops answering
 # (frozen, cut off) ends the session after 2 unanswered keepalives, never a hang.
-pgha_ssh() {
-  local host=$1
-  shift
-  ssh -T -p "$PGHA_SSH_PORT" -i "$PGHA_SSH_KEY" \
+pgha_ssh() { pgha_ssh_within 0 "$@"; }
+
+# pgha_ssh_within SECONDS HOST COMMAND...: pgha_ssh whose whole session (connect, banner,
+# command) ends after SECONDS (0: no bound beyond the keepalives), with status 124 then.
+pgha_ssh_within() {
+  local seconds=$1 host=$2
+  shift 2
+  timeout "$seconds" ssh -T -p "$PGHA_SSH_PORT" -i "$PGHA_SSH_KEY" \
     -o UserKnownHostsFile="$PGHA_KNOWN_HOSTS" -o StrictHostKeyChecking=yes \
     -o BatchMode=yes -o ConnectTimeout="$PGHA_SSH_CONNECT_TIMEOUT" \
     -o ServerAliveInterval="$PGHA_SSH_CONNECT_TIMEOUT" -o ServerAliveCountMax=2 "postgres@$host" "$@"
 }
 
+# pgha_wait_port HOST PORT SECONDS: true once HOST accepts TCP connections on PORT, false
+# after SECONDS; each try bounded by a second.
+pgha_wait_port() {
+  local host=$1 port=$2 deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+    timeout 1 bash -c ': >"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# pgha_wait_pg HOST PORT SECONDS: true once postgres on HOST accepts connections (a standby
+# too), false after SECONDS.
+pgha_wait_pg() {
+  local host=$1 port=$2 deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    pg_isready -q -h "$host" -p "$port" -t 1 && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# pgha_ssh_failed HOST: what to check when SSH to HOST failed (ssh's own status 255).
+pgha_ssh_failed() {
+  local host=$1
+  echo "SSH to postgres@$host port $PGHA_SSH_PORT failed: check sshd on $host, the mounted key $PGHA_SSH_KEY, its entry in authorized_keys and $host's host key in $PGHA_KNOWN_HOSTS"
+}
+
 # pgha_require_ssh HOST ACTION: fail loudly, naming what to check, when HOST can't be reached.
 pgha_require_ssh() {
   local host=$1 action=$2
-  pgha_ssh "$host" ping >/dev/null ||
-    pgha_die "$action" "SSH to postgres@$host port $PGHA_SSH_PORT failed: check sshd on $host, the mounted key $PGHA_SSH_KEY, its entry in authorized_keys and $host's host key in $PGHA_KNOWN_HOSTS"
+  pgha_ssh "$host" ping >/dev/null || pgha_die "$action" "$(pgha_ssh_failed "$host")"
 }
 
 # --- The delegate IP, as the entrypoint configured it for pgha-vip (pgpool image).

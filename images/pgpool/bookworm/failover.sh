@@ -31,15 +31,24 @@ if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
   exit 0
 fi
 
-pgha_require_ssh "$new_main_node_host" failover
+# pgpool serves no client while this script runs: one SSH session promotes, and nothing
+# waits on the failed node.
 pgha_log failover "promoting $new_main_node_host (node $new_main_node_id)"
-pgha_ssh "$new_main_node_host" pgha-node promote ||
+rc=0
+pgha_ssh "$new_main_node_host" pgha-node promote || rc=$?
+if ((rc == 255)); then
+  pgha_die failover "$(pgha_ssh_failed "$new_main_node_host"); the cluster has no primary until one is promoted"
+elif ((rc != 0)); then
   pgha_die failover "promotion of $new_main_node_host failed: see its container log; the cluster has no primary until one is promoted"
-
-# The old primary is usually unreachable now; when it is, mark it so it comes back as a standby.
-if pgha_ssh "$failed_node_host" pgha-node set-role BACKUP 2>/dev/null; then
-  pgha_log failover "$failed_node_host marked BACKUP"
-else
-  pgha_log failover "$failed_node_host unreachable; it will be rebuilt as BACKUP when it returns"
 fi
 pgha_log failover "done: $new_main_node_host is the primary"
+
+# The .node_role breadcrumb of the old primary, in the background and bounded: that node is
+# usually dead, and when it returns its start decision asks pgpool, not the breadcrumb.
+(
+  if pgha_ssh_within "$PGHA_REMOTE_STEP_SECONDS" "$failed_node_host" pgha-node set-role BACKUP 2>/dev/null; then
+    pgha_log failover "$failed_node_host marked BACKUP"
+  else
+    pgha_log failover "$failed_node_host unreachable; it will be rebuilt as BACKUP when it returns"
+  fi
+) </dev/null &

@@ -123,6 +123,10 @@
 : "${PGHA_CONNECT_TIMEOUT:=3}"
 # seconds an SSH connection may take to connect
 : "${PGHA_SSH_CONNECT_TIMEOUT:=5}"
+# seconds escalation.sh waits to reach a peer pgpool node to clear the delegate IP
+: "${PGHA_ESCALATION_SSH_TIMEOUT:=1}"
+# bound on the whole of one remote step run in the background (SSH connect, banner and command)
+: "${PGHA_REMOTE_STEP_SECONDS:=15}"
 # seconds pg_ctl waits for a stop or a promotion
 : "${PGHA_PG_CTL_TIMEOUT:=60}"
 # seconds a starting node waits for a primary
