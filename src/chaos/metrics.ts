@@ -6,6 +6,8 @@ export interface RoundMarks {
   /** The round's window: from its first attempt considered to the moment it ended. */
   from: number;
   to: number;
+  /** When the runner asked the engine for the fault: the nodes may notice from here on. */
+  injected: number;
   /** When the fault was in effect (the engine's kill, pause or disconnect returned). */
   fault: number;
   /** A paused or isolated node set free again. */
@@ -54,8 +56,10 @@ export function roundMetrics(attempts: Attempt[], events: ClusterEvent[], marks:
   const writeUnavailableMs = perLane('write');
   const readUnavailableMs = perLane('read');
   const worst = (l: PerLane) => (Object.values(l).includes(null) ? null : Math.max(...(Object.values(l) as number[])));
-  const at = (e: ClusterEvent | undefined) => (e ? e.at - marks.fault : null);
-  const vipUp = events.filter((e) => e.kind === 'vipUp' && e.at >= marks.fault && e.host !== vipHolderBefore).sort((a, b) => a.at - b.at)[0];
+  // The nodes' moments count from the request: a killed node's sockets may close (and a
+  // health check fail) before the engine's kill call returns.
+  const at = (e: ClusterEvent | undefined) => (e ? e.at - marks.injected : null);
+  const vipUp = events.filter((e) => e.kind === 'vipUp' && e.at >= marks.injected && e.host !== vipHolderBefore).sort((a, b) => a.at - b.at)[0];
   const writes = inRound.filter((a) => a.op === 'write' && a.seq !== undefined);
   const acked = writes.filter((a) => a.ok).map((a) => a.seq!);
   const failed = writes.filter((a) => !a.ok).map((a) => a.seq!);
@@ -65,8 +69,8 @@ export function roundMetrics(attempts: Attempt[], events: ClusterEvent[], marks:
     readUnavailableMs,
     worstWriteUnavailableMs: worst(writeUnavailableMs),
     worstReadUnavailableMs: worst(readUnavailableMs),
-    detectionMs: at(firstEvent(events, 'detected', marks.fault)),
-    promotionMs: at(firstEvent(events, 'promoted', marks.fault)),
+    detectionMs: at(firstEvent(events, 'detected', marks.injected)),
+    promotionMs: at(firstEvent(events, 'promoted', marks.injected)),
     vipMoveMs: at(vipUp),
     rejoinMs: since !== undefined && marks.healed !== null ? marks.healed - since : null,
     attempts: { writes: writes.length, acked: acked.length, errors: inRound.filter((a) => !a.ok).length },

@@ -145,10 +145,11 @@ export async function runChaos(io: ChaosIo, opts: ChaosOptions): Promise<ChaosRu
         io.say(`${label}: primary ${primary}, watchdog leader ${leader}; warming up ${opts.warmupSeconds} s`);
         await sleep(opts.warmupSeconds * 1000);
         const plan = planFault(fault, { docker: io.docker, containers, topo: io.topo, primary, leader }, opts);
+        const injected = Date.now();
         await plan.inject();
-        // The fault counts from when it is in effect: a write that started while the engine was
-        // still killing the container may yet succeed, and must not count as "back".
-        const marks: RoundMarks = { from, to: 0, fault: Date.now(), healed: null };
+        // Writes count from when the fault is in effect: a write that started while the engine
+        // was still killing the container may yet succeed, and must not count as "back".
+        const marks: RoundMarks = { from, to: 0, injected, fault: Date.now(), healed: null };
         io.say(`${label}: ${fault} (${plan.targets.join(', ')}) injected`);
         if (plan.release) {
           await sleep(plan.holdSeconds * 1000);

@@ -53,7 +53,7 @@ export function timelineSvg(title: string, attempts: Attempt[], events: ClusterE
     const y = labelTop + i * 14;
     out.push(
       `<line x1="${x(e.at).toFixed(1)}" y1="${lanesBottom + 22}" x2="${x(e.at).toFixed(1)}" y2="${y - 4}" stroke="#bbb"/>`,
-      `<text x="${x(e.at).toFixed(1)}" y="${y}" fill="#333" text-anchor="${x(e.at) > WIDTH * 0.6 ? 'end' : 'start'}">${escape(`+${((e.at - marks.fault) / 1000).toFixed(1)} s ${e.host} ${e.kind}: ${e.text.slice(0, 90)}`)}</text>`,
+      `<text x="${x(e.at).toFixed(1)}" y="${y}" fill="#333" text-anchor="${x(e.at) > WIDTH * 0.6 ? 'end' : 'start'}">${escape(`${e.at >= marks.fault ? '+' : ''}${((e.at - marks.fault) / 1000).toFixed(1)} s ${e.host} ${e.kind}: ${e.text.slice(0, 90)}`)}</text>`,
     );
   });
   out.push('</svg>');

@@ -50,6 +50,8 @@ export const PATHS = {
   pgdata: '/var/lib/postgresql/pgdata',
   pgpoolEtc: '/etc/pgpool-II',
   pgpoolRunConf: '/run/pgha/pgpool',
+  /** The postgres image's socket directory (Debian's build default). */
+  postgresSocketDir: '/var/run/postgresql',
   pgpoolSocketDir: '/run/pgpool',
   pgpoolWorkDir: '/var/lib/pgpool',
   pgpoolParams: '/usr/local/share/pgha/pgpool-params.txt',

@@ -61,6 +61,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_CLUSTER_CONF', '${PGHA_DEFAULT_CLUSTER_CONF}', 'the cluster\'s pgpool settings, merged over the image\'s'),
     v('PGHA_PGPOOL_PARAMS', PATHS.pgpoolParams, 'pgpool.conf keys the built pgpool knows'),
     v('PGHA_PGPOOL_CONF_DIR', PATHS.pgpoolRunConf, 'pgpool\'s run-time configuration'),
+    v('PGHA_POSTGRES_SOCKET_DIR', PATHS.postgresSocketDir, 'postgres\'s socket directory'),
     v('PGHA_PGPOOL_SOCKET_DIR', PATHS.pgpoolSocketDir, 'pgpool\'s sockets and pid file'),
     v('PGHA_PGPOOL_WORK_DIR', PATHS.pgpoolWorkDir, 'pgpool\'s work_dir and home'),
     v('PGHA_VIP_BIN', PATHS.vipWrapper, 'the root-owned wrapper that adds, removes and announces the delegate IP (sudo)'),

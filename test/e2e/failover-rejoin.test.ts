@@ -1,8 +1,15 @@
 // Scenarios 3, 6 and 7 of the failover suite on one 2-node cluster with synchronous
 // replication: the primary is killed under a steady stream of writes and the standby
 // promoted; the old primary returns and is rebuilt; then a node whose volume was wiped
-// rejoins the same way. They run in order on the same cluster.
+// rejoins the same way; then a short `pgha chaos` run (scenario 11). They run in order on
+// the same cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { ChaosRecord } from '../../src/chaos/report.js';
+import { ROOT } from '../helpers.js';
 import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -82,6 +89,8 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     // recovery_1st_stage runs on the primary and clones pg0 over SSH: its steps are in pg1's log.
     const primaryLog = await tc.logs('pg1');
     expect(primaryLog).toMatch(/pgha\[recovery_1st_stage\] node=pg1 action=recovery: rebuilding node 0 \(pg0\) from pg1:5432/);
+    // The returning primary diverged only by what it wrote last: rewound, not cloned whole.
+    expect(primaryLog).toMatch(/node=pg0 action=rebuild: rewound onto pg1:5432/);
     expect(primaryLog).toMatch(/node=pg0 action=rebuild: rebuilt from pg1:5432/);
     expect(primaryLog).toMatch(/pgha\[pgpool_remote_start\] node=pg1 action=remote-start: pg0 released/);
     expect((await sh(tc.container('pg0'), 'cat /var/lib/postgresql/.node_role; ls /var/lib/postgresql/.do_not_start 2>&1')).stdout).toMatch(/^BACKUP\n.*No such file/);
@@ -109,5 +118,33 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(log).not.toMatch(/initialising a new primary/);
     await waitFor('pg0 to hold every row', async () => lost(expected, await ids('pg0')).length === 0, 60_000);
     expect(lost(acked, await ids('pg0'))).toEqual([]);
+  });
+
+  it('scenario 11: pgha chaos, one kill-primary and one kill-leader round: the cluster heals after each, no acknowledged write lost, the probe table dropped', async () => {
+    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
+    const r = await execa('node', [join(ROOT, 'bin/pgha.js'), 'chaos', '--fault', 'kill-primary', 'kill-leader', '--rounds', '1', '--warmup', '3', '--json', '--results', join(results, 'results'), '--cluster', tc.definitionFile, '--dir', tc.dir], { cwd: ROOT, reject: false, timeout: 600_000 });
+    console.log(r.stderr);
+    expect(r.exitCode).toBe(0);
+    const rec = JSON.parse(r.stdout) as ChaosRecord;
+    expect(rec.cluster.replication).toBe('sync');
+    expect(rec.aborted).toBeNull();
+    expect(rec.rounds.map((x) => [x.fault, x.notHealed ?? 'healed'])).toEqual([['kill-primary', 'healed'], ['kill-leader', 'healed']]);
+    expect(rec.lostAcked).toEqual([]);
+    for (const round of rec.rounds) {
+      expect(round.metrics.lostAcked).toEqual([]);
+      expect(round.metrics.attempts.acked).toBeGreaterThan(0);
+      // The round saw the fault: some attempts failed, and writes came back in both lanes.
+      expect(round.metrics.attempts.errors).toBeGreaterThan(0);
+      expect(round.metrics.writeUnavailableMs.new).not.toBeNull();
+      expect(round.metrics.writeUnavailableMs.pooled).not.toBeNull();
+    }
+    const killed = rec.rounds[0]!;
+    expect(killed.after!.primary).not.toBe(killed.before.primary);
+    expect(killed.events.some((e) => e.kind === 'promoted')).toBe(true);
+    expect(rec.rounds[1]!.after!.vipHolder).not.toBe(rec.rounds[1]!.before.vipHolder);
+    const runDir = join(results, 'results', readdirSync(join(results, 'results'))[0]!);
+    expect(readdirSync(runDir).filter((f) => f.endsWith('.svg'))).toHaveLength(2);
+    expect(readFileSync(join(results, 'RESULTS.md'), 'utf8')).toContain('kill-primary');
+    expect(await tc.query("SELECT to_regclass('pgha_chaos_probe') AS t")).toEqual([{ t: null }]);
   });
 });

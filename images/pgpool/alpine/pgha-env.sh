@@ -87,6 +87,8 @@
 : "${PGHA_PGPOOL_PARAMS:=/usr/local/share/pgha/pgpool-params.txt}"
 # pgpool's run-time configuration
 : "${PGHA_PGPOOL_CONF_DIR:=/run/pgha/pgpool}"
+# postgres's socket directory
+: "${PGHA_POSTGRES_SOCKET_DIR:=/var/run/postgresql}"
 # pgpool's sockets and pid file
 : "${PGHA_PGPOOL_SOCKET_DIR:=/run/pgpool}"
 # pgpool's work_dir and home

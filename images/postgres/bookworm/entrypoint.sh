@@ -182,9 +182,10 @@ pgha_postgres_init() {
   pgha_write_passfile "$PGHA_PCPPASS_FILE" "*:*:$PGHA_PCP_USER" PCP_PASSWORD
   ln -sfn "$PGHA_PGPASS_FILE" "$PGHA_HOME/.pgpass"
   rm -f "$PGHA_REJOIN_REQUEST"
-  # A container killed and started again leaves postmaster.pid behind; its PID may belong to
-  # another process in the new container and stop postgres. Nothing runs postgres yet.
-  rm -f "$PGDATA/postmaster.pid"
+  # A container killed and started again leaves postmaster.pid and the socket's lock file
+  # behind; their PID may belong to another process of the new container (PIDs are small and
+  # reused here), and postgres would refuse to start. Nothing runs postgres yet.
+  rm -f "$PGDATA/postmaster.pid" "$PGHA_POSTGRES_SOCKET_DIR"/.s.PGSQL.*.lock
   if [[ "$(pgha_node_decide_start)" == rejoin ]]; then
     pgha_node_hold_for_rejoin
   elif [[ -s "$PGDATA/PG_VERSION" ]]; then
