@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { basesCommand, type BasesOptions } from './commands/bases.js';
+import { benchCommand, type BenchCommandOptions } from './commands/bench.js';
 import { chaosCommand, type ChaosCommandOptions } from './commands/chaos.js';
 import { buildCommand, type BuildCommandOptions } from './commands/build.js';
 import { clusterDoctorCommand, clusterDownCommand, clusterStatusCommand, clusterUpCommand, type ClusterDownOptions, type ClusterOptions, type ClusterStatusOptions, type ClusterUpOptions } from './commands/cluster.js';
@@ -112,6 +113,20 @@ withCluster(program.command('chaos'))
   .option('--json', 'print the record as JSON on stdout (progress on stderr)')
   .action(async (opts: ChaosCommandOptions) => {
     process.exitCode = await chaosCommand(PROJECT_ROOT, opts);
+  });
+
+withCluster(program.command('bench'))
+  .description('what the proxy costs: pgbench direct, through pgpool, pgbouncer and HAProxy inside the cluster network (npm run bench); --soak: load without faults, counting false alarms')
+  .option('--rounds <n>', 'rounds; every target runs once per round, in a rotating order', '3')
+  .option('--seconds <n>', 'duration of each pgbench run', '15')
+  .option('--clients <n...>', 'client counts', ['8', '32'])
+  .option('--scale <n>', 'pgbench scale of the bench database', '10')
+  .option('--soak <seconds>', 'instead: pgbench tpcb-like through the delegate IP for this long, then count failovers, VIP moves and failed health checks')
+  .option('--results <dir>', 'where to record the run (bench/RESULTS.md is rewritten beside it)', resolve(PROJECT_ROOT, 'bench/results'))
+  .option('--no-results', 'record nothing')
+  .option('--json', 'print the record as JSON on stdout (progress on stderr)')
+  .action(async (opts: BenchCommandOptions) => {
+    process.exitCode = await benchCommand(PROJECT_ROOT, opts);
   });
 
 try {

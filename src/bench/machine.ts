@@ -3,6 +3,9 @@ import type Docker from 'dockerode';
 import { execa } from 'execa';
 import type { Machine } from '../chaos/report.js';
 
+/** A record's file stamp: the time of day it was taken (HHMMSS, UTC). */
+export const stampOf = (m: Machine) => m.date.slice(11, 19).replace(/:/g, '');
+
 /** The machine and commit a benchmark ran on; a commit with uncommitted changes is marked `-dirty`. */
 export async function machineInfo(docker: Docker, root: string): Promise<Machine> {
   const git = async (...args: string[]) => (await execa('git', args, { cwd: root, reject: false })).stdout.trim();

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { table } from '../format.js';
 import type { Spread } from './metrics.js';
 import type { ChaosOptions, ChaosRun, RoundResult } from './run.js';
 
@@ -25,7 +26,7 @@ export interface ChaosRecord {
   rounds: (Omit<RoundResult, 'marks'> & { marks: Record<string, number | null>; timeline: string })[];
 }
 
-const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(1));
+export const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(1));
 
 /** The run as JSON-ready data: times relative to the round's fault, in milliseconds. */
 export function chaosRecord(run: ChaosRun, machine: Machine, cluster: ChaosRecord['cluster'], options: ChaosOptions): ChaosRecord {
@@ -46,11 +47,6 @@ export function chaosRecord(run: ChaosRun, machine: Machine, cluster: ChaosRecor
   };
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
 
 const spreadText = (v: Spread | null | undefined, unit: 's' | 'n') => (v ? (unit === 's' ? `${s(v.min)} / ${s(v.median)} / ${s(v.max)}` : `${v.min} / ${v.median} / ${v.max}`) : '-');
 
@@ -96,33 +92,38 @@ export function formatChaos(rec: ChaosRecord): string {
 
 /** Writes the record and its timelines under `<resultsDir>/<date>-<commit>/`; returns that directory. */
 export function writeChaosResults(resultsDir: string, rec: ChaosRecord, timelines: Map<string, string>, stamp: string): string {
-  const dir = join(resultsDir, `${rec.machine.date.slice(0, 10)}-${rec.machine.commit}`);
   const prefix = `chaos-${stamp}`;
-  mkdirSync(dir, { recursive: true });
-  const renamed = { ...rec, rounds: rec.rounds.map((r) => ({ ...r, timeline: `${prefix}-${r.timeline}` })) };
-  writeFileSync(join(dir, `${prefix}.json`), `${JSON.stringify(renamed, null, 2)}\n`);
+  const renamed: ChaosRecord = { ...rec, rounds: rec.rounds.map((r) => ({ ...r, timeline: `${prefix}-${r.timeline}` })) };
+  const dir = writeRecord(resultsDir, renamed, stamp);
   for (const [name, svg] of timelines) writeFileSync(join(dir, `${prefix}-${name}`), svg);
   return dir;
 }
 
-/** Every chaos record under `resultsDir`, with the file it came from. */
-function readRecords(resultsDir: string): { file: string; rec: ChaosRecord }[] {
+/** Every record of one kind (`chaos`, `bench`, `soak`) under `resultsDir`, oldest first, with its file. */
+export function readRecords<T extends { kind: string }>(resultsDir: string, kind: T['kind']): { file: string; rec: T }[] {
   if (!existsSync(resultsDir)) return [];
-  const out: { file: string; rec: ChaosRecord }[] = [];
+  const out: { file: string; rec: T }[] = [];
   for (const run of readdirSync(resultsDir).sort()) {
     const dir = join(resultsDir, run);
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).filter((n) => /^chaos-.*\.json$/.test(n)).sort()) {
-      const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as ChaosRecord;
-      if (rec.kind === 'chaos') out.push({ file: join(dir, f), rec });
+    for (const f of readdirSync(dir).filter((n) => n.startsWith(`${kind}-`) && n.endsWith('.json')).sort()) {
+      const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as T;
+      if (rec.kind === kind) out.push({ file: join(dir, f), rec });
     }
   }
   return out;
 }
 
+/** Writes one record as `<resultsDir>/<date>-<commit>/<kind>-<stamp>.json`; returns the run directory. */
+export function writeRecord(resultsDir: string, rec: { kind: string; machine: Machine }, stamp: string): string {
+  const dir = join(resultsDir, `${rec.machine.date.slice(0, 10)}-${rec.machine.commit}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${rec.kind}-${stamp}.json`), `${JSON.stringify(rec, null, 2)}\n`);
+  return dir;
+}
+
 /** The chaos part of bench/RESULTS.md: every recorded run, newest first, with links to its timelines. */
 export function chaosResultsMarkdown(resultsDir: string, mdDir: string): string {
-  const runs = readRecords(resultsDir).reverse();
+  const runs = readRecords<ChaosRecord>(resultsDir, 'chaos').reverse();
   const lines = ['## Chaos runs (`pgha chaos`)', '', 'Times in seconds, min / median / max over the rounds of one run; from the fault to the moment named.', ''];
   if (!runs.length) lines.push('No run recorded yet.');
   for (const { file, rec } of runs) {
@@ -153,7 +154,7 @@ const TARGETS: { fault: string; metric: string; stat: 'median' | 'max'; limitMs:
 ];
 
 export function targetsMarkdown(resultsDir: string): string {
-  const runs = readRecords(resultsDir).reverse();
+  const runs = readRecords<ChaosRecord>(resultsDir, 'chaos').reverse();
   const lines = ['## Targets (issue 10), against the newest run that measured each', '', '| target | measured | rounds | run | met |', '| --- | --- | --- | --- | --- |'];
   for (const t of TARGETS) {
     const hit = runs.find(({ rec }) => rec.summary[t.fault]?.[t.metric]);
@@ -165,18 +166,4 @@ export function targetsMarkdown(resultsDir: string): string {
   const unknown = sync.filter(({ rec }) => rec.lostAcked === null).length;
   lines.push(`| synchronous replication: 0 acknowledged writes lost, every round | ${sync.length ? `${lost} lost over ${sync.length} runs${unknown ? ` (${unknown} unknown)` : ''}` : 'not measured'} | ${sync.reduce((n, { rec }) => n + rec.rounds.length, 0)} | all sync runs | ${sync.length ? (lost === 0 && !unknown ? 'yes' : '**no**') : '-'} |`);
   return lines.join('\n');
-}
-
-/** bench/RESULTS.md, rewritten whole from the records under bench/results (its one source). */
-export function resultsMarkdown(resultsDir: string, mdDir: string, extra: string[] = []): string {
-  return [
-    '# Benchmark results',
-    '',
-    'Generated by `pgha chaos` and `npm run bench` from the records under [results/](results/); do not edit. Every figure carries the machine and commit it ran on.',
-    '',
-    targetsMarkdown(resultsDir),
-    '',
-    chaosResultsMarkdown(resultsDir, mdDir),
-    ...extra,
-  ].join('\n');
 }

@@ -3,6 +3,7 @@ import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { clusterContainers, clusterStatus, type ClusterStatus } from '../deploy/inspect.js';
 import { readiness } from '../deploy/lifecycle.js';
+import { timestampedLogsSince } from '../docker/exec.js';
 import type { Log } from '../log.js';
 import { parseEvents, type ClusterEvent } from './events.js';
 import { planFault, type FaultName } from './faults.js';
@@ -87,25 +88,8 @@ async function logsSince(io: ChaosIo, since: number): Promise<ClusterEvent[]> {
   const containers = clusterContainers(io.docker, io.cluster);
   const hosts = [...io.topo.postgres, ...io.topo.pgpool].map((n) => n.host);
   const events: ClusterEvent[] = [];
-  for (const host of hosts) {
-    const raw = (await containers
-      .get(host)
-      .logs({ stdout: true, stderr: true, timestamps: true, since: Math.floor(since / 1000) - 1 })
-      .catch(() => Buffer.alloc(0))) as unknown as Buffer;
-    events.push(...parseEvents(host, demux(raw)));
-  }
+  for (const host of hosts) events.push(...parseEvents(host, await timestampedLogsSince(containers.get(host), since)));
   return events.sort((a, b) => a.at - b.at);
-}
-
-/** Non-TTY container logs come in frames with an 8-byte header. */
-function demux(buf: Buffer): string {
-  const chunks: string[] = [];
-  for (let i = 0; i + 8 <= buf.length; ) {
-    const size = buf.readUInt32BE(i + 4);
-    chunks.push(buf.subarray(i + 8, i + 8 + size).toString());
-    i += 8 + size;
-  }
-  return chunks.join('');
 }
 
 export async function runChaos(io: ChaosIo, opts: ChaosOptions): Promise<ChaosRun> {

@@ -1,15 +1,17 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { logUpdateStderr } from 'log-update';
 import { z } from 'zod';
-import { machineInfo } from '../bench/machine.js';
+import { machineInfo, stampOf } from '../bench/machine.js';
 import { FAULTS } from '../chaos/faults.js';
-import { chaosRecord, formatChaos, resultsMarkdown, writeChaosResults } from '../chaos/report.js';
+import { writeResultsMarkdown } from '../bench/results.js';
+import { chaosRecord, formatChaos, writeChaosResults } from '../chaos/report.js';
 import { runChaos, type ChaosOptions } from '../chaos/run.js';
 import { clusterContainers } from '../deploy/inspect.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
 import { clusterInputs, type ClusterOptions } from './cluster.js';
+import { parseFlags, wholeNumber } from './options.js';
 import { say } from './say.js';
 
 /** The options as commander hands them over: strings, checked below. */
@@ -26,12 +28,7 @@ export interface ChaosCommandOptions extends ClusterOptions {
   results: string | false;
 }
 
-const whole = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^[0-9]{1,9}$/, `expected a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().min(min, `expected a whole number from ${min} to ${max}`).max(max, `expected a whole number from ${min} to ${max}`));
+const whole = wholeNumber;
 
 const optionsSchema = z.object({
   fault: z.array(z.enum(FAULTS, { error: (i) => `expected one of ${FAULTS.join(', ')}, got ${String(i.input)}` })).min(1, 'expected at least one fault'),
@@ -48,17 +45,7 @@ const FLAGS: Record<string, string> = { fault: '--fault', rounds: '--rounds', in
 
 /** Every bad option, one line each naming the flag; nothing runs unless all are good. */
 export function parseChaosOptions(opts: ChaosCommandOptions): ChaosOptions {
-  const r = optionsSchema.safeParse(opts);
-  if (!r.success) {
-    throw new UsageError(
-      r.error.issues.map((i) => {
-        const key = String(i.path[0]);
-        const given = i.path.length > 1 ? opts.fault[Number(i.path[1])] : (opts as unknown as Record<string, unknown>)[key];
-        return `${FLAGS[key] ?? key}: ${i.message}${i.message.includes(', got ') || Array.isArray(given) ? '' : `, got ${String(given)}`}`;
-      }),
-    );
-  }
-  const o = r.data;
+  const o = parseFlags(optionsSchema, opts, FLAGS);
   return { faults: o.fault, rounds: o.rounds, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, warmupSeconds: o.warmup, holdSeconds: o.hold, downSeconds: o.down, healTimeoutSeconds: o.healTimeout };
 }
 
@@ -90,10 +77,8 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
   const rec = chaosRecord(run, machine, { name: cluster.name, replication: cluster.postgres.replication, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes, timings: cluster.timings }, options);
   if (opts.results !== false) {
     const resultsDir = resolve(opts.results);
-    const out = writeChaosResults(resultsDir, rec, run.timelines, machine.date.slice(11, 19).replace(/:/g, ''));
-    const md = join(dirname(resultsDir), 'RESULTS.md');
-    writeFileSync(md, resultsMarkdown(resultsDir, dirname(md)));
-    log(`recorded in ${out}; summary in ${md}`);
+    const out = writeChaosResults(resultsDir, rec, run.timelines, stampOf(machine));
+    log(`recorded in ${out}; summary in ${writeResultsMarkdown(resultsDir)}`);
   }
   console.log(opts.json ? JSON.stringify(rec, null, 2) : formatChaos(rec));
   const lost = cluster.postgres.replication === 'sync' && (run.lostAcked === null || run.lostAcked.length > 0);

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
+import { table } from '../format.js';
 
 // Every command run in a node is bounded: a pgpool that accepts and never answers must not hang status.
 import { REMOTE_STEP_SECONDS } from '../images/facts.js';
@@ -151,11 +152,6 @@ export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topo
   };
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
 
 export function formatStatus(s: ClusterStatus): string {
   const backends = table(

@@ -35,8 +35,17 @@ export async function sh(container: Docker.Container, script: string, opts: { us
 
 /** The container's log (stdout and stderr interleaved), for a container started without a TTY. */
 export async function logsOf(container: Docker.Container): Promise<string> {
-  const buf = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-  // Non-TTY logs are multiplexed: 8-byte frame headers before each chunk.
+  return demuxLogs((await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer);
+}
+
+/** The container's log from `since` (epoch ms), each line prefixed with the engine's RFC 3339 timestamp. */
+export async function timestampedLogsSince(container: Docker.Container, since: number): Promise<string> {
+  const raw = await container.logs({ stdout: true, stderr: true, timestamps: true, since: Math.floor(since / 1000) - 1 }).catch(() => Buffer.alloc(0));
+  return demuxLogs(raw as unknown as Buffer);
+}
+
+/** Non-TTY logs are multiplexed: an 8-byte frame header before each chunk. */
+export function demuxLogs(buf: Buffer): string {
   const chunks: string[] = [];
   for (let i = 0; i + 8 <= buf.length; ) {
     const size = buf.readUInt32BE(i + 4);

@@ -51,7 +51,8 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     await failPrimary('pg0', 'pg1', 'pg2');
     const logs = await tc.pgpoolLogs();
     expect(logs).toMatch(/action=follow: node 2 \(pg2\) follows the new primary 1 \(pg1:5432\)/);
-    expect(logs).toMatch(/node=pg2 action=follow: rewinding onto the new primary pg1:5432/);
+    expect(logs).toMatch(/node=pg2 action=follow: rewinding onto pg1:5432/);
+    expect(logs).toMatch(/node=pg2 action=follow: rewound onto pg1:5432/);
     expect(logs).not.toMatch(/node=pg2 action=follow: pg_rewind failed/);
     expect(logs).toMatch(/node=pg1 action=ensure-slot: replication slot pg2 present/);
     expect(logs).toMatch(/action=follow: attaching node 2 with pcp_attach_node/);

@@ -9,7 +9,8 @@ import { parseEvents } from '../../src/chaos/events.js';
 import { roundMetrics, spread, type RoundMarks } from '../../src/chaos/metrics.js';
 import type { Attempt } from '../../src/chaos/probe.js';
 import { timelineSvg } from '../../src/chaos/timeline.js';
-import { chaosRecord, formatChaos, resultsMarkdown, writeChaosResults } from '../../src/chaos/report.js';
+import { resultsMarkdown } from '../../src/bench/results.js';
+import { chaosRecord, formatChaos, writeChaosResults } from '../../src/chaos/report.js';
 import type { ChaosRun } from '../../src/chaos/run.js';
 import { ROOT } from '../helpers.js';
 

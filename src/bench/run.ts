@@ -1,0 +1,218 @@
+import type Docker from 'dockerode';
+import type { Cluster } from '../cluster/schema.js';
+import type { Topology } from '../cluster/topology.js';
+import { parseEvents, type ClusterEvent } from '../chaos/events.js';
+import { spread, type Spread } from '../chaos/metrics.js';
+import { clusterStatus } from '../deploy/inspect.js';
+import { sh, timestampedLogsSince } from '../docker/exec.js';
+import type { Log } from '../log.js';
+import { BENCH_PORTS, haproxyCfg, pgbouncerIni } from './proxies.js';
+
+export const TARGETS = ['direct', 'pgpool', 'pgbouncer', 'haproxy'] as const;
+export type Target = (typeof TARGETS)[number];
+export const MODES = ['select-only', 'tpcb-like'] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface BenchOptions {
+  rounds: number;
+  seconds: number;
+  clients: number[];
+  scale: number;
+}
+
+export interface BenchIo {
+  docker: Docker;
+  cluster: Cluster;
+  topo: Topology;
+  benchImage: string;
+  password: string;
+  say: Log;
+}
+
+export interface Measurement {
+  round: number;
+  target: Target;
+  mode: Mode;
+  clients: number;
+  tps: number;
+}
+
+export interface BenchRun {
+  primary: string;
+  measurements: Measurement[];
+  /** Per "mode/clients", per target: tps / direct tps of the same round, min / median / max. */
+  ratios: Record<string, Record<string, Spread | null>>;
+  /** Per "mode/clients": direct tps, min / median / max. */
+  direct: Record<string, Spread | null>;
+  pgpoolSettings: Record<string, string>;
+}
+
+const BENCH_DB = 'pgha_bench';
+
+/** The bench container on the cluster's network (the address after the pgpool nodes), removed at the end. */
+async function startBenchContainer(io: BenchIo): Promise<Docker.Container> {
+  const name = `${io.cluster.name}-bench`;
+  await io.docker.getContainer(name).remove({ force: true }).catch(() => {});
+  const primaryContainer = await io.docker.getContainer(`${io.cluster.name}-${io.topo.postgres[0]!.host}`).inspect();
+  const network = Object.keys(primaryContainer.NetworkSettings.Networks)[0]!;
+  const [a, b, c] = io.topo.gateway.split('.');
+  const c2 = await io.docker.createContainer({
+    name,
+    Image: io.benchImage,
+    Cmd: ['sleep', 'infinity'],
+    User: 'root',
+    Env: [`PGPASSWORD=${io.password}`],
+    HostConfig: { NetworkMode: network, AutoRemove: false },
+    NetworkingConfig: { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: `${a}.${b}.${c}.30` } } } },
+  });
+  await c2.start();
+  return c2;
+}
+
+function parseTps(out: string): number {
+  const m = /tps = ([0-9.]+) \(without initial connection time\)/.exec(out);
+  if (!m) throw new Error(`pgbench printed no tps: ${out.slice(-400)}`);
+  return Number(m[1]);
+}
+
+export function targetAddress(target: Target, io: BenchIo, primaryIp: string): { host: string; port: number } {
+  switch (target) {
+    case 'direct':
+      return { host: primaryIp, port: io.cluster.postgres.port };
+    case 'pgpool':
+      return { host: io.topo.delegateIp, port: io.cluster.pgpool.port };
+    case 'pgbouncer':
+      return { host: '127.0.0.1', port: BENCH_PORTS.pgbouncer };
+    case 'haproxy':
+      return { host: '127.0.0.1', port: BENCH_PORTS.haproxy };
+  }
+}
+
+/** One "mode/clients" key per configuration. */
+export const configKey = (mode: Mode, clients: number) => `${mode}/${clients}`;
+
+/** Ratios to direct, paired by round: a slow moment of the host hits both sides of a pair. */
+export function benchRatios(measurements: Measurement[]): Pick<BenchRun, 'ratios' | 'direct'> {
+  const ratios: BenchRun['ratios'] = {};
+  const direct: BenchRun['direct'] = {};
+  const keys = [...new Set(measurements.map((m) => configKey(m.mode, m.clients)))];
+  for (const key of keys) {
+    const of = measurements.filter((m) => configKey(m.mode, m.clients) === key);
+    const base = new Map(of.filter((m) => m.target === 'direct').map((m) => [m.round, m.tps]));
+    direct[key] = spread([...base.values()]);
+    ratios[key] = Object.fromEntries(
+      TARGETS.filter((t) => t !== 'direct').map((t) => [t, spread(of.filter((m) => m.target === t && base.get(m.round)).map((m) => m.tps / base.get(m.round)!))]),
+    );
+  }
+  return { ratios, direct };
+}
+
+async function primaryOf(io: BenchIo): Promise<{ host: string; ip: string }> {
+  const s = await clusterStatus(io.docker, io.cluster, io.topo);
+  const host = s.backends.find((b) => b.role === 'primary' && b.status === 'up')?.host;
+  if (!host) throw new Error(`cluster ${io.cluster.name} has no primary up: ${s.problems.join('; ') || 'see pgha cluster status'}`);
+  return { host, ip: io.topo.postgres.find((n) => n.host === host)!.address };
+}
+
+/** The pgpool.conf keys that decide proxy cost, as the leader pgpool runs them. */
+async function pgpoolSettings(io: BenchIo, bench: Docker.Container): Promise<Record<string, string>> {
+  const keys = ['num_init_children', 'max_pool', 'connection_cache', 'load_balance_mode', 'statement_level_load_balance', 'memory_cache_enabled', 'reserved_connections', 'child_life_time', 'child_max_connections', 'connection_life_time', 'process_management_mode'];
+  const r = await sh(bench, `PGCONNECT_TIMEOUT=5 timeout 20 psql -X -At -F'|' -h ${io.topo.delegateIp} -p ${io.cluster.pgpool.port} -U postgres -d postgres -c 'PGPOOL SHOW ALL'`);
+  const all = Object.fromEntries(r.stdout.split('\n').map((l) => l.split('|')).filter((p) => p.length >= 2).map((p) => [p[0]!, p[1]!]));
+  return Object.fromEntries(keys.map((k) => [k, all[k] ?? 'unknown']));
+}
+
+export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<BenchRun> {
+  const primary = await primaryOf(io);
+  io.say(`primary ${primary.host} (${primary.ip}); starting the bench container with pgbouncer and HAProxy`);
+  const bench = await startBenchContainer(io);
+  try {
+    const setup = [
+      'install -d -m 0700 /run/bench',
+      `printf '"postgres" "%s"\\n' "$PGPASSWORD" >/run/bench/userlist.txt`,
+      `cat >/run/bench/pgbouncer.ini <<'EOF'\n${pgbouncerIni(primary.ip, io.cluster.postgres.port)}EOF`,
+      `cat >/run/bench/haproxy.cfg <<'EOF'\n${haproxyCfg(primary.ip, io.cluster.postgres.port)}EOF`,
+      'chown -R postgres /run/bench',
+      'runuser -u postgres -- pgbouncer -d /run/bench/pgbouncer.ini',
+      'haproxy -D -f /run/bench/haproxy.cfg',
+    ].join('\n');
+    await sh(bench, setup, { check: true });
+    const direct = `-h ${primary.ip} -p ${io.cluster.postgres.port} -U postgres`;
+    io.say(`initialising ${BENCH_DB} at scale ${opts.scale} on the primary`);
+    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' -c 'CREATE DATABASE ${BENCH_DB}' && pgbench -q -i -s ${opts.scale} ${direct} ${BENCH_DB}`, { check: true });
+    const settings = await pgpoolSettings(io, bench);
+    const measurements: Measurement[] = [];
+    for (let round = 1; round <= opts.rounds; round++) {
+      // Rotate the order each round so no target always runs first (cold caches) or last.
+      const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length]!);
+      for (const mode of MODES) {
+        for (const clients of opts.clients) {
+          for (const target of order) {
+            const { host, port } = targetAddress(target, io, primary.ip);
+            const r = await sh(bench, `timeout ${opts.seconds + 60} pgbench -n ${mode === 'select-only' ? '-S' : ''} -c ${clients} -j 2 -T ${opts.seconds} -h ${host} -p ${port} -U postgres ${BENCH_DB} 2>&1`);
+            const tps = parseTps(r.stdout);
+            measurements.push({ round, target, mode, clients, tps });
+            io.say(`round ${round}/${opts.rounds} ${mode} ${clients} clients ${target}: ${tps.toFixed(0)} tps`);
+          }
+        }
+      }
+    }
+    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}'`);
+    return { primary: primary.host, measurements, ...benchRatios(measurements), pgpoolSettings: settings };
+  } finally {
+    await bench.remove({ force: true }).catch(() => {});
+  }
+}
+
+export interface SoakRun {
+  seconds: number;
+  clients: number;
+  tps: number | null;
+  /** What the nodes logged that a healthy cluster never logs under load. */
+  failovers: number;
+  vipMoves: number;
+  healthCheckFailures: number;
+  events: ClusterEvent[];
+}
+
+/**
+ * The soak: pgbench through the delegate IP at full CPU for `seconds`, no fault injected;
+ * counts what a false alarm would leave in the logs (failovers, delegate IP moves, failed
+ * health checks). All must be zero for the tuned timings to be safe on this host.
+ */
+export async function runSoak(io: BenchIo, seconds: number, clients: number, scale: number): Promise<SoakRun> {
+  const primary = await primaryOf(io);
+  const bench = await startBenchContainer(io);
+  const since = Date.now();
+  try {
+    const direct = `-h ${primary.ip} -p ${io.cluster.postgres.port} -U postgres`;
+    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' -c 'CREATE DATABASE ${BENCH_DB}' && pgbench -q -i -s ${scale} ${direct} ${BENCH_DB}`, { check: true });
+    io.say(`soak: pgbench tpcb-like, ${clients} clients through ${io.topo.delegateIp}:${io.cluster.pgpool.port} for ${seconds} s`);
+    const r = await sh(bench, `timeout ${seconds + 120} pgbench -n -c ${clients} -j 2 -T ${seconds} -P 60 -h ${io.topo.delegateIp} -p ${io.cluster.pgpool.port} -U postgres ${BENCH_DB} 2>&1`);
+    let tps: number | null = null;
+    try {
+      tps = parseTps(r.stdout);
+    } catch {
+      io.say(`soak: pgbench did not finish cleanly: ${r.stdout.slice(-300)}`);
+    }
+    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}'`);
+    const events: ClusterEvent[] = [];
+    let healthCheckFailures = 0;
+    for (const n of [...io.topo.pgpool, ...io.topo.postgres]) {
+      const text = await timestampedLogsSince(io.docker.getContainer(`${io.cluster.name}-${n.host}`), since);
+      healthCheckFailures += (text.match(/health check failed|health check retrying/g) ?? []).length;
+      events.push(...parseEvents(n.host, text).filter((e) => e.at >= since));
+    }
+    return {
+      seconds,
+      clients,
+      tps,
+      failovers: events.filter((e) => e.kind === 'failoverStart').length,
+      vipMoves: events.filter((e) => e.kind === 'vipUp').length,
+      healthCheckFailures,
+      events,
+    };
+  } finally {
+    await bench.remove({ force: true }).catch(() => {});
+  }
+}
