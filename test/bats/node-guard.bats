@@ -17,6 +17,12 @@ setup() {
   for f in pgha_node_hold pgha_node_stop_postgres pgha_node_basebackup pgha_node_configure_standby pgha_node_release pg_rewind; do
     eval "$f() { echo $f >>\"\$CALLS\"; }"
   done
+  # psql runs under timeout (a program, not a function): stubbed on PATH.
+  export CALLS CHECKPOINT_FAILS=""
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  printf '#!/usr/bin/env bash\necho psql >>"$CALLS"\n[[ -z "$CHECKPOINT_FAILS" ]] || { echo "permission denied to execute CHECKPOINT" >&2; exit 1; }\n' >"$BATS_TEST_TMPDIR/bin/psql"
+  chmod +x "$BATS_TEST_TMPDIR/bin/psql"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH"
 }
 
 @test "a standby is rebuilt and follows, rewound when it has data" {
@@ -37,6 +43,22 @@ setup() {
   grep -qx pgha_node_basebackup "$CALLS"
   ! grep -qx pg_rewind "$CALLS"
   [[ "$output" == *"no data directory to rewind; cloning"* ]]
+}
+
+@test "rewind or clone: the source is checkpointed before pg_rewind (a fresh promotion's timeline)" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  run pgha_node_follow pg1 5432
+  [[ "$status" -eq 0 ]]
+  [[ "$(grep -E '^(psql|pg_rewind)$' "$CALLS" | paste -sd,)" == "psql,pg_rewind" ]]
+}
+
+@test "rewind or clone: a source that cannot checkpoint is cloned, never rewound onto a stale timeline" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  CHECKPOINT_FAILS=1 run pgha_node_rebuild pg1 5432
+  [[ "$status" -eq 0 ]]
+  ! grep -qx pg_rewind "$CALLS"
+  grep -qx pgha_node_basebackup "$CALLS"
+  [[ "$output" == *"could not checkpoint pg1:5432 before pg_rewind"* ]]
 }
 
 @test "rewind or clone: a failed pg_rewind falls back to a clone" {

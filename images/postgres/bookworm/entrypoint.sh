@@ -142,6 +142,8 @@ GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"repl
 GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"repl_user";
 GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"repl_user";
 GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"repl_user";
+-- A just-promoted source must checkpoint before pg_rewind reads its timeline (pg_control).
+GRANT pg_checkpoint TO :"repl_user";
 \endif
 CREATE EXTENSION IF NOT EXISTS pgpool_recovery;
 SQL

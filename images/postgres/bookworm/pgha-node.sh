@@ -213,13 +213,20 @@ pgha_node_rewind_or_clone() {
   elif [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     pgha_log "$action" "no data directory to rewind; cloning"
   else
-    pgha_log "$action" "rewinding onto $host:$port"
-    if pg_rewind -D "$PGDATA" --source-server="host=$host port=$port user=$PGHA_REPLICATION_USER dbname=postgres passfile=$PGHA_PGPASS_FILE connect_timeout=$PGHA_CONNECT_TIMEOUT" 2>&1 |
-      sed 's/^/  pg_rewind: /' >&2; then
-      pgha_log "$action" "rewound onto $host:$port"
-      return 0
+    local source="host=$host port=$port user=$PGHA_REPLICATION_USER dbname=postgres passfile=$PGHA_PGPASS_FILE connect_timeout=$PGHA_CONNECT_TIMEOUT"
+    # pg_rewind reads the source's timeline from its last checkpoint: right after a
+    # promotion that is still the old timeline, and pg_rewind would find "no rewind
+    # required" and leave this node on a forked history. Checkpoint the source first.
+    if ! timeout "$PGHA_PG_CTL_TIMEOUT" psql -X -q -d "$source" -c CHECKPOINT 2>&1 | sed 's/^/  checkpoint: /' >&2; then
+      pgha_log "$action" "could not checkpoint $host:$port before pg_rewind (repl needs pg_checkpoint); cloning instead"
+    else
+      pgha_log "$action" "rewinding onto $host:$port"
+      if pg_rewind -D "$PGDATA" --source-server="$source" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
+        pgha_log "$action" "rewound onto $host:$port"
+        return 0
+      fi
+      pgha_log "$action" "pg_rewind failed; falling back to pg_basebackup"
     fi
-    pgha_log "$action" "pg_rewind failed; falling back to pg_basebackup"
   fi
   pgha_node_basebackup "$host" "$port"
 }
