@@ -49,13 +49,13 @@ export async function benchCommand(root: string, opts: BenchCommandOptions): Pro
   if (!existsSync(passwordFile)) throw new UsageError([`cluster ${cluster.name} is not running here: ${passwordFile} is missing; start it with pgha cluster up`]);
   const docker = await connectEngine();
   const status = await clusterStatus(docker, cluster, topo);
+  const machine = await machineInfo(docker, root);
   const problem = healedProblem(status);
   if (problem) throw new UsageError([`cluster ${cluster.name} is not ready for a benchmark: ${problem}`]);
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : say;
   const { manifest } = loadProject(root, opts);
   const benchImage = await ensureBenchImage(docker, clusterImages(manifest, cluster).postgres, join(root, 'results', 'bench-image.log'));
   const io: BenchIo = { docker, cluster, topo, benchImage, password: readFileSync(passwordFile, 'utf8').trim(), say: log };
-  const machine = await machineInfo(docker, root);
   let rec: BenchRecord | SoakRecord;
   if (o.soak !== undefined) {
     const run = await runSoak(io, o.soak, Math.max(...o.clients), o.scale);

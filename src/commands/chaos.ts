@@ -66,6 +66,8 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
   for (const n of topo.pgpool) if (await containers.running(n.host)) running.push(n.host);
   if (!running.length) throw new UsageError([`cluster ${cluster.name} is not running: no pgpool container of it is up; start it with pgha cluster up`]);
 
+  // The machine and commit as the run starts: a tree edited while it runs must not relabel it.
+  const machine = await machineInfo(docker, root);
   const live = !opts.json && process.stderr.isTTY ? (line: string) => logUpdateStderr(line) : undefined;
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : (line: string) => (live ? (logUpdateStderr.clear(), say(line)) : say(line));
   const run = await runChaos(
@@ -73,7 +75,6 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
     options,
   );
   if (live) logUpdateStderr.clear();
-  const machine = await machineInfo(docker, root);
   const rec = chaosRecord(run, machine, { name: cluster.name, replication: cluster.postgres.replication, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes, timings: cluster.timings }, options);
   if (opts.results !== false) {
     const resultsDir = resolve(opts.results);

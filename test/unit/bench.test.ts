@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { formatBench, type BenchRecord } from '../../src/bench/report.js';
+import { benchRatios, type Measurement } from '../../src/bench/run.js';
+import { benchImageRef, haproxyCfg, pgbouncerIni } from '../../src/bench/proxies.js';
+
+const m = (round: number, target: Measurement['target'], tps: number, mode: Measurement['mode'] = 'select-only', clients = 8): Measurement => ({ round, target, mode, clients, tps });
+
+describe('bench', () => {
+  const measurements = [
+    m(1, 'direct', 1000), m(1, 'pgpool', 500), m(1, 'pgbouncer', 700), m(1, 'haproxy', 900),
+    m(2, 'direct', 2000), m(2, 'pgpool', 1200), m(2, 'pgbouncer', 1400), m(2, 'haproxy', 1900),
+    m(3, 'direct', 1000), m(3, 'pgpool', 550), m(3, 'pgbouncer', 720), m(3, 'haproxy', 880),
+    m(1, 'direct', 100, 'tpcb-like', 32), m(1, 'pgpool', 80, 'tpcb-like', 32),
+  ];
+
+  it('pairs each proxy with direct of the same round, so a slow round hits both sides', () => {
+    const { ratios, direct } = benchRatios(measurements);
+    expect(direct['select-only/8']).toEqual({ min: 1000, median: 1000, max: 2000, n: 3 });
+    expect(ratios['select-only/8']!.pgpool).toEqual({ min: 0.5, median: 0.55, max: 0.6, n: 3 });
+    expect(ratios['select-only/8']!.haproxy!.median).toBeCloseTo(0.9);
+    expect(ratios['tpcb-like/32']!.pgpool).toEqual({ min: 0.8, median: 0.8, max: 0.8, n: 1 });
+    expect(ratios['tpcb-like/32']!.pgbouncer).toBeNull();
+  });
+
+  it('prints a row per configuration with each ratio as median (range)', () => {
+    const rec = { kind: 'bench', machine: { date: 'd', commit: 'c', cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' }, options: { rounds: 3, seconds: 10, clients: [8], scale: 10 }, primary: 'pg0', measurements, pgpoolSettings: { max_pool: '2' }, ...benchRatios(measurements) } satisfies BenchRecord;
+    expect(formatBench(rec)).toMatch(/select-only\/8\s+1000\s+0\.55 \(0\.50-0\.60\)\s+0\.70 \(0\.70-0\.72\)/);
+    expect(formatBench(rec)).toContain('max_pool=2');
+  });
+
+  it('pgbouncer pools transactions to the primary with scram; HAProxy relays plain TCP', () => {
+    expect(pgbouncerIni('172.30.0.10', 5432)).toMatch(/\* = host=172\.30\.0\.10 port=5432[\s\S]*auth_type = scram-sha-256[\s\S]*pool_mode = transaction/);
+    expect(haproxyCfg('172.30.0.10', 5432)).toMatch(/mode tcp[\s\S]*server primary 172\.30\.0\.10:5432/);
+    expect(benchImageRef('pgha/postgres:15.17-pgpool4.7.2')).toBe('pgha/bench:15.17-pgpool4.7.2');
+  });
+});
