@@ -260,7 +260,9 @@ pgha_node_pool_nodes() {
 _pgha_node_ask() {
   local pw
   pw=$(pgha_read_secret PGPOOL_PASSWORD) || return 1
-  PGPASSWORD=$pw PGCONNECT_TIMEOUT=$PGHA_CONNECT_TIMEOUT psql -X -h "$1" -p "$PGPORT" -U "$PGHA_PGPOOL_USER" -d postgres -At "${@:2}" 2>/dev/null
+  # Bounded in total: a frozen peer completes the TCP handshake and then never answers.
+  PGPASSWORD=$pw PGCONNECT_TIMEOUT=$PGHA_CONNECT_TIMEOUT timeout "$PGHA_REMOTE_STEP_SECONDS" \
+    psql -X -h "$1" -p "$PGPORT" -U "$PGHA_PGPOOL_USER" -d postgres -At "${@:2}" 2>/dev/null
 }
 
 # pgha_node_running_primary_peer: the first other postgres node that answers as a primary, if any.
@@ -377,7 +379,7 @@ pgha_node_rejoin() {
   while ((n < PGHA_REJOIN_TRIES)); do
     n=$((n + 1))
     pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n/$PGHA_REJOIN_TRIES)"
-    if pcp_recovery_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" 2>&1 |
+    if timeout "$PGHA_RECOVERY_WAIT_SECONDS" pcp_recovery_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" 2>&1 |
       sed 's/^/  pcp_recovery_node: /' >&2; then
       rm -f "$PGHA_REJOIN_REQUEST"
       pgha_log rejoin "node $PGHA_NODE_ID rebuilt and attached as a standby"

@@ -8,6 +8,9 @@
 /** Bound on the whole of one remote step (a command in a node, an SSH session in the background): nothing may hang. */
 export const REMOTE_STEP_SECONDS = 15;
 
+/** pgpool's recovery_timeout: how long online recovery waits for a rebuilt node's postgres. */
+export const RECOVERY_TIMEOUT_SECONDS = 300;
+
 export const PORTS = {
   ssh: 2222,
   postgres: 5432,

@@ -93,3 +93,10 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   [[ "$status" -eq 0 ]]
   [[ "$output" == *"WARNING: could not drop slot pg1 on pg0"* ]]
 }
+
+@test "the new main node hangs (frozen after the TCP handshake): the promotion gives up within its bound and says so" {
+  export PGHA_PG_CTL_TIMEOUT=1 PGHA_REMOTE_STEP_SECONDS=1
+  SSH_HANGS=pg1 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -ne 0 ]]
+  [[ "$output" == *"promotion of pg1 did not finish within 2 s (a frozen node?)"* ]]
+}

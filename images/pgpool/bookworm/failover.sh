@@ -25,7 +25,7 @@ fi
 if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
   pgha_log failover "a standby failed; the primary stays. Dropping its replication slot on the primary"
   if [[ -n "$old_primary_node_host" ]]; then
-    pgha_ssh "$old_primary_node_host" pgha-node drop-slot "$(pgha_slot_name "$failed_node_host")" ||
+    pgha_ssh_within "$PGHA_REMOTE_STEP_SECONDS" "$old_primary_node_host" pgha-node drop-slot "$(pgha_slot_name "$failed_node_host")" ||
       pgha_log failover "WARNING: could not drop slot $(pgha_slot_name "$failed_node_host") on $old_primary_node_host; WAL is kept for it until it is dropped"
   fi
   exit 0
@@ -35,9 +35,12 @@ fi
 # waits on the failed node.
 pgha_log failover "promoting $new_main_node_host (node $new_main_node_id)"
 rc=0
-pgha_ssh "$new_main_node_host" pgha-node promote || rc=$?
+# Bounded in total: pg_ctl promote waits at most PGHA_PG_CTL_TIMEOUT, the session a little more.
+pgha_ssh_within "$((PGHA_PG_CTL_TIMEOUT + PGHA_REMOTE_STEP_SECONDS))" "$new_main_node_host" pgha-node promote || rc=$?
 if ((rc == 255)); then
   pgha_die failover "$(pgha_ssh_failed "$new_main_node_host"); the cluster has no primary until one is promoted"
+elif ((rc == 124)); then
+  pgha_die failover "promotion of $new_main_node_host did not finish within $((PGHA_PG_CTL_TIMEOUT + PGHA_REMOTE_STEP_SECONDS)) s (a frozen node?): see its container log; the cluster has no primary until one is promoted"
 elif ((rc != 0)); then
   pgha_die failover "promotion of $new_main_node_host failed: see its container log; the cluster has no primary until one is promoted"
 fi

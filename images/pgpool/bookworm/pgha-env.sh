@@ -133,6 +133,8 @@
 : "${PGHA_PG_CTL_TIMEOUT:=60}"
 # seconds a starting node waits for a primary
 : "${PGHA_PRIMARY_WAIT_SECONDS:=60}"
+# bound on one pcp_recovery_node: pgpool's recovery_timeout (300 s) and a minute for the copy to start
+: "${PGHA_RECOVERY_WAIT_SECONDS:=360}"
 # pcp_recovery_node attempts of a node that asks to be rebuilt
 : "${PGHA_REJOIN_TRIES:=30}"
 # seconds between those attempts
