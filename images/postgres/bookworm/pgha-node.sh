@@ -15,6 +15,7 @@
 #   pgha-node rebuild HOST PORT        (rewind onto HOST, else clone it with pg_basebackup; stays held)
 #   pgha-node hold | release           (create / remove .do_not_start)
 #   pgha-node rejoin                   (ask pgpool to rebuild this node, when the entrypoint held it)
+#   pgha-node receive-lsn              (a standby's received WAL position)
 #   pgha-node fence-loop               (stop a primary that pgpool no longer routes to; supervisor runs it)
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 set -euo pipefail
@@ -71,6 +72,15 @@ pgha_node_promote() {
   fi
   pgha_node_set_role MASTER
   pgha_node_sync_suspend
+}
+
+# pgha_node_receive_lsn: the WAL position this standby has received (replayed, when it streams
+# nothing), for failover.sh to pick the most advanced standby; fails on a primary.
+pgha_node_receive_lsn() {
+  local lsn
+  lsn=$(pgha_node_psql -c 'SELECT CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) END')
+  [[ -n "$lsn" ]] || pgha_die receive-lsn "not a standby"
+  echo "$lsn"
 }
 
 # A promoted node has no standby yet: with synchronous replication every commit would wait
@@ -457,9 +467,10 @@ _pgha_node_main() {
     release) pgha_node_release ;;
     rejoin) pgha_node_rejoin ;;
     fence-loop) pgha_node_fence_loop ;;
+    receive-lsn) pgha_node_receive_lsn ;;
     sync-suspend) pgha_node_sync_suspend ;;
     sync-restore) pgha_node_sync_restore ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, sync-suspend, sync-restore)" ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, receive-lsn, sync-suspend, sync-restore)" ;;
   esac
 }
 
