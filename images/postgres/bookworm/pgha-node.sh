@@ -210,6 +210,10 @@ pgha_node_follow() {
   pgha_node_rewind_or_clone follow "$host" "$port"
   pgha_node_configure_standby "$host" "$port"
   pgha_node_release
+  # follow_primary.sh attaches this node as soon as this returns; attached before postgres
+  # accepts connections, the next health check (1 s) would detach it again for good.
+  pgha_wait_pg "$PGHA_POSTGRES_SOCKET_DIR" "$PGPORT" "$PGHA_PG_CTL_TIMEOUT" ||
+    pgha_die follow "postgres did not accept connections within $PGHA_PG_CTL_TIMEOUT s after the follow; see this node's log"
   pgha_log follow "following $host:$port"
 }
 
