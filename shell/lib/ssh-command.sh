@@ -67,7 +67,7 @@ case "${words[0]}" in
     [[ -x "$PGHA_NODE_CMD" ]] || _pgha_ssh_refuse "not a postgres node"
     verb=${words[1]:-}
     case "$caller:$verb" in
-      pgpool:promote | pgpool:sync-restore | postgres:release)
+      pgpool:promote | pgpool:sync-restore | pgpool:receive-lsn | postgres:release)
         _pgha_ssh_count "${#words[@]}" 2
         ;;
       pgpool:set-role)

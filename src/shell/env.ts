@@ -87,6 +87,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_PG_CTL_TIMEOUT', 60, 'seconds pg_ctl waits for a stop or a promotion'),
     v('PGHA_PRIMARY_WAIT_SECONDS', 60, 'seconds a starting node waits for a primary'),
     v('PGHA_RECOVERY_WAIT_SECONDS', RECOVERY_TIMEOUT_SECONDS + 60, `bound on one pcp_recovery_node: pgpool's recovery_timeout (${RECOVERY_TIMEOUT_SECONDS} s) and a minute for the copy to start`),
+    v('PGHA_LSN_QUERY_SECONDS', 3, 'bound on asking one standby its received WAL position during a failover'),
+    v('PGHA_FENCE_INTERVAL_SECONDS', 2, 'how often a primary checks that pgpool still routes writes to it'),
     v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between those attempts'),
     v('PGHA_FORCE_BASEBACKUP', '', '1: follow the new primary with pg_basebackup, never pg_rewind (tests)'),

@@ -23,6 +23,12 @@ while (($#)); do
   esac
 done
 echo "$host ${rest[*]}" >>"$SSH_CALLS"
+if [[ "${rest[*]}" == "pgha-node receive-lsn" ]]; then
+  var="LSN_$host"
+  [[ -n "${!var:-}" ]] || exit 1
+  echo "${!var}"
+  exit 0
+fi
 [[ ",$SSH_HANGS," == *",$host,"* ]] && sleep 30
 [[ ",$SSH_DOWN," == *",$host,"* ]] && exit 255
 [[ ",$SSH_FAILS," == *",$host,"* ]] && exit 1
@@ -30,6 +36,16 @@ exit 0
 STUB
   chmod +x "$BATS_TEST_TMPDIR/bin/ssh"
   PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+  # The running pgpool.conf names the backends (two unless a test says otherwise).
+  export PGHA_PGPOOL_CONF_DIR="$BATS_TEST_TMPDIR/conf"
+  mkdir -p "$PGHA_PGPOOL_CONF_DIR"
+  backends pg0 pg1
+}
+
+# backends HOST...: the backend_hostnameN lines of the running pgpool.conf.
+backends() {
+  local i=0 h
+  for h in "$@"; do echo "backend_hostname$i = '$h'"; i=$((i + 1)); done >"$PGHA_PGPOOL_CONF_DIR/pgpool.conf"
 }
 
 # failover FAILED_ID FAILED_HOST NEW_MAIN_ID NEW_MAIN_HOST OLD_PRIMARY_ID OLD_PRIMARY_HOST (as pgpool.conf passes them)
@@ -99,4 +115,44 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   SSH_HANGS=pg1 failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -ne 0 ]]
   [[ "$output" == *"promotion of pg1 did not finish within 2 s (a frozen node?)"* ]]
+}
+
+@test "three nodes: the standby that received the most WAL is promoted, not pgpool's lowest-numbered candidate" {
+  backends pg0 pg1 pg2
+  export LSN_pg1=0/3000060 LSN_pg2=0/3000A28
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  grep -qx "pg2 pgha-node promote" "$SSH_CALLS"
+  ! grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
+  [[ "$output" == *"pg1 received WAL up to 0/3000060"* && "$output" == *"pg2 received WAL up to 0/3000A28"* ]]
+  [[ "$output" == *"promoting pg2 instead of pgpool's candidate pg1: it received more WAL"* ]]
+  [[ "$output" == *"done: pg2 is the primary"* ]]
+}
+
+@test "three nodes: a higher segment wins over a higher offset (positions compare as numbers)" {
+  backends pg0 pg1 pg2
+  export LSN_pg1=0/FFFFFFF0 LSN_pg2=1/10
+  failover 0 pg0 1 pg1 0 pg0
+  grep -qx "pg2 pgha-node promote" "$SSH_CALLS"
+}
+
+@test "three nodes, same position: pgpool's candidate is kept" {
+  backends pg0 pg1 pg2
+  export LSN_pg1=0/3000A28 LSN_pg2=0/3000A28
+  failover 0 pg0 1 pg1 0 pg0
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
+  [[ "$output" != *"instead of"* ]]
+}
+
+@test "three nodes, a standby that does not answer is no candidate" {
+  backends pg0 pg1 pg2
+  export LSN_pg1=0/3000060
+  failover 0 pg0 1 pg1 0 pg0
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
+  [[ "$output" == *"pg2 did not report a received WAL position; not a candidate"* ]]
+}
+
+@test "two nodes: nobody to choose between, no extra round trip" {
+  failover 0 pg0 1 pg1 0 pg0
+  ! grep -q receive-lsn "$SSH_CALLS"
 }

@@ -83,3 +83,11 @@ setup() {
   [[ "${lines[3]}" == "pgha-test: configuration error: SPACES: expected a value, found only white space" ]]
   [[ "${#lines[@]}" -eq 4 ]]
 }
+
+@test "pgha_lsn_value: WAL positions as integers; anything else refused" {
+  [[ "$(pgha_lsn_value 0/3000A28)" == $((16#3000A28)) ]]
+  [[ "$(pgha_lsn_value 1/0)" == $((1 << 32)) ]]
+  (($(pgha_lsn_value 1/10) > $(pgha_lsn_value 0/FFFFFFF0)))
+  ! pgha_lsn_value "0/3000A28; rm -rf /"
+  ! pgha_lsn_value ""
+}

@@ -13,7 +13,11 @@ setup() {
   CALLS="$BATS_TEST_TMPDIR/calls"
   pgha_node_is_running() { [[ "$RUNNING" == yes ]]; }
   pgha_node_psql() { echo "$IN_RECOVERY"; }
-  pg_isready() { [[ "$SOURCE_UP" == yes ]]; }
+  LOCAL_UP=yes
+  # The local server is asked on its socket directory; any other host is the copy's source.
+  pg_isready() {
+    if [[ "$*" == *"-h $PGHA_POSTGRES_SOCKET_DIR "* ]]; then [[ "$LOCAL_UP" == yes ]]; else [[ "$SOURCE_UP" == yes ]]; fi
+  }
   for f in pgha_node_hold pgha_node_stop_postgres pgha_node_basebackup pgha_node_configure_standby pgha_node_release pg_rewind; do
     eval "$f() { echo $f >>\"\$CALLS\"; }"
   done
@@ -98,4 +102,11 @@ setup() {
   run pgha_node_rebuild nowhere 1
   [[ "$status" -ne 0 && "$output" == *"nowhere:1 does not answer: refusing"* ]]
   [[ ! -e "$CALLS" ]]
+}
+
+@test "a follow returns only once the local postgres accepts connections (pgpool attaches it next); never up: fails, named" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  LOCAL_UP=no PGHA_PG_CTL_TIMEOUT=1 run pgha_node_follow pg1 5432
+  [[ "$status" -ne 0 ]]
+  [[ "$output" == *"postgres did not accept connections within 1 s after the follow"* ]]
 }

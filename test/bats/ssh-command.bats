@@ -34,6 +34,8 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as pgpool "pgha-node follow pg1 5432"; runs "pgha-node follow pg1 5432"
   as pgpool "pgha-node follow elsewhere 5432"; refused
   as pgpool "pgha-node sync-restore"; runs "pgha-node sync-restore"
+  as pgpool "pgha-node receive-lsn"; runs "pgha-node receive-lsn"
+  as pgpool "pgha-node receive-lsn pg1"; refused
 }
 
 @test "postgres may rebuild and release, nothing pgpool does" {
@@ -44,6 +46,8 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as postgres "pgha-node release"; runs "pgha-node release"
   as postgres "pgha-node promote"; refused
   as postgres "pgha-node drop-slot pg1"; refused
+  as postgres "pgha-node receive-lsn"; refused
+  as postgres "pgha-node fence-loop"; refused
   as pgpool "pgha-node rebuild localhost 5432"; refused
 }
 

@@ -147,4 +147,22 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(readFileSync(join(results, 'RESULTS.md'), 'utf8')).toContain('kill-primary');
     expect(await tc.query("SELECT to_regclass('pgha_chaos_probe') AS t")).toEqual([{ t: null }]);
   });
+
+  it('scenario 12: the primary cut off from the network (pgha chaos isolate-primary, 15 s): failed over; once back it fences itself and rejoins; no acknowledged write lost', async () => {
+    const before = tc.primaryOf(await tc.status())!;
+    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
+    const r = await execa('node', [join(ROOT, 'bin/pgha.js'), 'chaos', '--fault', 'isolate-primary', '--hold', '15', '--rounds', '1', '--warmup', '3', '--json', '--results', join(results, 'results'), '--cluster', tc.definitionFile, '--dir', tc.dir], { cwd: ROOT, reject: false, timeout: 600_000 });
+    console.log(r.stderr);
+    expect(r.exitCode).toBe(0);
+    const rec = JSON.parse(r.stdout) as ChaosRecord;
+    const round = rec.rounds[0]!;
+    expect(round.targets).toEqual([before]);
+    expect(round.notHealed).toBeUndefined();
+    expect(round.after!.primary).not.toBe(before);
+    expect(rec.lostAcked).toEqual([]);
+    // Back on the network it still ran as a primary; it saw pgpool route elsewhere and stopped.
+    const log = await tc.logs(before);
+    expect(log).toMatch(new RegExp(`node=${before} action=fence: this node runs as a primary but pgpool routes writes to ${round.after!.primary}`));
+    expect(await tc.onNode(before, 'SELECT pg_is_in_recovery()')).toBe('t');
+  });
 });

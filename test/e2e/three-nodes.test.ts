@@ -1,7 +1,8 @@
 // Scenario 5 of the failover suite: three postgres nodes. The primary is killed and the
 // remaining standby follows the new primary with pg_rewind; then, with pg_rewind made to
 // fail for real (repl loses the right to read files on the source), the next follow falls
-// back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node.
+// back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node. Then
+// (5c) a standby that stopped receiving WAL is passed over for the one that has it all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, Writer, e2eEngine, lost, waitFor } from './harness.js';
 
@@ -30,6 +31,12 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     const { acked: before } = await writer.stop();
     // Asynchronous replication: wait for the standbys before the kill, so the check below is about the failover, not replication lag.
     await allReplayed(before, [successor, follower]);
+    // failover.sh promotes the standby that received the most WAL: with both level, pgpool's
+    // candidate (the lowest-numbered, `successor` here) is kept.
+    await waitFor('both standbys at the primary\'s WAL position', async () => {
+      const at = await tc.onNode(dead, 'SELECT pg_current_wal_lsn()');
+      return (await tc.onNode(successor, 'SELECT pg_last_wal_receive_lsn()')) === at && (await tc.onNode(follower, 'SELECT pg_last_wal_receive_lsn()')) === at;
+    }, 30_000, 200);
     await tc.container(dead).kill();
     const s = await waitFor(`${successor} primary and ${follower} following it, attached`, async () => {
       const st = await tc.status();
@@ -75,5 +82,28 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     expect(logs).toMatch(/action=follow: node 2 \(pg2\) is a standby of pg0 again/);
     await tc.query('GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO repl');
     await tc.query('GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO repl');
+  });
+
+  it('scenario 5c: a standby cut off from the WAL while healthy; the primary killed: the standby with the most WAL is promoted, not pgpool\'s lowest-numbered candidate; no acknowledged write lost', async () => {
+    // pg1 comes back (rebuilt) first: pg0 primary, pg1 and pg2 standbys.
+    await tc.container('pg1').start();
+    await tc.waitReady('pg1 to rejoin as a standby', 180_000);
+    // pg1 stops receiving WAL but stays up for pgpool: its walreceiver has no primary to ask.
+    await tc.onNode('pg1', "ALTER SYSTEM SET primary_conninfo = ''");
+    await tc.onNode('pg1', 'SELECT pg_reload_conf()');
+    await waitFor('pg1 to stop streaming', async () => (await tc.onNode('pg1', 'SELECT count(*) FROM pg_stat_wal_receiver')) === '0', 30_000, 500);
+    const writer = new Writer(tc, 'follow_rows', 10);
+    await writer.ackedMore(100);
+    const { acked } = await writer.stop();
+    await allReplayed(acked, ['pg2']);
+    expect(lost(acked, await ids('pg1')).length).toBeGreaterThan(0);
+    await tc.container('pg0').kill();
+    await waitFor('pg2 to be the primary', async () => tc.primaryOf(await tc.status()) === 'pg2', 120_000, 1000);
+    const logs = await tc.pgpoolLogs();
+    expect(logs).toMatch(/action=failover: promoting pg2 instead of pgpool's candidate pg1: it received more WAL/);
+    expect(lost(acked, await ids('pg2'))).toEqual([]);
+    // pg1 is re-pointed at pg2 and catches up.
+    await waitFor('pg1 to stream from pg2', async () => (await upstreamOf('pg1')) === 'pg2', 180_000, 2000);
+    await allReplayed(acked, ['pg1']);
   });
 });

@@ -224,6 +224,13 @@ pgha_wait_pg() {
   return 1
 }
 
+# pgha_lsn_value LSN: a WAL position (X/Y, hexadecimal) as one integer, for comparing; fails
+# on anything else.
+pgha_lsn_value() {
+  [[ "$1" =~ ^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$ ]] || return 1
+  echo $(((16#${BASH_REMATCH[1]} << 32) + 16#${BASH_REMATCH[2]}))
+}
+
 # pgha_ssh_failed HOST: what to check when SSH to HOST failed (ssh's own status 255).
 pgha_ssh_failed() {
   local host=$1

@@ -31,9 +31,45 @@ if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
   exit 0
 fi
 
+# pgpool's candidate (%m) is the lowest-numbered live node, not the one holding the most
+# WAL: with synchronous replication and a lagging standby, promoting it would lose commits
+# another standby confirmed. Every other backend is asked (in parallel, bounded) how much
+# WAL it received; the most advanced one is promoted, pgpool's candidate on a tie. pgpool
+# then finds the new primary itself and points the others at it (follow_primary.sh).
+failover_most_advanced() {
+  local hosts=() host lsn value best_host=$new_main_node_host best_value=-1 tmp
+  mapfile -t hosts < <(sed -n "s/^backend_hostname[0-9]* *= *'\(.*\)'.*/\1/p" "$PGHA_PGPOOL_CONF_DIR/pgpool.conf")
+  ((${#hosts[@]} > 2)) || return 0
+  tmp=$(mktemp -d)
+  for host in "${hosts[@]}"; do
+    [[ "$host" == "$failed_node_host" ]] && continue
+    pgha_ssh_within "$PGHA_LSN_QUERY_SECONDS" "$host" pgha-node receive-lsn >"$tmp/$host" 2>/dev/null &
+  done
+  wait
+  for host in "${hosts[@]}"; do
+    [[ "$host" == "$failed_node_host" ]] && continue
+    lsn=$(cat "$tmp/$host" 2>/dev/null || true)
+    if ! value=$(pgha_lsn_value "$lsn"); then
+      pgha_log failover "$host did not report a received WAL position; not a candidate"
+      continue
+    fi
+    pgha_log failover "$host received WAL up to $lsn"
+    if ((value > best_value)) || { ((value == best_value)) && [[ "$host" == "$new_main_node_host" ]]; }; then
+      best_value=$value
+      best_host=$host
+    fi
+  done
+  rm -rf "$tmp"
+  if [[ "$best_host" != "$new_main_node_host" ]]; then
+    pgha_log failover "promoting $best_host instead of pgpool's candidate $new_main_node_host: it received more WAL (acknowledged commits may exist only there)"
+    new_main_node_host=$best_host
+  fi
+}
+
 # pgpool serves no client while this script runs: one SSH session promotes, and nothing
 # waits on the failed node.
-pgha_log failover "promoting $new_main_node_host (node $new_main_node_id)"
+failover_most_advanced
+pgha_log failover "promoting $new_main_node_host"
 rc=0
 # Bounded in total: pg_ctl promote waits at most PGHA_PG_CTL_TIMEOUT, the session a little more.
 pgha_ssh_within "$((PGHA_PG_CTL_TIMEOUT + PGHA_REMOTE_STEP_SECONDS))" "$new_main_node_host" pgha-node promote || rc=$?

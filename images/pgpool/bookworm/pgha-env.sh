@@ -135,6 +135,10 @@
 : "${PGHA_PRIMARY_WAIT_SECONDS:=60}"
 # bound on one pcp_recovery_node: pgpool's recovery_timeout (300 s) and a minute for the copy to start
 : "${PGHA_RECOVERY_WAIT_SECONDS:=360}"
+# bound on asking one standby its received WAL position during a failover
+: "${PGHA_LSN_QUERY_SECONDS:=3}"
+# how often a primary checks that pgpool still routes writes to it
+: "${PGHA_FENCE_INTERVAL_SECONDS:=2}"
 # pcp_recovery_node attempts of a node that asks to be rebuilt
 : "${PGHA_REJOIN_TRIES:=30}"
 # seconds between those attempts

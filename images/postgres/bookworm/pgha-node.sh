@@ -12,9 +12,11 @@
 #   pgha-node ensure-slot SLOT         (on a primary)
 #   pgha-node drop-slot SLOT           (on a primary)
 #   pgha-node follow HOST PORT         (become a standby of HOST: pg_rewind, else pg_basebackup)
-#   pgha-node rebuild HOST PORT        (wipe and clone HOST with pg_basebackup; stays held)
+#   pgha-node rebuild HOST PORT        (rewind onto HOST, else clone it with pg_basebackup; stays held)
 #   pgha-node hold | release           (create / remove .do_not_start)
 #   pgha-node rejoin                   (ask pgpool to rebuild this node, when the entrypoint held it)
+#   pgha-node receive-lsn              (a standby's received WAL position)
+#   pgha-node fence-loop               (stop a primary that pgpool no longer routes to; supervisor runs it)
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
@@ -70,6 +72,15 @@ pgha_node_promote() {
   fi
   pgha_node_set_role MASTER
   pgha_node_sync_suspend
+}
+
+# pgha_node_receive_lsn: the WAL position this standby has received (replayed, when it streams
+# nothing), for failover.sh to pick the most advanced standby; fails on a primary.
+pgha_node_receive_lsn() {
+  local lsn
+  lsn=$(pgha_node_psql -c 'SELECT CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) END')
+  [[ -n "$lsn" ]] || pgha_die receive-lsn "not a standby"
+  echo "$lsn"
 }
 
 # A promoted node has no standby yet: with synchronous replication every commit would wait
@@ -199,6 +210,10 @@ pgha_node_follow() {
   pgha_node_rewind_or_clone follow "$host" "$port"
   pgha_node_configure_standby "$host" "$port"
   pgha_node_release
+  # follow_primary.sh attaches this node as soon as this returns; attached before postgres
+  # accepts connections, the next health check (1 s) would detach it again for good.
+  pgha_wait_pg "$PGHA_POSTGRES_SOCKET_DIR" "$PGPORT" "$PGHA_PG_CTL_TIMEOUT" ||
+    pgha_die follow "postgres did not accept connections within $PGHA_PG_CTL_TIMEOUT s after the follow; see this node's log"
   pgha_log follow "following $host:$port"
 }
 
@@ -391,6 +406,56 @@ pgha_node_rejoin() {
   pgha_die rejoin "node $PGHA_NODE_ID could not be rebuilt after $PGHA_REJOIN_TRIES attempts; postgres stays held. Run pcp_recovery_node -n $PGHA_NODE_ID by hand once the cause is fixed"
 }
 
+# --- Fencing: a primary that pgpool no longer routes to stops itself.
+
+# pgha_node_fence_verdict: "fence HOST" when this node runs as a primary while pgpool, asked
+# through the delegate IP, routes to HOST as its up primary; "ok" otherwise, including when
+# pgpool does not answer (no evidence, no action: a whole-cluster start looks the same).
+pgha_node_fence_verdict() {
+  local nodes primary
+  if ! pgha_node_is_running || [[ "$(pgha_node_psql -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" != f ]]; then
+    echo ok
+    return 0
+  fi
+  if ! nodes=$(pgha_node_pool_nodes) || [[ -z "$nodes" ]]; then
+    echo ok
+    return 0
+  fi
+  primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
+  if [[ -n "$primary" && "$primary" != "$PGHA_NODE" ]]; then
+    echo "fence $primary"
+  else
+    echo ok
+  fi
+}
+
+# pgha_node_fence PRIMARY: stops postgres at once (immediate: not one more commit on a second
+# primary), holds it behind the marker and asks pgpool to rebuild it as PRIMARY's standby.
+pgha_node_fence() {
+  local primary=$1
+  pgha_log fence "this node runs as a primary but pgpool routes writes to $primary: stopping postgres now and rejoining as a standby"
+  touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  echo BACKUP >"$PGHA_ROLE_FILE"
+  pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
+    pgha_log fence "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
+  pgha_node_rejoin
+}
+
+# pgha_node_fence_loop: the check above every PGHA_FENCE_INTERVAL_SECONDS, for as long as the
+# node runs (supervisor keeps it running). A node without a delegate IP is not fenced.
+pgha_node_fence_loop() {
+  local verdict
+  if [[ -z "$PGHA_DELEGATE_IP" ]]; then
+    pgha_log fence "no delegate IP (a standalone node): nothing to fence against"
+    exec sleep infinity
+  fi
+  while :; do
+    sleep "$PGHA_FENCE_INTERVAL_SECONDS"
+    verdict=$(pgha_node_fence_verdict)
+    if [[ "$verdict" == fence\ * ]]; then pgha_node_fence "${verdict#fence }"; fi
+  done
+}
+
 _pgha_node_main() {
   local cmd=${1:-}
   shift || true
@@ -405,9 +470,11 @@ _pgha_node_main() {
     hold) pgha_node_hold ;;
     release) pgha_node_release ;;
     rejoin) pgha_node_rejoin ;;
+    fence-loop) pgha_node_fence_loop ;;
+    receive-lsn) pgha_node_receive_lsn ;;
     sync-suspend) pgha_node_sync_suspend ;;
     sync-restore) pgha_node_sync_restore ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, sync-suspend, sync-restore)" ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, receive-lsn, sync-suspend, sync-restore)" ;;
   esac
 }
 
