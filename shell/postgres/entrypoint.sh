@@ -96,6 +96,9 @@ wal_log_hints = on
 max_wal_senders = 10
 max_replication_slots = 10
 wal_keep_size = '256MB'
+# A standby away for a while keeps its slot (it comes back and streams); the WAL kept for it
+# is bounded, past that the slot is lost and the standby is rebuilt.
+max_slot_wal_keep_size = '2GB'
 hot_standby = on
 synchronous_standby_names = $sync_names
 CONF

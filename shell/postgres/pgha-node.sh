@@ -292,11 +292,11 @@ pgha_node_running_primary_peer() {
   done
 }
 
-# pgha_node_slot_on HOST: this node's replication slot exists on HOST.
+# pgha_node_slot_on HOST: this node's replication slot exists on HOST and still holds its WAL.
 pgha_node_slot_on() {
   # psql expands :'slot' only in input it reads, not in -c.
   [[ "$(_pgha_node_ask "$1" -v slot="$(pgha_slot_name "$PGHA_NODE")" \
-    <<<"SELECT count(*) FROM pg_replication_slots WHERE slot_name = :'slot'")" == 1 ]]
+    <<<"SELECT count(*) FROM pg_replication_slots WHERE slot_name = :'slot' AND wal_status IS DISTINCT FROM 'lost'")" == 1 ]]
 }
 
 # pgha_node_recorded_upstream: the host this data directory streams from, or nothing when it
@@ -422,7 +422,9 @@ pgha_node_fence_verdict() {
     return 0
   fi
   primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
-  if [[ -n "$primary" && "$primary" != "$PGHA_NODE" ]]; then
+  # pgpool's view can lag (a pgpool still starting, before it has found the roles): the other
+  # node must also say itself that it is a primary before this one steps down.
+  if [[ -n "$primary" && "$primary" != "$PGHA_NODE" && "$(_pgha_node_ask "$primary" <<<'SELECT pg_is_in_recovery()')" == f ]]; then
     echo "fence $primary"
   else
     echo ok

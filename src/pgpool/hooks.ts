@@ -37,7 +37,7 @@ interface PgpoolHook {
 }
 
 export const PGPOOL_HOOKS = {
-  failover: { script: 'failover.sh', takes: ['%d', '%h', '%m', '%H', '%P', '%N'] },
+  failover: { script: 'failover.sh', takes: ['%d', '%h', '%m', '%H', '%P'] },
   followPrimary: { script: 'follow_primary.sh', takes: ['%d', '%h', '%p', '%m', '%H', '%r'] },
 } as const satisfies Record<string, PgpoolHook>;
 

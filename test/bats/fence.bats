@@ -14,6 +14,9 @@ setup() {
   pgha_node_is_running() { [[ "$RUNNING" == yes ]]; }
   pgha_node_psql() { echo "$IN_RECOVERY"; }
   pgha_node_pool_nodes() { [[ "$POOL_ANSWER" != silent ]] && printf '%s\n' "$POOL_ANSWER"; }
+  # What the node pgpool names answers for itself (pg_is_in_recovery()).
+  OTHER_IN_RECOVERY=f
+  _pgha_node_ask() { echo "$OTHER_IN_RECOVERY"; }
 }
 
 pool() { POOL_ANSWER=$(printf '%s\n' "$@"); }
@@ -26,6 +29,14 @@ pool() { POOL_ANSWER=$(printf '%s\n' "$@"); }
 @test "a primary while pgpool routes to another up primary (resumed, reconnected): fence, naming it" {
   pool "0|pg0|down|standby" "1|pg1|up|primary"
   [[ "$(pgha_node_fence_verdict)" == "fence pg1" ]]
+}
+
+@test "pgpool names another primary that says it is a standby (pgpool's view lagging): no action" {
+  pool "0|pg0|down|standby" "1|pg1|up|primary"
+  OTHER_IN_RECOVERY=t
+  [[ "$(pgha_node_fence_verdict)" == ok ]]
+  OTHER_IN_RECOVERY=""
+  [[ "$(pgha_node_fence_verdict)" == ok ]]
 }
 
 @test "pgpool silent (cut off, or the whole cluster starting): no evidence, no action" {

@@ -2,7 +2,7 @@
 # generated from templates/pgpool/failover.sh.hbs by pgha (npm run generate); do not edit
 # failover_command: pgpool runs this on the watchdog leader when a backend is detached.
 # When the primary failed, it promotes the new main node over SSH and rewrites the
-# .node_role breadcrumbs; when a standby failed, it drops that standby's slot.
+# .node_role breadcrumbs; when a standby failed, it keeps its slot for auto_failback.
 set -euo pipefail
 PGHA_SCRIPT=failover.sh
 # shellcheck source=pgha-lib.sh
@@ -14,7 +14,6 @@ failed_node_host=$2
 new_main_node_id=$3
 new_main_node_host=$4
 old_primary_node_id=$5
-old_primary_node_host=$6
 
 pgha_log failover "backend $failed_node_id ($failed_node_host) is down; old primary $old_primary_node_id, new main candidate $new_main_node_id ($new_main_node_host)"
 
@@ -22,12 +21,12 @@ if [[ "$new_main_node_id" -lt 0 ]]; then
   pgha_die failover "every backend is down: no node to promote; refusing to act. Bring a node back and attach it with pcp_attach_node"
 fi
 
+# A standby detached by the health check is often only briefly away (a restart, a slow first
+# clone, a follow): its slot stays, so it can stream again and pgpool's auto_failback attaches
+# it once it does. The WAL a slot holds is bounded (max_slot_wal_keep_size on the primary);
+# a standby whose slot ran past it is rebuilt when it starts (pgha-node decide_start).
 if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
-  pgha_log failover "a standby failed; the primary stays. Dropping its replication slot on the primary"
-  if [[ -n "$old_primary_node_host" ]]; then
-    pgha_ssh_within "$PGHA_REMOTE_STEP_SECONDS" "$old_primary_node_host" pgha-node drop-slot "$(pgha_slot_name "$failed_node_host")" ||
-      pgha_log failover "WARNING: could not drop slot $(pgha_slot_name "$failed_node_host") on $old_primary_node_host; WAL is kept for it until it is dropped"
-  fi
+  pgha_log failover "a standby failed; the primary stays. Its replication slot is kept; pgpool attaches it again once it streams (auto_failback)"
   exit 0
 fi
 
