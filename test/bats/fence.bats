@@ -16,7 +16,7 @@ setup() {
   pgha_node_pool_nodes() { [[ "$POOL_ANSWER" != silent ]] && printf '%s\n' "$POOL_ANSWER"; }
   # What the node pgpool names answers for itself (pg_is_in_recovery()).
   OTHER_IN_RECOVERY=f
-  _pgha_node_ask() { echo "$OTHER_IN_RECOVERY"; }
+  pgha_node_peer_is_primary() { [[ "$OTHER_IN_RECOVERY" == f ]]; }
 }
 
 pool() { POOL_ANSWER=$(printf '%s\n' "$@"); }

@@ -424,11 +424,19 @@ pgha_node_fence_verdict() {
   primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
   # pgpool's view can lag (a pgpool still starting, before it has found the roles): the other
   # node must also say itself that it is a primary before this one steps down.
-  if [[ -n "$primary" && "$primary" != "$PGHA_NODE" && "$(_pgha_node_ask "$primary" <<<'SELECT pg_is_in_recovery()')" == f ]]; then
+  if [[ -n "$primary" && "$primary" != "$PGHA_NODE" ]] && pgha_node_peer_is_primary "$primary"; then
     echo "fence $primary"
   else
     echo ok
   fi
+}
+
+# pgha_node_peer_is_primary HOST: HOST answers, as the replication role (whose pass file
+# every process of the node can read; the pgpool role's secret stays with the entrypoint),
+# that it is not in recovery. Bounded in total.
+pgha_node_peer_is_primary() {
+  [[ "$(timeout "$PGHA_REMOTE_STEP_SECONDS" psql -X -At -d "host=$1 port=$PGPORT user=$PGHA_REPLICATION_USER dbname=postgres passfile=$PGHA_PGPASS_FILE connect_timeout=$PGHA_CONNECT_TIMEOUT" \
+    -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" == f ]]
 }
 
 # pgha_node_fence PRIMARY: stops postgres at once (immediate: not one more commit on a second
