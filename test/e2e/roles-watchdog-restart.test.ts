@@ -50,8 +50,12 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
     expect([...readers.keys()].sort()).toEqual(tc.topo.postgres.map((n) => n.address).sort());
 
     await waitFor('the standby to replay the 50 rows', async () => (await tc.onNode('pg0', 'SELECT count(*) FROM balance')) === '50', 30_000);
-    const s = await tc.status();
-    const standby = s.backends.find((b) => b.host === 'pg0')!;
+    // pgpool's replication state is blank until its streaming-replication check has run since
+    // the last attach (a standby still cloning at the first start is attached by auto_failback).
+    const standby = await waitFor('pgpool to report pg0 streaming', async () => {
+      const b = (await tc.status()).backends.find((x) => x.host === 'pg0')!;
+      return b.replicationState ? b : false;
+    }, 30_000, 1000);
     expect(standby.replicationState).toBe('streaming');
   });
 
