@@ -49,6 +49,11 @@ export interface BenchRun {
 
 const BENCH_DB = 'pgha_bench';
 
+/** A fresh pgbench database at `scale` on the primary (`direct`: psql's host, port and user flags). */
+async function initBenchDb(bench: Docker.Container, direct: string, scale: number): Promise<void> {
+  await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' -c 'CREATE DATABASE ${BENCH_DB}' && pgbench -q -i -s ${scale} ${direct} ${BENCH_DB}`, { check: true });
+}
+
 /** The bench container on the cluster's network (the address after the pgpool nodes), removed at the end. */
 async function startBenchContainer(io: BenchIo): Promise<Docker.Container> {
   const name = `${io.cluster.name}-bench`;
@@ -139,7 +144,7 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
     await sh(bench, setup, { check: true });
     const direct = `-h ${primary.ip} -p ${io.cluster.postgres.port} -U postgres`;
     io.say(`initialising ${BENCH_DB} at scale ${opts.scale} on the primary`);
-    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' -c 'CREATE DATABASE ${BENCH_DB}' && pgbench -q -i -s ${opts.scale} ${direct} ${BENCH_DB}`, { check: true });
+    await initBenchDb(bench, direct, opts.scale);
     const settings = await pgpoolSettings(io, bench);
     const measurements: Measurement[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
@@ -186,7 +191,7 @@ export async function runSoak(io: BenchIo, seconds: number, clients: number, sca
   const since = Date.now();
   try {
     const direct = `-h ${primary.ip} -p ${io.cluster.postgres.port} -U postgres`;
-    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' -c 'CREATE DATABASE ${BENCH_DB}' && pgbench -q -i -s ${scale} ${direct} ${BENCH_DB}`, { check: true });
+    await initBenchDb(bench, direct, scale);
     io.say(`soak: pgbench tpcb-like, ${clients} clients through ${io.topo.delegateIp}:${io.cluster.pgpool.port} for ${seconds} s`);
     const r = await sh(bench, `timeout ${seconds + 120} pgbench -n -c ${clients} -j 2 -T ${seconds} -P 60 -h ${io.topo.delegateIp} -p ${io.cluster.pgpool.port} -U postgres ${BENCH_DB} 2>&1`);
     let tps: number | null = null;

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { machineInfo, stampOf } from '../bench/machine.js';
@@ -13,7 +12,7 @@ import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
 import { clusterImages } from '../images/catalog.js';
 import { loadProject } from '../project.js';
-import { clusterInputs, type ClusterOptions } from './cluster.js';
+import { clusterInputs, runningClusterPassword, type ClusterOptions } from './cluster.js';
 import { parseFlags, wholeNumber } from './options.js';
 import { say } from './say.js';
 
@@ -45,8 +44,7 @@ const FLAGS = { rounds: '--rounds', seconds: '--seconds', clients: '--clients', 
 export async function benchCommand(root: string, opts: BenchCommandOptions): Promise<number> {
   const o = parseFlags(schema, opts, FLAGS);
   const { cluster, topo, dir } = clusterInputs(root, opts);
-  const passwordFile = join(dir, 'secrets/postgres_password');
-  if (!existsSync(passwordFile)) throw new UsageError([`cluster ${cluster.name} is not running here: ${passwordFile} is missing; start it with pgha cluster up`]);
+  const password = runningClusterPassword(cluster.name, dir);
   const docker = await connectEngine();
   const status = await clusterStatus(docker, cluster, topo);
   const machine = await machineInfo(docker, root);
@@ -55,7 +53,7 @@ export async function benchCommand(root: string, opts: BenchCommandOptions): Pro
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : say;
   const { manifest } = loadProject(root, opts);
   const benchImage = await ensureBenchImage(docker, clusterImages(manifest, cluster).postgres, join(root, 'results', 'bench-image.log'));
-  const io: BenchIo = { docker, cluster, topo, benchImage, password: readFileSync(passwordFile, 'utf8').trim(), say: log };
+  const io: BenchIo = { docker, cluster, topo, benchImage, password: password, say: log };
   let rec: BenchRecord | SoakRecord;
   if (o.soak !== undefined) {
     const run = await runSoak(io, o.soak, Math.max(...o.clients), o.scale);

@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { logUpdateStderr } from 'log-update';
 import { z } from 'zod';
 import { machineInfo, stampOf } from '../bench/machine.js';
@@ -10,7 +9,7 @@ import { runChaos, type ChaosOptions } from '../chaos/run.js';
 import { clusterContainers } from '../deploy/inspect.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
-import { clusterInputs, type ClusterOptions } from './cluster.js';
+import { clusterInputs, runningClusterPassword, type ClusterOptions } from './cluster.js';
 import { parseFlags, wholeNumber } from './options.js';
 import { say } from './say.js';
 
@@ -58,8 +57,7 @@ export function parseChaosOptions(opts: ChaosCommandOptions): ChaosOptions {
 export async function chaosCommand(root: string, opts: ChaosCommandOptions): Promise<number> {
   const options = parseChaosOptions(opts);
   const { cluster, topo, dir } = clusterInputs(root, opts);
-  const passwordFile = join(dir, 'secrets/postgres_password');
-  if (!existsSync(passwordFile)) throw new UsageError([`cluster ${cluster.name} is not running here: ${passwordFile} is missing; start it with pgha cluster up`]);
+  const password = runningClusterPassword(cluster.name, dir);
   const docker = await connectEngine();
   const containers = clusterContainers(docker, cluster);
   const running = [];
@@ -71,7 +69,7 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
   const live = !opts.json && process.stderr.isTTY ? (line: string) => logUpdateStderr(line) : undefined;
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : (line: string) => (live ? (logUpdateStderr.clear(), say(line)) : say(line));
   const run = await runChaos(
-    { docker, cluster, topo, say: log, live, target: { host: topo.delegateIp, port: cluster.pgpool.port, user: 'postgres', password: readFileSync(passwordFile, 'utf8').trim(), database: 'postgres' } },
+    { docker, cluster, topo, say: log, live, target: { host: topo.delegateIp, port: cluster.pgpool.port, user: 'postgres', password: password, database: 'postgres' } },
     options,
   );
   if (live) logUpdateStderr.clear();

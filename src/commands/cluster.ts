@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { topology } from '../cluster/topology.js';
 import { clusterStatus, formatStatus } from '../deploy/inspect.js';
 import { doctor, formatChecks } from '../deploy/doctor.js';
@@ -13,6 +14,16 @@ import { say } from './say.js';
 export interface ClusterOptions extends ProjectOptions {
   /** The cluster's deploy directory (default: deploy/<cluster name> in the root). */
   dir?: string;
+}
+
+/**
+ * The postgres password of a cluster started from `dir` (what chaos and bench connect with);
+ * its absence means the cluster was never started here.
+ */
+export function runningClusterPassword(clusterName: string, dir: string): string {
+  const file = join(dir, 'secrets/postgres_password');
+  if (!existsSync(file)) throw new UsageError([`cluster ${clusterName} is not running here: ${file} is missing; start it with pgha cluster up`]);
+  return readFileSync(file, 'utf8').trim();
 }
 
 export type ClusterUpOptions = ClusterOptions & { /** Seconds to wait for the cluster to become ready. */ wait: string };

@@ -7,9 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { ChaosRecord } from '../../src/chaos/report.js';
-import { ROOT } from '../helpers.js';
 import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -122,7 +120,7 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
 
   it('scenario 11: pgha chaos, one kill-primary and one kill-leader round: the cluster heals after each, no acknowledged write lost, the probe table dropped', async () => {
     const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
-    const r = await execa('node', [join(ROOT, 'bin/pgha.js'), 'chaos', '--fault', 'kill-primary', 'kill-leader', '--rounds', '1', '--warmup', '3', '--json', '--results', join(results, 'results'), '--cluster', tc.definitionFile, '--dir', tc.dir], { cwd: ROOT, reject: false, timeout: 600_000 });
+    const r = await tc.chaos(results, '--fault', 'kill-primary', 'kill-leader', '--rounds', '1', '--warmup', '3');
     console.log(r.stderr);
     expect(r.exitCode).toBe(0);
     const rec = JSON.parse(r.stdout) as ChaosRecord;
@@ -151,7 +149,7 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
   it('scenario 12: the primary cut off from the network (pgha chaos isolate-primary, 15 s): failed over; once back it fences itself and rejoins; no acknowledged write lost', async () => {
     const before = tc.primaryOf(await tc.status())!;
     const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
-    const r = await execa('node', [join(ROOT, 'bin/pgha.js'), 'chaos', '--fault', 'isolate-primary', '--hold', '15', '--rounds', '1', '--warmup', '3', '--json', '--results', join(results, 'results'), '--cluster', tc.definitionFile, '--dir', tc.dir], { cwd: ROOT, reject: false, timeout: 600_000 });
+    const r = await tc.chaos(results, '--fault', 'isolate-primary', '--hold', '15', '--rounds', '1', '--warmup', '3');
     console.log(r.stderr);
     expect(r.exitCode).toBe(0);
     const rec = JSON.parse(r.stdout) as ChaosRecord;

@@ -130,6 +130,11 @@ export class TestCluster {
     return execa('node', [join(ROOT, 'bin/pgha.js'), 'cluster', ...args, '--cluster', this.definitionFile, '--dir', this.dir], { cwd: ROOT, reject: false });
   }
 
+  /** Runs `pgha chaos <args> --json` on this cluster, recording under a fresh directory (`results`, RESULTS.md beside it). */
+  chaos(results: string, ...args: string[]) {
+    return execa('node', [join(ROOT, 'bin/pgha.js'), 'chaos', ...args, '--json', '--results', join(results, 'results'), '--cluster', this.definitionFile, '--dir', this.dir], { cwd: ROOT, reject: false, timeout: 600_000 });
+  }
+
   async logs(host: string): Promise<string> {
     return logsOf(this.container(host));
   }
