@@ -5,7 +5,8 @@
 # Entry point of a pgpool node: checks the configuration (every problem at once), builds the
 # run-time configuration under the run directory (image defaults + the cluster's file +
 # secrets), writes pool_passwd and .pgpoolkey together with pg_enc, starts sshd when keys
-# are mounted, and runs pgpool in the foreground as postgres. Sourceable.
+# are mounted, and runs pgpool as postgres under its own small supervisor (stays PID 1: docker
+# stop becomes a fast shutdown; pgpool started again after it exits). Sourceable.
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
@@ -182,11 +183,121 @@ pgha_pgpool_start_sshd() {
     pgha_log ssh "no SSH material in $PGHA_SSH_DIR: sshd not started (escalation cannot clear the VIP from this node)"
     return 0
   fi
-  # In the foreground, backgrounded: its log stays on the container's stderr after pgpool
-  # replaces this shell. (-E /proc/1/fd/2 breaks: once PID 1 runs as postgres, sshd's
-  # per-connection re-exec can no longer open it and resets every connection.)
+  # In the foreground, backgrounded: its log goes to the container's stderr. (-E /proc/1/fd/2
+  # breaks when PID 1 runs as another user: sshd's per-connection re-exec can no longer open it.)
   /usr/sbin/sshd -D -e -f "$PGHA_SSHD_CONFIG" &
   pgha_log ssh "sshd listening on $PGHA_SSH_PORT"
+}
+
+# pgha_pgpool_run ARGS...: pgpool in the foreground as postgres. It replaces the shell it runs
+# in (the supervisor's background subshell), so that child's pid is pgpool's main process and
+# the supervisor's signals reach pgpool itself.
+pgha_pgpool_run() {
+  exec setpriv --reuid=postgres --regid=postgres --init-groups \
+    env HOME="$PGHA_PGPOOL_WORK_DIR" PGPOOLKEYFILE="$PGHA_PGPOOLKEY_FILE" PCPPASSFILE="$PGHA_PCPPASS_FILE" \
+    pgpool -n -f "$PGHA_PGPOOL_CONF_DIR/pgpool.conf" -F "$PGHA_PGPOOL_CONF_DIR/pcp.conf" -a "$PGHA_PGPOOL_CONF_DIR/pool_hba.conf" "$@"
+}
+
+# pgha_pgpool_restart_delay N: seconds before the Nth restart in a row: 1, 2, 4, ... at most
+# PGHA_PGPOOL_RESTART_MAX_DELAY, so a node whose network is back rejoins within that bound.
+pgha_pgpool_restart_delay() {
+  local n=$1 delay=1
+  while ((n > 1 && delay < PGHA_PGPOOL_RESTART_MAX_DELAY)); do
+    delay=$((delay * 2))
+    n=$((n - 1))
+  done
+  echo $((delay < PGHA_PGPOOL_RESTART_MAX_DELAY ? delay : PGHA_PGPOOL_RESTART_MAX_DELAY))
+}
+
+# pgha_pgpool_after_exit RUN SECONDS STOPPING: what to do once pgpool's run number RUN ended
+# after SECONDS: "stop" (docker stop asked for it), "fail" (the first run ended within
+# PGHA_PGPOOL_SETTLE_SECONDS: it could not start, so the container exits with its status),
+# or "restart".
+pgha_pgpool_after_exit() {
+  if (($3)); then
+    echo stop
+  elif (($1 == 1 && $2 < PGHA_PGPOOL_SETTLE_SECONDS)); then
+    echo fail
+  else
+    echo restart
+  fi
+}
+
+# pgha_pgpool_request_stop: the TERM/INT trap. pgpool takes SIGTERM as a smart shutdown that
+# waits for every client to leave, which the engine cuts short with SIGKILL after its grace
+# period; SIGINT is its fast shutdown (clients disconnected, the delegate IP released).
+pgha_pgpool_request_stop() {
+  PGHA_PGPOOL_STOPPING=1
+  [[ -n "${PGHA_PGPOOL_PID:-}" ]] && kill -INT "$PGHA_PGPOOL_PID" 2>/dev/null
+  return 0
+}
+
+# pgha_pgpool_wait_child PID: waits until PID has exited, through any trapped signal, and
+# sets PGHA_PGPOOL_EXIT to its status.
+pgha_pgpool_wait_child() {
+  local rc
+  while :; do
+    if wait "$1"; then rc=0; else rc=$?; fi
+    # Above 128 with the child still there: a trapped signal interrupted the wait.
+    ((rc > 128)) && kill -0 "$1" 2>/dev/null && continue
+    PGHA_PGPOOL_EXIT=$rc
+    return 0
+  done
+}
+
+# pgha_pgpool_clean_after_exit: what a dead pgpool leaves behind and a new one must not find:
+# children that outlived it (they hold the ports), its pid file and sockets, and the delegate
+# IP, which no pgpool serves until the watchdog elects a leader again.
+pgha_pgpool_clean_after_exit() {
+  pkill -KILL -u postgres -x pgpool 2>/dev/null || true
+  pgha_fresh_dir "$PGHA_PGPOOL_SOCKET_DIR" 0755 postgres
+  if [[ -r "$PGHA_VIP_CONF" ]] && [[ "$("$PGHA_VIP_BIN" down 2>/dev/null || true)" == removed* ]]; then
+    pgha_log vip-down "delegate IP released: its pgpool is gone"
+  fi
+  return 0
+}
+
+# pgha_pgpool_supervise COMMAND...: runs COMMAND (pgpool) as a child and stays PID 1 around it.
+# pgpool's watchdog makes pgpool exit when it finds this node cut off from the network
+# ("system has lost the network") and relies on a service manager to start it again; in a
+# container this is that manager, so a node rejoins once its network is back whatever the
+# engine's restart policy does (Docker gives up restarting a container whose network was
+# disconnected). docker stop becomes pgpool's fast shutdown and exit 0.
+pgha_pgpool_supervise() {
+  local run=0 in_a_row=0 started ran delay
+  PGHA_PGPOOL_STOPPING=0
+  trap pgha_pgpool_request_stop TERM INT
+  while :; do
+    run=$((run + 1))
+    started=$SECONDS
+    "$@" &
+    PGHA_PGPOOL_PID=$!
+    pgha_pgpool_wait_child "$PGHA_PGPOOL_PID"
+    PGHA_PGPOOL_PID=
+    ran=$((SECONDS - started))
+    case "$(pgha_pgpool_after_exit "$run" "$ran" "$PGHA_PGPOOL_STOPPING")" in
+      stop)
+        pgha_log stop "pgpool shut down (status $PGHA_PGPOOL_EXIT)"
+        return 0
+        ;;
+      fail)
+        pgha_log start "ERROR: pgpool exited with status $PGHA_PGPOOL_EXIT ${ran} s after it started; not restarted"
+        return "$PGHA_PGPOOL_EXIT"
+        ;;
+    esac
+    # A run that lasted a while starts the backoff over.
+    ((ran >= 60)) && in_a_row=0
+    in_a_row=$((in_a_row + 1))
+    delay=$(pgha_pgpool_restart_delay "$in_a_row")
+    pgha_log restart "pgpool exited with status $PGHA_PGPOOL_EXIT after ${ran} s; starting it again in ${delay} s (restart $((run)))"
+    pgha_pgpool_clean_after_exit
+    sleep "$delay" &
+    wait $! || true
+    if ((PGHA_PGPOOL_STOPPING)); then
+      pgha_log stop "stopped while pgpool was down"
+      return 0
+    fi
+  done
 }
 
 _pgha_pgpool_main() {
@@ -196,9 +307,7 @@ _pgha_pgpool_main() {
   pgha_pgpool_write_credentials
   pgha_pgpool_start_sshd
   pgha_log start "starting pgpool $PGHA_PGPOOL_VERSION (node ${PGPOOL_NODE_ID:-standalone})"
-  exec setpriv --reuid=postgres --regid=postgres --init-groups \
-    env HOME="$PGHA_PGPOOL_WORK_DIR" PGPOOLKEYFILE="$PGHA_PGPOOLKEY_FILE" PCPPASSFILE="$PGHA_PCPPASS_FILE" \
-    pgpool -n -f "$PGHA_PGPOOL_CONF_DIR/pgpool.conf" -F "$PGHA_PGPOOL_CONF_DIR/pcp.conf" -a "$PGHA_PGPOOL_CONF_DIR/pool_hba.conf" "$@"
+  pgha_pgpool_supervise pgha_pgpool_run "$@"
 }
 
 if ! _pgha_pgpool_is_sourced; then

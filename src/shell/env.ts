@@ -89,6 +89,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_RECOVERY_WAIT_SECONDS', RECOVERY_TIMEOUT_SECONDS + 60, `bound on one pcp_recovery_node: pgpool's recovery_timeout (${RECOVERY_TIMEOUT_SECONDS} s) and a minute for the copy to start`),
     v('PGHA_LSN_QUERY_SECONDS', 3, 'bound on asking one standby its received WAL position during a failover'),
     v('PGHA_FENCE_INTERVAL_SECONDS', 2, 'how often a primary checks that pgpool still routes writes to it'),
+    v('PGHA_PGPOOL_SETTLE_SECONDS', 10, 'a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it'),
+    v('PGHA_PGPOOL_RESTART_MAX_DELAY', 8, 'longest wait before pgpool is started again after it exited (1, 2, 4, ... s)'),
     v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between those attempts'),
     v('PGHA_FORCE_BASEBACKUP', '', '1: follow the new primary with pg_basebackup, never pg_rewind (tests)'),

@@ -1,4 +1,4 @@
-// Scenarios 1, 2, 8, 9, 10 and 4 of the failover suite, on one 2-node cluster whose
+// Scenarios 1, 2, 8, 9, 9b, 10 and 4 of the failover suite, on one 2-node cluster whose
 // initial primary is node 1. They run in order on the same cluster; 4 (every backend down)
 // is last because it leaves the cluster without a database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,18 +193,42 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
     expect(after.watchdog.vipHolders).not.toContain(isolated.host);
   });
 
+  it('scenario 9b: docker stop of a pgpool node is a fast shutdown: exit 0 before the engine\'s SIGKILL, and the node rejoins when started', async () => {
+    const before = await tc.status();
+    const node = tc.topo.pgpool.find((n) => n.host !== before.watchdog.leader)!.host;
+    const container = tc.container(node);
+    // The engine sends SIGTERM, then SIGKILL after t seconds; a SIGKILLed container exits 137.
+    await container.stop({ t: 10 });
+    const state = (await container.inspect()).State;
+    expect(state.ExitCode).toBe(0);
+    const log = await tc.logs(node);
+    expect(log).toContain('Pgpool-II system is shutdown');
+    expect(log).toContain(`node=${node} action=stop: pgpool shut down (status 0)`);
+    await container.start();
+    const after = await waitFor(`${node} to rejoin the watchdog`, async () => {
+      const s = await tc.status();
+      return s.watchdog.nodes.every((n) => ['LEADER', 'STANDBY'].includes(n.state)) && s.watchdog.vipHolders.length === 1 ? s : false;
+    }, 120_000, 2000);
+    expect(after.watchdog.vipHolders).toEqual([before.watchdog.leader]);
+  });
+
   it('scenario 10: the whole cluster stopped and started with its volumes keeps its primary and every row', async () => {
     await tc.query('CREATE TABLE restart_rows (id int PRIMARY KEY)');
     const writer = new Writer(tc, 'restart_rows', 10);
     await writer.ackedMore(200);
     const { acked } = await writer.stop();
     const primaryBefore = tc.primaryOf(await tc.status());
+    // The standby carries a hold from before the restart, as failover.sh's breadcrumb or a
+    // rebuild cut short by a restart leaves it: it must ask to be rebuilt, not stay down.
+    const standby = tc.topo.postgres.map((n) => n.host).find((h) => h !== primaryBefore)!;
+    await sh(tc.container(standby), 'touch /var/lib/postgresql/.do_not_start', { user: 'postgres', check: true });
 
     await tc.down({ volumes: false });
     expect((await docker!.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${tc.cluster.name}`] } })).length).toBe(0);
     const s = await tc.up();
     expect(tc.primaryOf(s)).toBe(primaryBefore);
 
+    expect(await tc.logs(standby)).toContain('.do_not_start was left from before this start');
     const ids = (await tc.query<{ id: number }>('SELECT id FROM restart_rows')).map((r) => r.id);
     expect(lost(acked, ids)).toEqual([]);
     for (const n of tc.topo.postgres) {

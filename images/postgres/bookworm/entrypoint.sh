@@ -202,7 +202,24 @@ pgha_postgres_init() {
     pgha_postgres_init_primary
   fi
   if [[ -s "$PGDATA/PG_VERSION" ]]; then pgha_postgres_install_recovery_scripts; fi
-  if [[ -e "$PGHA_HOLD_MARKER" ]]; then pgha_log start "$PGHA_HOLD_MARKER present: postgres stays down until it is removed"; fi
+  pgha_postgres_rejoin_if_held
+}
+
+# pgha_postgres_rejoin_if_held: a hold from before this start (failover.sh's breadcrumb on an
+# old primary that was down, or a rebuild cut short by a restart) is kept, and the node asks to
+# be rebuilt from whichever node is primary: nothing else would release it once the cluster
+# runs again. Without a watchdog (no delegate IP to ask) the hold waits for a person.
+pgha_postgres_rejoin_if_held() {
+  [[ -e "$PGHA_HOLD_MARKER" ]] || return 0
+  if [[ -e "$PGHA_REJOIN_REQUEST" ]]; then
+    return 0
+  elif [[ -n "$PGHA_DELEGATE_IP" && -n "$PGHA_NODE_ID" ]]; then
+    touch "$PGHA_REJOIN_REQUEST"
+    echo BACKUP >"$PGHA_ROLE_FILE"
+    pgha_log start "$PGHA_HOLD_MARKER was left from before this start: postgres stays down; pgha-node rejoin asks pgpool to rebuild node $PGHA_NODE_ID from the primary"
+  else
+    pgha_log start "$PGHA_HOLD_MARKER present: postgres stays down until it is removed"
+  fi
 }
 
 _pgha_postgres_main() {

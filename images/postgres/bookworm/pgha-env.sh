@@ -139,6 +139,10 @@
 : "${PGHA_LSN_QUERY_SECONDS:=3}"
 # how often a primary checks that pgpool still routes writes to it
 : "${PGHA_FENCE_INTERVAL_SECONDS:=2}"
+# a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it
+: "${PGHA_PGPOOL_SETTLE_SECONDS:=10}"
+# longest wait before pgpool is started again after it exited (1, 2, 4, ... s)
+: "${PGHA_PGPOOL_RESTART_MAX_DELAY:=8}"
 # pcp_recovery_node attempts of a node that asks to be rebuilt
 : "${PGHA_REJOIN_TRIES:=30}"
 # seconds between those attempts

@@ -1,0 +1,103 @@
+#!/usr/bin/env bats
+# The pgpool entrypoint's supervisor (pgha_pgpool_supervise and its decisions), sourced from
+# the generated context. A stand-in command plays pgpool: it exits, or waits for a signal.
+
+setup() {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/pgpool/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh"
+  # shellcheck source=/dev/null
+  . "$CONTEXT/entrypoint.sh"
+  # Nothing of a real node is touched: no pgpool processes, sockets or delegate IP here.
+  pgha_pgpool_clean_after_exit() { echo cleaned >>"$BATS_TEST_TMPDIR/cleaned"; }
+}
+
+@test "restart delays double from 1 s up to the bound" {
+  PGHA_PGPOOL_RESTART_MAX_DELAY=8
+  [[ "$(pgha_pgpool_restart_delay 1)" == 1 ]]
+  [[ "$(pgha_pgpool_restart_delay 2)" == 2 ]]
+  [[ "$(pgha_pgpool_restart_delay 4)" == 8 ]]
+  [[ "$(pgha_pgpool_restart_delay 5)" == 8 ]]
+  [[ "$(pgha_pgpool_restart_delay 40)" == 8 ]]
+  PGHA_PGPOOL_RESTART_MAX_DELAY=5
+  [[ "$(pgha_pgpool_restart_delay 3)" == 4 ]]
+  [[ "$(pgha_pgpool_restart_delay 4)" == 5 ]]
+}
+
+@test "after an exit: stop when asked, fail when the first run ended at once, else restart" {
+  PGHA_PGPOOL_SETTLE_SECONDS=10
+  [[ "$(pgha_pgpool_after_exit 1 3 0)" == fail ]]
+  [[ "$(pgha_pgpool_after_exit 1 10 0)" == restart ]]
+  [[ "$(pgha_pgpool_after_exit 2 0 0)" == restart ]]
+  [[ "$(pgha_pgpool_after_exit 1 3 1)" == stop ]]
+  [[ "$(pgha_pgpool_after_exit 5 300 1)" == stop ]]
+}
+
+@test "a first run that fails at once ends the container with its status, without a restart" {
+  PGHA_PGPOOL_SETTLE_SECONDS=10
+  run pgha_pgpool_supervise bash -c 'exit 3'
+  [[ "$status" -eq 3 ]]
+  [[ "$output" == *"action=start: ERROR: pgpool exited with status 3 0 s after it started; not restarted"* ]]
+  [[ ! -e "$BATS_TEST_TMPDIR/cleaned" ]]
+}
+
+@test "a pgpool that exits after it settled is cleaned up after and started again" {
+  PGHA_PGPOOL_SETTLE_SECONDS=0 PGHA_PGPOOL_RESTART_MAX_DELAY=1
+  runs="$BATS_TEST_TMPDIR/runs"
+  # Exits twice, then stays up until it is told to stop.
+  fake() {
+    echo run >>"$runs"
+    if (($(wc -l <"$runs") < 3)); then exit 1; fi
+    trap 'exit 0' INT
+    while :; do sleep 0.1; done
+  }
+  (
+    pgha_pgpool_supervise fake &
+    sup=$!
+    for _ in $(seq 100); do [[ -f "$runs" && $(wc -l <"$runs") -ge 3 ]] && break; sleep 0.1; done
+    kill -TERM "$sup"
+    wait "$sup"
+    echo "supervisor status $?"
+  ) >"$BATS_TEST_TMPDIR/out" 2>&1
+  cat "$BATS_TEST_TMPDIR/out"
+  [[ "$(wc -l <"$runs")" -eq 3 ]]
+  [[ "$(wc -l <"$BATS_TEST_TMPDIR/cleaned")" -eq 2 ]]
+  grep -q "action=restart: pgpool exited with status 1 after 0 s; starting it again in 1 s (restart 1)" "$BATS_TEST_TMPDIR/out"
+  grep -q "action=stop: pgpool shut down (status 0)" "$BATS_TEST_TMPDIR/out"
+  grep -q "supervisor status 0" "$BATS_TEST_TMPDIR/out"
+}
+
+@test "docker stop reaches pgpool as SIGINT (its fast shutdown), not SIGTERM (smart)" {
+  got="$BATS_TEST_TMPDIR/signal"
+  fake() {
+    trap 'echo INT >"$got"; exit 0' INT
+    trap 'echo TERM >"$got"; exit 0' TERM
+    while :; do sleep 0.1; done
+  }
+  (
+    pgha_pgpool_supervise fake &
+    sup=$!
+    sleep 0.5
+    kill -TERM "$sup"
+    wait "$sup"
+  )
+  [[ "$(cat "$got")" == INT ]]
+}
+
+@test "docker stop while pgpool is down between restarts ends the supervisor at once" {
+  PGHA_PGPOOL_SETTLE_SECONDS=0 PGHA_PGPOOL_RESTART_MAX_DELAY=30
+  runs="$BATS_TEST_TMPDIR/runs"
+  fake() { echo run >>"$runs"; exit 1; }
+  (
+    # The fourth restart in a row would wait 8 s; the stop comes during the first waits.
+    pgha_pgpool_supervise fake &
+    sup=$!
+    sleep 1.5
+    start=$SECONDS
+    kill -TERM "$sup"
+    wait "$sup"
+    echo "status $? after $((SECONDS - start)) s"
+  ) >"$BATS_TEST_TMPDIR/out" 2>&1
+  cat "$BATS_TEST_TMPDIR/out"
+  grep -q "action=stop: stopped while pgpool was down" "$BATS_TEST_TMPDIR/out"
+  grep -q "status 0 after 0 s" "$BATS_TEST_TMPDIR/out"
+}
