@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { basesCommand, type BasesOptions } from './commands/bases.js';
 import { benchCommand, type BenchCommandOptions } from './commands/bench.js';
 import { chaosCommand, type ChaosCommandOptions } from './commands/chaos.js';
+import { FAULTS } from './chaos/faults.js';
 import { buildCommand, type BuildCommandOptions } from './commands/build.js';
 import { clusterDoctorCommand, clusterDownCommand, clusterStatusCommand, clusterUpCommand, type ClusterDownOptions, type ClusterOptions, type ClusterStatusOptions, type ClusterUpOptions } from './commands/cluster.js';
 import { generateCommand, type GenerateOptions } from './commands/generate.js';
@@ -100,12 +101,12 @@ withCluster(clusterCmd.command('doctor'))
 
 withCluster(program.command('chaos'))
   .description('inject faults into a running cluster while a probe writes and reads through the delegate IP; report what clients saw')
-  .option('--fault <name...>', 'faults to inject, each for --rounds rounds: kill-primary, pause-primary, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary', ['kill-primary'])
+  .option('--fault <name...>', `faults to inject, each for --rounds rounds: ${FAULTS.join(', ')}`, ['kill-primary'])
   .option('--rounds <n>', 'rounds per fault; the cluster must heal between rounds', '1')
   .option('--interval-ms <ms>', 'time between two probe ticks (a write and a read) per client kind', '100')
   .option('--timeout-ms <ms>', 'bound on each probe connect and statement', '2000')
   .option('--warmup <seconds>', 'steady probing before each fault', '5')
-  .option('--hold <seconds>', 'pause-primary, isolate-primary: how long the node stays frozen or cut off', '20')
+  .option('--hold <seconds>', 'pause-primary, pause-standby, isolate-primary: how long the node stays frozen or cut off', '20')
   .option('--down <seconds>', 'restart-old-primary: how long the old primary stays down after the failover', '10')
   .option('--heal-timeout <seconds>', 'how long to wait for the cluster to heal after a fault', '180')
   .option('--results <dir>', 'where to record the run (bench/RESULTS.md is rewritten beside it)', resolve(PROJECT_ROOT, 'bench/results'))

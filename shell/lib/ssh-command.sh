@@ -78,6 +78,11 @@ case "${words[0]}" in
         _pgha_ssh_count "${#words[@]}" 3
         _pgha_ssh_slot "${words[2]}"
         ;;
+      pgpool:standby-lost)
+        _pgha_ssh_count "${#words[@]}" 3
+        _pgha_ssh_host "${words[2]}"
+        _pgha_ssh_peer "${words[2]}"
+        ;;
       pgpool:follow | postgres:rebuild)
         _pgha_ssh_count "${#words[@]}" 4
         _pgha_ssh_host "${words[2]}"

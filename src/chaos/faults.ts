@@ -6,11 +6,11 @@ import type { ClusterContainers } from '../deploy/inspect.js';
  * The faults `pgha chaos` injects, each on containers of the cluster it was pointed at and
  * nothing else. A fault names its targets from the cluster's state just before it.
  */
-export const FAULTS = ['kill-primary', 'pause-primary', 'isolate-primary', 'kill-leader', 'kill-leader-and-primary', 'restart-old-primary'] as const;
+export const FAULTS = ['kill-primary', 'pause-primary', 'pause-standby', 'isolate-primary', 'kill-leader', 'kill-leader-and-primary', 'restart-old-primary'] as const;
 export type FaultName = (typeof FAULTS)[number];
 
 export interface FaultTiming {
-  /** How long a paused node stays frozen, an isolated one cut off. */
+  /** How long a paused node stays frozen, an isolated one cut off (pause-*, isolate-primary). */
   holdSeconds: number;
   /** restart-old-primary: how long the killed primary stays down after the failover. */
   downSeconds: number;
@@ -57,11 +57,15 @@ export function planFault(name: FaultName, ctx: FaultContext, timing: FaultTimin
       return killPlan([ctx.leader], 0);
     case 'kill-leader-and-primary':
       return killPlan([ctx.leader, ctx.primary], 0);
-    case 'pause-primary': {
-      const c = containers.get(ctx.primary);
+    case 'pause-primary':
+    case 'pause-standby': {
+      // The first standby in node order: with synchronous replication, the one the primary
+      // waits for when it is the only one.
+      const host = name === 'pause-primary' ? ctx.primary : ctx.topo.postgres.map((n) => n.host).find((h) => h !== ctx.primary)!;
+      const c = containers.get(host);
       // The cgroup freezer stops every process of the node at once, as a stalled VM would; its
       // kernel still completes TCP handshakes, which is what makes this fault hard.
-      return { targets: [ctx.primary], inject: () => c.pause(), holdSeconds: timing.holdSeconds, release: () => c.unpause(), downSeconds: 0 };
+      return { targets: [host], inject: () => c.pause(), holdSeconds: timing.holdSeconds, release: () => c.unpause(), downSeconds: 0 };
     }
     case 'isolate-primary': {
       const c = containers.get(ctx.primary);

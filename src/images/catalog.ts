@@ -80,6 +80,7 @@ const pgpoolFiles = (family: 'debian' | 'alpine'): ContextFile[] => [
   { out: 'pool_hba.conf', template: 'pgpool/pool_hba.conf.hbs' },
   { out: 'failover.sh', template: 'pgpool/failover.sh.hbs' },
   { out: 'follow_primary.sh', template: 'pgpool/follow_primary.sh.hbs' },
+  { out: 'failback.sh', template: 'pgpool/failback.sh.hbs' },
   { out: 'escalation.sh', source: 'shell/pgpool/escalation.sh' },
   { out: 'vip.sh', source: 'shell/pgpool/vip.sh' },
   { out: 'garp.sh', source: 'shell/pgpool/garp.sh' },

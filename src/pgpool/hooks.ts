@@ -6,7 +6,7 @@ import { PATHS } from '../images/facts.js';
  * no script body reads `$8` or `${11}`.
  */
 
-/** pgpool's placeholders for failover_command and follow_primary_command (pgpool.conf docs). */
+/** pgpool's placeholders for failover_command, failback_command and follow_primary_command (pgpool.conf docs). */
 export const PLACEHOLDERS = {
   '%d': 'failed_node_id', // the node detached: the failed one, or the standby to re-point
   '%h': 'failed_node_host',
@@ -37,7 +37,8 @@ interface PgpoolHook {
 }
 
 export const PGPOOL_HOOKS = {
-  failover: { script: 'failover.sh', takes: ['%d', '%h', '%m', '%H', '%P'] },
+  failover: { script: 'failover.sh', takes: ['%d', '%h', '%m', '%H', '%P', '%N'] },
+  failback: { script: 'failback.sh', takes: ['%d', '%h', '%N'] },
   followPrimary: { script: 'follow_primary.sh', takes: ['%d', '%h', '%p', '%m', '%H', '%r'] },
 } as const satisfies Record<string, PgpoolHook>;
 

@@ -74,7 +74,7 @@ export function render(input: RenderInput): Rendered {
     roles: ROLES,
     recoveryTimeoutSeconds: RECOVERY_TIMEOUT_SECONDS,
     patchNames: derived.patches.map((p) => p.name).join(','),
-    hooks: { failover: pgpoolHook(PGPOOL_HOOKS.failover), followPrimary: pgpoolHook(PGPOOL_HOOKS.followPrimary) },
+    hooks: { failover: pgpoolHook(PGPOOL_HOOKS.failover), failback: pgpoolHook(PGPOOL_HOOKS.failback), followPrimary: pgpoolHook(PGPOOL_HOOKS.followPrimary) },
   };
   for (const image of imageCatalog(manifest)) {
     const dir = `images/${image.name}`;

@@ -98,11 +98,24 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   [[ "$output" == *"every backend is down: no node to promote; refusing to act"* ]]
 }
 
-@test "a standby failed: the primary stays, the standby's slot is kept (it streams again and auto_failback attaches it); no SSH at all" {
+@test "a standby failed: the primary stays, the standby's slot is kept (it streams again and auto_failback attaches it), the primary is told" {
   failover 1 pg1 0 pg0 0 pg0
   [[ "$status" -eq 0 ]]
-  [[ ! -e "$SSH_CALLS" ]]
   [[ "$output" == *"a standby failed; the primary stays. Its replication slot is kept"* ]]
+  # Only this: no promotion, no slot dropped; the primary decides about synchronous commits.
+  [[ "$(cat "$SSH_CALLS")" == "pg0 pgha-node standby-lost pg1" ]]
+}
+
+@test "a standby failed and the primary cannot be told: a warning, the failover still succeeds" {
+  SSH_DOWN=pg0 failover 1 pg1 0 pg0 0 pg0
+  [[ "$status" -eq 0 ]]
+  [[ "$output" == *"WARNING: could not tell the primary pg0 that pg1 is gone"* ]]
+}
+
+@test "a standby failed while no primary is known: nobody to tell" {
+  failover 1 pg1 0 pg0 -1 ""
+  [[ "$status" -eq 0 ]]
+  [[ ! -e "$SSH_CALLS" ]]
 }
 
 @test "the new main node hangs (frozen after the TCP handshake): the promotion gives up within its bound and says so" {

@@ -36,6 +36,10 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as pgpool "pgha-node sync-restore"; runs "pgha-node sync-restore"
   as pgpool "pgha-node receive-lsn"; runs "pgha-node receive-lsn"
   as pgpool "pgha-node receive-lsn pg1"; refused
+  as pgpool "pgha-node standby-lost pg1"; runs "pgha-node standby-lost pg1"
+  as pgpool "pgha-node standby-lost elsewhere"; refused
+  as pgpool "pgha-node standby-lost"; refused
+  as postgres "pgha-node standby-lost pg1"; refused
 }
 
 @test "postgres may rebuild and release, nothing pgpool does" {

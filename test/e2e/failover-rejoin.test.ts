@@ -1,8 +1,9 @@
 // Scenarios 3, 6 and 7 of the failover suite on one 2-node cluster with synchronous
 // replication: the primary is killed under a steady stream of writes and the standby
 // promoted; the old primary returns and is rebuilt; then a node whose volume was wiped
-// rejoins the same way; then a short `pgha chaos` run (scenario 11). They run in order on
-// the same cluster.
+// rejoins the same way; then `pgha chaos` rounds: kill-primary and kill-leader (11),
+// isolate-primary (12), pause-primary (13), pause-standby (14). They run in order on the
+// same cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -162,5 +163,51 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     const log = await tc.logs(before);
     expect(log).toMatch(new RegExp(`node=${before} action=fence: this node runs as a primary but pgpool routes writes to ${round.after!.primary}`));
     expect(await tc.onNode(before, 'SELECT pg_is_in_recovery()')).toBe('t');
+  });
+
+  it('scenario 13: the primary frozen for 15 s (pgha chaos pause-primary): detected although its kernel still accepts connections, failed over; once thawed it fences itself and rejoins; no acknowledged write lost', async () => {
+    const before = tc.primaryOf(await tc.status())!;
+    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
+    const r = await tc.chaos(results, '--fault', 'pause-primary', '--hold', '15', '--rounds', '1', '--warmup', '3');
+    console.log(r.stderr);
+    expect(r.exitCode).toBe(0);
+    const rec = JSON.parse(r.stdout) as ChaosRecord;
+    const round = rec.rounds[0]!;
+    expect(round.targets).toEqual([before]);
+    expect(round.notHealed).toBeUndefined();
+    // Failed over while it was still frozen: the promotion came before the thaw.
+    expect(round.after!.primary).not.toBe(before);
+    expect(round.metrics.promotionMs).not.toBeNull();
+    expect(round.metrics.promotionMs!).toBeLessThan(round.marks.released!);
+    expect(rec.lostAcked).toEqual([]);
+    // The health check's read from the frozen node was ended by its timer (patch 0003); no
+    // other scenario of this cluster produces that line (a dead or cut-off node fails to connect).
+    expect(await tc.pgpoolLogs()).toContain('health check timed out while waiting for reading data');
+    const log = await tc.logs(before);
+    expect(log).toMatch(new RegExp(`node=${before} action=fence: this node runs as a primary but pgpool routes writes to ${round.after!.primary}`));
+    expect(await tc.onNode(before, 'SELECT pg_is_in_recovery()')).toBe('t');
+  });
+
+  it('scenario 14: the only synchronous standby frozen for 15 s (pgha chaos pause-standby): detached, the primary suspends synchronous commits and writes go on during the freeze; thawed, it is attached again and synchronous replication restored', async () => {
+    const primary = tc.primaryOf(await tc.status())!;
+    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
+    const r = await tc.chaos(results, '--fault', 'pause-standby', '--hold', '15', '--rounds', '1', '--warmup', '3');
+    console.log(r.stderr);
+    expect(r.exitCode).toBe(0);
+    const rec = JSON.parse(r.stdout) as ChaosRecord;
+    const round = rec.rounds[0]!;
+    const standby = round.targets[0]!;
+    expect(standby).not.toBe(primary);
+    expect(round.notHealed).toBeUndefined();
+    expect(round.after!.primary).toBe(primary);
+    expect(rec.lostAcked).toEqual([]);
+    // Writes were acknowledged again before the standby was thawed, through both lanes.
+    expect(round.metrics.worstWriteUnavailableMs).not.toBeNull();
+    expect(round.metrics.worstWriteUnavailableMs!).toBeLessThan(round.marks.released!);
+    const log = await tc.logs(primary);
+    expect(log).toContain(`node=${primary} action=standby-lost: ${standby} was the last standby streaming`);
+    expect(log).toContain(`node=${primary} action=sync-suspend: synchronous replication`);
+    expect(log).toContain(`node=${primary} action=sync-restore: synchronous_standby_names back to the configured 'ANY 1 (*)'`);
+    expect(await tc.onNode(primary, 'SHOW synchronous_standby_names')).toBe('ANY 1 (*)');
   });
 });

@@ -179,3 +179,79 @@ describe('watchdog ping RTT parsing (get_result compiled from the source)', () =
   });
 });
 
+describe('health check timer against a backend that accepts and never answers (health_check.c compiled from the source)', () => {
+  const harnesses: Record<'patched' | 'unpatched', string> = { patched: '', unpatched: '' };
+
+  /**
+   * A listening socket that never accepts still completes the TCP handshake in the kernel, as
+   * a frozen host does. The harness connects to it, installs the health check's SIGALRM
+   * handler with the very statement health_check.c uses before its alarm(), sets a 1 s alarm
+   * and reads, as pool_read() does while authenticating.
+   */
+  function compile(src: string, name: string): string {
+    const hc = readFileSync(join(src, 'src/main/health_check.c'), 'utf8');
+    const sig = readFileSync(join(src, 'src/utils/pool_signal.c'), 'utf8');
+    const fn = (text: string, head: string) => {
+      const start = text.indexOf(head);
+      expect(start, `${head} not found`).toBeGreaterThanOrEqual(0);
+      return text.slice(start, text.indexOf('\n}\n', start) + 3);
+    };
+    const install = /\n\s*([^\n;]+);\n\s*alarm\(pool_config->health_check_params\[node\]\.health_check_timeout\);/.exec(hc);
+    expect(install, 'the statement before the health check alarm() not found').not.toBeNull();
+    const setter = hc.includes('health_check_set_alarm_handler(void)\n{') ? fn(hc, 'static void\nhealth_check_set_alarm_handler(void)\n{') : '';
+    const harness = [
+      '#include <arpa/inet.h>', '#include <errno.h>', '#include <netinet/in.h>', '#include <signal.h>',
+      '#include <stdio.h>', '#include <string.h>', '#include <sys/socket.h>', '#include <unistd.h>',
+      'typedef void (*pool_sighandler_t) (int);',
+      '#define RETSIGTYPE void',
+      '#define HAVE_POSIX_SIGNALS',
+      '/* signal masks are not under test */',
+      '#define POOL_SETMASK(mask) ((void) 0)',
+      'static volatile sig_atomic_t health_check_timer_expired;',
+      fn(sig, 'pool_sighandler_t\npool_signal(int signo, pool_sighandler_t func)\n{'),
+      fn(hc, 'static RETSIGTYPE health_check_timer_handler(int sig)\n{'),
+      setter,
+      'int main(void) {',
+      '  struct sockaddr_in a; socklen_t len = sizeof(a); char buf[16];',
+      '  int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);',
+      '  memset(&a, 0, sizeof(a)); a.sin_family = AF_INET; a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);',
+      '  if (bind(l, (struct sockaddr *) &a, sizeof(a)) || listen(l, 4) || getsockname(l, (struct sockaddr *) &a, &len)) return 2;',
+      '  if (connect(c, (struct sockaddr *) &a, sizeof(a))) return 3;',
+      `  ${install![1]};`,
+      '  alarm(1);',
+      '  ssize_t n = read(c, buf, sizeof(buf));',
+      '  if (n < 0 && errno == EINTR && health_check_timer_expired) { puts("timed out"); return 0; }',
+      '  printf("read returned %zd\\n", n); return 1;',
+      '}',
+    ].join('\n');
+    const dir = mkdtempSync(join(tmpdir(), `pgha-hc-${name}-`));
+    writeFileSync(join(dir, 'harness.c'), harness);
+    execFileSync('cc', ['-Wall', '-Werror', '-Wno-unused-function', '-o', join(dir, 'hc'), join(dir, 'harness.c')]);
+    return join(dir, 'hc');
+  }
+
+  beforeAll(() => {
+    if (!tarball || toolMissing('cc')) return;
+    harnesses.unpatched = compile(unpack(), 'unpatched');
+    const patched = unpack();
+    const r = applyPatches(patched, contextPatches());
+    expect(r.status, r.stderr).toBe(0);
+    harnesses.patched = compile(patched, 'patched');
+  });
+
+  it('patched: the 1 s health check timer ends the read', (ctx) => {
+    if (!harnesses.patched) ctx.skip(`tarball unavailable: ${unavailable}`);
+    const r = spawnSync(harnesses.patched, { encoding: 'utf8', timeout: 10_000 });
+    expect(r.signal, 'the read was still blocked after 10 s').toBeNull();
+    expect(r.stdout.trim()).toBe('timed out');
+    expect(r.status).toBe(0);
+  });
+
+  it('unpatched: the bug is real: the timer fires and the read goes on waiting', (ctx) => {
+    if (!harnesses.unpatched) ctx.skip(`tarball unavailable: ${unavailable}`);
+    // Five times the timer; still blocked, so the harness is killed by the bound.
+    const r = spawnSync(harnesses.unpatched, { encoding: 'utf8', timeout: 5_000 });
+    expect(r.signal).toBe('SIGTERM');
+    expect(r.stdout).toBe('');
+  });
+});

@@ -14,6 +14,7 @@ failed_node_host=$2
 new_main_node_id=$3
 new_main_node_host=$4
 old_primary_node_id=$5
+old_primary_node_host=$6
 
 pgha_log failover "backend $failed_node_id ($failed_node_host) is down; old primary $old_primary_node_id, new main candidate $new_main_node_id ($new_main_node_host)"
 
@@ -27,6 +28,15 @@ fi
 # a standby whose slot ran past it is rebuilt when it starts (pgha-node decide_start).
 if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
   pgha_log failover "a standby failed; the primary stays. Its replication slot is kept; pgpool attaches it again once it streams (auto_failback)"
+  # With synchronous replication the primary's commits may be waiting for this standby: the
+  # primary suspends it if no other standby streams (bounded, in the background: pgpool
+  # serves no client while this script runs).
+  if [[ "$old_primary_node_id" -ge 0 && -n "$old_primary_node_host" ]]; then
+    (
+      pgha_ssh_within "$PGHA_REMOTE_STEP_SECONDS" "$old_primary_node_host" pgha-node standby-lost "$failed_node_host" ||
+        pgha_log failover "WARNING: could not tell the primary $old_primary_node_host that $failed_node_host is gone; with synchronous replication its commits wait until a standby is back"
+    ) </dev/null &
+  fi
   exit 0
 fi
 

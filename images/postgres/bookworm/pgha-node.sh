@@ -18,6 +18,7 @@
 #   pgha-node receive-lsn              (a standby's received WAL position)
 #   pgha-node fence-loop               (stop a primary that pgpool no longer routes to; supervisor runs it)
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
+#   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
@@ -91,6 +92,28 @@ pgha_node_sync_suspend() {
   [[ -n "$names" ]] || return 0
   pgha_node_psql -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c 'SELECT pg_reload_conf()' >/dev/null
   pgha_log sync-suspend "synchronous replication ($names) suspended until a standby is attached again"
+}
+
+# pgha_node_standby_lost HOST: pgpool detached the standby HOST (dead, frozen, cut off). With
+# synchronous replication and no other standby streaming, every commit would wait until HOST
+# is back, for ever if it never is: commits are asynchronous until a standby is attached again
+# (failback.sh runs sync-restore). Another streaming standby still confirms commits: nothing
+# changes. HOST's own walsender can look "streaming" for wal_sender_timeout after it froze, so
+# it is left out by name.
+pgha_node_standby_lost() {
+  local host=$1 others
+  [[ -n "$(pgha_node_psql -c 'SHOW synchronous_standby_names')" ]] || return 0
+  others=$(pgha_node_psql -v host="$host" <<'SQL'
+SELECT coalesce(string_agg(application_name, ',' ORDER BY application_name), '')
+FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> :'host';
+SQL
+  )
+  if [[ -n "$others" ]]; then
+    pgha_log standby-lost "$host detached; $others still confirm commits: synchronous replication stays"
+  else
+    pgha_log standby-lost "$host was the last standby streaming"
+    pgha_node_sync_suspend
+  fi
 }
 
 pgha_node_sync_restore() {
@@ -484,7 +507,8 @@ _pgha_node_main() {
     receive-lsn) pgha_node_receive_lsn ;;
     sync-suspend) pgha_node_sync_suspend ;;
     sync-restore) pgha_node_sync_restore ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, receive-lsn, sync-suspend, sync-restore)" ;;
+    standby-lost) pgha_node_standby_lost "${1:?host}" ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, receive-lsn, sync-suspend, sync-restore, standby-lost)" ;;
   esac
 }
 
