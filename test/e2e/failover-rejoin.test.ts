@@ -1,7 +1,7 @@
 // Scenarios 3, 6 and 7 of the failover suite on one 2-node cluster with synchronous
 // replication: the primary is killed under a steady stream of writes and the standby
 // promoted; the old primary returns and is rebuilt; then a node whose volume was wiped
-// rejoins the same way; then `pgha chaos` rounds: kill-primary and kill-leader (11),
+// rejoins the same way; then `pgha chaos` rounds: kill-primary, kill-leader and both (11),
 // isolate-primary (12), pause-primary (13), pause-standby (14). They run in order on the
 // same cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,15 +119,15 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(lost(acked, await ids('pg0'))).toEqual([]);
   });
 
-  it('scenario 11: pgha chaos, one kill-primary and one kill-leader round: the cluster heals after each, no acknowledged write lost, the probe table dropped', async () => {
+  it('scenario 11: pgha chaos, one kill-primary, one kill-leader and one kill-leader-and-primary round: the cluster heals after each, no acknowledged write lost, the probe table dropped', async () => {
     const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
-    const r = await tc.chaos(results, '--fault', 'kill-primary', 'kill-leader', '--rounds', '1', '--warmup', '3');
+    const r = await tc.chaos(results, '--fault', 'kill-primary', 'kill-leader', 'kill-leader-and-primary', '--rounds', '1', '--warmup', '3');
     console.log(r.stderr);
     expect(r.exitCode).toBe(0);
     const rec = JSON.parse(r.stdout) as ChaosRecord;
     expect(rec.cluster.replication).toBe('sync');
     expect(rec.aborted).toBeNull();
-    expect(rec.rounds.map((x) => [x.fault, x.notHealed ?? 'healed'])).toEqual([['kill-primary', 'healed'], ['kill-leader', 'healed']]);
+    expect(rec.rounds.map((x) => [x.fault, x.notHealed ?? 'healed'])).toEqual([['kill-primary', 'healed'], ['kill-leader', 'healed'], ['kill-leader-and-primary', 'healed']]);
     expect(rec.lostAcked).toEqual([]);
     for (const round of rec.rounds) {
       expect(round.metrics.lostAcked).toEqual([]);
@@ -141,8 +141,13 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(killed.after!.primary).not.toBe(killed.before.primary);
     expect(killed.events.some((e) => e.kind === 'promoted')).toBe(true);
     expect(rec.rounds[1]!.after!.vipHolder).not.toBe(rec.rounds[1]!.before.vipHolder);
+    // Both at once: the surviving pgpool nodes elect a leader and fail the primary over.
+    const both = rec.rounds[2]!;
+    expect(both.targets).toEqual([both.before.leader, both.before.primary]);
+    expect(both.after!.primary).not.toBe(both.before.primary);
+    expect(both.after!.vipHolder).not.toBe(both.before.vipHolder);
     const runDir = join(results, 'results', readdirSync(join(results, 'results'))[0]!);
-    expect(readdirSync(runDir).filter((f) => f.endsWith('.svg'))).toHaveLength(2);
+    expect(readdirSync(runDir).filter((f) => f.endsWith('.svg'))).toHaveLength(3);
     expect(readFileSync(join(results, 'RESULTS.md'), 'utf8')).toContain('kill-primary');
     expect(await tc.query("SELECT to_regclass('pgha_chaos_probe') AS t")).toEqual([{ t: null }]);
   });

@@ -1,4 +1,5 @@
-// Scenario 5 of the failover suite: three postgres nodes. The primary is killed and the
+// Scenario 5 of the failover suite: three postgres nodes, synchronous replication (ANY 1 of
+// the standbys confirms each commit). The primary is killed and the
 // remaining standby follows the new primary with pg_rewind; then, with pg_rewind made to
 // fail for real (repl loses the right to read files on the source), the next follow falls
 // back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node. Then
@@ -12,7 +13,7 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
   let tc: TestCluster;
 
   beforeAll(async () => {
-    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3 });
+    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync' });
     await tc.up();
   });
   afterAll(async () => {
@@ -29,7 +30,8 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     const writer = new Writer(tc, 'follow_rows', 10);
     await writer.ackedMore(100);
     const { acked: before } = await writer.stop();
-    // Asynchronous replication: wait for the standbys before the kill, so the check below is about the failover, not replication lag.
+    // ANY 1: one standby confirmed each commit, the other may lag; wait for both before the
+    // kill, so the check below is about the failover, not replication lag.
     await allReplayed(before, [successor, follower]);
     // failover.sh promotes the standby that received the most WAL: with both level, pgpool's
     // candidate (the lowest-numbered, `successor` here) is kept.
