@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { Topology } from '../cluster/topology.js';
 import type { ClusterContainers } from '../deploy/inspect.js';
+import { cutOff, type Partition } from '../docker/partition.js';
 
 /**
  * The faults `pgha chaos` injects, each on containers of the cluster it was pointed at and
@@ -37,12 +38,6 @@ export interface FaultContext {
   leader: string;
 }
 
-async function networkOf(c: Docker.Container): Promise<string> {
-  const nets = Object.keys((await c.inspect()).NetworkSettings.Networks);
-  if (nets.length !== 1) throw new Error(`expected the container on one network, found ${nets.length}`);
-  return nets[0]!;
-}
-
 export function planFault(name: FaultName, ctx: FaultContext, timing: FaultTiming): FaultPlan {
   const { containers } = ctx;
   const kill = (hosts: string[]) => () => Promise.all(hosts.map((h) => containers.get(h).kill())).then(() => {});
@@ -68,18 +63,17 @@ export function planFault(name: FaultName, ctx: FaultContext, timing: FaultTimin
       return { targets: [host], inject: () => c.pause(), holdSeconds: timing.holdSeconds, release: () => c.unpause(), downSeconds: 0 };
     }
     case 'isolate-primary': {
-      const c = containers.get(ctx.primary);
       const node = ctx.topo.postgres.find((n) => n.host === ctx.primary)!;
-      let network = '';
+      let partition: Partition | null = null;
       return {
         targets: [ctx.primary],
         inject: async () => {
-          network = await networkOf(c);
-          await ctx.docker.getNetwork(network).disconnect({ Container: containers.name(ctx.primary), Force: true });
+          partition = await cutOff(node.address, `pgha-chaos ${containers.name(ctx.primary)}`);
         },
         holdSeconds: timing.holdSeconds,
-        release: () =>
-          ctx.docker.getNetwork(network).connect({ Container: containers.name(ctx.primary), EndpointConfig: { IPAMConfig: { IPv4Address: node.address }, Aliases: [node.host] } }),
+        release: async () => {
+          await partition?.heal();
+        },
         downSeconds: 0,
       };
     }

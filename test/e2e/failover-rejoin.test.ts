@@ -4,7 +4,7 @@
 // rejoins the same way; then `pgha chaos` rounds: kill-primary, kill-leader and both (11),
 // isolate-primary (12), pause-primary (13), pause-standby (14). They run in order on the
 // same cluster.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,9 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
   beforeAll(async () => {
     tc = new TestCluster(docker!, 'e2e-failover', 42, { nodes: 2, replication: 'sync' });
     await tc.up();
+  });
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') await tc?.printDiagnostics();
   });
   afterAll(async () => {
     await tc?.destroy();

@@ -139,6 +139,20 @@ export class TestCluster {
     return logsOf(this.container(host));
   }
 
+  /**
+   * After a failed test: each node's last pgha steps and pgpool/postgres errors, on stdout,
+   * so a CI log says what the cluster was doing (its containers are removed afterwards).
+   */
+  async printDiagnostics(lines = 25): Promise<void> {
+    const out: string[] = [];
+    for (const n of [...this.topo.postgres, ...this.topo.pgpool]) {
+      const log = await this.logs(n.host).catch((err) => `(no log: ${(err as Error).message})`);
+      const picked = log.split('\n').filter((l) => /pgha\[|FATAL|ERROR|PANIC|state changed|escalation/.test(l)).slice(-lines);
+      out.push(`--- ${n.host} (last ${picked.length} pgha/error/watchdog lines)`, ...picked.map((l) => l.slice(0, 300)));
+    }
+    console.log(`[${this.cluster.name}] diagnostics after a failure:\n${out.join('\n')}`);
+  }
+
   /** Every pgpool node's log, concatenated (failover scripts run on whichever node leads). */
   async pgpoolLogs(): Promise<string> {
     const parts: string[] = [];

@@ -1,7 +1,8 @@
 // Scenarios 1, 2, 8, 9, 9b, 10 and 4 of the failover suite, on one 2-node cluster whose
 // initial primary is node 1. They run in order on the same cluster; 4 (every backend down)
 // is last because it leaves the cluster without a database.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cutOff } from '../../src/docker/partition.js';
 import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -12,6 +13,9 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
   beforeAll(async () => {
     tc = new TestCluster(docker!, 'e2e-roles', 41, { nodes: 2, initialPrimary: 1 });
     await tc.up();
+  });
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') await tc?.printDiagnostics();
   });
   afterAll(async () => {
     await tc?.destroy();
@@ -157,9 +161,10 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
     const before = await tc.status();
     const leader = before.watchdog.leader!;
     const isolated = tc.topo.pgpool.find((n) => n.host !== leader)!;
-    const network = `${tc.cluster.name}_${tc.cluster.name}`;
     const since = Date.now();
-    await docker!.getNetwork(network).disconnect({ Container: tc.containerName(isolated.host) });
+    // A partition on the bridge (the host's DOCKER-USER chain): the node keeps its interface
+    // and /etc/hosts, as behind a cut cable.
+    const partition = await cutOff(isolated.address, `pgha-e2e ${tc.containerName(isolated.host)}`);
     try {
       const holdersSeen: string[][] = [];
       const deadline = Date.now() + 40_000;
@@ -184,7 +189,7 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
       expect(tc.primaryOf(during)).toBe(tc.primaryOf(before));
       expect(during.backends.every((b) => b.status === 'up')).toBe(true);
     } finally {
-      await docker!.getNetwork(network).connect({ Container: tc.containerName(isolated.host), EndpointConfig: { IPAMConfig: { IPv4Address: isolated.address } } });
+      await partition.heal();
     }
     const after = await waitFor('the isolated node to rejoin the watchdog', async () => {
       const s = await tc.status();

@@ -4,7 +4,7 @@
 // fail for real (repl loses the right to read files on the source), the next follow falls
 // back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node. Then
 // (5c) a standby that stopped receiving WAL is passed over for the one that has it all.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, Writer, e2eEngine, lost, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -15,6 +15,9 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
   beforeAll(async () => {
     tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync' });
     await tc.up();
+  });
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') await tc?.printDiagnostics();
   });
   afterAll(async () => {
     await tc?.destroy();
