@@ -2,8 +2,9 @@
 // replication: the primary is killed under a steady stream of writes and the standby
 // promoted; the old primary returns and is rebuilt; then a node whose volume was wiped
 // rejoins the same way; then `pgha chaos` rounds: kill-primary, kill-leader and both (11),
-// isolate-primary (12), pause-primary (13), pause-standby (14). They run in order on the
-// same cluster.
+// isolate-primary (12), pause-primary (13), pause-standby (14); then the primary killed
+// under an open transaction and a bulk COPY (15); last, a failover with a broken SSH path
+// (16). They run in order on the same cluster.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,5 +218,71 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(log).toContain(`node=${primary} action=sync-suspend: synchronous replication`);
     expect(log).toContain(`node=${primary} action=sync-restore: synchronous_standby_names back to the configured 'ANY 1 (*)'`);
     expect(await tc.onNode(primary, 'SHOW synchronous_standby_names')).toBe('ANY 1 (*)');
+  });
+
+  it('scenario 15: the primary killed during an open transaction and during a bulk COPY through the VIP: both clients get an error, none of their rows is visible, every acknowledged commit survives', async () => {
+    await tc.query('CREATE TABLE open_txn_rows (id int PRIMARY KEY)');
+    await tc.query('CREATE TABLE copy_rows (id bigint)');
+    await tc.query('CREATE TABLE committed_rows (id int PRIMARY KEY)');
+    const primary = tc.primaryOf(await tc.status())!;
+    const writer = new Writer(tc, 'committed_rows', 20);
+    await writer.ackedMore(30);
+    // A transaction left open with rows in it, as an application between statements.
+    const open = await tc.client();
+    open.on('error', () => {});
+    await open.query('BEGIN');
+    await open.query('INSERT INTO open_txn_rows SELECT generate_series(1, 1000)');
+    // A bulk load: psql's COPY FROM STDIN through the VIP from a pgpool node, fed far more rows
+    // than it can load before the kill.
+    const loader = tc.topo.pgpool[0]!.host;
+    const copy = sh(tc.container(loader), `seq 1 50000000 | psql -X -h ${tc.vip} -p ${tc.cluster.pgpool.port} -U postgres -d postgres -v ON_ERROR_STOP=1 -c 'COPY copy_rows FROM STDIN'`, { env: [`PGPASSWORD=${tc.password}`, 'PGCONNECT_TIMEOUT=5'] });
+    await waitFor('the COPY to be loading on the primary', async () => Number((await tc.onNode(primary, 'SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy')) || 0) > 0, 60_000, 200);
+    await tc.container(primary).kill();
+    const copied = await copy;
+    expect(copied.exitCode, copied.stdout + copied.stderr).not.toBe(0);
+    await expect(open.query('COMMIT')).rejects.toThrow();
+    await open.end().catch(() => {});
+    await waitFor('a new primary', async () => {
+      const s = await tc.status().catch(() => null);
+      const p = s ? tc.primaryOf(s) : undefined;
+      return p && p !== primary ? p : false;
+    }, 90_000, 1000);
+    await writer.ackedMore(20);
+    const { acked } = await writer.stop();
+    expect(await tc.query<{ n: string }>('SELECT count(*) AS n FROM open_txn_rows')).toEqual([{ n: '0' }]);
+    expect(await tc.query<{ n: string }>('SELECT count(*) AS n FROM copy_rows')).toEqual([{ n: '0' }]);
+    const ids = (await tc.query<{ id: number }>('SELECT id FROM committed_rows')).map((r) => r.id);
+    expect(lost(acked, ids)).toEqual([]);
+    // The killed node comes back and is rebuilt, so the cluster is whole for whatever follows.
+    await tc.container(primary).start();
+    await waitFor(`${primary} back as a streaming standby`, async () => {
+      const s = await tc.status();
+      return s.backends.every((b) => b.status === 'up') && tc.primaryOf(s) !== primary;
+    }, 180_000, 2000);
+  });
+
+  it('scenario 16: SSH from pgpool to the standby broken (its authorized_keys gone) when the primary dies: failover.sh fails loudly within its bound naming the path, doctor names it; repaired, pcp_promote_node --switchover promotes the standby', async () => {
+    const before = await tc.status();
+    const primary = tc.primaryOf(before)!;
+    const standby = tc.topo.postgres.find((n) => n.host !== primary)!;
+    await sh(tc.container(standby.host), 'mv /run/pgha/ssh/authorized_keys /run/pgha/ssh/authorized_keys.away', { check: true });
+    const killedAt = Date.now();
+    await tc.container(primary).kill();
+    const line = await waitFor('failover.sh to give up on the broken SSH path', async () =>
+      (await tc.pgpoolLogs()).split('\n').find((l) => l.includes('pgha[failover.sh]') && l.includes('ERROR') && l.includes(`SSH to postgres@${standby.host} port`)) ?? false, 120_000, 1000);
+    console.log(`failover.sh gave up ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill: ${line}`);
+    const during = await tc.status();
+    expect(tc.primaryOf(during)).toBeUndefined();
+    const doctor = await tc.cli('doctor');
+    expect(doctor.exitCode).not.toBe(0);
+    expect(doctor.stdout).toMatch(new RegExp(`FAIL\\s+ssh \\S+ → ${standby.host}:`));
+    // The README's repair: put SSH right, then have pgpool run the failover again for that node.
+    await sh(tc.container(standby.host), 'mv /run/pgha/ssh/authorized_keys.away /run/pgha/ssh/authorized_keys', { check: true });
+    const leader = during.watchdog.leader!;
+    const promoted = await sh(tc.container(leader), `PCPPASSFILE=/run/pgha/private/pcppass timeout 60 pcp_promote_node -h localhost -p ${tc.cluster.pgpool.pcpPort} -U pgpool -w --switchover -n ${standby.id}`);
+    expect(promoted.exitCode, promoted.stdout + promoted.stderr).toBe(0);
+    await waitFor(`${standby.host} to be the primary`, async () => tc.primaryOf(await tc.status()) === standby.host, 90_000, 1000);
+    const [r] = await tc.query<{ ok: number }>('SELECT 1 AS ok');
+    expect(r!.ok).toBe(1);
   });
 });

@@ -29,7 +29,8 @@ export class TestCluster {
   readonly topo: Topology;
   /** The cluster definition as a file, for running the pgha CLI against this cluster. */
   readonly definitionFile: string;
-  private password = '';
+  /** The postgres role's password (read from the cluster's secrets at up()). */
+  password = '';
 
   constructor(
     readonly docker: Docker,
