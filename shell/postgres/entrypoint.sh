@@ -46,6 +46,17 @@ pgha_postgres_check_config() {
     on | off) ;;
     *) pgha_problem PGHA_SYNCHRONOUS "expected on or off, got '$PGHA_SYNCHRONOUS'" ;;
   esac
+  # A database name as initdb and CREATE DATABASE take it; quoted as an identifier later.
+  [[ "$POSTGRES_DB" =~ ^[^[:cntrl:]]{1,63}$ ]] || pgha_problem POSTGRES_DB "expected a database name of 1 to 63 characters without control characters, got '$POSTGRES_DB'"
+  local arg args
+  read -r -a args <<<"$POSTGRES_INITDB_ARGS"
+  for arg in "${args[@]}"; do
+    case "$arg" in
+      -D | --pgdata* | -U | --username* | --pwfile* | -W | --pwprompt | -A | --auth* | -U?* | -D?*)
+        pgha_problem POSTGRES_INITDB_ARGS "expected initdb options other than the data directory, the superuser and authentication (set by the image), got '$arg'"
+        ;;
+    esac
+  done
   pgha_report_problems pgha-postgres
 }
 
@@ -154,21 +165,74 @@ SQL
   [[ -n "$repl_pw" ]] || pgha_log init "no REPLICATION_PASSWORD: role $PGHA_REPLICATION_USER not created (standbys need it)"
 }
 
+# pgha_postgres_run_init_scripts: POSTGRES_DB, then every file of PGHA_INITDB_DIR in name
+# order, as the official image does: *.sh executed when executable, else sourced; *.sql and
+# *.sql.gz run by psql into POSTGRES_DB, stopping at the first error; anything else skipped
+# with a line. Runs on the temporary server of the first initialisation only.
+pgha_postgres_run_init_scripts() {
+  local f
+  if [[ "$POSTGRES_DB" != postgres ]]; then
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db"' >/dev/null
+    pgha_log init "database $POSTGRES_DB created"
+  fi
+  [[ -d "$PGHA_INITDB_DIR" ]] || return 0
+  for f in "$PGHA_INITDB_DIR"/*; do
+    [[ -e "$f" ]] || continue
+    case "$f" in
+      *.sh)
+        pgha_log init "running $f"
+        if [[ -x "$f" ]]; then
+          "$f"
+        else
+          # shellcheck source=/dev/null
+          . "$f"
+        fi
+        ;;
+      *.sql)
+        pgha_log init "running $f"
+        psql -X -q -v ON_ERROR_STOP=1 -d "$POSTGRES_DB" -f "$f" >/dev/null
+        ;;
+      *.sql.gz)
+        pgha_log init "running $f"
+        gunzip -c "$f" | psql -X -q -v ON_ERROR_STOP=1 -d "$POSTGRES_DB" >/dev/null
+        ;;
+      *) pgha_log init "ignoring $f (not .sh, .sql or .sql.gz)" ;;
+    esac
+  done
+}
+
 pgha_postgres_init_primary() {
-  local pwfile=$PGHA_PRIVATE_DIR/initdb-pw
+  local pwfile=$PGHA_PRIVATE_DIR/initdb-pw extra=()
   pgha_log init "initialising a new primary in $PGDATA"
+  read -r -a extra <<<"$POSTGRES_INITDB_ARGS"
   (umask 077 && pgha_read_secret POSTGRES_PASSWORD >"$pwfile")
-  initdb -D "$PGDATA" --username=postgres --pwfile="$pwfile" \
-    --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-  rm -f "$pwfile"
+  if ! initdb -D "$PGDATA" --username=postgres --pwfile="$pwfile" \
+    --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 "${extra[@]}" >"$PGHA_PRIVATE_DIR/initdb.log" 2>&1; then
+    rm -f "$pwfile"
+    cat "$PGHA_PRIVATE_DIR/initdb.log" >&2
+    pgha_postgres_discard_init "initdb failed (POSTGRES_INITDB_ARGS='$POSTGRES_INITDB_ARGS')"
+  fi
+  rm -f "$pwfile" "$PGHA_PRIVATE_DIR/initdb.log"
   pgha_postgres_write_server_config
   pgha_postgres_write_hba
   # No standby exists yet: with synchronous replication configured the role creation would wait forever.
   pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c synchronous_standby_names=''" -w start >/dev/null
   pgha_postgres_create_roles
+  # In a subshell: a failing script ends it, not this shell, so the half-made cluster is removed.
+  if ! (set -e && pgha_postgres_run_init_scripts); then
+    pg_ctl -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+    pgha_postgres_discard_init "an init script in $PGHA_INITDB_DIR failed (see above)"
+  fi
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo MASTER >"$PGHA_ROLE_FILE"
   pgha_log init "primary initialised; .node_role=MASTER"
+}
+
+# pgha_postgres_discard_init WHY: a first initialisation failed: nothing of it stays, so the
+# next start initialises again from the start instead of running a half-made cluster.
+pgha_postgres_discard_init() {
+  find "$PGDATA" -mindepth 1 -delete
+  pgha_die init "$1; the data directory was emptied again, fix the cause and start the container again"
 }
 
 pgha_postgres_init_standby() {

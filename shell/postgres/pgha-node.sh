@@ -19,6 +19,7 @@
 #   pgha-node fence-loop               (stop a primary that pgpool no longer routes to; supervisor runs it)
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 #   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
+#   pgha-node health                   (the image's HEALTHCHECK)
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
@@ -114,6 +115,26 @@ SQL
     pgha_log standby-lost "$host was the last standby streaming"
     pgha_node_sync_suspend
   fi
+}
+
+# pgha_node_health: the image's HEALTHCHECK. Healthy: postgres accepts connections and is a
+# primary, or a standby whose WAL receiver streams. Held behind the marker (waiting to be
+# rebuilt), starting, or a standby that does not stream is unhealthy; one line says which.
+pgha_node_health() {
+  local state
+  if [[ "$(id -u)" == 0 ]]; then
+    exec runuser -u postgres -- "$PGHA_NODE_CMD" health
+  fi
+  if [[ -e "$PGHA_HOLD_MARKER" ]]; then
+    echo "held: $PGHA_HOLD_MARKER present (postgres down until it is rebuilt or released)"
+    return 1
+  fi
+  if ! state=$(timeout 5 psql -X -q -At -h "$PGHA_POSTGRES_SOCKET_DIR" -d postgres -c "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 'primary' WHEN EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 'standby, streaming' ELSE 'standby, not streaming' END" 2>&1); then
+    echo "postgres does not answer: ${state##*$'\n'}"
+    return 1
+  fi
+  echo "$state"
+  [[ "$state" != *"not streaming" ]]
 }
 
 pgha_node_sync_restore() {
@@ -508,7 +529,8 @@ _pgha_node_main() {
     sync-suspend) pgha_node_sync_suspend ;;
     sync-restore) pgha_node_sync_restore ;;
     standby-lost) pgha_node_standby_lost "${1:?host}" ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, receive-lsn, sync-suspend, sync-restore, standby-lost)" ;;
+    health) pgha_node_health ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health)" ;;
   esac
 }
 

@@ -63,6 +63,17 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
     expect(standby.replicationState).toBe('streaming');
   });
 
+  it('every container reports healthy to the engine (the images\' HEALTHCHECK: a primary or a streaming standby; pgpool answering and a joined watchdog member)', async () => {
+    const hosts = [...tc.topo.postgres, ...tc.topo.pgpool].map((n) => n.host);
+    const health = await waitFor('every container healthy', async () => {
+      const states = await Promise.all(hosts.map(async (h) => [h, (await tc.container(h).inspect()).State.Health?.Status ?? 'none'] as const));
+      return states.every(([, st]) => st === 'healthy') ? states : false;
+    }, 90_000, 2000);
+    expect(health.map(([h]) => h)).toEqual(hosts);
+    const last = (await tc.container('pg0').inspect()).State.Health!.Log!.at(-1)!;
+    expect(last.Output.trim()).toBe('standby, streaming');
+  });
+
   it('pgha cluster status --json and pgha cluster doctor see the healthy cluster; doctor names a broken SSH path', async () => {
     const status = await tc.cli('status', '--json');
     expect(status.exitCode).toBe(0);

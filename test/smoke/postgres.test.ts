@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,7 +101,8 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
     const rootProcs = ps.stdout
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
-      .filter(([user, comm]) => user === 'root' && comm && !['ps', 'bash'].includes(comm))
+      // ps itself, the exec's shell, and the engine's HEALTHCHECK (pgha-node health), which runuser drops to postgres at once.
+      .filter(([user, comm]) => user === 'root' && comm && !['ps', 'bash', 'pgha-node', 'runuser', 'timeout'].includes(comm))
       .map(([, comm]) => comm);
     expect([...new Set(rootProcs)].sort()).toEqual(['sshd', 'supervisord']);
     const pgProcs = ps.stdout.split('\n').filter((l) => /\bpostgres$/.test(l.trim()));
@@ -122,5 +124,58 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
       "pgha-postgres: configuration error: PGHA_PRIMARY_PORT: expected a port number, got 'abc'",
       "pgha-postgres: configuration error: PGHA_SYNCHRONOUS: expected on or off, got 'maybe'",
     ]);
+  });
+
+  describe('first initialisation as the official image does it', () => {
+    /** A directory for /docker-entrypoint-initdb.d with the given files (readable by the postgres account). */
+    function initDir(files: Record<string, string | Buffer>): string {
+      const dir = mkdtempSync(join(tmpdir(), 'pgha-initdb-'));
+      for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+      chmodSync(dir, 0o755);
+      return dir;
+    }
+    const secrets = () => secretsDir({ postgres_password: PASSWORD });
+
+    it('POSTGRES_DB, POSTGRES_INITDB_ARGS and /docker-entrypoint-initdb.d (*.sql, *.sh sourced, *.sql.gz, in name order; other files skipped)', async () => {
+      const dir = initDir({
+        '01-table.sql': "CREATE TABLE init_items (id int PRIMARY KEY, source text);\nINSERT INTO init_items VALUES (1, 'sql');\n",
+        // Not executable: sourced, with the entrypoint's environment (POSTGRES_DB) at hand.
+        '02-role.sh': 'psql -X -q -v ON_ERROR_STOP=1 -d "$POSTGRES_DB" -c "CREATE ROLE init_reader LOGIN" -c "GRANT SELECT ON init_items TO init_reader" -c "INSERT INTO init_items VALUES (2, \'sh\')"\n',
+        '03-more.sql.gz': gzipSync("INSERT INTO init_items VALUES (3, 'gz');\n"),
+        'README.txt': 'not a script\n',
+      });
+      const c = await sandbox.run('pg-init', POSTGRES_IMAGE, {
+        Env: ['POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password', 'POSTGRES_DB=appdb', 'POSTGRES_INITDB_ARGS=--data-checksums'],
+        HostConfig: { Binds: [`${secrets()}:/run/secrets:ro`, `${sshDir('pg-init')}:/etc/pgha/ssh:ro`, `${dir}:/docker-entrypoint-initdb.d:ro`] },
+      });
+      await waitForLog(c, /starting supervisor/);
+      await waitFor('postgres to accept connections', async () => (await sh(c, 'pg_isready -q -h 127.0.0.1')).exitCode === 0);
+      const q = (sql: string) => sh(c, `psql -X -At -d appdb -c "${sql}"`, { user: 'postgres', check: true }).then((r) => r.stdout.trim());
+      expect(await q("SELECT string_agg(source, ',' ORDER BY id) FROM init_items")).toBe('sql,sh,gz');
+      expect(await q("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'init_reader'")).toBe('t');
+      expect(await q('SHOW data_checksums')).toBe('on');
+      const log = await logsOf(c);
+      expect(log).toContain('action=init: database appdb created');
+      expect(log).toContain('action=init: ignoring /docker-entrypoint-initdb.d/README.txt (not .sh, .sql or .sql.gz)');
+    });
+
+    it('a failing init script stops the first initialisation with its error and leaves nothing half-made: the next start initialises anew', async () => {
+      const dir = initDir({ '01-bad.sql': 'CREATE TABLE fine (id int);\nSELECT no_such_column FROM fine;\n' });
+      const c = await sandbox.run('pg-init-bad', POSTGRES_IMAGE, {
+        Env: ['POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password'],
+        HostConfig: { Binds: [`${secrets()}:/run/secrets:ro`, `${sshDir('pg-init-bad')}:/etc/pgha/ssh:ro`, `${dir}:/docker-entrypoint-initdb.d:ro`] },
+      });
+      const { StatusCode } = await c.wait();
+      expect(StatusCode).not.toBe(0);
+      const log = await logsOf(c);
+      expect(log).toMatch(/column "no_such_column" does not exist/);
+      expect(log).toContain('an init script in /docker-entrypoint-initdb.d failed (see above); the data directory was emptied again');
+      // The script fixed, the same container (same volume) initialises from the start.
+      writeFileSync(join(dir, '01-bad.sql'), 'CREATE TABLE fine (id int);\n');
+      await c.start();
+      await waitForLog(c, /starting supervisor/);
+      await waitFor('postgres to accept connections', async () => (await sh(c, 'pg_isready -q -h 127.0.0.1')).exitCode === 0);
+      expect((await sh(c, "psql -X -At -d postgres -c \"SELECT to_regclass('fine') IS NOT NULL\"", { user: 'postgres', check: true })).stdout.trim()).toBe('t');
+    });
   });
 });

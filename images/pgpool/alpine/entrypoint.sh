@@ -300,6 +300,34 @@ pgha_pgpool_supervise() {
   done
 }
 
+# pgha_pgpool_health: the image's HEALTHCHECK (`entrypoint.sh health`). Healthy: pgpool answers
+# on its port and, with the watchdog on, this node is its leader or a joined standby; a node
+# cut off (LOST), still joining, or restarting is not. One line on stdout says which.
+pgha_pgpool_health() {
+  local state
+  # bash's /dev/tcp: no client package needed (the Alpine image has no psql).
+  # shellcheck disable=SC2016 # $1 is expanded by the inner bash
+  if ! timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$PGHA_PGPOOL_PORT" 2>/dev/null; then
+    echo "pgpool does not accept connections on port $PGHA_PGPOOL_PORT"
+    return 1
+  fi
+  if [[ ! -r "$PGHA_VIP_CONF" ]]; then
+    echo "pgpool answers on $PGHA_PGPOOL_PORT (no watchdog)"
+    return 0
+  fi
+  state=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 5 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null |
+    awk -v me="$PGHA_NODE" -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && host == me { print $2; exit }') || true
+  case "$state" in
+    LEADER | STANDBY)
+      echo "pgpool answers on $PGHA_PGPOOL_PORT; watchdog $state"
+      ;;
+    *)
+      echo "pgpool answers, but its watchdog is ${state:-not answering} (not a joined member)"
+      return 1
+      ;;
+  esac
+}
+
 _pgha_pgpool_main() {
   pgha_pgpool_check_config
   pgha_pgpool_write_runtime_conf
@@ -311,5 +339,9 @@ _pgha_pgpool_main() {
 }
 
 if ! _pgha_pgpool_is_sourced; then
-  _pgha_pgpool_main "$@"
+  if [[ "${1:-}" == health ]]; then
+    pgha_pgpool_health
+  else
+    _pgha_pgpool_main "$@"
+  fi
 fi

@@ -105,6 +105,12 @@
 : "${PGPOOL_NODE_ID:=}"
 # primary or standby: how an empty node initialises
 : "${PGHA_ROLE:=primary}"
+# database created at the first initialisation (as the official image)
+: "${POSTGRES_DB:=postgres}"
+# extra initdb arguments, split on blanks (as the official image)
+: "${POSTGRES_INITDB_ARGS:=}"
+# *.sh, *.sql, *.sql.gz run in name order at the first initialisation
+: "${PGHA_INITDB_DIR:=/docker-entrypoint-initdb.d}"
 # the primary a standby clones on its first start
 : "${PGHA_PRIMARY_HOST:=}"
 # on: the primary waits for a standby to confirm each commit

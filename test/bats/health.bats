@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# The images' HEALTHCHECK decisions: pgha-node health (postgres) and entrypoint.sh health
+# (pgpool), with psql, pcp_watchdog_info and the port probe replaced by stand-ins.
+
+setup() {
+  PG="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  POOL="$BATS_TEST_DIRNAME/../../images/pgpool/bookworm"
+  export PGHA_LIB="$PG/pgha-lib.sh" PGHA_HOME="$BATS_TEST_TMPDIR" PGHA_HOLD_MARKER="$BATS_TEST_TMPDIR/.do_not_start"
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+  # psql stand-in: prints $PSQL_OUT, fails when PSQL_FAILS is set.
+  printf '#!/usr/bin/env bash\n[[ -z "$PSQL_FAILS" ]] || { echo "psql: error: connection to server failed" >&2; exit 2; }\necho "$PSQL_OUT"\n' >"$BATS_TEST_TMPDIR/bin/psql"
+  # pcp_watchdog_info stand-in: this node (pgpool1) in state $WD_STATE among others.
+  printf '#!/usr/bin/env bash\n[[ -n "$WD_STATE" ]] || exit 1\nprintf "Watchdog Cluster Information\\nTotal Nodes : 3\\n\\nNode Name : pgpool0:9999 Linux pgpool0\\nHost Name : pgpool0\\nStatus Name : LEADER\\n\\nNode Name : pgpool1:9999 Linux pgpool1\\nHost Name : pgpool1\\nStatus Name : %%s\\n" "$WD_STATE"\n' >"$BATS_TEST_TMPDIR/bin/pcp_watchdog_info"
+  chmod +x "$BATS_TEST_TMPDIR/bin/"*
+  export PSQL_FAILS="" PSQL_OUT="primary" WD_STATE=STANDBY PORT_OPEN=yes
+}
+
+# The stand-ins go first on PATH after sourcing (pgha-env.sh puts the PostgreSQL bin directory first).
+node_health() { run bash -c '. "$1/pgha-node.sh"; PATH="$2:$PATH"; id() { echo 70; }; pgha_node_health' _ "$PG" "$BATS_TEST_TMPDIR/bin"; }
+
+@test "postgres: a primary and a streaming standby are healthy" {
+  node_health
+  [[ "$status" -eq 0 && "$output" == primary ]]
+  PSQL_OUT="standby, streaming" node_health
+  [[ "$status" -eq 0 && "$output" == "standby, streaming" ]]
+}
+
+@test "postgres: a standby that does not stream, a server that does not answer, a held node are not" {
+  PSQL_OUT="standby, not streaming" node_health
+  [[ "$status" -ne 0 && "$output" == "standby, not streaming" ]]
+  PSQL_FAILS=1 node_health
+  [[ "$status" -ne 0 && "$output" == "postgres does not answer: psql: error: connection to server failed" ]]
+  touch "$PGHA_HOLD_MARKER"
+  node_health
+  [[ "$status" -ne 0 && "$output" == "held: $PGHA_HOLD_MARKER present"* ]]
+}
+
+pool_health() {
+  run bash -c '
+    . "$1/entrypoint.sh"
+    PATH="$3:$PATH" PGHA_NODE=pgpool1 PGHA_VIP_CONF=$2
+    # The port probe: open or closed as the test says; anything else runs as it is.
+    timeout() { if [[ "$*" == *"/dev/tcp/"* ]]; then [[ "$PORT_OPEN" == yes ]]; else shift; "$@"; fi; }
+    pgha_pgpool_health' _ "$POOL" "${VIP_CONF:-$BATS_TEST_TMPDIR/vip.conf}" "$BATS_TEST_TMPDIR/bin"
+}
+
+@test "pgpool: answering and a joined watchdog member (leader or standby) is healthy" {
+  touch "$BATS_TEST_TMPDIR/vip.conf"
+  pool_health
+  [[ "$status" -eq 0 && "$output" == *"watchdog STANDBY" ]]
+  WD_STATE=LEADER pool_health
+  [[ "$status" -eq 0 && "$output" == *"watchdog LEADER" ]]
+}
+
+@test "pgpool: a lost or joining watchdog member, a silent watchdog, a closed port are not" {
+  touch "$BATS_TEST_TMPDIR/vip.conf"
+  WD_STATE=LOST pool_health
+  [[ "$status" -ne 0 && "$output" == *"its watchdog is LOST (not a joined member)" ]]
+  WD_STATE=JOINING pool_health
+  [[ "$status" -ne 0 ]]
+  WD_STATE="" pool_health
+  [[ "$status" -ne 0 && "$output" == *"its watchdog is not answering"* ]]
+  PORT_OPEN=no pool_health
+  [[ "$status" -ne 0 && "$output" == "pgpool does not accept connections on port"* ]]
+}
+
+@test "pgpool without a watchdog: answering is enough" {
+  VIP_CONF="$BATS_TEST_TMPDIR/none" WD_STATE="" pool_health
+  [[ "$status" -eq 0 && "$output" == *"(no watchdog)" ]]
+}
