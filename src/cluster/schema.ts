@@ -31,6 +31,16 @@ export const clusterSchema = z
          * start uses it: pgpool finds the primary with pg_is_in_recovery() from then on.
          */
         initialPrimary: int(0, 8).default(0),
+        /**
+         * A directory of *.sh, *.sql, *.sql.gz the primary runs at its first initialisation
+         * (mounted read-only at /docker-entrypoint-initdb.d, as the official image reads it);
+         * absolute, or relative (./, ../) to the deploy directory that holds docker-compose.yml.
+         */
+        initScripts: z
+          .string()
+          // Compose reads a bare name as a named volume, and host:container at a colon.
+          .regex(/^(\/|\.\.?\/)[^:\n\r\0]*$/, 'expected a directory path starting with /, ./ or ../, without a colon or a line break')
+          .optional(),
       })
       .prefault({}),
     pgpool: z

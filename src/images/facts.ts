@@ -56,6 +56,8 @@ export const PATHS = {
   /** The postgres image's socket directory (Debian's build default). */
   postgresSocketDir: '/var/run/postgresql',
   pgpoolSocketDir: '/run/pgpool',
+  /** The official image's directory of first-initialisation scripts. */
+  initdbDir: '/docker-entrypoint-initdb.d',
   pgpoolWorkDir: '/var/lib/pgpool',
   pgpoolParams: '/usr/local/share/pgha/pgpool-params.txt',
   /** The root-owned wrapper sudo allows, and the file it reads the delegate IP from. */

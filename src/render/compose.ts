@@ -54,7 +54,12 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       secrets: ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password'],
       // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
       stop_grace_period: '60s',
-      volumes: [`${node.host}-data:${PATHS.postgresHome}`, `./ssh/${node.host}:${PATHS.sshMount}:ro`],
+      volumes: [
+        `${node.host}-data:${PATHS.postgresHome}`,
+        `./ssh/${node.host}:${PATHS.sshMount}:ro`,
+        // Every node gets them; only a first initialisation of the primary runs them.
+        ...(cluster.postgres.initScripts ? [`${cluster.postgres.initScripts}:${PATHS.initdbDir}:ro`] : []),
+      ],
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts(node.host),
       // pgpool exits when it loses the network or its watchdog; a node that dies on its own

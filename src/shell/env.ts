@@ -74,7 +74,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     // The official image's conventions for a first initialisation (the primary's; standbys clone it)
     v('POSTGRES_DB', 'postgres', 'database created at the first initialisation (as the official image)'),
     v('POSTGRES_INITDB_ARGS', '', 'extra initdb arguments, split on blanks (as the official image)'),
-    v('PGHA_INITDB_DIR', '/docker-entrypoint-initdb.d', '*.sh, *.sql, *.sql.gz run in name order at the first initialisation'),
+    v('PGHA_INITDB_DIR', PATHS.initdbDir, '*.sh, *.sql, *.sql.gz run in name order at the first initialisation'),
     v('PGHA_PRIMARY_HOST', '', 'the primary a standby clones on its first start'),
     v('PGHA_SYNCHRONOUS', 'off', 'on: the primary waits for a standby to confirm each commit'),
     v('PGHA_DELEGATE_IP', '', 'the delegate (virtual) IP of the pgpool watchdog'),

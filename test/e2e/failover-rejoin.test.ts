@@ -3,8 +3,8 @@
 // promoted; the old primary returns and is rebuilt; then a node whose volume was wiped
 // rejoins the same way; then `pgha chaos` rounds: kill-primary, kill-leader and both (11),
 // isolate-primary (12), pause-primary (13), pause-standby (14); then the primary killed
-// under an open transaction and a bulk COPY (15); last, a failover with a broken SSH path
-// (16). They run in order on the same cluster.
+// under an open transaction and a bulk COPY (15); the leader restarted mid-failover (17);
+// last, a failover with a broken SSH path (16). They run in order on the same cluster.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -261,6 +261,35 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
       const s = await tc.status();
       return s.backends.every((b) => b.status === 'up') && tc.primaryOf(s) !== primary;
     }, 180_000, 2000);
+  });
+
+  it('scenario 17: the watchdog leader restarted while it runs a failover (primary killed, leader restarted at failover.sh\'s first line): one primary, writes resume, no acknowledged write lost, the old primary rejoins', async () => {
+    const before = await tc.status();
+    const primary = tc.primaryOf(before)!;
+    const leader = before.watchdog.leader!;
+    await tc.query('CREATE TABLE mid_failover_rows (id int PRIMARY KEY)');
+    const writer = new Writer(tc, 'mid_failover_rows', 20);
+    await writer.ackedMore(30);
+    const since = Date.now();
+    await tc.container(primary).kill();
+    await waitFor('failover.sh to start on the leader', async () =>
+      (await tc.logs(leader)).split('\n').some((l) => l.includes(`pgha[failover.sh] node=${leader} action=failover: backend`) && Date.parse(l.slice(0, 20)) >= since - 2000), 60_000, 100);
+    await tc.container(leader).restart({ t: 10 });
+    await waitFor('a new primary', async () => {
+      const s = await tc.status().catch(() => null);
+      const p = s ? tc.primaryOf(s) : undefined;
+      return p && p !== primary ? p : false;
+    }, 120_000, 1000);
+    await writer.ackedMore(30);
+    const { acked } = await writer.stop();
+    const ids = (await tc.query<{ id: number }>('SELECT id FROM mid_failover_rows')).map((r) => r.id);
+    expect(lost(acked, ids)).toEqual([]);
+    await tc.container(primary).start();
+    const healed = await waitFor('the cluster whole again', async () => {
+      const s = await tc.status();
+      return s.backends.every((b) => b.status === 'up') && s.watchdog.nodes.every((n) => ['LEADER', 'STANDBY'].includes(n.state)) && s.watchdog.vipHolders.length === 1 ? s : false;
+    }, 180_000, 2000);
+    expect(healed.backends.filter((b) => b.role === 'primary')).toHaveLength(1);
   });
 
   it('scenario 16: SSH from pgpool to the standby broken (its authorized_keys gone) when the primary dies: failover.sh fails loudly within its bound naming the path, doctor names it; repaired, the standby promoted by hand and pgpool told with pcp_promote_node', async () => {

@@ -5,6 +5,9 @@
 // back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node. Then
 // (5c) a standby that stopped receiving WAL is passed over for the one that has it all.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TestCluster, Writer, e2eEngine, lost, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -12,8 +15,13 @@ const docker = await e2eEngine();
 describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', () => {
   let tc: TestCluster;
 
+  // The official image's /docker-entrypoint-initdb.d, given through the cluster definition.
+  const initScripts = mkdtempSync(join(tmpdir(), 'pgha-e2e-initdb-'));
+
   beforeAll(async () => {
-    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync' });
+    writeFileSync(join(initScripts, '01-app.sql'), "CREATE TABLE app_items (id int PRIMARY KEY, name text);\nINSERT INTO app_items VALUES (1, 'from an init script');\nCREATE ROLE app_reader LOGIN;\nGRANT SELECT ON app_items TO app_reader;\n");
+    chmodSync(initScripts, 0o755);
+    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync', initScripts });
     await tc.up();
   });
   afterEach(async (ctx) => {
@@ -21,6 +29,16 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
   });
   afterAll(async () => {
     await tc?.destroy();
+  });
+
+  it('an init script mounted through postgres.initScripts ran at the primary\'s first initialisation: its table and role are read through the VIP and are on every standby', async () => {
+    expect(await tc.query('SELECT id, name FROM app_items')).toEqual([{ id: 1, name: 'from an init script' }]);
+    expect(await tc.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app_reader'")).toEqual([{ rolcanlogin: true }]);
+    for (const n of tc.topo.postgres) {
+      await waitFor(`${n.host} to have the init script's table`, async () => (await tc.onNode(n.host, 'SELECT count(*) FROM app_items').catch(() => '')) === '1', 60_000);
+    }
+    expect(await tc.logs('pg0')).toContain('action=init: running /docker-entrypoint-initdb.d/01-app.sql');
+    expect(await tc.logs('pg1')).not.toContain('action=init: running');
   });
 
   const ids = async (host: string) => (await tc.onNode(host, 'SELECT id FROM follow_rows ORDER BY id')).split('\n').filter(Boolean).map(Number);

@@ -49,6 +49,18 @@ describe('cluster definition', () => {
     ]);
   });
 
+  it('postgres.initScripts: mounted read-only at /docker-entrypoint-initdb.d on every postgres node; a bare name or a colon is refused', async () => {
+    const { composeModel } = await import('../../src/render/compose.js');
+    const c = parseCluster('postgres:\n  initScripts: ../../initdb\n', 'c.yaml', manifest);
+    const services = (composeModel(manifest, c, topology(c)) as { services: Record<string, { volumes?: string[] }> }).services;
+    expect(services.pg0!.volumes).toContain('../../initdb:/docker-entrypoint-initdb.d:ro');
+    expect(services.pg1!.volumes).toContain('../../initdb:/docker-entrypoint-initdb.d:ro');
+    expect(services.pgpool0!.volumes ?? []).not.toContain('../../initdb:/docker-entrypoint-initdb.d:ro');
+    const why = 'expected a directory path starting with /, ./ or ../, without a colon or a line break';
+    expect(problems('postgres:\n  initScripts: initdb\n')).toEqual([`postgres.initScripts: ${why}`]);
+    expect(problems('postgres:\n  initScripts: /srv/a:b\n')).toEqual([`postgres.initScripts: ${why}`]);
+  });
+
   it('reports every bad value with its path, one line each', () => {
     expect(
       problems('postgres:\n  nodes: 1\n  replication: maybe\npgpool:\n  port: 70000\n  pcpPort: 9999\nnetwork:\n  subnet: 172.30.0.0/24\n  delegateIp: 172.30.0.10\n'),
