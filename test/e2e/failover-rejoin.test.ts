@@ -29,6 +29,25 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     await tc?.destroy();
   });
 
+  /** One `pgha chaos` round of `fault` held `hold` s: it ran, healed, and lost no acknowledged write. */
+  async function healedRound(fault: string, hold: string) {
+    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
+    const r = await tc.chaos(results, '--fault', fault, '--hold', hold, '--rounds', '1', '--warmup', '3');
+    console.log(r.stderr);
+    expect(r.exitCode).toBe(0);
+    const rec = JSON.parse(r.stdout) as ChaosRecord;
+    const round = rec.rounds[0]!;
+    expect(round.notHealed).toBeUndefined();
+    expect(rec.lostAcked).toEqual([]);
+    return round;
+  }
+
+  /** A node back from a fault still running as a primary saw pgpool route elsewhere, stopped and rejoined as a standby. */
+  async function expectFenced(node: string, primary: string) {
+    expect(await tc.logs(node)).toMatch(new RegExp(`node=${node} action=fence: this node runs as a primary but pgpool routes writes to ${primary}`));
+    expect(await tc.onNode(node, 'SELECT pg_is_in_recovery()')).toBe('t');
+  }
+
   const ids = async (host?: string) =>
     host
       ? (await tc.onNode(host, 'SELECT id FROM acked_rows ORDER BY id')).split('\n').filter(Boolean).map(Number)
@@ -158,59 +177,33 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
 
   it('scenario 12: the primary cut off from the network (pgha chaos isolate-primary, 15 s): failed over; once back it fences itself and rejoins; no acknowledged write lost', async () => {
     const before = tc.primaryOf(await tc.status())!;
-    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
-    const r = await tc.chaos(results, '--fault', 'isolate-primary', '--hold', '15', '--rounds', '1', '--warmup', '3');
-    console.log(r.stderr);
-    expect(r.exitCode).toBe(0);
-    const rec = JSON.parse(r.stdout) as ChaosRecord;
-    const round = rec.rounds[0]!;
+    const round = await healedRound('isolate-primary', '15');
     expect(round.targets).toEqual([before]);
-    expect(round.notHealed).toBeUndefined();
     expect(round.after!.primary).not.toBe(before);
-    expect(rec.lostAcked).toEqual([]);
-    // Back on the network it still ran as a primary; it saw pgpool route elsewhere and stopped.
-    const log = await tc.logs(before);
-    expect(log).toMatch(new RegExp(`node=${before} action=fence: this node runs as a primary but pgpool routes writes to ${round.after!.primary}`));
-    expect(await tc.onNode(before, 'SELECT pg_is_in_recovery()')).toBe('t');
+    await expectFenced(before, round.after!.primary!);
   });
 
   it('scenario 13: the primary frozen for 15 s (pgha chaos pause-primary): detected although its kernel still accepts connections, failed over; once thawed it fences itself and rejoins; no acknowledged write lost', async () => {
     const before = tc.primaryOf(await tc.status())!;
-    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
-    const r = await tc.chaos(results, '--fault', 'pause-primary', '--hold', '15', '--rounds', '1', '--warmup', '3');
-    console.log(r.stderr);
-    expect(r.exitCode).toBe(0);
-    const rec = JSON.parse(r.stdout) as ChaosRecord;
-    const round = rec.rounds[0]!;
+    const round = await healedRound('pause-primary', '15');
     expect(round.targets).toEqual([before]);
-    expect(round.notHealed).toBeUndefined();
     // Failed over while it was still frozen: the promotion came before the thaw.
     expect(round.after!.primary).not.toBe(before);
     expect(round.metrics.promotionMs).not.toBeNull();
     expect(round.metrics.promotionMs!).toBeLessThan(round.marks.released!);
-    expect(rec.lostAcked).toEqual([]);
     // Detected by the health check's timer (patch 0003: before it, the check's read from the
     // frozen node never ended, and no failover came in 180 s).
     const frozenId = tc.topo.postgres.find((n) => n.host === before)!.id;
     expect(await tc.pgpoolLogs()).toContain(`health check failed on node ${frozenId} (timeout:1)`);
-    const log = await tc.logs(before);
-    expect(log).toMatch(new RegExp(`node=${before} action=fence: this node runs as a primary but pgpool routes writes to ${round.after!.primary}`));
-    expect(await tc.onNode(before, 'SELECT pg_is_in_recovery()')).toBe('t');
+    await expectFenced(before, round.after!.primary!);
   });
 
   it('scenario 14: the only synchronous standby frozen for 15 s (pgha chaos pause-standby): detached, the primary suspends synchronous commits and writes go on during the freeze; thawed, it is attached again and synchronous replication restored', async () => {
     const primary = tc.primaryOf(await tc.status())!;
-    const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
-    const r = await tc.chaos(results, '--fault', 'pause-standby', '--hold', '15', '--rounds', '1', '--warmup', '3');
-    console.log(r.stderr);
-    expect(r.exitCode).toBe(0);
-    const rec = JSON.parse(r.stdout) as ChaosRecord;
-    const round = rec.rounds[0]!;
+    const round = await healedRound('pause-standby', '15');
     const standby = round.targets[0]!;
     expect(standby).not.toBe(primary);
-    expect(round.notHealed).toBeUndefined();
     expect(round.after!.primary).toBe(primary);
-    expect(rec.lostAcked).toEqual([]);
     // Writes were acknowledged again before the standby was thawed, through both lanes.
     expect(round.metrics.worstWriteUnavailableMs).not.toBeNull();
     expect(round.metrics.worstWriteUnavailableMs!).toBeLessThan(round.marks.released!);
