@@ -312,7 +312,11 @@ pgha_node_pool_nodes() {
   local out
   out=$(timeout "$PGHA_REMOTE_STEP_SECONDS" pcp_node_info -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w 2>/dev/null) || return 1
   # One line per backend, in id order: hostname port status weight status_name backend_status role ...
-  awk '{ print NR - 1 "|" $1 "|" $5 "|" $7 }' <<<"$out"
+  # "waiting" is a backend that is up but that no pgpool child has connected to since its last
+  # status change (a pgpool that just became leader reports its primary so): it is up. Read as
+  # anything else, an old primary returning right after a leader change started as a second
+  # primary, and its fence loop never saw pgpool's primary.
+  awk '{ status = $5 == "waiting" ? "up" : $5; print NR - 1 "|" $1 "|" status "|" $7 }' <<<"$out"
 }
 
 # _pgha_node_ask HOST: psql to postgres on HOST directly, as the pgpool role; SQL on stdin.

@@ -162,3 +162,18 @@ logged() { grep -q -- "$1" "$BATS_TEST_TMPDIR/log"; }
   SLOT_THERE=yes
   decides start
 }
+
+@test "pcp_node_info's 'waiting' (up, not yet connected to: a pgpool that just became leader) is up: an old primary returning then rejoins" {
+  # The real pgha_node_pool_nodes this time, reading a pcp_node_info stand-in; the rest stays stubbed.
+  . "$CONTEXT/pgha-node.sh"
+  pgha_node_running_primary_peer() { :; }
+  pgha_node_slot_on() { return 1; }
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  printf '#!/usr/bin/env bash\necho "pg0 5432 3 0.500000 down up standby primary 0 none none 2026-11-22 10:22:52"\necho "pg1 5432 1 0.500000 waiting up primary primary 0 none none 2026-11-22 10:22:33"\n' >"$BATS_TEST_TMPDIR/bin/pcp_node_info"
+  chmod +x "$BATS_TEST_TMPDIR/bin/pcp_node_info"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+  [[ "$(pgha_node_pool_nodes)" == "0|pg0|down|standby"$'\n'"1|pg1|up|primary" ]]
+  data primary
+  decides rejoin
+  logged "the primary is pg1 and this node's data directory is a former primary's; it must be rebuilt"
+}
