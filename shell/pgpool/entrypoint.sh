@@ -328,6 +328,48 @@ pgha_pgpool_health() {
   esac
 }
 
+# pgha_pgpool_backend_view: "host status" per backend as this node's pcp (or HOST's) reports
+# it; "waiting" (up, not yet connected to) counts as up. Bounded.
+pgha_pgpool_backend_view() {
+  PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 5 pcp_node_info -h "${1:-localhost}" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w 2>/dev/null |
+    awk '{ print $1, ($5 == "waiting" ? "up" : $5) }'
+}
+
+# pgha_pgpool_stale_backends LOCAL LEADER: the backends LOCAL has down while LEADER (both
+# pgha_pgpool_backend_view outputs) has them up, space-separated.
+pgha_pgpool_stale_backends() {
+  awk 'NR == FNR { leader[$1] = $2; next } $2 == "down" && leader[$1] == "up" { printf "%s%s", sep, $1; sep = " " }' <(printf '%s\n' "$2") <(printf '%s\n' "$1")
+}
+
+# pgha_pgpool_reconcile_loop: a pgpool standby can keep a backend "down" that the leader has
+# up (its auto_failback asks the leader, which has nothing to change and so syncs nothing;
+# seen after the leader was restarted during a failover). With that view it refuses to fail
+# over to a healthy standby once it leads. Every PGHA_RECONCILE_INTERVAL_SECONDS this compares
+# the two views; after PGHA_RECONCILE_TICKS checks in a row that disagree, pgpool is stopped
+# (fast) and the supervisor starts it again: a starting pgpool takes the leader's states.
+pgha_pgpool_reconcile_loop() {
+  local ticks=0 info me leader stale pid
+  while sleep "$PGHA_RECONCILE_INTERVAL_SECONDS"; do
+    info=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 5 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null) || info=''
+    me=$(awk -v me="$PGHA_NODE" -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && host == me { print $2; exit }' <<<"$info")
+    leader=$(awk -F' *: *' '/^Leader Host Name/ { print $2; exit }' <<<"$info")
+    stale=''
+    if [[ "$me" == STANDBY && -n "$leader" && "$leader" != "$PGHA_NODE" ]]; then
+      stale=$(pgha_pgpool_stale_backends "$(pgha_pgpool_backend_view)" "$(pgha_pgpool_backend_view "$leader")")
+    fi
+    if [[ -z "$stale" ]]; then
+      ticks=0
+      continue
+    fi
+    ticks=$((ticks + 1))
+    ((ticks >= PGHA_RECONCILE_TICKS)) || continue
+    ticks=0
+    pgha_log reconcile "this node has $stale down, the leader $leader has it up ($PGHA_RECONCILE_TICKS checks in a row): restarting pgpool to take the leader's states"
+    pid=$(cat "$PGHA_PGPOOL_SOCKET_DIR/pgpool.pid" 2>/dev/null || true)
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -INT "$pid" 2>/dev/null
+  done
+}
+
 _pgha_pgpool_main() {
   pgha_pgpool_check_config
   pgha_pgpool_write_runtime_conf
@@ -335,6 +377,9 @@ _pgha_pgpool_main() {
   pgha_pgpool_write_credentials
   pgha_pgpool_start_sshd
   pgha_log start "starting pgpool $PGHA_PGPOOL_VERSION (node ${PGPOOL_NODE_ID:-standalone})"
+  if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
+    pgha_pgpool_reconcile_loop &
+  fi
   pgha_pgpool_supervise pgha_pgpool_run "$@"
 }
 

@@ -4,7 +4,7 @@ import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
 import { PATHS } from '../images/facts.js';
 import { sshCallers } from './ssh.js';
-import { clusterContainers, poolNodes, REMOTE_STEP_SECONDS, vipHolders } from './inspect.js';
+import { clusterContainers, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
 
 export interface Check {
   name: string;
@@ -93,6 +93,27 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
       }
     } catch (err) {
       add('pool_nodes through pgpool', false, (err as Error).message);
+    }
+  }
+
+  // Every pgpool node should see the backends as the leader does: a standby pgpool can keep a
+  // stale "down" (README, known problems), which matters once it serves clients or leads.
+  const pgpools = topo.pgpool.filter((p) => running.has(p.host));
+  if (pgpools.length > 1) {
+    const views = new Map<string, Map<string, string> | null>();
+    for (const p of pgpools) {
+      const r = await sh(c.get(p.host), bounded(`PCPPASSFILE=/run/pgha/private/pcppass pcp_node_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`));
+      // host port status weight status_name ...: "waiting" is up, not yet connected to.
+      views.set(p.host, r.exitCode !== 0 ? null : new Map(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)).map((f) => [f[0]!, f[4] === 'waiting' ? 'up' : f[4]!])));
+    }
+    const leader = await watchdogInfo(c.get(pgpools[0]!.host), cluster).then((w) => w.nodes.find((n) => n['Status Name'] === 'LEADER')?.['Host Name']).catch(() => undefined);
+    const leaderView = leader ? views.get(leader) : undefined;
+    if (leader && leaderView) {
+      for (const p of pgpools.filter((x) => x.host !== leader)) {
+        const view = views.get(p.host);
+        const differ = view ? [...leaderView].filter(([host, status]) => view.get(host) !== status).map(([host, status]) => `${host} ${view.get(host) ?? 'missing'} (leader: ${status})`) : ['no pcp answer'];
+        add(`${p.host} sees the backends as the leader ${leader} does`, differ.length === 0, `${differ.join(', ')}: restart ${c.name(p.host)} to resync it from the leader`);
+      }
     }
   }
 

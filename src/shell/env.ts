@@ -94,6 +94,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_LSN_QUERY_SECONDS', 3, 'bound on asking one standby its received WAL position during a failover'),
     v('PGHA_FENCE_INTERVAL_SECONDS', 2, 'how often a primary checks that pgpool still routes writes to it'),
     v('PGHA_PGPOOL_SETTLE_SECONDS', 10, 'a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it'),
+    v('PGHA_RECONCILE_INTERVAL_SECONDS', 10, 'how often a pgpool standby compares its backend states with the leader\'s'),
+    v('PGHA_RECONCILE_TICKS', 3, 'checks in a row that disagree before a pgpool standby restarts to take the leader\'s states'),
     v('PGHA_PGPOOL_RESTART_MAX_DELAY', 8, 'longest wait before pgpool is started again after it exited (1, 2, 4, ... s)'),
     v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between those attempts'),

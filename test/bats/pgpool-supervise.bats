@@ -101,3 +101,21 @@ setup() {
   grep -q "action=stop: stopped while pgpool was down" "$BATS_TEST_TMPDIR/out"
   grep -q "status 0 after 0 s" "$BATS_TEST_TMPDIR/out"
 }
+
+@test "stale backends: down here while the leader has them up ('waiting' already read as up); nothing else" {
+  [[ "$(pgha_pgpool_stale_backends $'pg0 down\npg1 up' $'pg0 up\npg1 up')" == pg0 ]]
+  [[ "$(pgha_pgpool_stale_backends $'pg0 down\npg1 down\npg2 up' $'pg0 up\npg1 up\npg2 up')" == "pg0 pg1" ]]
+  # Both agree it is down, or only the leader has it down: not this node's staleness.
+  [[ -z "$(pgha_pgpool_stale_backends $'pg0 down\npg1 up' $'pg0 down\npg1 up')" ]]
+  [[ -z "$(pgha_pgpool_stale_backends $'pg0 up\npg1 up' $'pg0 down\npg1 up')" ]]
+  # The leader did not answer: no comparison, no restart.
+  [[ -z "$(pgha_pgpool_stale_backends $'pg0 down\npg1 up' '')" ]]
+}
+
+@test "backend view: pcp_node_info's 'waiting' is up" {
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  printf '#!/usr/bin/env bash\necho "pg0 5432 3 0.500000 down up standby standby 0 streaming async 2026-11-22 10:26:05"\necho "pg1 5432 1 0.500000 waiting up primary primary 0 none none 2026-11-22 10:26:21"\n' >"$BATS_TEST_TMPDIR/bin/pcp_node_info"
+  chmod +x "$BATS_TEST_TMPDIR/bin/pcp_node_info"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+  [[ "$(pgha_pgpool_backend_view)" == $'pg0 down\npg1 up' ]]
+}

@@ -147,6 +147,10 @@
 : "${PGHA_FENCE_INTERVAL_SECONDS:=2}"
 # a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it
 : "${PGHA_PGPOOL_SETTLE_SECONDS:=10}"
+# how often a pgpool standby compares its backend states with the leader's
+: "${PGHA_RECONCILE_INTERVAL_SECONDS:=10}"
+# checks in a row that disagree before a pgpool standby restarts to take the leader's states
+: "${PGHA_RECONCILE_TICKS:=3}"
 # longest wait before pgpool is started again after it exited (1, 2, 4, ... s)
 : "${PGHA_PGPOOL_RESTART_MAX_DELAY:=8}"
 # pcp_recovery_node attempts of a node that asks to be rebuilt
