@@ -4,7 +4,7 @@ import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
 import { PATHS } from '../images/facts.js';
 import { sshCallers } from './ssh.js';
-import { clusterContainers, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
+import { backendStates, clusterContainers, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
 
 export interface Check {
   name: string;
@@ -102,9 +102,8 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
   if (pgpools.length > 1) {
     const views = new Map<string, Map<string, string> | null>();
     for (const p of pgpools) {
-      const r = await sh(c.get(p.host), bounded(`PCPPASSFILE=/run/pgha/private/pcppass pcp_node_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`));
-      // host port status weight status_name ...: "waiting" is up, not yet connected to.
-      views.set(p.host, r.exitCode !== 0 ? null : new Map(r.stdout.trim().split('\n').map((l) => l.split(/\s+/)).map((f) => [f[0]!, f[4] === 'waiting' ? 'up' : f[4]!])));
+      const states = await backendStates(c.get(p.host), cluster);
+      views.set(p.host, states && new Map(states.map((b) => [b.host, b.status])));
     }
     const leader = await watchdogInfo(c.get(pgpools[0]!.host), cluster).then((w) => w.nodes.find((n) => n['Status Name'] === 'LEADER')?.['Host Name']).catch(() => undefined);
     const leaderView = leader ? views.get(leader) : undefined;

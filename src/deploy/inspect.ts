@@ -88,6 +88,16 @@ export async function watchdogInfo(container: Docker.Container, cluster: Cluster
   return { cluster: fields(head ?? ''), nodes: nodeBlocks.map(fields).filter((n) => n['Host Name']) };
 }
 
+/**
+ * A pgpool node's own view of the backends (pcp_node_info on that node): host, status, role.
+ * "waiting" (up, no child connected to it yet) is read as up. Bounded; null when pcp does not answer.
+ */
+export async function backendStates(container: Docker.Container, cluster: Cluster): Promise<{ host: string; status: string; role: string }[] | null> {
+  const r = await sh(container, `PCPPASSFILE=/run/pgha/private/pcppass timeout ${REMOTE_STEP_SECONDS} pcp_node_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`);
+  if (r.exitCode !== 0) return null;
+  return r.stdout.trim().split('\n').map((l) => l.split(/\s+/)).map((f) => ({ host: f[0]!, status: f[4] === 'waiting' ? 'up' : f[4]!, role: f[6]! }));
+}
+
 /** Which running pgpool containers have the delegate IP on an interface right now. */
 export async function vipHolders(containers: ClusterContainers, topo: Topology): Promise<string[]> {
   const holders: string[] = [];

@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChaosRecord } from '../../src/chaos/report.js';
+import { backendStates } from '../../src/deploy/inspect.js';
 import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -40,6 +41,15 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(round.notHealed).toBeUndefined();
     expect(rec.lostAcked).toEqual([]);
     return round;
+  }
+
+  /** Waits until pgpool knows a primary other than `primary` (status may fail while pgpool fails over). */
+  function newPrimaryOtherThan(primary: string, timeoutMs: number) {
+    return waitFor('a new primary', async () => {
+      const s = await tc.status().catch(() => null);
+      const p = s ? tc.primaryOf(s) : undefined;
+      return p && p !== primary ? p : false;
+    }, timeoutMs, 1000);
   }
 
   /** A node back from a fault still running as a primary saw pgpool route elsewhere, stopped and rejoined as a standby. */
@@ -237,11 +247,7 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(copied.exitCode, copied.stdout + copied.stderr).not.toBe(0);
     await expect(open.query('COMMIT')).rejects.toThrow();
     await open.end().catch(() => {});
-    await waitFor('a new primary', async () => {
-      const s = await tc.status().catch(() => null);
-      const p = s ? tc.primaryOf(s) : undefined;
-      return p && p !== primary ? p : false;
-    }, 90_000, 1000);
+    await newPrimaryOtherThan(primary, 90_000);
     await writer.ackedMore(20);
     const { acked } = await writer.stop();
     expect(await tc.query<{ n: string }>('SELECT count(*) AS n FROM open_txn_rows')).toEqual([{ n: '0' }]);
@@ -268,21 +274,14 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     await waitFor('failover.sh to start on the leader', async () =>
       (await tc.logs(leader)).split('\n').some((l) => l.includes(`pgha[failover.sh] node=${leader} action=failover: backend`) && Date.parse(l.slice(0, 20)) >= since - 2000), 60_000, 100);
     await tc.container(leader).restart({ t: 10 });
-    await waitFor('a new primary', async () => {
-      const s = await tc.status().catch(() => null);
-      const p = s ? tc.primaryOf(s) : undefined;
-      return p && p !== primary ? p : false;
-    }, 120_000, 1000);
+    await newPrimaryOtherThan(primary, 120_000);
     await writer.ackedMore(30);
     const { acked } = await writer.stop();
     const ids = (await tc.query<{ id: number }>('SELECT id FROM mid_failover_rows')).map((r) => r.id);
     expect(lost(acked, ids)).toEqual([]);
     await tc.container(primary).start();
     // Backend states as one pgpool node's pcp sees them ("waiting" is up, not yet connected to).
-    const view = async (pgpool: string) => {
-      const r = await sh(tc.container(pgpool), `PCPPASSFILE=/run/pgha/private/pcppass timeout 15 pcp_node_info -h localhost -p ${tc.cluster.pgpool.pcpPort} -U pgpool -w`);
-      return r.stdout.trim().split('\n').map((l) => l.split(/\s+/)).map((f) => `${f[0]}:${f[4] === 'waiting' ? 'up' : f[4]}:${f[6]}`);
-    };
+    const view = async (pgpool: string) => ((await backendStates(tc.container(pgpool), tc.cluster)) ?? []).map((b) => `${b.host}:${b.status}:${b.role}`);
     // What clients of the delegate IP get: the leader's view.
     const healed = await waitFor('the cluster whole again, as the leader sees it', async () => {
       const s = await tc.status();
