@@ -342,8 +342,9 @@ pgha_pgpool_stale_backends() {
 }
 
 # pgha_pgpool_reconcile_loop: a pgpool standby can keep a backend "down" that the leader has
-# up (its auto_failback asks the leader, which has nothing to change and so syncs nothing;
-# seen after the leader was restarted during a failover). With that view it refuses to fail
+# up (seen after the leader was restarted during a failover, when pgpool's auto_failback was
+# still on: a standby node's failback request reaches the leader, which has the backend up
+# already and so syncs nothing). With that view it refuses to fail
 # over to a healthy standby once it leads. Every PGHA_RECONCILE_INTERVAL_SECONDS this compares
 # the two views; after PGHA_RECONCILE_TICKS checks in a row that disagree, pgpool is stopped
 # (fast) and the supervisor starts it again: a starting pgpool takes the leader's states.

@@ -92,7 +92,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_PRIMARY_WAIT_SECONDS', 60, 'seconds a starting node waits for a primary'),
     v('PGHA_RECOVERY_WAIT_SECONDS', RECOVERY_TIMEOUT_SECONDS + 60, `bound on one pcp_recovery_node: pgpool's recovery_timeout (${RECOVERY_TIMEOUT_SECONDS} s) and a minute for the copy to start`),
     v('PGHA_LSN_QUERY_SECONDS', 3, 'bound on asking one standby its received WAL position during a failover'),
-    v('PGHA_FENCE_INTERVAL_SECONDS', 2, 'how often a primary checks that pgpool still routes writes to it'),
+    v('PGHA_WATCH_INTERVAL_SECONDS', 2, 'how often a node checks its role against pgpool\'s view: a primary that pgpool no longer routes to stops, a streaming standby that pgpool has down is attached'),
     v('PGHA_PGPOOL_SETTLE_SECONDS', 10, 'a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it'),
     v('PGHA_RECONCILE_INTERVAL_SECONDS', 10, 'how often a pgpool standby compares its backend states with the leader\'s'),
     v('PGHA_RECONCILE_TICKS', 3, 'checks in a row that disagree before a pgpool standby restarts to take the leader\'s states'),

@@ -98,10 +98,10 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   [[ "$output" == *"every backend is down: no node to promote; refusing to act"* ]]
 }
 
-@test "a standby failed: the primary stays, the standby's slot is kept (it streams again and auto_failback attaches it), the primary is told" {
+@test "a standby failed: the primary stays, the standby's slot is kept (it streams again and its node attaches it), the primary is told" {
   failover 1 pg1 0 pg0 0 pg0
   [[ "$status" -eq 0 ]]
-  [[ "$output" == *"a standby failed; the primary stays. Its replication slot is kept"* ]]
+  [[ "$output" == *"a standby failed; the primary stays. Its replication slot is kept; its node attaches it again once it streams from the primary"* ]]
   # Only this: no promotion, no slot dropped; the primary decides about synchronous commits.
   [[ "$(cat "$SSH_CALLS")" == "pg0 pgha-node standby-lost pg1" ]]
 }

@@ -51,7 +51,7 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as postgres "pgha-node promote"; refused
   as postgres "pgha-node drop-slot pg1"; refused
   as postgres "pgha-node receive-lsn"; refused
-  as postgres "pgha-node fence-loop"; refused
+  as postgres "pgha-node watch-loop"; refused
   as pgpool "pgha-node rebuild localhost 5432"; refused
 }
 

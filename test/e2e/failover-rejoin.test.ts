@@ -223,6 +223,9 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(log).toContain(`node=${primary} action=sync-suspend: synchronous replication`);
     expect(log).toContain(`node=${primary} action=sync-restore: synchronous_standby_names back to the configured 'ANY 1 (*)'`);
     expect(await tc.onNode(primary, 'SHOW synchronous_standby_names')).toBe('ANY 1 (*)');
+    // Attached by its own node (pgpool's auto_failback is off), once it streamed from the primary.
+    expect(await tc.logs(standby)).toContain(`node=${standby} action=attach: streaming from the primary ${primary} while pgpool has node`);
+    expect(log).not.toContain('request auto failback');
   });
 
   it('scenario 15: the primary killed during an open transaction and during a bulk COPY through the VIP: both clients get an error, none of their rows is visible, every acknowledged commit survives', async () => {

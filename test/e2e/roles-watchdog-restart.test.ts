@@ -55,7 +55,7 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
 
     await waitFor('the standby to replay the 50 rows', async () => (await tc.onNode('pg0', 'SELECT count(*) FROM balance')) === '50', 30_000);
     // pgpool's replication state is blank until its streaming-replication check has run since
-    // the last attach (a standby still cloning at the first start is attached by auto_failback).
+    // the last attach (a standby still cloning at the first start is attached by its own node once it streams).
     const standby = await waitFor('pgpool to report pg0 streaming', async () => {
       const b = (await tc.status()).backends.find((x) => x.host === 'pg0')!;
       return b.replicationState ? b : false;

@@ -1,6 +1,5 @@
-// Scenario 5 of the failover suite: three postgres nodes, asynchronous replication (the
-// synchronous variant hit a pgpool race in two runs out of three; see the README's known
-// problems). The primary is killed and the
+// Scenario 5 of the failover suite: three postgres nodes, synchronous replication (ANY 1 of
+// the standbys confirms each commit). The primary is killed and the
 // remaining standby follows the new primary with pg_rewind; then, with pg_rewind made to
 // fail for real (repl loses the right to read files on the source), the next follow falls
 // back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node. Then
@@ -22,7 +21,7 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
   beforeAll(async () => {
     writeFileSync(join(initScripts, '01-app.sql'), "CREATE TABLE app_items (id int PRIMARY KEY, name text);\nINSERT INTO app_items VALUES (1, 'from an init script');\nCREATE ROLE app_reader LOGIN;\nGRANT SELECT ON app_items TO app_reader;\n");
     chmodSync(initScripts, 0o755);
-    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, initScripts });
+    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync', initScripts });
     await tc.up();
   });
   afterEach(async (ctx) => {
@@ -52,7 +51,7 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     const writer = new Writer(tc, 'follow_rows', 10);
     await writer.ackedMore(100);
     const { acked: before } = await writer.stop();
-    // Asynchronous replication: wait for the standbys before the kill, so the check below is about the failover, not replication lag.
+    // Wait for both standbys to replay before the kill (one confirms each commit; the other may lag), so the check below is about the failover.
     await allReplayed(before, [successor, follower]);
     // failover.sh promotes the standby that received the most WAL: with both level, pgpool's
     // candidate (the lowest-numbered, `successor` here) is kept.
@@ -89,6 +88,8 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     expect(logs).toMatch(/action=follow: node 2 \(pg2\) is a standby of pg1 again/);
     // The dead node is skipped, not failed on.
     expect(logs).toMatch(/action=follow: node 0 \(pg0:5432\) does not answer; skipping it/);
+    // Nothing attached pg2 before it followed (pgpool's auto_failback, off, once did).
+    expect(logs).not.toMatch(/request auto failback/);
   });
 
   it('scenario 5b: when pg_rewind fails, the follow falls back to pg_basebackup', async () => {

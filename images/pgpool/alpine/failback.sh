@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # generated from templates/pgpool/failback.sh.hbs by pgha (npm run generate); do not edit
-# failback_command: pgpool runs this when a backend is attached again (auto_failback once it
-# streams, pcp_attach_node). The primary restores synchronous replication if it was
+# failback_command: pgpool runs this when a backend is attached again (pcp_attach_node: by the node
+# itself once it streams from the primary, by follow_primary.sh, by a person). The primary restores synchronous replication if it was
 # suspended when its last standby was lost; bounded, nothing else to do.
 set -euo pipefail
 PGHA_SCRIPT=failback.sh

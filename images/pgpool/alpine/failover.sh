@@ -2,7 +2,7 @@
 # generated from templates/pgpool/failover.sh.hbs by pgha (npm run generate); do not edit
 # failover_command: pgpool runs this on the watchdog leader when a backend is detached.
 # When the primary failed, it promotes the new main node over SSH and rewrites the
-# .node_role breadcrumbs; when a standby failed, it keeps its slot for auto_failback.
+# .node_role breadcrumbs; when a standby failed, it keeps its slot so the standby can stream again.
 set -euo pipefail
 PGHA_SCRIPT=failover.sh
 # shellcheck source=pgha-lib.sh
@@ -23,11 +23,11 @@ if [[ "$new_main_node_id" -lt 0 ]]; then
 fi
 
 # A standby detached by the health check is often only briefly away (a restart, a slow first
-# clone, a follow): its slot stays, so it can stream again and pgpool's auto_failback attaches
-# it once it does. The WAL a slot holds is bounded (max_slot_wal_keep_size on the primary);
+# clone, a follow): its slot stays, so it can stream again, and its node attaches it once it
+# does (pgha-node watch-loop). The WAL a slot holds is bounded (max_slot_wal_keep_size on the primary);
 # a standby whose slot ran past it is rebuilt when it starts (pgha-node decide_start).
 if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
-  pgha_log failover "a standby failed; the primary stays. Its replication slot is kept; pgpool attaches it again once it streams (auto_failback)"
+  pgha_log failover "a standby failed; the primary stays. Its replication slot is kept; its node attaches it again once it streams from the primary"
   # With synchronous replication the primary's commits may be waiting for this standby: the
   # primary suspends it if no other standby streams (bounded, in the background: pgpool
   # serves no client while this script runs).

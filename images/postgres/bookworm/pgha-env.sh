@@ -143,8 +143,8 @@
 : "${PGHA_RECOVERY_WAIT_SECONDS:=360}"
 # bound on asking one standby its received WAL position during a failover
 : "${PGHA_LSN_QUERY_SECONDS:=3}"
-# how often a primary checks that pgpool still routes writes to it
-: "${PGHA_FENCE_INTERVAL_SECONDS:=2}"
+# how often a node checks its role against pgpool's view: a primary that pgpool no longer routes to stops, a streaming standby that pgpool has down is attached
+: "${PGHA_WATCH_INTERVAL_SECONDS:=2}"
 # a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it
 : "${PGHA_PGPOOL_SETTLE_SECONDS:=10}"
 # how often a pgpool standby compares its backend states with the leader's

@@ -16,7 +16,9 @@
 #   pgha-node hold | release           (create / remove .do_not_start)
 #   pgha-node rejoin                   (ask pgpool to rebuild this node, when the entrypoint held it)
 #   pgha-node receive-lsn              (a standby's received WAL position)
-#   pgha-node fence-loop               (stop a primary that pgpool no longer routes to; supervisor runs it)
+#   pgha-node watch-loop               (stop a primary that pgpool no longer routes to; attach a standby
+#                                       that streams from pgpool's primary while pgpool has it down;
+#                                       supervisor runs it)
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 #   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
 #   pgha-node health                   (the image's HEALTHCHECK)
@@ -499,18 +501,69 @@ pgha_node_fence() {
   pgha_node_rejoin
 }
 
-# pgha_node_fence_loop: the check above every PGHA_FENCE_INTERVAL_SECONDS, for as long as the
-# node runs (supervisor keeps it running). A node without a delegate IP is not fenced.
-pgha_node_fence_loop() {
+# --- Attaching: a standby that streams from pgpool's primary while pgpool has it down.
+
+# pgha_node_wal_sender: the host this standby streams from right now (its walreceiver is
+# streaming), or nothing.
+pgha_node_wal_sender() {
+  pgha_node_psql -c "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null || true
+}
+
+# pgha_node_attach_verdict: "attach" when this node is a standby, not held, streaming from the
+# node pgpool (through the delegate IP) routes writes to, while pgpool has this node down;
+# "ok" otherwise. This replaces pgpool's auto_failback, which decides on the primary's
+# pg_stat_replication as last seen by a pgpool node's check worker: right after a failover that
+# is stale, and the other pgpool nodes attached a standby the leader had just marked down to
+# re-point it (pgpool's follow degeneration), so follow_primary never ran for it and it kept
+# streaming from nowhere. Asked on the node itself, "streaming from the new primary" is true
+# only once it has followed it.
+pgha_node_attach_verdict() {
+  local nodes sender primary
+  if [[ -e "$PGHA_HOLD_MARKER" ]] || ! pgha_node_is_running || [[ "$(pgha_node_psql -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" != t ]]; then
+    echo ok
+    return 0
+  fi
+  sender=$(pgha_node_wal_sender)
+  if [[ -z "$sender" ]] || ! nodes=$(pgha_node_pool_nodes) || [[ -z "$nodes" ]]; then
+    echo ok
+    return 0
+  fi
+  primary=$(awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$nodes")
+  if [[ "$primary" == "$sender" ]] && awk -F'|' -v me="$PGHA_NODE" '$2 == me && $3 == "down" { found = 1 } END { exit !found }' <<<"$nodes"; then
+    echo attach
+  else
+    echo ok
+  fi
+}
+
+# pgha_node_attach: pcp_attach_node for this node through the delegate IP (bounded); pgpool
+# runs failback.sh, which restores synchronous replication if the primary had suspended it.
+pgha_node_attach() {
+  pgha_log attach "streaming from the primary $(pgha_node_wal_sender) while pgpool has node $PGHA_NODE_ID down: attaching it (pcp_attach_node)"
+  if timeout "$PGHA_REMOTE_STEP_SECONDS" pcp_attach_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" >/dev/null 2>&1; then
+    pgha_log attach "node $PGHA_NODE_ID attached"
+  else
+    pgha_log attach "WARNING: pcp_attach_node -n $PGHA_NODE_ID failed or took over $PGHA_REMOTE_STEP_SECONDS s; trying again at the next check"
+  fi
+}
+
+# pgha_node_watch_loop: both checks above every PGHA_WATCH_INTERVAL_SECONDS, for as long as the
+# node runs (supervisor keeps it running). A node without a delegate IP has no pgpool to ask.
+pgha_node_watch_loop() {
   local verdict
   if [[ -z "$PGHA_DELEGATE_IP" ]]; then
-    pgha_log fence "no delegate IP (a standalone node): nothing to fence against"
+    pgha_log watch "no delegate IP (a standalone node): nothing to fence against or attach to"
     exec sleep infinity
   fi
+  : "${PGHA_NODE_ID:?}"
   while :; do
-    sleep "$PGHA_FENCE_INTERVAL_SECONDS"
+    sleep "$PGHA_WATCH_INTERVAL_SECONDS"
     verdict=$(pgha_node_fence_verdict)
-    if [[ "$verdict" == fence\ * ]]; then pgha_node_fence "${verdict#fence }"; fi
+    if [[ "$verdict" == fence\ * ]]; then
+      pgha_node_fence "${verdict#fence }"
+      continue
+    fi
+    if [[ "$(pgha_node_attach_verdict)" == attach ]]; then pgha_node_attach; fi
   done
 }
 
@@ -528,13 +581,13 @@ _pgha_node_main() {
     hold) pgha_node_hold ;;
     release) pgha_node_release ;;
     rejoin) pgha_node_rejoin ;;
-    fence-loop) pgha_node_fence_loop ;;
+    watch-loop) pgha_node_watch_loop ;;
     receive-lsn) pgha_node_receive_lsn ;;
     sync-suspend) pgha_node_sync_suspend ;;
     sync-restore) pgha_node_sync_restore ;;
     standby-lost) pgha_node_standby_lost "${1:?host}" ;;
     health) pgha_node_health ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, fence-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health)" ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health)" ;;
   esac
 }
 
