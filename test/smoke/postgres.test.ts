@@ -58,8 +58,8 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
     expect(status.stdout).toMatch(/^postgres\s+RUNNING/m);
     expect(status.stdout).toMatch(/^sshd\s+RUNNING/m);
     expect(status.stdout).toMatch(/^rejoin\s+EXITED/m);
-    // A lone node has no delegate IP: the fence loop idles (running) rather than checking.
-    expect(status.stdout).toMatch(/^fence\s+RUNNING/m);
+    // A lone node has no delegate IP: the watch loop idles (running) rather than checking.
+    expect(status.stdout).toMatch(/^watch\s+RUNNING/m);
     const config = await sh(pg, '/usr/sbin/sshd -T -f /etc/ssh/sshd_config', { check: true });
     expect(config.stdout).toMatch(/^port 2222$/m);
     expect(config.stdout).toMatch(/^passwordauthentication no$/m);
