@@ -40,6 +40,9 @@ pgha_postgres_check_config() {
     pgha_is_host "$peer" || pgha_problem PGHA_POSTGRES_PEERS "expected host names separated by commas, got '$peer'"
   done
   pgha_check_port PGPORT "$PGPORT"
+  pgha_check_count PGHA_WATCH_INTERVAL_SECONDS "$PGHA_WATCH_INTERVAL_SECONDS"
+  pgha_check_count PGHA_DISK_RESERVE_MB "$PGHA_DISK_RESERVE_MB"
+  pgha_check_count PGHA_DISK_TICKS "$PGHA_DISK_TICKS"
   [[ "$PGHA_CLUSTER_SUBNET" == samenet ]] || pgha_is_ipv4_cidr "$PGHA_CLUSTER_SUBNET" ||
     pgha_problem PGHA_CLUSTER_SUBNET "expected the cluster network as a CIDR (or samenet), got '$PGHA_CLUSTER_SUBNET'"
   case "$PGHA_SYNCHRONOUS" in

@@ -22,6 +22,7 @@
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 #   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
 #   pgha-node health                   (the image's HEALTHCHECK)
+#   pgha-node disk                     (free space of the data volume: free_mb used_pct reserve_mb state)
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
@@ -126,6 +127,10 @@ pgha_node_health() {
   local state
   if [[ "$(id -u)" == 0 ]]; then
     exec runuser -u postgres -- "$PGHA_NODE_CMD" health
+  fi
+  if [[ -e "$PGHA_HOLD_MARKER" && -e "$PGHA_DISK_FULL_MARKER" ]]; then
+    echo "held: the data volume ran full ($(pgha_node_disk_free_mb) MB free); rejoins once $((2 * PGHA_DISK_RESERVE_MB)) MB are free"
+    return 1
   fi
   if [[ -e "$PGHA_HOLD_MARKER" ]]; then
     echo "held: $PGHA_HOLD_MARKER present (postgres down until it is rebuilt or released)"
@@ -501,6 +506,66 @@ pgha_node_fence() {
   pgha_node_rejoin
 }
 
+# --- A full data volume: a primary hands over while a standby has all its WAL.
+
+# pgha_node_disk_free_mb: MB the postgres account can still write on the data volume.
+pgha_node_disk_free_mb() {
+  df -P -m "$PGDATA" 2>/dev/null | awk 'NR == 2 { print $4 }'
+}
+
+# pgha_node_disk: one line for status and doctor: free MB, used %, the reserve, and the state:
+# ok, low (below the reserve) or held (stopped because the volume ran full).
+pgha_node_disk() {
+  local state=ok free
+  free=$(pgha_node_disk_free_mb)
+  [[ -n "$free" ]] || pgha_die disk "df cannot read the file system of $PGDATA"
+  ((free >= PGHA_DISK_RESERVE_MB)) || state=low
+  [[ -e "$PGHA_DISK_FULL_MARKER" && -e "$PGHA_HOLD_MARKER" ]] && state=held
+  df -P -m "$PGDATA" | awk -v reserve="$PGHA_DISK_RESERVE_MB" -v state="$state" 'NR == 2 { sub(/%/, "", $5); print "free_mb=" $4, "used_pct=" $5, "reserve_mb=" reserve, "state=" state }'
+}
+
+# pgha_node_disk_verdict: on a running primary whose volume has less than the reserve free:
+# "handover" when a standby streams and has flushed all the WAL this primary flushed (with
+# synchronous replication every acknowledged commit is there; asynchronous, the few
+# milliseconds to the stop are the usual asynchronous risk), "full" when none does (the
+# primary keeps running: reads work, writes that need space fail); "ok" otherwise.
+pgha_node_disk_verdict() {
+  local free caught_up
+  free=$(pgha_node_disk_free_mb)
+  if [[ -z "$free" ]] || ((free >= PGHA_DISK_RESERVE_MB)) || ! pgha_node_is_running ||
+    [[ "$(pgha_node_psql -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" != f ]]; then
+    echo ok
+    return 0
+  fi
+  caught_up=$(pgha_node_psql -c "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND flush_lsn >= pg_current_wal_flush_lsn()" 2>/dev/null)
+  if [[ "${caught_up:-0}" -gt 0 ]]; then echo handover; else echo full; fi
+}
+
+# pgha_node_disk_hand_over: stop the primary at once (a shutdown checkpoint needs room the
+# volume no longer has) and hold it; pgpool's health check then fails it over to the standby
+# that has its WAL. The node asks to be rebuilt once the volume has room again.
+pgha_node_disk_hand_over() {
+  pgha_log disk "the data volume has $(pgha_node_disk_free_mb) MB free (reserve $PGHA_DISK_RESERVE_MB MB) and a standby has all the WAL: stopping postgres so pgpool promotes it; this node rejoins as a standby once $((2 * PGHA_DISK_RESERVE_MB)) MB are free"
+  touch "$PGHA_DISK_FULL_MARKER"
+  touch "$PGHA_HOLD_MARKER" || pgha_log disk "WARNING: cannot create $PGHA_HOLD_MARKER on the full volume"
+  echo BACKUP >"$PGHA_ROLE_FILE" || true
+  pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
+    pgha_log disk "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
+}
+
+# pgha_node_disk_rejoin_if_room: a node held because its volume ran full asks to be rebuilt
+# once twice the reserve is free (an operator removed what filled it, or grew the volume).
+pgha_node_disk_rejoin_if_room() {
+  local free
+  [[ -e "$PGHA_DISK_FULL_MARKER" && -e "$PGHA_HOLD_MARKER" ]] || return 0
+  free=$(pgha_node_disk_free_mb)
+  [[ -n "$free" ]] && ((free >= 2 * PGHA_DISK_RESERVE_MB)) || return 0
+  pgha_log disk "the data volume has $free MB free again: asking to be rebuilt as a standby"
+  rm -f "$PGHA_DISK_FULL_MARKER"
+  touch "$PGHA_REJOIN_REQUEST"
+  pgha_node_rejoin
+}
+
 # --- Attaching: a standby that streams from pgpool's primary while pgpool has it down.
 
 # pgha_node_wal_sender: the host this standby streams from right now (its walreceiver is
@@ -547,6 +612,27 @@ pgha_node_attach() {
   fi
 }
 
+# pgha_node_disk_watch: counts the watch checks in a row that find the primary's volume below
+# the reserve (PGHA_DISK_LOW_TICKS, kept by the loop); at PGHA_DISK_TICKS it hands over, or,
+# with no standby to take over, says so once a minute.
+PGHA_DISK_LOW_TICKS=0
+pgha_node_disk_watch() {
+  local verdict
+  verdict=$(pgha_node_disk_verdict)
+  if [[ "$verdict" == ok ]]; then
+    PGHA_DISK_LOW_TICKS=0
+    return 0
+  fi
+  PGHA_DISK_LOW_TICKS=$((PGHA_DISK_LOW_TICKS + 1))
+  ((PGHA_DISK_LOW_TICKS >= PGHA_DISK_TICKS)) || return 0
+  if [[ "$verdict" == handover ]]; then
+    PGHA_DISK_LOW_TICKS=0
+    pgha_node_disk_hand_over
+  elif (((PGHA_DISK_LOW_TICKS - PGHA_DISK_TICKS) % (60 / PGHA_WATCH_INTERVAL_SECONDS + 1) == 0)); then
+    pgha_log disk "WARNING: the data volume has $(pgha_node_disk_free_mb) MB free (reserve $PGHA_DISK_RESERVE_MB MB) and no standby has all the WAL to take over: this primary keeps running; writes that need space fail until space is freed"
+  fi
+}
+
 # pgha_node_watch_loop: both checks above every PGHA_WATCH_INTERVAL_SECONDS, for as long as the
 # node runs (supervisor keeps it running). A node without a delegate IP has no pgpool to ask.
 pgha_node_watch_loop() {
@@ -564,6 +650,8 @@ pgha_node_watch_loop() {
       continue
     fi
     if [[ "$(pgha_node_attach_verdict)" == attach ]]; then pgha_node_attach; fi
+    pgha_node_disk_watch
+    pgha_node_disk_rejoin_if_room
   done
 }
 
@@ -587,7 +675,8 @@ _pgha_node_main() {
     sync-restore) pgha_node_sync_restore ;;
     standby-lost) pgha_node_standby_lost "${1:?host}" ;;
     health) pgha_node_health ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health)" ;;
+    disk) pgha_node_disk ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health, disk)" ;;
   esac
 }
 

@@ -4,7 +4,7 @@ import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
 import { PATHS } from '../images/facts.js';
 import { sshCallers } from './ssh.js';
-import { backendStates, clusterContainers, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
+import { backendStates, clusterContainers, dataVolume, diskProblem, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
 
 export interface Check {
   name: string;
@@ -80,6 +80,9 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
       { user: 'postgres' },
     );
     add(`pcp login from ${s.host} through ${topo.delegateIp} (pcp_recovery_node's path)`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim()}: check pcp_password is mounted on ${s.host}`);
+    const disk = await dataVolume(c.get(s.host));
+    const problem = disk ? diskProblem(s.host, disk) : `${s.host}: pgha-node disk did not answer`;
+    add(`data volume of ${s.host} has room`, problem === null, problem ?? '');
   }
 
   const firstPgpool = topo.pgpool.find((p) => running.has(p.host));

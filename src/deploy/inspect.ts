@@ -5,7 +5,7 @@ import { sh } from '../docker/exec.js';
 import { table } from '../format.js';
 
 // Every command run in a node is bounded: a pgpool that accepts and never answers must not hang status.
-import { REMOTE_STEP_SECONDS } from '../images/facts.js';
+import { PATHS, REMOTE_STEP_SECONDS } from '../images/facts.js';
 export { REMOTE_STEP_SECONDS };
 
 /** A container of the cluster, by its compose container_name. */
@@ -45,6 +45,43 @@ export interface Backend {
   replicationState: string;
   syncState: string;
   container: string;
+  /** The node's data volume, as the node measures it; null when the node does not answer. */
+  disk: DataVolume | null;
+}
+
+/** `pgha-node disk`: free space of a postgres node's data volume and what the node makes of it. */
+export interface DataVolume {
+  freeMb: number;
+  usedPct: number;
+  reserveMb: number;
+  /** ok; low: below the reserve; held: stopped because it ran full. */
+  state: 'ok' | 'low' | 'held';
+  /** postgres wrote "No space left on device" in the node's recent log. */
+  noSpaceInLog: boolean;
+}
+
+/** Parses `free_mb=.. used_pct=.. reserve_mb=.. state=..`; null for anything else. */
+export function parseDiskLine(line: string): Omit<DataVolume, 'noSpaceInLog'> | null {
+  const m = /^free_mb=(\d+) used_pct=(\d+) reserve_mb=(\d+) state=(ok|low|held)$/.exec(line.trim());
+  return m ? { freeMb: Number(m[1]), usedPct: Number(m[2]), reserveMb: Number(m[3]), state: m[4] as DataVolume['state'] } : null;
+}
+
+/** A postgres node's data volume (bounded); null when the node does not answer. */
+export async function dataVolume(container: Docker.Container): Promise<DataVolume | null> {
+  const r = await sh(container, `timeout ${REMOTE_STEP_SECONDS} ${PATHS.nodeCommand} disk`, { user: 'postgres' }).catch(() => null);
+  const parsed = r && r.exitCode === 0 ? parseDiskLine(r.stdout) : null;
+  if (!parsed) return null;
+  const tail = await container.logs({ stdout: true, stderr: true, follow: false, tail: 300 }).then(String).catch(() => '');
+  return { ...parsed, noSpaceInLog: tail.includes('No space left on device') };
+}
+
+/** One line about a data volume that needs a person, or null when it has room. */
+export function diskProblem(host: string, d: DataVolume | null): string | null {
+  if (!d || (d.state === 'ok' && !d.noSpaceInLog)) return null;
+  const what = `${host}: data volume ${d.usedPct}% used, ${d.freeMb} MB free (reserve ${d.reserveMb} MB)${d.noSpaceInLog ? '; postgres logged "No space left on device"' : ''}`;
+  if (d.state === 'held') return `${what}; postgres stopped and held, it rejoins as a standby once ${2 * d.reserveMb} MB are free`;
+  if (d.state === 'low') return `${what}; a primary hands over to a standby that has all its WAL, else keeps running with writes failing`;
+  return what;
 }
 
 export interface WatchdogNode {
@@ -141,9 +178,14 @@ export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topo
         replicationState: row?.[11] ?? '',
         syncState: row?.[12] ?? '',
         container: await containers.state(n.host),
+        disk: (await containers.running(n.host)) ? await dataVolume(containers.get(n.host)) : null,
       };
     }),
   );
+  for (const b of backends) {
+    const p = diskProblem(b.host, b.disk);
+    if (p) problems.push(p);
+  }
   const holders = await vipHolders(containers, topo);
   const leaderName = wd?.cluster['Leader Host Name'] ?? null;
   const nodes: WatchdogNode[] = await Promise.all(
@@ -165,8 +207,17 @@ export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topo
 
 export function formatStatus(s: ClusterStatus): string {
   const backends = table(
-    ['ID', 'HOST', 'CONTAINER', 'STATUS', 'ROLE', 'LAG (bytes)', 'REPLICATION'],
-    s.backends.map((b) => [String(b.id), b.host, b.container, b.status, b.role, b.lag === null ? '-' : String(b.lag), [b.replicationState, b.syncState].filter(Boolean).join(' ') || '-']),
+    ['ID', 'HOST', 'CONTAINER', 'STATUS', 'ROLE', 'LAG (bytes)', 'REPLICATION', 'DISK'],
+    s.backends.map((b) => [
+      String(b.id),
+      b.host,
+      b.container,
+      b.status,
+      b.role,
+      b.lag === null ? '-' : String(b.lag),
+      [b.replicationState, b.syncState].filter(Boolean).join(' ') || '-',
+      b.disk ? `${b.disk.usedPct}% (${b.disk.freeMb} MB free)${b.disk.state === 'ok' ? '' : ` ${b.disk.state}`}` : '-',
+    ]),
   );
   const watchdog = table(
     ['PGPOOL', 'CONTAINER', 'WATCHDOG', 'VIP'],

@@ -9,7 +9,7 @@ import { ConfigError } from '../../src/errors.js';
 import { ensureSecrets } from '../../src/deploy/secrets.js';
 import { ensureSshKeys } from '../../src/deploy/ssh.js';
 import { deployFiles, readiness } from '../../src/deploy/lifecycle.js';
-import type { ClusterStatus } from '../../src/deploy/inspect.js';
+import { diskProblem, parseDiskLine, type ClusterStatus } from '../../src/deploy/inspect.js';
 import { render } from '../../src/render/render.js';
 import { projectInput, ROOT, toolMissing } from '../helpers.js';
 
@@ -90,8 +90,8 @@ describe('cluster readiness', () => {
   const ready: ClusterStatus = {
     askedPgpool: 'pgpool0',
     backends: [
-      { id: 0, host: 'pg0', status: 'up', role: 'primary', lag: null, replicationState: '', syncState: '', container: 'running' },
-      { id: 1, host: 'pg1', status: 'up', role: 'standby', lag: 0, replicationState: 'streaming', syncState: 'async', container: 'running' },
+      { id: 0, host: 'pg0', status: 'up', role: 'primary', lag: null, replicationState: '', syncState: '', container: 'running', disk: null },
+      { id: 1, host: 'pg1', status: 'up', role: 'standby', lag: 0, replicationState: 'streaming', syncState: 'async', container: 'running', disk: null },
     ],
     watchdog: { leader: 'pgpool0', quorum: 'QUORUM EXIST', delegateIp: '172.30.0.100', vipHolders: ['pgpool0'], nodes: [{ host: 'pgpool0', state: 'LEADER', container: 'running', holdsVip: true }, { host: 'pgpool1', state: 'STANDBY', container: 'running', holdsVip: false }] },
     problems: [],
@@ -104,6 +104,21 @@ describe('cluster readiness', () => {
     expect(readiness({ ...ready, backends: [ready.backends[0]!, { ...ready.backends[1]!, status: 'down' }] })).toBe('backends not up: pg1 (down)');
     expect(readiness({ ...ready, watchdog: { ...ready.watchdog, vipHolders: ['pgpool0', 'pgpool1'] } })).toBe('delegate IP held by 2 nodes');
     expect(readiness({ ...ready, watchdog: { ...ready.watchdog, nodes: [ready.watchdog.nodes[0]!, { ...ready.watchdog.nodes[1]!, state: 'JOINING' }] } })).toBe('watchdog nodes not joined: pgpool1 (JOINING)');
+  });
+});
+
+describe('data volume', () => {
+  it('reads the node\'s disk line and nothing else', () => {
+    expect(parseDiskLine('free_mb=40 used_pct=96 reserve_mb=128 state=low\n')).toEqual({ freeMb: 40, usedPct: 96, reserveMb: 128, state: 'low' });
+    expect(parseDiskLine('free_mb=40 used_pct=96 reserve_mb=128 state=full')).toBeNull();
+    expect(parseDiskLine('pgha[pgha-node] node=pg0 action=disk: df cannot read')).toBeNull();
+  });
+  it('names the node, the usage and the cause only when the volume needs a person', () => {
+    const d = { freeMb: 0, usedPct: 100, reserveMb: 128, state: 'held' as const, noSpaceInLog: true };
+    expect(diskProblem('pg0', d)).toBe('pg0: data volume 100% used, 0 MB free (reserve 128 MB); postgres logged "No space left on device"; postgres stopped and held, it rejoins as a standby once 256 MB are free');
+    expect(diskProblem('pg0', { ...d, state: 'low', noSpaceInLog: false })).toMatch(/^pg0: data volume 100% used, 0 MB free \(reserve 128 MB\); a primary hands over/);
+    expect(diskProblem('pg0', { ...d, freeMb: 900, usedPct: 10, state: 'ok', noSpaceInLog: false })).toBeNull();
+    expect(diskProblem('pg0', null)).toBeNull();
   });
 });
 

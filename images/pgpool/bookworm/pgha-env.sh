@@ -75,6 +75,8 @@
 : "${PGHA_PGPOOLKEY_FILE:=${PGHA_PRIVATE_DIR}/.pgpoolkey}"
 # present while this node waits to be rebuilt
 : "${PGHA_REJOIN_REQUEST:=${PGHA_PRIVATE_DIR}/rejoin-requested}"
+# present while this node is held because its data volume ran full (outside the volume, which may have no room for it)
+: "${PGHA_DISK_FULL_MARKER:=${PGHA_PRIVATE_DIR}/held-disk-full}"
 # the image's pgpool.conf defaults
 : "${PGHA_IMAGE_CONF:=/etc/pgpool-II/pgpool.conf}"
 # the image's pool_hba.conf
@@ -145,6 +147,10 @@
 : "${PGHA_LSN_QUERY_SECONDS:=3}"
 # how often a node checks its role against pgpool's view: a primary that pgpool no longer routes to stops, a streaming standby that pgpool has down is attached
 : "${PGHA_WATCH_INTERVAL_SECONDS:=2}"
+# a primary with less free space than this on its data volume (as postgres sees it) hands over to a standby that has all its WAL
+: "${PGHA_DISK_RESERVE_MB:=128}"
+# watch checks in a row below the reserve before a primary hands over (a burst of temporary files passes)
+: "${PGHA_DISK_TICKS:=3}"
 # a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it
 : "${PGHA_PGPOOL_SETTLE_SECONDS:=10}"
 # how often a pgpool standby compares its backend states with the leader's

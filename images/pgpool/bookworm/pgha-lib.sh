@@ -56,6 +56,11 @@ pgha_is_ipv4() {
 
 # pgha_is_host VALUE: a host name (or address) as the scripts pass it on: letters, digits,
 # '.' and '-', starting with a letter or digit (never an option to the program it goes to).
+# pgha_check_count NAME VALUE: a whole number of at least 1 (an interval, a count, a size).
+pgha_check_count() {
+  [[ "$2" =~ ^[1-9][0-9]{0,8}$ ]] || pgha_problem "$1" "expected a whole number from 1 to 999999999, got '$2'"
+}
+
 pgha_is_host() { [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ ]]; }
 
 # pgha_is_ipv4_cidr VALUE: ADDRESS/PREFIX with a prefix of 0-32.
