@@ -83,6 +83,7 @@ pgha_pgpool_check_config() {
   pgha_check_secret PGPOOL_PASSWORD required
   pgha_check_secret PCP_PASSWORD required
   pgha_check_secret PGPOOL_KEY optional
+  [[ "$PGHA_DURABILITY" =~ ^(available|strict)$ ]] || pgha_problem PGHA_DURABILITY "expected available or strict, got '$PGHA_DURABILITY'"
   if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
     pgha_check_secret WD_AUTHKEY required
     # It is written into pgpool.conf as a quoted string, which has no way to hold a quote or a
@@ -348,10 +349,25 @@ pgha_pgpool_stale_backends() {
 # over to a healthy standby once it leads. Every PGHA_RECONCILE_INTERVAL_SECONDS this compares
 # the two views; after PGHA_RECONCILE_TICKS checks in a row that disagree, pgpool is stopped
 # (fast) and the supervisor starts it again: a starting pgpool takes the leader's states.
+# pgha_pgpool_watchdog_info: pcp_watchdog_info -v of this node, bounded; empty when it does not answer.
+pgha_pgpool_watchdog_info() {
+  PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 5 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null || true
+}
+
+# pgha_pgpool_others_joined INFO: every other watchdog node in INFO (pcp_watchdog_info -v) is
+# LEADER or STANDBY. A reconcile restart waits for that: two stale standbys restarting together
+# would leave the leader without quorum, and it would give up the delegate IP.
+pgha_pgpool_others_joined() {
+  awk -v me="$PGHA_NODE" -F' *: *' '
+    /^Host Name/ { host = $2 }
+    /^Status Name/ && host != me && host != "" { seen = 1; if ($2 != "LEADER" && $2 != "STANDBY") bad = 1 }
+    END { exit !(seen && !bad) }' <<<"$1"
+}
+
 pgha_pgpool_reconcile_loop() {
   local ticks=0 info me leader stale pid
   while sleep "$PGHA_RECONCILE_INTERVAL_SECONDS"; do
-    info=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 5 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null) || info=''
+    info=$(pgha_pgpool_watchdog_info)
     me=$(awk -v me="$PGHA_NODE" -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && host == me { print $2; exit }' <<<"$info")
     leader=$(awk -F' *: *' '/^Leader Host Name/ { print $2; exit }' <<<"$info")
     stale=''
@@ -364,6 +380,12 @@ pgha_pgpool_reconcile_loop() {
     fi
     ticks=$((ticks + 1))
     ((ticks >= PGHA_RECONCILE_TICKS)) || continue
+    # Staggered by node id, so two stale standbys see each other leave before they restart.
+    sleep "$((${PGPOOL_NODE_ID:-0} * 3))"
+    if ! pgha_pgpool_others_joined "$(pgha_pgpool_watchdog_info)"; then
+      pgha_log reconcile "this node has $stale down, the leader $leader has it up; another watchdog node is not joined (restarting?): restarting later, to keep the quorum"
+      continue
+    fi
     ticks=0
     pgha_log reconcile "this node has $stale down, the leader $leader has it up ($PGHA_RECONCILE_TICKS checks in a row): restarting pgpool to take the leader's states"
     pid=$(cat "$PGHA_PGPOOL_SOCKET_DIR/pgpool.pid" 2>/dev/null || true)

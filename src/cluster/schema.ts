@@ -25,6 +25,15 @@ export const clusterSchema = z
         nodes: int(2, 9).default(2),
         /** `sync`: the primary waits for a standby to confirm each commit (no acknowledged write is lost on failover). */
         replication: z.enum(['async', 'sync']).default('async'),
+        /**
+         * With sync replication, what a failure may cost. `available`: commits go on without a
+         * standby (synchronous replication suspended until one is back) and a failover promotes
+         * the most advanced standby that answers. `strict`: commits wait for a standby, and a
+         * failover promotes only when every standby attached at the time answered with its WAL
+         * position (so the most advanced one provably has every acknowledged commit); else no
+         * primary until a person decides.
+         */
+        durability: z.enum(['available', 'strict']).default('available'),
         port: port.default(PORTS.postgres),
         /**
          * The node initialised as primary when the cluster is first created. Only the first
@@ -55,6 +64,18 @@ export const clusterSchema = z
         loadBalance: z.boolean().default(true),
         /** Extra pgpool.conf settings; every key is checked against the pinned pgpool version. */
         settings: z.record(z.string(), settingValue).default({}),
+        /**
+         * Each pgpool node's port published on the host (node i at firstPort + i), so the
+         * cluster is reachable where the delegate IP is not (Docker Desktop, another host).
+         */
+        publish: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            /** The host address the ports listen on: 127.0.0.1 keeps them local; 0.0.0.0 opens them to the network. */
+            address: z.string().default('127.0.0.1'),
+            firstPort: port.default(PORTS.pgpool),
+          })
+          .prefault({}),
       })
       .prefault({}),
     timings: z
@@ -93,6 +114,9 @@ export const clusterSchema = z
     if (!refused('postgres', 'nodes') && !refused('postgres', 'initialPrimary') && c.postgres.initialPrimary >= c.postgres.nodes) {
       ctx.addIssue({ code: 'custom', path: ['postgres', 'initialPrimary'], message: `expected a node id below postgres.nodes (${c.postgres.nodes}), got ${c.postgres.initialPrimary}` });
     }
+    if (c.postgres.durability === 'strict' && c.postgres.replication !== 'sync' && !refused('postgres', 'replication')) {
+      ctx.addIssue({ code: 'custom', path: ['postgres', 'durability'], message: 'expected available with asynchronous replication (strict needs postgres.replication: sync), got strict' });
+    }
     const ports = (['port', 'pcpPort', 'watchdogPort', 'heartbeatPort'] as const).filter((k) => !refused('pgpool', k));
     const seen = new Map<number, string>();
     for (const k of ports) {
@@ -100,6 +124,16 @@ export const clusterSchema = z
       const other = seen.get(v);
       if (other) ctx.addIssue({ code: 'custom', path: ['pgpool', k], message: `port ${v} is already pgpool.${other}` });
       seen.set(v, k);
+    }
+    if (!refused('pgpool', 'publish') && !refused('pgpool', 'nodes')) {
+      const { address, firstPort } = c.pgpool.publish;
+      if (ipv4ToInt(address) === null) {
+        const why = hasLeadingZero(address) ? ' without leading zeros' : '';
+        ctx.addIssue({ code: 'custom', path: ['pgpool', 'publish', 'address'], message: `expected an IPv4 address of the host such as 127.0.0.1${why}, got ${address}` });
+      }
+      if (firstPort + c.pgpool.nodes - 1 > 65535) {
+        ctx.addIssue({ code: 'custom', path: ['pgpool', 'publish', 'firstPort'], message: `expected a port at most ${65536 - c.pgpool.nodes} (one per pgpool node from it), got ${firstPort}` });
+      }
     }
     if (refused('network')) return;
     const net = parseCidr(c.network.subnet);

@@ -15,6 +15,8 @@ export interface Topology {
   delegateIp: string;
   postgres: Node[];
   pgpool: Node[];
+  /** Where each pgpool node is published on the host, in node order; empty when not published. */
+  published: { host: string; address: string; port: number }[];
 }
 
 /** Node names and addresses, derived from a validated cluster definition. */
@@ -30,5 +32,8 @@ export function topology(cluster: Cluster): Topology {
     delegateIp: cluster.network.delegateIp,
     postgres: nodes('postgres', 'pg', cluster.postgres.nodes),
     pgpool: nodes('pgpool', 'pgpool', cluster.pgpool.nodes),
+    published: cluster.pgpool.publish.enabled
+      ? Array.from({ length: cluster.pgpool.nodes }, (_, id) => ({ host: `pgpool${id}`, address: cluster.pgpool.publish.address, port: cluster.pgpool.publish.firstPort + id }))
+      : [],
   };
 }

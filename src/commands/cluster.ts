@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { topology } from '../cluster/topology.js';
 import { clusterStatus, formatStatus } from '../deploy/inspect.js';
+import { connectionStrings } from '../deploy/connect.js';
 import { doctor, formatChecks } from '../deploy/doctor.js';
 import { clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles } from '../deploy/lifecycle.js';
 import { connectEngine } from '../docker/engine.js';
@@ -54,7 +55,10 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
   if (missing.length) throw new UsageError(missing);
   const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: Number(opts.wait) });
   console.log(formatStatus(status));
-  console.log(`ready: connect with psql -h ${topo.delegateIp} -p ${cluster.pgpool.port} -U postgres (password in ${resolve(dir, 'secrets/postgres_password')})`);
+  const conn = connectionStrings(cluster, topo);
+  console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
+  console.log(`  through the delegate IP (Linux Docker host, cluster network): psql "${conn.delegateIp}"`);
+  if (conn.published) console.log(`  through the published ports (any platform; a dead pgpool node is skipped): psql "${conn.published}"`);
 }
 
 /** `pgha cluster down`: removes the containers and network; the data volumes too with `volumes`. */

@@ -28,6 +28,8 @@ export const ROLES = {
   replication: 'repl',
   /** pcp commands (pcp.conf). */
   pcp: 'pgpool',
+  /** The superuser clients log in as (POSTGRES_USER is not supported: README). */
+  superuser: 'postgres',
 } as const;
 
 /** Paths inside the containers. */

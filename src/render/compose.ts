@@ -38,6 +38,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
         PGPORT: String(cluster.postgres.port),
         PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
+        PGHA_DURABILITY: cluster.postgres.durability,
         // Replication is accepted from the cluster network only.
         PGHA_CLUSTER_SUBNET: topo.subnet,
         // A returning node asks pgpool, through the delegate IP, who the primary is now.
@@ -68,6 +69,10 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       ...(isPrimary ? {} : { depends_on: [primary.host] }),
     };
   }
+  const published = (host: string) => {
+    const p = topo.published.find((x) => x.host === host);
+    return p ? { ports: [`${p.address}:${p.port}:${cluster.pgpool.port}`] } : {};
+  };
   const peers = topo.pgpool.map((n) => n.host).join(',');
   for (const node of topo.pgpool) {
     services[node.host] = {
@@ -83,6 +88,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_VIP_PREFIX: String(topo.prefix),
         PGHA_VIP_DEVICE: 'eth0',
         PGHA_PGPOOL_PEERS: peers,
+        PGHA_DURABILITY: cluster.postgres.durability,
         PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
         ...secretEnv('postgres_password'),
         ...secretEnv('pgpool_password'),
@@ -91,6 +97,8 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       },
       secrets: ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'],
       volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, `./ssh/${node.host}:${PATHS.sshMount}:ro`],
+      // Reachable from the host where the delegate IP is not (Docker Desktop, another machine).
+      ...published(node.host),
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts(node.host),
       restart: 'unless-stopped',

@@ -94,6 +94,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_RECOVERY_WAIT_SECONDS', RECOVERY_TIMEOUT_SECONDS + 60, `bound on one pcp_recovery_node: pgpool's recovery_timeout (${RECOVERY_TIMEOUT_SECONDS} s) and a minute for the copy to start`),
     v('PGHA_LSN_QUERY_SECONDS', 3, 'bound on asking one standby its received WAL position during a failover'),
     v('PGHA_WATCH_INTERVAL_SECONDS', 2, 'how often a node checks its role against pgpool\'s view: a primary that pgpool no longer routes to stops, a streaming standby that pgpool has down is attached'),
+    v('PGHA_DURABILITY', 'available', 'available: commits go on without a standby, failover promotes the most advanced standby that answers; strict: commits wait for a standby, failover only when every attached standby answered'),
     v('PGHA_DISK_RESERVE_MB', 128, 'a primary with less free space than this on its data volume (as postgres sees it) hands over to a standby that has all its WAL'),
     v('PGHA_DISK_TICKS', 3, 'watch checks in a row below the reserve before a primary hands over (a burst of temporary files passes)'),
     v('PGHA_PGPOOL_SETTLE_SECONDS', 10, 'a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it'),

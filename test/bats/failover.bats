@@ -164,3 +164,32 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   failover 0 pg0 1 pg1 0 pg0
   ! grep -q receive-lsn "$SSH_CALLS"
 }
+
+@test "durability strict, three nodes: every standby answered, the most advanced is promoted" {
+  export PGHA_DURABILITY=strict LSN_pg1=0/3000060 LSN_pg2=0/3000100
+  backends pg0 pg1 pg2
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  grep -qx "pg2 pgha-node promote" "$SSH_CALLS"
+}
+
+@test "durability strict, three nodes: a standby does not answer (dead, even one detached before): nothing promoted, loudly, with what to do" {
+  export PGHA_DURABILITY=strict LSN_pg1=0/3000060
+  backends pg0 pg1 pg2
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -ne 0 ]]
+  ! grep -q "pgha-node promote" "$SSH_CALLS"
+  [[ "$output" == *"ERROR: durability strict: pg2 did not report its WAL position"*"so nothing is promoted"*"pcp_promote_node"* ]]
+}
+
+@test "durability strict, two nodes: the only standby is asked too, and must answer" {
+  export PGHA_DURABILITY=strict
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -ne 0 ]]
+  [[ "$output" == *"durability strict: pg1 did not report its WAL position"* ]]
+  ! grep -q "pgha-node promote" "$SSH_CALLS"
+  export LSN_pg1=0/3000060
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
+}

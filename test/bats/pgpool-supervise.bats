@@ -48,12 +48,14 @@ setup() {
     echo run >>"$runs"
     if (($(wc -l <"$runs") < 3)); then exit 1; fi
     trap 'exit 0' INT
+    # Told only once its handler is in place (a SIGINT before it would end it with 130).
+    touch "$BATS_TEST_TMPDIR/handler-set"
     while :; do sleep 0.1; done
   }
   (
     pgha_pgpool_supervise fake &
     sup=$!
-    for _ in $(seq 100); do [[ -f "$runs" && $(wc -l <"$runs") -ge 3 ]] && break; sleep 0.1; done
+    for _ in $(seq 100); do [[ -f "$BATS_TEST_TMPDIR/handler-set" ]] && break; sleep 0.1; done
     kill -TERM "$sup"
     wait "$sup"
     echo "supervisor status $?"
@@ -110,6 +112,27 @@ setup() {
   [[ -z "$(pgha_pgpool_stale_backends $'pg0 up\npg1 up' $'pg0 down\npg1 up')" ]]
   # The leader did not answer: no comparison, no restart.
   [[ -z "$(pgha_pgpool_stale_backends $'pg0 down\npg1 up' '')" ]]
+}
+
+# pcp_watchdog_info -v: the cluster header, then one block per node (this node first).
+wd_info() {
+  printf 'Quorum state : QUORUM EXIST\nLeader Node Name : pgpool0:9999 Linux pgpool0\nLeader Host Name : pgpool0\n\n'
+  local host state
+  for pair in "$@"; do
+    host=${pair%%=*} state=${pair#*=}
+    printf 'Node Name : %s:9999 Linux %s\nHost Name : %s\nStatus : 7\nStatus Name : %s\nMembership Status : MEMBER\n\n' "$host" "$host" "$host" "$state"
+  done
+}
+
+@test "a reconcile restart waits until every other watchdog node is joined (the leader keeps its quorum)" {
+  export PGHA_NODE=pgpool2
+  pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=STANDBY)"
+  # Another stale standby restarting right now: not yet.
+  ! pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=SHUTDOWN)"
+  ! pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=LOST)"
+  # This node's own state does not count; no answer is no permission.
+  pgha_pgpool_others_joined "$(wd_info pgpool2=JOINING pgpool0=LEADER pgpool1=STANDBY)"
+  ! pgha_pgpool_others_joined ""
 }
 
 @test "backend view: pcp_node_info's 'waiting' is up" {

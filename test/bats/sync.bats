@@ -44,3 +44,13 @@ setup() {
   [[ "$status" -eq 0 && -z "$output" ]]
   [[ ! -e "$CALLS" ]]
 }
+
+@test "durability strict: never suspended, on a lost standby or a promotion; commits wait for a standby" {
+  export PGHA_DURABILITY=strict
+  run pgha_node_standby_lost pg1
+  [[ "$status" -eq 0 ]]
+  [[ ! -e "$CALLS" ]]
+  [[ "$output" == *"action=sync-suspend: durability strict: synchronous replication (ANY 1 (*)) stays; commits wait until a standby confirms them"* ]]
+  run pgha_node_sync_suspend
+  [[ ! -e "$CALLS" ]]
+}

@@ -9,6 +9,7 @@ import type { ClusterInput, Cluster } from '../../src/cluster/schema.js';
 import { topology, type Topology } from '../../src/cluster/topology.js';
 import { compose, composeCommand } from '../../src/deploy/compose.js';
 import { clusterStatus, clusterContainers, vipHolders, type ClusterStatus } from '../../src/deploy/inspect.js';
+import { clusterImages } from '../../src/images/catalog.js';
 import { clusterDown, clusterUp, deployFiles, readiness, writeDeployFiles } from '../../src/deploy/lifecycle.js';
 import { logsOf, sh, waitFor } from '../../src/docker/exec.js';
 import { render } from '../../src/render/render.js';
@@ -43,7 +44,8 @@ export class TestCluster {
       name,
       network: { subnet: `172.31.${subnetIndex}.0/24`, delegateIp: `172.31.${subnetIndex}.100` },
       postgres: { nodes: 2, replication: 'async', ...overrides },
-      pgpool: { nodes: 3, variant: 'debian' },
+      // Published ports of its own, clear of the dev cluster's 9999-10001 and of the other suites'.
+      pgpool: { nodes: 3, variant: 'debian', publish: { firstPort: 20000 + subnetIndex * 10 } },
     };
     this.cluster = parseCluster(stringify(definition), `${name} (test)`, input.manifest);
     this.topo = topology(this.cluster);
@@ -117,6 +119,15 @@ export class TestCluster {
     } finally {
       await c.end().catch(() => {});
     }
+  }
+
+  /**
+   * psql (libpq, which knows multi-host strings; node-postgres does not) on the Docker host's
+   * network, as a client on the host would connect: a throw-away container of the postgres image.
+   */
+  psqlFromHost(conninfo: string, sql: string) {
+    const image = clusterImages(projectInput().manifest, this.cluster).postgres;
+    return execa('docker', ['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${this.password}`, '--entrypoint', 'psql', image, conninfo, '-X', '-At', '-c', sql], { reject: false, timeout: 60_000 });
   }
 
   /** SQL on one postgres node directly (local socket, as postgres), bypassing pgpool. */

@@ -3,6 +3,7 @@
 // is last because it leaves the cluster without a database.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cutOff } from '../../src/docker/partition.js';
+import { connectionStrings } from '../../src/deploy/connect.js';
 import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -226,6 +227,29 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
       return s.watchdog.nodes.every((n) => ['LEADER', 'STANDBY'].includes(n.state)) && s.watchdog.vipHolders.length === 1 ? s : false;
     }, 120_000, 2000);
     expect(after.watchdog.vipHolders).toEqual([before.watchdog.leader]);
+  });
+
+  it('published ports: the delegate IP string and the multi-host string both reach the primary from the host; with the first pgpool node killed, the multi-host string skips it', async () => {
+    const conn = connectionStrings(tc.cluster, tc.topo);
+    // A write, then where it went: pgpool sends the transaction to the primary.
+    await tc.query('CREATE TABLE IF NOT EXISTS published_probe (n int)');
+    const isPrimary = 'WITH w AS (INSERT INTO published_probe VALUES (1) RETURNING n) SELECT NOT pg_is_in_recovery() FROM w';
+    for (const c of [conn.delegateIp, conn.published!]) {
+      const r = await tc.psqlFromHost(c, isPrimary);
+      expect(r.stdout.trim(), `${c}: ${r.stderr}`).toBe('t');
+    }
+    const first = tc.topo.published[0]!;
+    await tc.container(first.host).kill();
+    const down = await tc.psqlFromHost(`host=${first.address} port=${first.port} user=postgres dbname=postgres connect_timeout=3`, 'SELECT 1');
+    expect(down.exitCode).not.toBe(0);
+    // pgpool routes the write to the primary whichever pgpool node libpq reached.
+    const r = await waitFor('the multi-host string to reach the primary without the first pgpool node', async () => {
+      const x = await tc.psqlFromHost(conn.published!, isPrimary);
+      return x.exitCode === 0 ? x : false;
+    }, 60_000, 1000);
+    expect(r.stdout.trim()).toBe('t');
+    await tc.container(first.host).start();
+    await tc.waitReady(`${first.host} back in the watchdog`, 120_000);
   });
 
   it('scenario 10: the whole cluster stopped and started with its volumes keeps its primary and every row', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCluster } from '../../src/cluster/load.js';
 import { clusterWarnings } from '../../src/cluster/schema.js';
 import { topology } from '../../src/cluster/topology.js';
+import { connectionStrings } from '../../src/deploy/connect.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { projectInput, readManifestJson, ROOT } from '../helpers.js';
@@ -100,6 +101,35 @@ describe('cluster definition', () => {
       'postgres.nodes: Too small: expected number to be >=2',
       'pgpool.pcpPort: port 9999 is already pgpool.port',
     ]);
+  });
+
+  it('publishes each pgpool node on 127.0.0.1 from 9999 and gives a multi-host string that skips a dead node; off when asked', () => {
+    const c = parseCluster('', 'c.yaml', manifest);
+    const t = topology(c);
+    expect(t.published).toEqual([
+      { host: 'pgpool0', address: '127.0.0.1', port: 9999 },
+      { host: 'pgpool1', address: '127.0.0.1', port: 10000 },
+      { host: 'pgpool2', address: '127.0.0.1', port: 10001 },
+    ]);
+    expect(connectionStrings(c, t)).toEqual({
+      delegateIp: 'host=172.30.0.100 port=9999 user=postgres dbname=postgres',
+      published: 'host=127.0.0.1,127.0.0.1,127.0.0.1 port=9999,10000,10001 user=postgres dbname=postgres connect_timeout=3',
+    });
+    const open = parseCluster('pgpool:\n  nodes: 1\n  publish:\n    address: 0.0.0.0\n    firstPort: 6432\n', 'c.yaml', manifest);
+    expect(connectionStrings(open, topology(open)).published).toBe('host=127.0.0.1 port=6432 user=postgres dbname=postgres connect_timeout=3');
+    const off = parseCluster('pgpool:\n  publish:\n    enabled: false\n', 'c.yaml', manifest);
+    expect(topology(off).published).toEqual([]);
+    expect(connectionStrings(off, topology(off)).published).toBeNull();
+    expect(problems('pgpool:\n  publish:\n    address: localhost\n    firstPort: 65534\n')).toEqual([
+      'pgpool.publish.address: expected an IPv4 address of the host such as 127.0.0.1, got localhost',
+      'pgpool.publish.firstPort: expected a port at most 65533 (one per pgpool node from it), got 65534',
+    ]);
+  });
+
+  it('durability strict needs synchronous replication; available is the default', () => {
+    expect(parseCluster('', 'c.yaml', manifest).postgres.durability).toBe('available');
+    expect(problems('postgres:\n  durability: strict\n')).toEqual(['postgres.durability: expected available with asynchronous replication (strict needs postgres.replication: sync), got strict']);
+    expect(problems('postgres:\n  replication: sync\n  durability: strict\n')).toEqual([]);
   });
 
   it('refuses an IPv4 octet with a leading zero, which iproute2 reads as octal', () => {

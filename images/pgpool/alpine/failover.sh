@@ -46,9 +46,14 @@ fi
 # WAL it received; the most advanced one is promoted, pgpool's candidate on a tie. pgpool
 # then finds the new primary itself and points the others at it (follow_primary.sh).
 failover_most_advanced() {
-  local hosts=() host lsn value best_host=$new_main_node_host best_value=-1 tmp
+  local hosts=() host lsn value best_host=$new_main_node_host best_value=-1 tmp missing=''
   mapfile -t hosts < <(sed -n "s/^backend_hostname[0-9]* *= *'\(.*\)'.*/\1/p" "$PGHA_PGPOOL_CONF_DIR/pgpool.conf")
-  ((${#hosts[@]} > 2)) || return 0
+  # With durability strict every standby is asked, even the only one: commits always waited
+  # for a standby (never suspended), so every acknowledged commit is on at least one of them,
+  # and WAL is received in order: the most advanced of all holds them all. A standby that was
+  # detached earlier may still be the only one with the last commits it confirmed before it
+  # went, so it has to answer too.
+  [[ "$PGHA_DURABILITY" == strict ]] || ((${#hosts[@]} > 2)) || return 0
   tmp=$(mktemp -d)
   for host in "${hosts[@]}"; do
     [[ "$host" == "$failed_node_host" ]] && continue
@@ -60,6 +65,7 @@ failover_most_advanced() {
     lsn=$(cat "$tmp/$host" 2>/dev/null || true)
     if ! value=$(pgha_lsn_value "$lsn"); then
       pgha_log failover "$host did not report a received WAL position; not a candidate"
+      missing+=" $host"
       continue
     fi
     pgha_log failover "$host received WAL up to $lsn"
@@ -69,6 +75,10 @@ failover_most_advanced() {
     fi
   done
   rm -rf "$tmp"
+  if [[ -n "$missing" ]]; then
+    [[ "$PGHA_DURABILITY" != strict ]] ||
+      pgha_die failover "durability strict:${missing} did not report its WAL position within $PGHA_LSN_QUERY_SECONDS s: it may hold acknowledged commits the others lack, so nothing is promoted. The cluster has no primary until a person decides: bring it back and compare (pgha-node receive-lsn on each standby), or accept losing what only it had; then pgha-node promote on the chosen standby and pcp_promote_node -n ID on the leader"
+  fi
   if [[ "$best_host" != "$new_main_node_host" ]]; then
     pgha_log failover "promoting $best_host instead of pgpool's candidate $new_main_node_host: it received more WAL (acknowledged commits may exist only there)"
     new_main_node_host=$best_host

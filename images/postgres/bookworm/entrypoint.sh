@@ -49,6 +49,11 @@ pgha_postgres_check_config() {
     on | off) ;;
     *) pgha_problem PGHA_SYNCHRONOUS "expected on or off, got '$PGHA_SYNCHRONOUS'" ;;
   esac
+  case "$PGHA_DURABILITY" in
+    available) ;;
+    strict) [[ "$PGHA_SYNCHRONOUS" != off ]] || pgha_problem PGHA_DURABILITY "expected available with PGHA_SYNCHRONOUS=off (strict needs synchronous replication), got strict" ;;
+    *) pgha_problem PGHA_DURABILITY "expected available or strict, got '$PGHA_DURABILITY'" ;;
+  esac
   # A database name as initdb and CREATE DATABASE take it; quoted as an identifier later.
   [[ "$POSTGRES_DB" =~ ^[^[:cntrl:]]{1,63}$ ]] || pgha_problem POSTGRES_DB "expected a database name of 1 to 63 characters without control characters, got '$POSTGRES_DB'"
   local arg args

@@ -147,6 +147,8 @@
 : "${PGHA_LSN_QUERY_SECONDS:=3}"
 # how often a node checks its role against pgpool's view: a primary that pgpool no longer routes to stops, a streaming standby that pgpool has down is attached
 : "${PGHA_WATCH_INTERVAL_SECONDS:=2}"
+# available: commits go on without a standby, failover promotes the most advanced standby that answers; strict: commits wait for a standby, failover only when every attached standby answered
+: "${PGHA_DURABILITY:=available}"
 # a primary with less free space than this on its data volume (as postgres sees it) hands over to a standby that has all its WAL
 : "${PGHA_DISK_RESERVE_MB:=128}"
 # watch checks in a row below the reserve before a primary hands over (a burst of temporary files passes)

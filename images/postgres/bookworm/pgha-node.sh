@@ -89,11 +89,16 @@ pgha_node_receive_lsn() {
 }
 
 # A promoted node has no standby yet: with synchronous replication every commit would wait
-# for one forever. Commits are asynchronous until a standby is attached again (sync-restore).
+# for one forever. Commits are asynchronous until a standby is attached again (sync-restore),
+# unless the cluster's durability is strict: then they wait.
 pgha_node_sync_suspend() {
   local names
   names=$(pgha_node_psql -c 'SHOW synchronous_standby_names')
   [[ -n "$names" ]] || return 0
+  if [[ "$PGHA_DURABILITY" == strict ]]; then
+    pgha_log sync-suspend "durability strict: synchronous replication ($names) stays; commits wait until a standby confirms them"
+    return 0
+  fi
   pgha_node_psql -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c 'SELECT pg_reload_conf()' >/dev/null
   pgha_log sync-suspend "synchronous replication ($names) suspended until a standby is attached again"
 }

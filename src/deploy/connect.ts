@@ -1,0 +1,23 @@
+import type { Cluster } from '../cluster/schema.js';
+import type { Topology } from '../cluster/topology.js';
+import { ROLES } from '../images/facts.js';
+
+/**
+ * The libpq connection strings a client of the cluster uses: the delegate IP (reachable from
+ * the Docker host on Linux and from the cluster network), and the published pgpool ports as
+ * one multi-host string (every platform): libpq tries the nodes in order and keeps the first
+ * that accepts, so a dead pgpool node is skipped. No target_session_attrs=read-write: through
+ * a load-balancing pgpool libpq is told the session is on a hot standby (seen: every node
+ * "session is read-only"), while pgpool sends every write to the primary anyway.
+ */
+export function connectionStrings(cluster: Cluster, topo: Topology): { delegateIp: string; published: string | null } {
+  const user = `user=${ROLES.superuser} dbname=postgres`;
+  // A port published on every address is reached locally at 127.0.0.1.
+  const local = (a: string) => (a === '0.0.0.0' ? '127.0.0.1' : a);
+  return {
+    delegateIp: `host=${topo.delegateIp} port=${cluster.pgpool.port} ${user}`,
+    published: topo.published.length
+      ? `host=${topo.published.map((p) => local(p.address)).join(',')} port=${topo.published.map((p) => p.port).join(',')} ${user} connect_timeout=3`
+      : null,
+  };
+}
