@@ -44,6 +44,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_HOLD_MARKER', '${PGHA_HOME}/.do_not_start', 'while it exists, supervisor keeps postgres down'),
     v('PGHA_SSH_DIR', PATHS.sshMount, 'mounted SSH material: host key, client key, authorized_keys, known_hosts'),
     v('PGHA_RUN_DIR', PATHS.runDir, 'run-time files, root-owned'),
+    v('PGHA_DURABILITY_FILE', '${PGHA_RUN_DIR}/durability', 'PGHA_DURABILITY as the container was started with (root-owned): SSH sessions do not inherit the container\'s environment'),
     v('PGHA_PEERS_FILE', '${PGHA_RUN_DIR}/postgres-peers', 'the cluster\'s postgres nodes, one a line (root-owned): the only hosts a node copies from'),
     v('PGHA_CLUSTER_SUBNET', 'samenet', 'the cluster network (CIDR): replication is accepted from it only; samenet: the node\'s own subnets'),
     v('PGHA_PRIVATE_DIR', PATHS.privateDir, 'run-time secrets of the postgres account (0700)'),

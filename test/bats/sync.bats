@@ -4,7 +4,7 @@
 
 setup() {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
-  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_DURABILITY_FILE="$BATS_TEST_TMPDIR/durability"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
   SYNC_NAMES="ANY 1 (*)" OTHERS=""
@@ -45,8 +45,8 @@ setup() {
   [[ ! -e "$CALLS" ]]
 }
 
-@test "durability strict: never suspended, on a lost standby or a promotion; commits wait for a standby" {
-  export PGHA_DURABILITY=strict
+@test "durability strict (as the entrypoint wrote it down for SSH sessions): never suspended, on a lost standby or a promotion; commits wait for a standby" {
+  echo strict >"$PGHA_DURABILITY_FILE"
   run pgha_node_standby_lost pg1
   [[ "$status" -eq 0 ]]
   [[ ! -e "$CALLS" ]]

@@ -53,6 +53,8 @@
 : "${PGHA_SSH_DIR:=/etc/pgha/ssh}"
 # run-time files, root-owned
 : "${PGHA_RUN_DIR:=/run/pgha}"
+# PGHA_DURABILITY as the container was started with (root-owned): SSH sessions do not inherit the container's environment
+: "${PGHA_DURABILITY_FILE:=${PGHA_RUN_DIR}/durability}"
 # the cluster's postgres nodes, one a line (root-owned): the only hosts a node copies from
 : "${PGHA_PEERS_FILE:=${PGHA_RUN_DIR}/postgres-peers}"
 # the cluster network (CIDR): replication is accepted from it only; samenet: the node's own subnets

@@ -76,6 +76,9 @@ pgha_postgres_prepare_dirs() {
   # The cluster's postgres nodes, for ssh-command: a node copies only from one of them.
   rm -f "$PGHA_PEERS_FILE"
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do echo "$peer"; done | (umask 022 && cat >"$PGHA_PEERS_FILE")
+  # pgha-node runs over SSH too (promote, standby-lost), where the container's environment is not.
+  rm -f "$PGHA_DURABILITY_FILE"
+  (umask 022 && echo "$PGHA_DURABILITY" >"$PGHA_DURABILITY_FILE")
   # The postgres account owns this one: made anew at every start, nothing it left is trusted.
   pgha_fresh_dir "$PGHA_PRIVATE_DIR" 0700 postgres
 }

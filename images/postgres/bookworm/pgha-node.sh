@@ -88,6 +88,12 @@ pgha_node_receive_lsn() {
   echo "$lsn"
 }
 
+# pgha_node_durability: available or strict, as the container was started (the file the
+# entrypoint wrote; an SSH session has only the defaults in its environment).
+pgha_node_durability() {
+  if [[ -r "$PGHA_DURABILITY_FILE" ]]; then cat "$PGHA_DURABILITY_FILE"; else echo "$PGHA_DURABILITY"; fi
+}
+
 # A promoted node has no standby yet: with synchronous replication every commit would wait
 # for one forever. Commits are asynchronous until a standby is attached again (sync-restore),
 # unless the cluster's durability is strict: then they wait.
@@ -95,7 +101,7 @@ pgha_node_sync_suspend() {
   local names
   names=$(pgha_node_psql -c 'SHOW synchronous_standby_names')
   [[ -n "$names" ]] || return 0
-  if [[ "$PGHA_DURABILITY" == strict ]]; then
+  if [[ "$(pgha_node_durability)" == strict ]]; then
     pgha_log sync-suspend "durability strict: synchronous replication ($names) stays; commits wait until a standby confirms them"
     return 0
   fi
