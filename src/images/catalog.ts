@@ -128,7 +128,9 @@ export function imageCatalog(m: Manifest): ImageSpec[] {
       tag: d.tags.pgpoolAlpine,
       ref: `${REPOSITORIES.pgpool}:${d.tags.pgpoolAlpine}`,
       files: pgpoolFiles('alpine'),
-      tools: { ip: '/sbin/ip', arping: '/usr/local/sbin/arping', pingDir: '/usr/local/libexec/pgha-ping' },
+      // Links made by the Dockerfile to wherever apk put iproute2's ip and iputils' arping, so the
+      // generated files do not depend on Alpine's /usr merge.
+      tools: { ip: '/usr/local/sbin/ip', arping: '/usr/local/sbin/arping', pingDir: '/usr/local/libexec/pgha-ping' },
       upstream: { ALPINE_BASE: d.bases.alpine, POSTGRES_ALPINE_BASE: d.bases.postgresAlpine },
       standin: null,
       noStandinReason: `no offline stand-in for ${d.bases.alpine} and ${d.bases.postgresAlpine}: Alpine packages (apk) come only from the Alpine mirror, which this machine can't reach`,
