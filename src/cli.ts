@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
 import { basesCommand, type BasesOptions } from './commands/bases.js';
 import { benchCommand, type BenchCommandOptions } from './commands/bench.js';
 import { chaosCommand, type ChaosCommandOptions } from './commands/chaos.js';
@@ -32,10 +33,16 @@ function withCluster(cmd: Command): Command {
   return withCommon(cmd).option('--dir <dir>', 'the cluster\'s deploy directory (default: deploy/<cluster name>)');
 }
 
+const { version } = JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+// Usage errors (an unknown command or option, a missing argument) are one line from
+// commander and exit 2, as configuration errors do; exitOverride is inherited by every
+// command defined below it.
 const program = new Command()
   .name('pgha')
   .description('Version-locked build contexts for a highly available PostgreSQL + Pgpool-II cluster')
-  .showHelpAfterError();
+  .version(version)
+  .exitOverride();
 
 withCommon(program.command('validate'))
   .description('check the manifest and the cluster definition; print every problem, one line each')
@@ -133,6 +140,11 @@ withCluster(program.command('bench'))
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  console.error(errorReport(err));
-  process.exitCode = exitCodeOf(err);
+  if (err instanceof CommanderError) {
+    // commander has printed its line (or the help, or the version) already.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    console.error(errorReport(err));
+    process.exitCode = exitCodeOf(err);
+  }
 }

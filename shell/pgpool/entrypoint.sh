@@ -236,14 +236,18 @@ pgha_pgpool_request_stop() {
 # pgha_pgpool_wait_child PID: waits until PID has exited, through any trapped signal, and
 # sets PGHA_PGPOOL_EXIT to its status.
 pgha_pgpool_wait_child() {
-  local rc
+  local rc again
   while :; do
     if wait "$1"; then rc=0; else rc=$?; fi
-    # Above 128 with the child still there: a trapped signal interrupted the wait.
-    ((rc > 128)) && kill -0 "$1" 2>/dev/null && continue
-    PGHA_PGPOOL_EXIT=$rc
-    return 0
+    # A trapped signal interrupts the wait (128+n) while the child runs on: wait again.
+    kill -0 "$1" 2>/dev/null || break
   done
+  # The child is gone, but rc can still be an interruption's 128+n when the signal came as it
+  # ended (docker stop: 143 logged for a clean shutdown). bash keeps the child's own status
+  # for a second wait; where it does not (127), rc stands.
+  if wait "$1" 2>/dev/null; then again=0; else again=$?; fi
+  ((again == 127)) || rc=$again
+  PGHA_PGPOOL_EXIT=$rc
 }
 
 # pgha_pgpool_clean_after_exit: what a dead pgpool leaves behind and a new one must not find:

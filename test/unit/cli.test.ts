@@ -104,6 +104,21 @@ describe('pgha CLI', () => {
     expect(refused.stderr).toMatch(/holds 1 file pgha generate did not write \(images\/extra\/notes\.txt\)/);
   });
 
+  it('--version prints the package version; a usage error is one line and exit 2', () => {
+    const v = pgha('--version');
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    for (const [args, line] of [
+      [['nope'], "error: unknown command 'nope'"],
+      [['build', '--bogus'], "error: unknown option '--bogus'"],
+      [['cluster', 'up', '--wait'], "error: option '--wait <seconds>' argument missing"],
+    ] as const) {
+      const r = pgha(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([line]);
+    }
+  });
+
   it('every command has --help', () => {
     for (const cmd of [[], ['validate'], ['generate']]) {
       const r = pgha(...cmd, '--help');
