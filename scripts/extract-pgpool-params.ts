@@ -6,10 +6,12 @@
  *
  *   tsx scripts/extract-pgpool-params.ts <pool_config_variables.c> <release> > data/pgpool-params/<minor>.json
  *
- * Run it on the newest release of a minor when adding that minor to the table.
+ * Run it on the newest release of a minor when adding that minor to the table (`pgha bump`
+ * writes the table of the release it moves to by itself).
  */
 import { readFileSync } from 'node:fs';
 import { extractKinds, extractParams } from '../src/pgpool/extract.js';
+import { paramTableFile } from '../src/pgpool/params.js';
 
 const [file, release] = process.argv.slice(2);
 if (!file || !release) {
@@ -17,7 +19,4 @@ if (!file || !release) {
   process.exit(2);
 }
 const source = readFileSync(file, 'utf8');
-const table = { ...extractParams(source), kinds: extractKinds(source) };
-process.stdout.write(
-  JSON.stringify({ release, source: 'src/config/pool_config_variables.c', ...table }, null, 2) + '\n',
-);
+process.stdout.write(paramTableFile(release, { ...extractParams(source), kinds: extractKinds(source) }));

@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { basesCommand, type BasesOptions } from './commands/bases.js';
 import { benchCommand, type BenchCommandOptions } from './commands/bench.js';
 import { chaosCommand, type ChaosCommandOptions } from './commands/chaos.js';
 import { FAULTS } from './chaos/faults.js';
+import { bumpCommand, type BumpOptions } from './commands/bump.js';
+import { EXIT_UNREACHABLE } from './bump/check.js';
 import { buildCommand, type BuildCommandOptions } from './commands/build.js';
 import { clusterDoctorCommand, clusterDownCommand, clusterStatusCommand, clusterUpCommand, type ClusterDownOptions, type ClusterOptions, type ClusterStatusOptions, type ClusterUpOptions } from './commands/cluster.js';
 import { generateCommand, type GenerateOptions } from './commands/generate.js';
@@ -80,6 +82,25 @@ program
   .option('--no-cache', 'do not reuse cached layers')
   .option('--regenerate', 'write a fresh render of images/ first, instead of refusing when images/ differs from one')
   .action((opts: BuildCommandOptions) => buildCommand(PROJECT_ROOT, opts));
+
+program
+  .command('bump')
+  .description('move pinned versions (pgpool, postgres, alpine) with their sha256, patch checks, parameter table, generated files and changelog entry')
+  .argument('[pairs...]', '"<component> <version>" pairs: pgpool 4.7.3 postgres 15.20 alpine 3.23.4')
+  .addOption(manifestOption())
+  .option('--dry-run', 'check everything and print the change; write nothing')
+  .option('--allow-major', 'allow a PostgreSQL major version change (prints the data directory upgrade to plan)')
+  .option('--allow-downgrade', 'allow moving a component to an older version')
+  .option('--check', `list the newest release of each pinned line and where it looked; write nothing (exit ${EXIT_UNREACHABLE} when a source cannot be read)`)
+  .option('--latest', 'bump every component to the newest release of its pinned line (as --check finds them)')
+  .option('--json', 'with --check: print the findings as JSON')
+  .addOption(new Option('--date <yyyy-mm-dd>', 'date of the changelog entry (default: today, UTC)').argParser((v) => {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new InvalidArgumentError('expected a date like 2026-11-22');
+    return v;
+  }))
+  .action(async (pairs: string[], opts: BumpOptions) => {
+    process.exitCode = await bumpCommand(PROJECT_ROOT, pairs, opts);
+  });
 
 const clusterCmd = program.command('cluster').description('run the dev cluster: up, down, status, doctor');
 

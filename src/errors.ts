@@ -41,9 +41,11 @@ export class CombinedError extends PghaError {
  * files, images not built): one reason per line, each printed with the `pgha:` prefix.
  */
 export class UsageError extends PghaError {
-  readonly exitCode = 2;
-
-  constructor(readonly reasons: string[]) {
+  /** 2 for a command used wrongly; a command may refuse with its own code (pgha bump: 1, 3). */
+  constructor(
+    readonly reasons: string[],
+    readonly exitCode: number = 2,
+  ) {
     super(reasons.join('\n'));
     this.name = 'UsageError';
   }

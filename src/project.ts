@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { checkClusterShape, loadCluster } from './cluster/load.js';
 import { CombinedError, ConfigError } from './errors.js';
 import { imageCatalog } from './images/catalog.js';
-import { loadManifestAndPatches } from './manifest/load.js';
+import { loadManifestAndPatches, parseManifestAndPatches, type ManifestAndPatches } from './manifest/load.js';
 import type { Manifest } from './manifest/schema.js';
 import { readTemplates } from './render/files.js';
 import type { RenderInput } from './render/render.js';
@@ -63,10 +63,22 @@ function readSources(root: string, manifest: Manifest): Record<string, string> {
  */
 export function loadProject(root: string, opts: ProjectOptions = {}): Project {
   const manifestAt = manifestFile(root, opts.manifest);
-  const clusterAt = clusterFile(root, opts.cluster);
+  return assembleProject(root, () => loadManifestAndPatches(manifestAt.path, root, manifestAt.source), manifestAt.source, opts.cluster);
+}
+
+/**
+ * A project whose manifest is given as text (`pgha bump` checks the manifest it is about to
+ * write), under the name messages give it; everything else comes from the root.
+ */
+export function loadProjectWithManifest(root: string, manifestText: string, source = MANIFEST_FILE): Project {
+  return assembleProject(root, () => parseManifestAndPatches(manifestText, source, root), source, undefined);
+}
+
+function assembleProject(root: string, readManifest: () => ManifestAndPatches, manifestSource: string, clusterOption: string | null | undefined): Project {
+  const clusterAt = clusterFile(root, clusterOption);
   let loaded;
   try {
-    loaded = loadManifestAndPatches(manifestAt.path, root, manifestAt.source);
+    loaded = readManifest();
   } catch (err) {
     const clusterProblems = checkClusterShape(clusterAt?.path, clusterAt?.source);
     if (err instanceof ConfigError && clusterProblems) throw new CombinedError([err, clusterProblems]);
@@ -77,7 +89,7 @@ export function loadProject(root: string, opts: ProjectOptions = {}): Project {
   return {
     root,
     manifest,
-    manifestSource: manifestAt.source,
+    manifestSource,
     cluster,
     clusterSource: source,
     templates: readTemplates(join(root, 'templates')),

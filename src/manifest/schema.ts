@@ -18,7 +18,7 @@ export const integer = (min: number, max: number) =>
     .refine(Number.isInteger, { message: 'expected an integer', when: (payload) => payload.issues.length === 0 });
 
 const semver3 = (what: string) =>
-  z.string().regex(/^\d+\.\d+\.\d+$/, `expected a ${what} version like 1.2.3`);
+  z.string().regex(/^\d+\.\d+\.\d+$/, `expected ${what} version like 1.2.3`);
 
 /** One patch applied to the pgpool source tree before it is compiled. */
 export const patchSchema = z.strictObject({
@@ -46,16 +46,26 @@ export const patchSchema = z.strictObject({
   why: z.string().min(1, 'expected a one-line reason for the patch'),
 });
 
+/**
+ * The version fields `pgha bump` sets, with the format each takes (one home for the format:
+ * the manifest and the bump command's arguments are checked by the same schema).
+ */
+export const versionFields = {
+  postgres: z.string().regex(/^\d+\.\d+$/, 'expected a PostgreSQL version like 15.17'),
+  pgpool: semver3('a Pgpool-II'),
+  alpine: semver3('an Alpine'),
+};
+
 export const manifestSchema = z
   .strictObject({
     $comment: z.string().optional(),
     postgres: z.strictObject({
       major: integer(12, 18),
       /** Exact version of the official Debian `postgres` base image tag. */
-      version: z.string().regex(/^\d+\.\d+$/, 'expected a PostgreSQL version like 15.17'),
+      version: versionFields.postgres,
     }),
     pgpool: z.strictObject({
-      version: semver3('Pgpool-II'),
+      version: versionFields.pgpool,
       tarball: z.strictObject({
         url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
         sha256,
@@ -63,7 +73,7 @@ export const manifestSchema = z
         topDir: z.string().regex(/^(?!\.{1,2}$)[A-Za-z0-9._-]+$/, 'expected a single directory name of letters, digits, ".", "_" and "-", not "." or ".."'),
       }),
     }),
-    alpine: z.strictObject({ version: semver3('Alpine') }),
+    alpine: z.strictObject({ version: versionFields.alpine }),
     debian: z.strictObject({
       suite: z.enum(['bookworm', 'trixie'], { error: 'expected a Debian suite: bookworm or trixie' }),
     }),

@@ -1,11 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { minorOf } from '../manifest/version.js';
 import type { ParamKind, ParamTable } from './extract.js';
-import t43 from '../../data/pgpool-params/4.3.json' with { type: 'json' };
-import t44 from '../../data/pgpool-params/4.4.json' with { type: 'json' };
-import t45 from '../../data/pgpool-params/4.5.json' with { type: 'json' };
-import t46 from '../../data/pgpool-params/4.6.json' with { type: 'json' };
-import t47 from '../../data/pgpool-params/4.7.json' with { type: 'json' };
 import renameData from '../../data/pgpool-params/renames.json' with { type: 'json' };
 
 /**
@@ -35,19 +31,38 @@ const tableSchema = z.strictObject({
   kinds: z.record(z.string(), kindSchema).optional(),
 });
 
-/** A table from data/pgpool-params, its shape checked once (JSON imports are typed loosely). */
-function table(data: unknown): VersionTable {
+/** A table as data/pgpool-params holds it, its shape checked (JSON is typed loosely). */
+export function parseParamTable(data: unknown): VersionTable {
   const { source: _source, ...t } = tableSchema.parse(data);
   return t;
 }
 
-export const PARAM_TABLES: Record<string, VersionTable> = {
-  '4.3': table(t43),
-  '4.4': table(t44),
-  '4.5': table(t45),
-  '4.6': table(t46),
-  '4.7': table(t47),
-};
+/** The JSON text of a table file in data/pgpool-params (what `pgha bump` writes). */
+export function paramTableFile(release: string, table: ParamTable): string {
+  return JSON.stringify({ release, source: 'src/config/pool_config_variables.c', ...table }, null, 2) + '\n';
+}
+
+const TABLE_DIR = new URL('../../data/pgpool-params/', import.meta.url);
+
+/**
+ * Every minor's table, read from data/pgpool-params/<minor>.json: a minor `pgha bump` adds
+ * is known without a code change.
+ */
+export const PARAM_TABLES: Record<string, VersionTable> = Object.fromEntries(
+  readdirSync(TABLE_DIR)
+    .filter((f) => /^\d+\.\d+\.json$/.test(f))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .map((f) => [f.replace(/\.json$/, ''), parseParamTable(JSON.parse(readFileSync(new URL(f, TABLE_DIR), 'utf8')))]),
+);
+
+/**
+ * For `pgha bump`: the table it has just extracted from a new tarball stands in for the
+ * committed one of that minor in this process, so the project is checked and rendered
+ * against the parameters the new release really has.
+ */
+export function useParamTable(minor: string, table: VersionTable): void {
+  PARAM_TABLES[minor] = table;
+}
 
 export interface Rename {
   from: string;

@@ -62,28 +62,43 @@ export async function ensurePgpoolTarball(
     throw new ChecksumMismatch(`cached ${file}`, expected, actual);
   }
 
-  const candidates = [
-    manifest.pgpool.tarball.url,
-    ...debianArchiveRoots(opts.aptDir).map((root) => `${root}/${debianOrigPath(manifest.pgpool.version)}`),
-  ];
+  const { data, origin } = await downloadPgpoolRelease(manifest.pgpool.version, manifest.pgpool.tarball.url, log, opts, (bytes, url) => {
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== expected) throw new ChecksumMismatch(url, expected, actual);
+  });
+  // Only a verified tarball ever gets the cache's name.
+  writeFileAtomic(file, data);
+  log(`verified sha256 ${expected}`);
+  return { path: file, origin };
+}
+
+/**
+ * Downloads a pgpool release tarball from its upstream URL, else from the Debian archive's
+ * orig tarball of the same version (byte-identical; found through this machine's apt
+ * configuration). `verify` may refuse what came: a ChecksumMismatch ends the search (a
+ * wrong checksum is never papered over by trying the next source).
+ */
+export async function downloadPgpoolRelease(
+  version: string,
+  url: string,
+  log: Log,
+  opts: { aptDir?: string; timeoutMs?: number },
+  verify: (data: Buffer, url: string) => void = () => {},
+): Promise<{ data: Buffer; origin: string }> {
+  const candidates = [url, ...debianArchiveRoots(opts.aptDir).map((root) => `${root}/${debianOrigPath(version)}`)];
   const failures: string[] = [];
-  for (const url of candidates) {
+  for (const candidate of candidates) {
     try {
-      log(`fetching ${url}`);
-      const data = await download(url, opts.timeoutMs ?? 30_000);
-      const actual = createHash('sha256').update(data).digest('hex');
-      if (actual !== expected) throw new ChecksumMismatch(url, expected, actual);
-      // Only a verified tarball ever gets the cache's name.
-      writeFileAtomic(file, data);
-      log(`verified sha256 ${expected}`);
-      return { path: file, origin: url };
+      log(`fetching ${candidate}`);
+      const data = await download(candidate, opts.timeoutMs ?? 30_000);
+      verify(data, candidate);
+      return { data, origin: candidate };
     } catch (err) {
-      // A wrong checksum is never papered over by trying the next source.
       if (err instanceof ChecksumMismatch) throw err;
       const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      failures.push(`${url}: ${reason}`);
-      log(`unavailable: ${url} (${reason})`);
+      failures.push(`${candidate}: ${reason}`);
+      log(`unavailable: ${candidate} (${reason})`);
     }
   }
-  throw new Error(`pgpool ${manifest.pgpool.version} tarball could not be fetched from any source:\n  ${failures.join('\n  ')}`);
+  throw new Error(`pgpool ${version} tarball could not be fetched from any source:\n  ${failures.join('\n  ')}`);
 }

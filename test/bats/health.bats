@@ -36,6 +36,16 @@ node_health() { run bash -c '. "$1/pgha-node.sh"; PATH="$2:$PATH"; id() { echo 7
   [[ "$status" -ne 0 && "$output" == "held: $PGHA_HOLD_MARKER present"* ]]
 }
 
+@test "postgres: a data directory of another major is unhealthy, and says so" {
+  mkdir -p "$BATS_TEST_TMPDIR/data"
+  echo 14 >"$BATS_TEST_TMPDIR/data/PG_VERSION"
+  PG_MAJOR=15 PGDATA="$BATS_TEST_TMPDIR/data" node_health
+  [[ "$status" -ne 0 && "$output" == "refused: $BATS_TEST_TMPDIR/data holds a PostgreSQL 14 database cluster and this image runs PostgreSQL 15: postgres is not started;"* ]]
+  echo 15 >"$BATS_TEST_TMPDIR/data/PG_VERSION"
+  PG_MAJOR=15 PGDATA="$BATS_TEST_TMPDIR/data" node_health
+  [[ "$status" -eq 0 && "$output" == primary ]]
+}
+
 pool_health() {
   run bash -c '
     . "$1/entrypoint.sh"

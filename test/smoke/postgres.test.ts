@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -124,6 +124,39 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
       "pgha-postgres: configuration error: PGHA_PRIMARY_PORT: expected a port number, got 'abc'",
       "pgha-postgres: configuration error: PGHA_SYNCHRONOUS: expected on or off, got 'maybe'",
     ]);
+  });
+
+  it('refuses a data directory of another PostgreSQL major in one line and stays up without postgres: no restart loop, docker stop ends it', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'pgha-old-major-'));
+    const old = manifest.postgres.major - 1;
+    writeFileSync(join(data, 'PG_VERSION'), `${old}\n`);
+    chmodSync(data, 0o755);
+    const c = await sandbox.run('pg-old-major', POSTGRES_IMAGE, {
+      Env: ['POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password'],
+      HostConfig: {
+        Binds: [`${secretsDir({ postgres_password: PASSWORD })}:/run/secrets:ro`, `${data}:/var/lib/postgresql/pgdata`],
+        RestartPolicy: { Name: 'unless-stopped' },
+      },
+    });
+    await waitForLog(c, /action=refuse: /);
+    // Long enough for a crash loop to show: supervisor and postgres would be up and down by now.
+    await new Promise((r) => setTimeout(r, 4000));
+    const info = await c.inspect();
+    expect(info.State.Running).toBe(true);
+    expect(info.RestartCount).toBe(0);
+    const log = await logsOf(c);
+    expect(log.match(/action=refuse: /g)).toHaveLength(1);
+    expect(log).toContain(`action=refuse: /var/lib/postgresql/pgdata holds a PostgreSQL ${old} database cluster and this image runs PostgreSQL ${manifest.postgres.major}: postgres is not started; upgrade the data directory (pg_upgrade, or dump and restore) or run the image of its major`);
+    expect(log).not.toContain('starting supervisor');
+    expect((await sh(c, 'ps -eo comm=')).stdout).not.toMatch(/^(postgres|supervisord)$/m);
+    const health = await sh(c, '/usr/local/bin/pgha-node health');
+    expect(health.exitCode).not.toBe(0);
+    expect(health.stdout.trim()).toMatch(/^refused: \/var\/lib\/postgresql\/pgdata holds a PostgreSQL \d+ database cluster/);
+    // Nothing was written into the refused directory.
+    expect(readdirSync(data)).toEqual(['PG_VERSION']);
+    // Exit 0, not 137: the TERM ended it (an ignored TERM is a SIGKILL after the 10 s).
+    await c.stop({ t: 10 });
+    expect((await c.inspect()).State.ExitCode).toBe(0);
   });
 
   describe('first initialisation as the official image does it', () => {

@@ -297,12 +297,31 @@ pgha_postgres_rejoin_if_held() {
   fi
 }
 
+# pgha_postgres_idle: keeps the container up without postgres, so a refusal is one line in
+# the log instead of a restart loop (the health check reports it unhealthy); ends on TERM/INT.
+pgha_postgres_idle() {
+  local sleeper=''
+  # The sleep goes with it: left behind, it would hold the container's (or a test's) output open.
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM INT
+  while :; do
+    sleep 3600 &
+    sleeper=$!
+    wait "$sleeper" || true
+  done
+}
+
 _pgha_postgres_main() {
+  local refusal
   if [[ "${1:-}" == init && "$(id -u)" != 0 ]]; then
     pgha_postgres_init
     return 0
   fi
   pgha_postgres_check_config
+  refusal=$(pgha_node_data_major_problem)
+  if [[ -n "$refusal" ]]; then
+    pgha_log refuse "$refusal"
+    pgha_postgres_idle
+  fi
   pgha_postgres_prepare_dirs
   pgha_postgres_prepare_ssh
   # The rest runs as postgres, as docker-library's entrypoint does: root never writes into

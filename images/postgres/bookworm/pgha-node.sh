@@ -131,6 +131,18 @@ SQL
   fi
 }
 
+# pgha_node_data_major_problem: prints why this image cannot run the database cluster in
+# $PGDATA (one made by another PostgreSQL major, which postgres would refuse over and over
+# under supervisor), or nothing. Reads PG_VERSION only. The entrypoint refuses to start on
+# it; the health check names it.
+pgha_node_data_major_problem() {
+  local found
+  [[ -n "${PG_MAJOR:-}" && -s "$PGDATA/PG_VERSION" ]] || return 0
+  found=$(head -c 16 "$PGDATA/PG_VERSION" | tr -d '[:space:]')
+  [[ "$found" == "$PG_MAJOR" ]] && return 0
+  printf '%s\n' "$PGDATA holds a PostgreSQL ${found:-?} database cluster and this image runs PostgreSQL $PG_MAJOR: postgres is not started; upgrade the data directory (pg_upgrade, or dump and restore) or run the image of its major"
+}
+
 # pgha_node_health: the image's HEALTHCHECK. Healthy: postgres accepts connections and is a
 # primary, or a standby whose WAL receiver streams. Held behind the marker (waiting to be
 # rebuilt), starting, or a standby that does not stream is unhealthy; one line says which.
@@ -138,6 +150,11 @@ pgha_node_health() {
   local state
   if [[ "$(id -u)" == 0 ]]; then
     exec runuser -u postgres -- "$PGHA_NODE_CMD" health
+  fi
+  state=$(pgha_node_data_major_problem)
+  if [[ -n "$state" ]]; then
+    echo "refused: $state"
+    return 1
   fi
   if [[ -e "$PGHA_HOLD_MARKER" && -e "$PGHA_DISK_FULL_MARKER" ]]; then
     echo "held: the data volume ran full ($(pgha_node_disk_free_mb) MB free); rejoins once $((2 * PGHA_DISK_RESERVE_MB)) MB are free"
