@@ -11,9 +11,8 @@ import { buildCommand, type BuildCommandOptions } from './commands/build.js';
 import { clusterDoctorCommand, clusterDownCommand, clusterStatusCommand, clusterUpCommand, type ClusterDownOptions, type ClusterOptions, type ClusterStatusOptions, type ClusterUpOptions } from './commands/cluster.js';
 import { generateCommand, type GenerateOptions } from './commands/generate.js';
 import { sourcesCommand, type SourcesOptions } from './commands/sources.js';
-import { validateCommand } from './commands/validate.js';
+import { validateCommand, type ValidateOptions } from './commands/validate.js';
 import { errorReport, exitCodeOf } from './errors.js';
-import type { ProjectOptions } from './project.js';
 
 // The CLI only wires the commands (src/commands/) to their options; every error they throw
 // ends up in the one catch below, which prints it and exits with the code it carries.
@@ -48,7 +47,10 @@ const program = new Command()
 
 withCommon(program.command('validate'))
   .description('check the manifest and the cluster definition; print every problem, one line each')
-  .action((opts: ProjectOptions) => validateCommand(PROJECT_ROOT, opts));
+  .option('--json', 'print the verdict as JSON: {ok, problems: [{source, where, message}], warnings, ...}')
+  .action((opts: ValidateOptions) => {
+    process.exitCode = validateCommand(PROJECT_ROOT, opts);
+  });
 
 withCommon(program.command('generate'))
   .description('render images/ and deploy/ from the manifest and cluster definition')
@@ -81,6 +83,7 @@ program
   .option('--only <names...>', 'build only these images (postgres/bookworm, pgpool/bookworm, pgpool/alpine)')
   .option('--no-cache', 'do not reuse cached layers')
   .option('--regenerate', 'write a fresh render of images/ first, instead of refusing when images/ differs from one')
+  .option('--json', 'print the results as JSON on stdout (progress on stderr)')
   .action((opts: BuildCommandOptions) => buildCommand(PROJECT_ROOT, opts));
 
 program
@@ -123,7 +126,8 @@ withCluster(clusterCmd.command('status'))
 
 withCluster(clusterCmd.command('doctor'))
   .description('check SSH, sudo, pcp, pool_passwd, backends and the VIP from inside the cluster; exit 1 on any failure')
-  .action(async (opts: ClusterOptions) => {
+  .option('--json', 'print the checks as JSON: {ok, failed, checks: [{name, ok, detail}]}')
+  .action(async (opts: ClusterOptions & { json?: boolean }) => {
     process.exitCode = await clusterDoctorCommand(PROJECT_ROOT, opts);
   });
 

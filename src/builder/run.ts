@@ -1,9 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
 import { buildImage } from '../docker/build.js';
 import { ensureStandins } from '../docker/bases.js';
 import { tryPull } from '../docker/engine.js';
+import { logsOf } from '../docker/exec.js';
 import type { Log } from '../log.js';
 import { derive, type Manifest } from '../manifest/schema.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
@@ -35,6 +38,60 @@ async function gitRevision(root: string): Promise<string> {
     return (await execa('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim();
   } catch {
     return 'unknown';
+  }
+}
+
+/**
+ * The project's URL for org.opencontainers.image.source: $PGHA_IMAGE_SOURCE, else the git
+ * origin when it is (or maps to) an https URL; undefined when neither says (no label rather
+ * than a false one).
+ */
+export async function sourceUrl(root: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (env.PGHA_IMAGE_SOURCE) {
+    if (!/^https?:\/\/\S+$/.test(env.PGHA_IMAGE_SOURCE)) throw new Error(`PGHA_IMAGE_SOURCE: expected an http(s) URL, got ${JSON.stringify(env.PGHA_IMAGE_SOURCE)}`);
+    return env.PGHA_IMAGE_SOURCE;
+  }
+  try {
+    return originToUrl((await execa('git', ['remote', 'get-url', 'origin'], { cwd: root, timeout: 10_000 })).stdout.trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** An https URL for a git remote (https as it is, git@host:owner/repo.git mapped), or undefined. Pure. */
+export function originToUrl(remote: string): string | undefined {
+  const scp = /^git@([\w.-]+):([\w./-]+?)(?:\.git)?$/.exec(remote);
+  if (scp) return `https://${scp[1]}/${scp[2]}`;
+  const https = /^https:\/\/(?:[^@/]+@)?([\w.-]+\/[\w./-]+?)(?:\.git)?$/.exec(remote);
+  return https ? `https://${https[1]}` : undefined;
+}
+
+/** Bounded: a command in a fresh container that does not end must not hang the build. */
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** The PostgreSQL version an image really has, from `postgres --version` or `psql --version` run in it. */
+async function installedPostgresVersion(docker: Docker, image: string, program: 'postgres' | 'psql'): Promise<string> {
+  const container = await docker.createContainer({ Image: image, Entrypoint: [program], Cmd: ['--version'], NetworkDisabled: true });
+  try {
+    await container.start();
+    const waited = await Promise.race([container.wait(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${program} --version did not end within ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS).unref())]);
+    const out = await logsOf(container);
+    const m = /\(PostgreSQL\) (\d+(?:\.\d+)*)/.exec(out);
+    if (waited.StatusCode !== 0 || !m) throw new Error(`${image}: ${program} --version said ${JSON.stringify(out.trim())} (exit ${waited.StatusCode})`);
+    return m[1]!;
+  } finally {
+    await container.remove({ force: true }).catch(() => {});
+  }
+}
+
+/** Adds labels to a built image and moves its tag to the result (a FROM-only build: no layer). */
+async function relabel(docker: Docker, plan: ImagePlan, logDir: string, labels: Record<string, string>): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgha-relabel-'));
+  try {
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${plan.ref}\n`);
+    return await buildImage(docker, { name: plan.name, contextDir: dir, tags: [plan.ref], labels, logFile: join(logDir, `${plan.name.replace('/', '-')}.labels.log`) });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -72,6 +129,8 @@ export async function buildAll(docker: Docker, manifest: Manifest, opts: BuildOp
   if (mode === 'standin') await ensureStandins(docker, manifest, { projectRoot: opts.projectRoot, logDir, log: opts.log });
 
   const revision = await gitRevision(opts.projectRoot);
+  const source = await sourceUrl(opts.projectRoot);
+  if (!source) opts.log('no org.opencontainers.image.source label: set PGHA_IMAGE_SOURCE to the project\'s URL (or give the git checkout an https origin)');
   const results: ImageResult[] = [];
   for (const plan of plans) {
     const args = mode === 'upstream' ? plan.upstream : plan.standin;
@@ -89,14 +148,23 @@ export async function buildAll(docker: Docker, manifest: Manifest, opts: BuildOp
       buildargs: args,
       labels: {
         'org.opencontainers.image.revision': revision,
-        'org.opencontainers.image.source': 'pgha',
         'io.pgha.bases': mode,
         'io.pgha.base-images': Object.values(args).join(','),
       },
       logFile: join(logDir, `${plan.name.replace('/', '-')}.log`),
       noCache: opts.noCache,
     });
-    const info = await docker.getImage(id).inspect();
+    // Labels only the built image can tell: the PostgreSQL it really runs (a stand-in base and
+    // Debian's libpq carry Debian's 15.x, not the pinned release) and when it was made.
+    const running = await installedPostgresVersion(docker, id, plan.kind === 'postgres' ? 'postgres' : 'psql');
+    const labelled = await relabel(docker, plan, logDir, {
+      'org.opencontainers.image.created': new Date().toISOString(),
+      'io.pgha.postgres.version': running,
+      'io.pgha.postgres.pinned': manifest.postgres.version,
+      ...(source ? { 'org.opencontainers.image.source': source } : {}),
+    });
+    if (running !== manifest.postgres.version) opts.log(`${plan.name}: runs PostgreSQL ${running} (${mode} bases; the manifest pins ${manifest.postgres.version}); labelled as it runs`);
+    const info = await docker.getImage(labelled).inspect();
     results.push({ name: plan.name, tag: plan.ref, status: 'built', bases: mode, seconds: Math.round((Date.now() - started) / 100) / 10, sizeBytes: info.Size });
   }
   return results;

@@ -20,6 +20,8 @@ export interface BuildCommandOptions {
   cache: boolean;
   /** Write a fresh render of images/ before building, instead of refusing when it differs. */
   regenerate?: boolean;
+  /** Print the results as JSON on stdout; progress goes to stderr. */
+  json?: boolean;
 }
 
 /** The files under images/ that differ from a fresh render, one line each: `pgha build` stops on these. */
@@ -64,5 +66,5 @@ export async function buildCommand(root: string, opts: BuildCommandOptions): Pro
   });
   mkdirSync(resolve(root, 'results'), { recursive: true });
   writeFileSync(resolve(root, 'results/last-build.json'), JSON.stringify(results, null, 2) + '\n');
-  console.log(formatResults(results));
+  console.log(opts.json ? JSON.stringify(results, null, 2) : formatResults(results));
 }

@@ -77,11 +77,15 @@ export async function clusterStatusCommand(root: string, opts: ClusterStatusOpti
 }
 
 /** `pgha cluster doctor`: checks from inside the cluster. Returns the exit status: 1 when any check failed. */
-export async function clusterDoctorCommand(root: string, opts: ClusterOptions): Promise<number> {
+export async function clusterDoctorCommand(root: string, opts: ClusterOptions & { json?: boolean }): Promise<number> {
   const { cluster, topo } = clusterInputs(root, opts);
   const checks = await doctor(await connectEngine(), cluster, topo);
-  console.log(formatChecks(checks));
   const failed = checks.filter((c) => !c.ok).length;
-  console.log(failed ? `${failed} of ${checks.length} checks failed` : `all ${checks.length} checks passed`);
+  if (opts.json) {
+    console.log(JSON.stringify({ ok: failed === 0, failed, checks }, null, 2));
+  } else {
+    console.log(formatChecks(checks));
+    console.log(failed ? `${failed} of ${checks.length} checks failed` : `all ${checks.length} checks passed`);
+  }
   return failed ? 1 : 0;
 }

@@ -1,4 +1,5 @@
 import { clusterWarnings } from '../cluster/schema.js';
+import { CombinedError, ConfigError } from '../errors.js';
 import { derive } from '../manifest/schema.js';
 import { loadProject, type Project, type ProjectOptions } from '../project.js';
 import { render } from '../render/render.js';
@@ -8,12 +9,36 @@ export function warnAboutCluster(project: Project): void {
   for (const w of clusterWarnings(project.cluster)) console.error(`pgha: warning: ${project.clusterSource}: ${w.where}: ${w.message}`);
 }
 
-/** `pgha validate`: checks the manifest and the cluster definition; every problem is thrown. */
-export function validateCommand(root: string, opts: ProjectOptions): void {
-  const project = loadProject(root, opts);
-  warnAboutCluster(project);
-  render(project); // rendering also checks every pgpool.conf key it would write
+export interface ValidateOptions extends ProjectOptions {
+  /** Print the verdict as JSON on stdout: {ok, problems: [{source, where, message}], ...}. */
+  json?: boolean;
+}
+
+/**
+ * `pgha validate`: checks the manifest and the cluster definition; every problem is thrown
+ * (with --json: printed as JSON, exit 2). Returns the exit status.
+ */
+export function validateCommand(root: string, opts: ValidateOptions): number {
+  let project: Project;
+  try {
+    project = loadProject(root, opts);
+    if (!opts.json) warnAboutCluster(project);
+    render(project); // rendering also checks every pgpool.conf key it would write
+  } catch (err) {
+    const errors = err instanceof CombinedError ? err.errors : err instanceof ConfigError ? [err] : undefined;
+    if (!opts.json || !errors) throw err;
+    const problems = errors.flatMap((e) => e.problems.map((p) => ({ source: e.source, where: p.where, message: p.message })));
+    console.log(JSON.stringify({ ok: false, problems }, null, 2));
+    return 2;
+  }
   const { manifest } = project;
   const d = derive(manifest);
+  if (opts.json) {
+    const warnings = clusterWarnings(project.cluster).map((w) => ({ source: project.clusterSource, where: w.where, message: w.message }));
+    const versions = { postgres: manifest.postgres.version, pgpool: manifest.pgpool.version, alpine: manifest.alpine.version };
+    console.log(JSON.stringify({ ok: true, manifest: project.manifestSource, cluster: project.clusterSource, versions, patches: d.patches.map((p) => p.name), problems: [], warnings }, null, 2));
+    return 0;
+  }
   console.log(`ok: ${project.manifestSource} (postgres ${manifest.postgres.version}, pgpool ${manifest.pgpool.version}, ${d.patches.length} patches) and ${project.clusterSource}`);
+  return 0;
 }

@@ -1,10 +1,11 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
-import logUpdate from 'log-update';
+import { logUpdateStderr as logUpdate } from 'log-update';
 
 /**
- * Shows a build as it streams: on a TTY one live line (step n/N, current instruction,
- * elapsed); elsewhere plain lines prefixed with the image name. The whole log goes to a file.
+ * Shows a build as it streams, on stderr (progress; stdout is for results): on a TTY one live
+ * line (step n/N, current instruction, elapsed); elsewhere plain lines prefixed with the
+ * image name. The whole log goes to a file.
  */
 export class BuildProgress {
   private readonly log: WriteStream;
@@ -18,7 +19,7 @@ export class BuildProgress {
   constructor(
     readonly name: string,
     readonly logFile: string,
-    live = process.stdout.isTTY === true && process.env.CI !== 'true',
+    live = process.stderr.isTTY === true && process.env.CI !== 'true',
   ) {
     mkdirSync(dirname(logFile), { recursive: true });
     this.log = createWriteStream(logFile);
@@ -48,7 +49,7 @@ export class BuildProgress {
     if (this.live) {
       logUpdate(`${this.name}: step ${this.step || '?'} ${this.instruction.slice(0, 90)} (${this.elapsed()})`);
     } else if (line.trim()) {
-      process.stdout.write(`[${this.name}] ${line}\n`);
+      process.stderr.write(`[${this.name}] ${line}\n`);
     }
   }
 
@@ -63,7 +64,7 @@ export class BuildProgress {
       logUpdate(`${this.name}: ${status} (${this.elapsed()})`);
       logUpdate.done();
     } else {
-      process.stdout.write(`[${this.name}] ${status} (${this.elapsed()})\n`);
+      process.stderr.write(`[${this.name}] ${status} (${this.elapsed()})\n`);
     }
     await new Promise<void>((resolve) => this.log.end(resolve));
   }

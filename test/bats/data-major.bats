@@ -38,6 +38,9 @@ setup() {
   for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   ! kill -0 "$pid" 2>/dev/null
   wait "$pid"
-  # Its sleep went with it (it would hold the output open for an hour).
-  ! kill -0 "$sleeper" 2>/dev/null
+  # Its sleep went with it (it would hold the output open for an hour): gone, or a zombie
+  # its new parent has not reaped yet.
+  gone() { [[ ! -e "/proc/$sleeper" ]] || [[ "$(awk '{print $3}' "/proc/$sleeper/stat" 2>/dev/null)" == Z ]]; }
+  for _ in $(seq 40); do gone && break; sleep 0.05; done
+  gone
 }

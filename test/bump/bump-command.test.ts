@@ -105,6 +105,13 @@ describe('pgha bump on a copy of the project pinned to pgpool 4.6.1', () => {
     ]);
     const usage = await pgha(['bump', 'pgpool']);
     expect(usage.status).toBe(2);
+    // With its flag a major change goes through (here as a dry run, with the pgpool bump that
+    // makes this copy renderable at all) and says what to plan.
+    const major = await pgha(['bump', '--dry-run', '--allow-major', 'postgres', '16.4', 'pgpool', '4.7.2']);
+    expect(major.status, major.stderr).toBe(0);
+    expect(major.stdout).toContain(`## pgha bump: pgpool 4.6.1 -> 4.7.2, postgres ${committed.postgres.version} -> 16.4`);
+    expect(major.stdout).toContain('PostgreSQL 15 -> 16: data directories made by 15 cannot be opened by 16.');
+    expect(major.stdout).toContain('dry run: nothing written');
     expect(snapshot()).toEqual(before);
   });
 
@@ -133,6 +140,27 @@ describe('pgha bump on a copy of the project pinned to pgpool 4.6.1', () => {
     } finally {
       writeFileSync(file, good);
       writeFileSync(join(copy, 'versions.json'), manifestBefore);
+    }
+  });
+
+  it('stops when the cluster definition uses a key the new release no longer takes, naming it, and writes nothing', async (ctx) => {
+    if (unavailable) ctx.skip(`Debian archive unavailable: ${unavailable}`);
+    const clusterFile = join(copy, 'cluster.yaml');
+    const good = readFileSync(clusterFile, 'utf8');
+    // logdir is a 4.6 key; 4.7 renamed it to work_dir and reads the old name only as an alias.
+    const withOldKey = good.replace(/^  settings: \{\}/m, '  settings:\n    logdir: /tmp');
+    expect(withOldKey).not.toBe(good);
+    writeFileSync(clusterFile, withOldKey);
+    const before = snapshot();
+    try {
+      const r = await pgha(['bump', 'pgpool', '4.7.2']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('pgha: the project does not build with pgpool 4.7.2:');
+      expect(r.stderr).toMatch(/logdir.*work_dir/);
+      expect(r.stderr).toContain('pgha: nothing written');
+      expect(snapshot()).toEqual(before);
+    } finally {
+      writeFileSync(clusterFile, good);
     }
   });
 

@@ -71,6 +71,13 @@ describe.skipIf(!docker)('e2e: the primary\'s data volume runs full (2 postgres 
     const doctor = await tc.cli('doctor');
     expect(doctor.exitCode).not.toBe(0);
     expect(doctor.stdout).toMatch(/FAIL\s+data volume of pg0 has room: pg0: data volume 100% used/);
+    // The same verdict for scripts.
+    const doctorJson = await tc.cli('doctor', '--json');
+    expect(doctorJson.exitCode).toBe(1);
+    const verdict = JSON.parse(doctorJson.stdout) as { ok: boolean; failed: number; checks: { name: string; ok: boolean; detail: string }[] };
+    expect(verdict.ok).toBe(false);
+    expect(verdict.failed).toBe(verdict.checks.filter((c) => !c.ok).length);
+    expect(verdict.checks.find((c) => c.name === 'data volume of pg0 has room')).toMatchObject({ ok: false, detail: expect.stringMatching(/^pg0: data volume 100% used/) });
     // Held: not writable, not even directly.
     await expect(tc.onNode('pg0', 'SELECT 1')).rejects.toThrow();
     expect(lost(acked, (await tc.onNode('pg1', 'SELECT id FROM disk_rows ORDER BY id')).split('\n').filter(Boolean).map(Number))).toEqual([]);

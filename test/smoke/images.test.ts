@@ -97,12 +97,37 @@ describe.skipIf(!docker)('built images', () => {
     expect(findings('run/pgha/pgpool/pool_passwd', Buffer.from('postgres:AESxyz\n'))).toHaveLength(1);
   });
 
-  it('carries the manifest versions in its labels', async () => {
+  it('carries true labels: the versions it was built from, the PostgreSQL it really runs, when, from which commit, under which licenses', async () => {
     const pg = await docker!.getImage(plans['postgres/bookworm']!.ref).inspect();
-    expect(pg.Config.Labels).toMatchObject({ 'io.pgha.pgpool.version': manifest.pgpool.version, 'io.pgha.postgres.version': manifest.postgres.version, 'io.pgha.pgpool.sha256': manifest.pgpool.tarball.sha256 });
+    expect(pg.Config.Labels).toMatchObject({ 'io.pgha.pgpool.version': manifest.pgpool.version, 'io.pgha.postgres.pinned': manifest.postgres.version, 'io.pgha.pgpool.sha256': manifest.pgpool.tarball.sha256 });
     const pgpool = await docker!.getImage(plans['pgpool/bookworm']!.ref).inspect();
     expect(pgpool.Config.Labels?.['io.pgha.pgpool.patches']).toBe(derive(manifest).patches.map((p) => p.name).join(','));
     expect(['upstream', 'standin']).toContain(pgpool.Config.Labels?.['io.pgha.bases']);
+    // What each image really runs, asked of the image itself, not of the manifest.
+    for (const [image, program] of [[plans['postgres/bookworm']!.ref, 'postgres'], [plans['pgpool/bookworm']!.ref, 'psql']] as const) {
+      const labels = (await docker!.getImage(image).inspect()).Config.Labels ?? {};
+      const out = spawnSync('docker', ['run', '--rm', '--network', 'none', '--entrypoint', program, image, '--version'], { encoding: 'utf8', timeout: 60_000 });
+      const real = /\(PostgreSQL\) (\d+(?:\.\d+)*)/.exec(out.stdout)?.[1];
+      expect(real, out.stdout + out.stderr).toBeDefined();
+      expect(labels['io.pgha.postgres.version'], image).toBe(real);
+      expect(labels['org.opencontainers.image.licenses']).toMatch(/^(PostgreSQL AND HPND|HPND AND PostgreSQL)$/);
+      expect(labels['org.opencontainers.image.revision']).toMatch(/^([0-9a-f]{40}|unknown)$/);
+      const created = Date.parse(labels['org.opencontainers.image.created'] ?? '');
+      expect(created).toBeGreaterThan(Date.parse('2026-01-01'));
+      expect(created).toBeLessThanOrEqual(Date.now());
+      // A URL or nothing: never a made-up value.
+      const source = labels['org.opencontainers.image.source'];
+      if (source !== undefined) expect(source).toMatch(/^https?:\/\/\S+$/);
+    }
+  });
+
+  it('build --json prints the results on stdout and its progress on stderr', () => {
+    const r = spawnSync('node', [join(ROOT, 'bin/pgha.js'), 'build', '--json', '--only', 'postgres/bookworm'], { cwd: ROOT, encoding: 'utf8', timeout: 900_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout) as { name: string; tag: string; status: string; bases: string }[];
+    expect(results).toEqual([expect.objectContaining({ name: 'postgres/bookworm', tag: plans['postgres/bookworm']!.ref, status: 'built' })]);
+    expect(r.stderr).toContain('pgha: pgpool tarball');
+    expect(r.stderr).toContain('[postgres/bookworm]');
   });
 
   it('a wrong sha256 in a copy of the manifest stops the build before any image is built', async () => {
@@ -124,7 +149,7 @@ describe.skipIf(!docker)('built images', () => {
     });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(`manifest pins ${wrong}, got ${manifest.pgpool.tarball.sha256}`);
-    expect(r.stdout).not.toMatch(/Step 1\//);
+    expect(r.stdout + r.stderr).not.toMatch(/Step 1\//);
     const after = (await docker!.listImages({ all: true })).map((i) => i.Id).sort();
     expect(after).toEqual(before);
   });

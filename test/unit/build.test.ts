@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { originToUrl, sourceUrl } from '../../src/builder/run.js';
 import { buildCommand } from '../../src/commands/build.js';
 import { UsageError } from '../../src/errors.js';
 import { loadProject } from '../../src/project.js';
@@ -48,7 +49,7 @@ describe('pgha build', () => {
     const file = join(root, 'images/pgpool/alpine/pgpool.conf');
     const fresh = readFileSync(file, 'utf8');
     writeFileSync(file, `${fresh}# edited by hand\n`);
-    const said = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const said = vi.spyOn(console, 'error').mockImplementation(() => {});
     await expect(buildCommand(root, { fallback: true, cache: true, regenerate: true })).rejects.toThrow(/^no Docker engine answers at /);
     expect(said.mock.calls).toEqual([['pgha: images/ regenerated: 0 new, 1 changed, 0 removed']]);
     said.mockRestore();
@@ -67,5 +68,20 @@ describe('pgha build', () => {
     expect(r.stderr).toMatch(new RegExp(`^pgha: ${ROOT}/images/pgpool/alpine/Dockerfile: differs from a fresh render of the manifest and templates; run pgha generate, or pgha build --regenerate$`, 'm'));
     expect(r.stderr).not.toMatch(/Docker engine/);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('org.opencontainers.image.source', () => {
+  it('is an https URL made from the git origin, or nothing', () => {
+    expect(originToUrl('git@github.com:acme/pgha.git')).toBe('https://github.com/acme/pgha');
+    expect(originToUrl('https://github.com/acme/pgha.git')).toBe('https://github.com/acme/pgha');
+    expect(originToUrl('https://token@gitlab.example.org/ops/pgha')).toBe('https://gitlab.example.org/ops/pgha');
+    expect(originToUrl('/work/main')).toBeUndefined();
+    expect(originToUrl('file:///srv/git/pgha.git')).toBeUndefined();
+  });
+
+  it('PGHA_IMAGE_SOURCE wins, and must be a URL', async () => {
+    expect(await sourceUrl(ROOT, { PGHA_IMAGE_SOURCE: 'https://example.org/pgha' })).toBe('https://example.org/pgha');
+    await expect(sourceUrl(ROOT, { PGHA_IMAGE_SOURCE: 'pgha' })).rejects.toThrow('PGHA_IMAGE_SOURCE: expected an http(s) URL, got "pgha"');
   });
 });

@@ -24,6 +24,18 @@ describe('pgha CLI', () => {
     expect(r.stdout).toMatch(/^ok: versions\.json \(postgres 15\.17, pgpool 4\.7\.2, 5 patches\) and cluster\.yaml/);
   });
 
+  it('validate --json: the verdict for scripts, every problem with its source, exit 2 on problems', () => {
+    const ok = pgha('validate', '--json');
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, manifest: 'versions.json', cluster: 'cluster.yaml', versions: { pgpool: manifest.pgpool.version }, problems: [] });
+    const bad = pgha('validate', '--json', '--manifest', badSha);
+    expect(bad.status).toBe(2);
+    expect(JSON.parse(bad.stdout)).toEqual({ ok: false, problems: [{ source: badSha, where: 'pgpool.tarball.sha256', message: 'expected a sha256: 64 lowercase hexadecimal characters' }] });
+    const renamed = pgha('validate', '--json', '--cluster', renamedKey);
+    expect(renamed.status).toBe(2);
+    expect(JSON.parse(renamed.stdout).problems).toEqual([{ source: renamedKey, where: 'pgpool.settings.logdir', message: 'pgpool 4.7.2 accepts logdir only as a deprecated alias: use work_dir (renamed in 4.7)' }]);
+  });
+
   it('validate rejects a malformed sha256 with one line and exit 2', () => {
     const r = pgha('validate', '--manifest', badSha);
     expect(r.status).toBe(2);
