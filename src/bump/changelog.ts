@@ -39,10 +39,23 @@ export function changelogEntry(f: ChangelogFacts): string {
   return lines.join('\n') + '\n';
 }
 
-/** The changelog with `entry` as its newest entry (the header is written when the file is new). */
+/**
+ * The changelog with `entry` as its newest release entry: before the first `## ` heading
+ * outside a fenced block, after an `## [Unreleased]` section. A new or empty file gets the
+ * header first. Pure.
+ */
 export function addChangelogEntry(existing: string | undefined, entry: string): string {
-  const text = existing ?? HEADER;
-  const at = text.search(/^## /m);
+  const text = existing?.trim() ? existing : HEADER;
+  const lines = text.split('\n');
+  let fenced = false;
+  let at = -1;
+  for (let i = 0; i < lines.length; i++) {
+    if (/^(```|~~~)/.test(lines[i]!)) fenced = !fenced;
+    if (fenced || !lines[i]!.startsWith('## ')) continue;
+    if (/^## \[?Unreleased\]?/i.test(lines[i]!)) continue;
+    at = i;
+    break;
+  }
   if (at < 0) return `${text.replace(/\n*$/, '\n')}\n${entry}`;
-  return `${text.slice(0, at)}${entry}\n${text.slice(at)}`;
+  return [...lines.slice(0, at), ...entry.replace(/\n$/, '').split('\n'), '', ...lines.slice(at)].join('\n');
 }

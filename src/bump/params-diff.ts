@@ -17,9 +17,11 @@ function names(t: ParamTable): Set<string> {
 export function diffParams(old: ParamTable, next: ParamTable): ParamDiff {
   const before = names(old);
   const after = names(next);
+  // Aliases are keyed by the bare name: an indexed name (name<N>) is looked up without <N>.
+  const bare = (n: string) => n.replace(/<N>$/, '');
   const renamed = [...before]
-    .filter((n) => !after.has(n) && n in next.aliases)
-    .map((from) => ({ from, to: next.aliases[from]! }));
+    .filter((n) => !after.has(n) && bare(n) in next.aliases)
+    .map((from) => ({ from, to: next.aliases[bare(from)]! + (from.endsWith('<N>') ? '<N>' : '') }));
   const renamedFrom = new Set(renamed.map((r) => r.from));
   const renamedTo = new Set(renamed.map((r) => r.to));
   return {

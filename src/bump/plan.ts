@@ -114,9 +114,18 @@ export function planBump(m: Manifest, targets: Targets, flags: BumpFlags = {}): 
         );
         continue;
       }
+      // Only the release's own name moves (pgpool-II-4.7.2 -> pgpool-II-4.7.3): a version
+      // elsewhere in the URL (a host, a path) is not this one, and a URL without the name
+      // cannot be moved by a guess.
+      const url = renamedOnce(m.pgpool.tarball.url, `pgpool-II-${from}`, `pgpool-II-${to}`);
+      const topDir = renamedOnce(m.pgpool.tarball.topDir, `pgpool-II-${from}`, `pgpool-II-${to}`);
+      if (url === undefined || topDir === undefined) {
+        problems.push(`pgpool: pgpool.tarball.url and .topDir must each name pgpool-II-${from} exactly once to be moved to ${to}; edit versions.json by hand (url ${m.pgpool.tarball.url}, topDir ${m.pgpool.tarball.topDir})`);
+        continue;
+      }
       next.pgpool.version = to;
-      next.pgpool.tarball.url = m.pgpool.tarball.url.split(from).join(to);
-      next.pgpool.tarball.topDir = m.pgpool.tarball.topDir.split(from).join(to);
+      next.pgpool.tarball.url = url;
+      next.pgpool.tarball.topDir = topDir;
       if (fromMinor !== toMinor) {
         // The manifest pins one pgpool: the set of a minor no longer built goes (git keeps it).
         dropped = Object.entries(next.patches).flatMap(([minor, set]) => (minor === toMinor ? [] : set));
@@ -128,6 +137,12 @@ export function planBump(m: Manifest, targets: Targets, flags: BumpFlags = {}): 
     changes.push({ component, from, to });
   }
   return { plan: { changes, unchanged, next, major, dropped }, problems };
+}
+
+/** `text` with its single occurrence of `name` replaced, or undefined when it has none or several. */
+function renamedOnce(text: string, name: string, next: string): string | undefined {
+  const parts = text.split(name);
+  return parts.length === 2 ? parts.join(next) : undefined;
 }
 
 /** What an operator must plan before a new PostgreSQL major meets old data directories. */

@@ -32,7 +32,7 @@ function run(cmd: string, args: string[], input?: string) {
  * marker is present afterwards, and reads the parameter table from its
  * src/config/pool_config_variables.c. The scratch directory is removed whatever happens.
  */
-export function checkRelease(tarball: Buffer, topDir: string, patches: PatchSpec[], patchText: (p: PatchSpec) => string): ReleaseCheck {
+export function checkRelease(tarball: Buffer, topDir: string, version: string, patches: PatchSpec[], patchText: (p: PatchSpec) => string): ReleaseCheck {
   const scratch = mkdtempSync(join(tmpdir(), 'pgha-bump-'));
   try {
     const file = join(scratch, 'release.tar.gz');
@@ -41,6 +41,10 @@ export function checkRelease(tarball: Buffer, topDir: string, patches: PatchSpec
     if (untar.status !== 0) throw new Error(`the tarball does not unpack: ${(untar.stderr || untar.error?.message || '').trim()}`);
     const src = join(scratch, topDir);
     if (!existsSync(src)) throw new Error(`the tarball does not unpack to ${topDir}/`);
+    // The tree says which release it is: a URL that served another one is caught here.
+    const configure = join(src, 'configure');
+    const said = existsSync(configure) ? /^PACKAGE_VERSION='([^']*)'/m.exec(readFileSync(configure, 'utf8'))?.[1] : undefined;
+    if (said !== version) throw new Error(`the tarball is not pgpool ${version}: its configure says PACKAGE_VERSION=${said ?? '(none)'}`);
     const results = patches.map((p) => applyOne(src, p, patchText(p)));
     const configSource = join(src, 'src/config/pool_config_variables.c');
     if (!existsSync(configSource)) throw new Error(`the release has no src/config/pool_config_variables.c to read its parameters from`);
@@ -56,8 +60,8 @@ function applyOne(src: string, p: PatchSpec, text: string): PatchCheck {
   const dry = run('patch', [...args, '--dry-run'], text);
   const out = `${dry.stdout ?? ''}${dry.stderr ?? ''}`.trim();
   if (dry.error) return { name: p.name, ok: false, detail: `patch did not run: ${dry.error.message}` };
-  // An offset means the hunk moved: the build refuses it, so the bump does too.
-  if (dry.status !== 0 || /FAILED|offset|fuzz|Reversed/i.test(out)) {
+  // A hunk that needed an offset or fuzz moved: the patch tests refuse it, so the bump does too.
+  if (dry.status !== 0 || /^Hunk #\d+ (FAILED|succeeded at \d+ (with fuzz|\(offset))/m.test(out) || /Reversed \(or previously applied\) patch detected/.test(out)) {
     return { name: p.name, ok: false, detail: `${p.file} does not apply cleanly to ${p.target}:\n${out}` };
   }
   const real = run('patch', args, text);

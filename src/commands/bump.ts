@@ -91,7 +91,7 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
     tarball = { sha256, origin: fetched.origin };
     const toMinor = minorOf(pgpool.to);
     const set = next.patches[toMinor]!;
-    const release = checkRelease(fetched.data, next.pgpool.tarball.topDir, set, (p) => readFileSync(join(root, p.file), 'utf8'));
+    const release = checkRelease(fetched.data, next.pgpool.tarball.topDir, pgpool.to, set, (p) => readFileSync(join(root, p.file), 'utf8'));
     const failed = release.patches.filter((p) => !p.ok);
     if (failed.length) {
       throw new UsageError([...failed.map((p) => `patch ${p.name}: ${p.detail}`), `pgpool ${pgpool.to}: ${failed.length} of ${set.length} patches do not apply; nothing written`], 1);
@@ -146,13 +146,21 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
     return 0;
   }
 
-  // Every check has passed: write. Each file goes through a temporary file and a rename.
-  writeRendered(rendered, root);
-  for (const [path, data] of writes) {
+  // Every check has passed: write. Each file goes through a temporary file and a rename; the
+  // source cache first (not part of the project), the manifest last, so a failure midway
+  // leaves versions.json as it was and `pgha generate --check` pointing at the difference.
+  const ordered = [...writes.keys()].sort((a, b) => rank(a) - rank(b));
+  function rank(path: string): number {
+    return path.startsWith(defaultCacheDir(root)) ? 0 : path === manifestPath ? 2 : 1;
+  }
+  const write = (path: string) => {
     const abs = resolve(root, path);
     mkdirSync(resolve(abs, '..'), { recursive: true });
-    writeFileAtomic(abs, data);
-  }
+    writeFileAtomic(abs, writes.get(path)!);
+  };
+  ordered.filter((p) => rank(p) === 0).forEach(write);
+  writeRendered(rendered, root);
+  ordered.filter((p) => rank(p) > 0).forEach(write);
   for (const file of removes) rmSync(join(root, file), { force: true });
   return 0;
 }

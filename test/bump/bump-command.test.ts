@@ -27,6 +27,7 @@ const committed = JSON.parse(readFileSync(join(ROOT, 'versions.json'), 'utf8'));
 let copy = '';
 let unavailable = '';
 let sha461 = '';
+let tarball461: Buffer | undefined;
 
 /** Runs the copy's own CLI (its PROJECT_ROOT is the copy); resolves with status and output. */
 function pgha(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -69,6 +70,7 @@ beforeAll(async () => {
   try {
     const old = await downloadPgpoolRelease(FROM.version, `https://www.pgpool.net/mediawiki/download.php?f=pgpool-II-${FROM.version}.tar.gz`, () => {}, { timeoutMs: 60_000 });
     sha461 = createHash('sha256').update(old.data).digest('hex');
+    tarball461 = old.data;
   } catch (err) {
     if (IN_CI) throw err;
     unavailable = (err as Error).message;
@@ -161,6 +163,27 @@ describe('pgha bump on a copy of the project pinned to pgpool 4.6.1', () => {
       expect(snapshot()).toEqual(before);
     } finally {
       writeFileSync(clusterFile, good);
+    }
+  });
+
+  it('refuses a tarball that is not the release asked for, and writes nothing', async (ctx) => {
+    if (unavailable) ctx.skip(`Debian archive unavailable: ${unavailable}`);
+    // A mirror that answers every name with the 4.6.1 tarball.
+    const mirror = createServer((_req, res) => res.end(tarball461));
+    await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+    const manifestBefore = readFileSync(join(copy, 'versions.json'), 'utf8');
+    const m = JSON.parse(manifestBefore);
+    m.pgpool.tarball.url = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/pgpool-II-4.6.1.tar.gz`;
+    writeManifest(m);
+    const before = snapshot();
+    try {
+      const r = await pgha(['bump', 'pgpool', '4.7.2']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('pgha: the tarball does not unpack to pgpool-II-4.7.2/');
+      expect(snapshot()).toEqual(before);
+    } finally {
+      mirror.close();
+      writeFileSync(join(copy, 'versions.json'), manifestBefore);
     }
   });
 

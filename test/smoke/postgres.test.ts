@@ -54,7 +54,13 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
   it('runs postgres and sshd under supervisor; sshd answers on 2222 with keys only', async () => {
     // supervisorctl exits 3 when any program is not running: `rejoin` is one-shot and has
     // exited (nothing to rejoin on a lone node), so the exit code is not the check here.
-    const status = await sh(pg, 'supervisorctl -c /etc/supervisor/supervisord.conf status');
+    // supervisor says RUNNING once a program has stayed up for its startsecs (1 s): sshd can
+    // still be STARTING when postgres already answers. A program that never gets there fails
+    // the wait (bounded: 30 s).
+    const status = await waitFor('postgres and sshd RUNNING under supervisor', async () => {
+      const s = await sh(pg, 'supervisorctl -c /etc/supervisor/supervisord.conf status');
+      return [/^postgres\s+RUNNING/m, /^sshd\s+RUNNING/m, /^watch\s+RUNNING/m, /^rejoin\s+EXITED/m].every((p) => p.test(s.stdout)) ? s : false;
+    }, 30_000, 500);
     expect(status.stdout).toMatch(/^postgres\s+RUNNING/m);
     expect(status.stdout).toMatch(/^sshd\s+RUNNING/m);
     expect(status.stdout).toMatch(/^rejoin\s+EXITED/m);

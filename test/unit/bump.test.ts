@@ -1,7 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addChangelogEntry, changelogEntry } from '../../src/bump/changelog.js';
 import { newestOf, pgpoolReleasesIn, targetsFrom, versionTagsIn } from '../../src/bump/check.js';
 import { describeParamDiff, diffParams } from '../../src/bump/params-diff.js';
+import { checkRelease } from '../../src/bump/release.js';
 import { parseTargets, planBump } from '../../src/bump/plan.js';
 import { compareVersions } from '../../src/manifest/version.js';
 import { PARAM_TABLES } from '../../src/pgpool/params.js';
@@ -67,6 +72,22 @@ describe('pgha bump: plan', () => {
     expect(plan.next.alpine.version).toBe('3.20.0');
   });
 
+  it('moves only the release name in the URL and top directory, and refuses a URL without it', () => {
+    const elsewhere = structuredClone(manifest);
+    elsewhere.pgpool.version = '4.7.1';
+    elsewhere.pgpool.tarball.url = 'http://10.4.7.1/mirror/4.7.1/pgpool-II-4.7.1.tar.gz';
+    elsewhere.pgpool.tarball.topDir = 'pgpool-II-4.7.1';
+    const moved = planBump(elsewhere, { pgpool: '4.7.10' });
+    expect(moved.problems).toEqual([]);
+    expect(moved.plan.next.pgpool.tarball.url).toBe('http://10.4.7.1/mirror/4.7.1/pgpool-II-4.7.10.tar.gz');
+    expect(moved.plan.next.pgpool.tarball.topDir).toBe('pgpool-II-4.7.10');
+    const tagged = structuredClone(manifest);
+    tagged.pgpool.tarball.url = `https://github.com/pgpool/pgpool2/archive/refs/tags/V4_7_2.tar.gz?v=${manifest.pgpool.version}`;
+    const refused = planBump(tagged, { pgpool: '4.7.3' });
+    expect(refused.problems).toEqual([`pgpool: pgpool.tarball.url and .topDir must each name pgpool-II-${manifest.pgpool.version} exactly once to be moved to 4.7.3; edit versions.json by hand (url ${tagged.pgpool.tarball.url}, topDir ${manifest.pgpool.tarball.topDir})`]);
+    expect(refused.plan.changes).toEqual([]);
+  });
+
   it('a version already pinned is no change', () => {
     const { plan } = planBump(manifest, { pgpool: manifest.pgpool.version });
     expect(plan.changes).toEqual([]);
@@ -76,6 +97,8 @@ describe('pgha bump: plan', () => {
   it('moving to another pgpool minor drops the old minor\'s patch set', () => {
     const pinned46 = structuredClone(manifest);
     pinned46.pgpool.version = '4.6.1';
+    pinned46.pgpool.tarball.url = manifest.pgpool.tarball.url.replace(manifest.pgpool.version, '4.6.1');
+    pinned46.pgpool.tarball.topDir = 'pgpool-II-4.6.1';
     pinned46.patches['4.6'] = [{ ...manifest.patches['4.7']![0]!, file: 'patches/pgpool/4.6/0001-old.patch' }];
     const { plan, problems } = planBump(pinned46, { pgpool: '4.7.2' });
     expect(problems).toEqual([]);
@@ -91,6 +114,12 @@ describe('pgha bump: parameter diff', () => {
     expect(d.added).toContain('recovery_database');
     expect(d.added).not.toContain('work_dir');
     expect(d.removed).not.toContain('logdir');
+  });
+
+  it('an indexed name that became an alias is a rename', () => {
+    const old = { plain: [], indexed: ['hb_dest'], aliases: {} };
+    const next = { plain: [], indexed: ['hb_host'], aliases: { hb_dest: 'hb_host' } };
+    expect(diffParams(old, next)).toEqual({ added: [], removed: [], renamed: [{ from: 'hb_dest<N>', to: 'hb_host<N>' }] });
   });
 
   it('names removed keys, indexed ones with <N>', () => {
@@ -126,6 +155,21 @@ describe('pgha bump: changelog', () => {
   });
 });
 
+describe('pgha bump: changelog placement', () => {
+  const entry = '## [postgres 15.18, pgpool 4.7.3, alpine 3.23.4] - 2026-12-01\n\n### Changed\n\n- new\n';
+  it('goes after an Unreleased section and ignores headings in fenced blocks', () => {
+    const text = '# Changelog\n\n```md\n## not a heading\n```\n\n## [Unreleased]\n\n- pending\n\n## [postgres 15.17] - 2026-11-22\n\n- old\n';
+    const out = addChangelogEntry(text, entry);
+    expect(out.indexOf('## [Unreleased]')).toBeLessThan(out.indexOf(entry));
+    expect(out.indexOf(entry)).toBeLessThan(out.indexOf('## [postgres 15.17]'));
+    expect(out.indexOf('## not a heading')).toBeLessThan(out.indexOf('## [Unreleased]'));
+  });
+
+  it('an empty file gets the header', () => {
+    expect(addChangelogEntry('\n', entry).startsWith('# Changelog\n')).toBe(true);
+  });
+});
+
 describe('pgha bump --check: reading the listings', () => {
   it('reads pgpool releases from tarball links', () => {
     const html = '<a href="download.php?f=pgpool-II-4.7.3.tar.gz">pgpool-II-4.7.3.tar.gz</a> <a href="download.php?f=pgpool-II-4.6.8.tar.gz">x</a>';
@@ -149,5 +193,15 @@ describe('pgha bump --check: reading the listings', () => {
         { component: 'postgres', current: '15.17', newest: null, source: 's', error: 'x' },
       ]),
     ).toEqual({ pgpool: '4.7.3' });
+  });
+});
+
+describe('pgha bump: the release itself', () => {
+  it('refuses a tree whose configure names another version than the one asked for', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-fake-release-'));
+    mkdirSync(join(dir, 'pgpool-II-4.7.3'));
+    writeFileSync(join(dir, 'pgpool-II-4.7.3/configure'), "#!/bin/sh\nPACKAGE_NAME='pgpool-II'\nPACKAGE_VERSION='4.7.2'\n");
+    execFileSync('tar', ['-czf', join(dir, 'r.tar.gz'), '-C', dir, 'pgpool-II-4.7.3']);
+    expect(() => checkRelease(readFileSync(join(dir, 'r.tar.gz')), 'pgpool-II-4.7.3', '4.7.3', [], () => '')).toThrow('the tarball is not pgpool 4.7.3: its configure says PACKAGE_VERSION=4.7.2');
   });
 });
