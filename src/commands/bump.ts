@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { addChangelogEntry, CHANGELOG_FILE, changelogEntry } from '../bump/changelog.js';
 import { checkReleases, describeFindings, EXIT_UNREACHABLE, targetsFrom, type Finding } from '../bump/check.js';
 import { describeParamDiff, diffParams } from '../bump/params-diff.js';
@@ -77,7 +77,10 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
   }
   const { next } = plan;
   const summary: string[] = [`## pgha bump: ${plan.changes.map((c) => `${c.component} ${c.from} -> ${c.to}`).join(', ')}`, ''];
-  const writes = new Map<string, string | Buffer>();
+  /** Project files to write, by path relative to the root (the manifest is written last, apart). */
+  const writes = new Map<string, string>();
+  /** The verified tarball for the source cache (outside the project). */
+  let cacheWrite: { path: string; data: Buffer } | undefined;
   const removes: string[] = [];
   let tarball: { sha256: string; origin: string } | undefined;
   let patchesLine: string | undefined;
@@ -105,7 +108,7 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
     useParamTable(toMinor, { release: pgpool.to, ...release.params });
     writes.set(`data/pgpool-params/${toMinor}.json`, paramTableFile(pgpool.to, release.params));
     const cached = join(defaultCacheDir(root), derive(next).tarballFile);
-    if (!existsSync(cached)) writes.set(cached, fetched.data);
+    if (!existsSync(cached)) cacheWrite = { path: cached, data: fetched.data };
     summary.push(`- tarball: sha256 ${sha256}, fetched from ${fetched.origin}`, `- patches: ${patchesLine}`, `- pgpool.conf parameters: ${paramsLine}`);
   }
   for (const p of plan.dropped) removes.push(p.file);
@@ -120,7 +123,6 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
   } catch (err) {
     throw new UsageError([`the project does not build with ${plan.changes.map((c) => `${c.component} ${c.to}`).join(', ')}:`, ...(err as Error).message.split('\n'), 'nothing written'], 1);
   }
-  writes.set(manifestPath, manifestText);
   const d = drift(rendered, root);
   const generated = [...d.changed, ...d.missing, ...d.extra];
   summary.push(`- generated files: ${generated.length} changed${generated.length ? ` (${byContext(generated)})` : ''}`);
@@ -135,11 +137,10 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
     params: paramsLine,
     dropped: plan.dropped.map((p) => p.file),
   });
-  writes.set(changelogPath, addChangelogEntry(existsSync(changelogPath) ? readFileSync(changelogPath, 'utf8') : undefined, entry));
+  writes.set(CHANGELOG_FILE, addChangelogEntry(existsSync(changelogPath) ? readFileSync(changelogPath, 'utf8') : undefined, entry));
   if (plan.major) summary.push('', majorUpgradeAdvice(plan.major));
 
-  const files = [...writes.keys()].filter((p) => !p.startsWith(defaultCacheDir(root))).map((p) => (p.startsWith(root + '/') ? p.slice(root.length + 1) : p));
-  summary.push(`- files: ${[...files, ...removes.map((r) => `${r} (removed)`)].join(', ')}`);
+  summary.push(`- files: ${[...writes.keys(), manifestName, ...removes.map((r) => `${r} (removed)`)].join(', ')}`);
   console.log(summary.join('\n'));
   if (opts.dryRun) {
     console.log('\ndry run: nothing written');
@@ -149,18 +150,14 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
   // Every check has passed: write. Each file goes through a temporary file and a rename; the
   // source cache first (not part of the project), the manifest last, so a failure midway
   // leaves versions.json as it was and `pgha generate --check` pointing at the difference.
-  const ordered = [...writes.keys()].sort((a, b) => rank(a) - rank(b));
-  function rank(path: string): number {
-    return path.startsWith(defaultCacheDir(root)) ? 0 : path === manifestPath ? 2 : 1;
-  }
-  const write = (path: string) => {
-    const abs = resolve(root, path);
-    mkdirSync(resolve(abs, '..'), { recursive: true });
-    writeFileAtomic(abs, writes.get(path)!);
+  const write = (path: string, data: string | Buffer) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileAtomic(path, data);
   };
-  ordered.filter((p) => rank(p) === 0).forEach(write);
+  if (cacheWrite) write(cacheWrite.path, cacheWrite.data);
   writeRendered(rendered, root);
-  ordered.filter((p) => rank(p) > 0).forEach(write);
+  for (const [path, data] of writes) write(join(root, path), data);
+  write(manifestPath, manifestText);
   for (const file of removes) rmSync(join(root, file), { force: true });
   return 0;
 }
