@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { addChangelogEntry, CHANGELOG_FILE, changelogEntry } from '../bump/changelog.js';
@@ -15,7 +14,8 @@ import { paramTableFile, PARAM_TABLES, useParamTable } from '../pgpool/params.js
 import { loadProjectWithManifest, MANIFEST_FILE } from '../project.js';
 import { drift, writeRendered } from '../render/files.js';
 import { render } from '../render/render.js';
-import { defaultCacheDir, downloadPgpoolRelease } from '../sources/cache.js';
+import { defaultCacheDir, downloadPgpoolRelease, sha256Of } from '../sources/cache.js';
+import { say } from './say.js';
 
 export interface BumpOptions extends BumpFlags {
   manifest?: string;
@@ -28,9 +28,6 @@ export interface BumpOptions extends BumpFlags {
   /** The changelog entry's date (YYYY-MM-DD); default today (UTC). */
   date?: string;
 }
-
-/** Progress goes to stderr: stdout is the summary (a pull request's body) or the --json report. */
-const progress = (line: string) => console.error(`pgha: ${line}`);
 
 /**
  * `pgha bump`: moves pinned versions and everything that follows from them (the tarball's
@@ -70,7 +67,7 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
   // Every problem at once: the arguments that make no sense (exit 2) and the bumps refused (exit 1).
   const { plan, problems } = planBump(manifest, targets, opts);
   if (usageProblems.length || problems.length) throw new UsageError([...usageProblems, ...problems, 'nothing written'], usageProblems.length ? 2 : 1);
-  for (const c of plan.unchanged) progress(`${c} is already ${manifest[c].version}`);
+  for (const c of plan.unchanged) say(`${c} is already ${manifest[c].version}`);
   if (plan.changes.length === 0) {
     console.log('nothing to bump');
     return 0;
@@ -88,8 +85,8 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
 
   const pgpool = plan.changes.find((c) => c.component === 'pgpool');
   if (pgpool) {
-    const fetched = await downloadPgpoolRelease(pgpool.to, next.pgpool.tarball.url, progress, { timeoutMs: 60_000 });
-    const sha256 = createHash('sha256').update(fetched.data).digest('hex');
+    const fetched = await downloadPgpoolRelease(pgpool.to, next.pgpool.tarball.url, say, { timeoutMs: 60_000 });
+    const sha256 = sha256Of(fetched.data);
     next.pgpool.tarball.sha256 = sha256;
     tarball = { sha256, origin: fetched.origin };
     const toMinor = minorOf(pgpool.to);

@@ -34,6 +34,11 @@ export interface TarballResult {
   origin: string;
 }
 
+/** The sha256 of bytes in memory, as the manifest writes it (lowercase hex). */
+export function sha256Of(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 async function download(url: string, timeoutMs: number): Promise<Buffer> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
   if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
@@ -63,7 +68,7 @@ export async function ensurePgpoolTarball(
   }
 
   const { data, origin } = await downloadPgpoolRelease(manifest.pgpool.version, manifest.pgpool.tarball.url, log, opts, (bytes, url) => {
-    const actual = createHash('sha256').update(bytes).digest('hex');
+    const actual = sha256Of(bytes);
     if (actual !== expected) throw new ChecksumMismatch(url, expected, actual);
   });
   // Only a verified tarball ever gets the cache's name.
