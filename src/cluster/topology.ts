@@ -19,6 +19,32 @@ export interface Topology {
   published: { host: string; address: string; port: number }[];
 }
 
+/** One authorized key: `caller` may log in on `host`, its key forced through ssh-command as `kind`. */
+export interface SshGrant {
+  host: string;
+  caller: string;
+  kind: 'postgres' | 'pgpool';
+}
+
+/**
+ * Who may log in where over SSH, and as what kind of caller: pgpool nodes reach postgres
+ * nodes (promote, follow, slots) and the other pgpool nodes (escalation clears the delegate
+ * IP); postgres nodes reach the other postgres nodes (online recovery). Nobody reaches a node
+ * from itself, and no postgres node reaches a pgpool node. The init service writes each
+ * node's authorized_keys from this; `cluster doctor` checks each grant works.
+ */
+export function sshAccess(topo: Topology): SshGrant[] {
+  const grants: SshGrant[] = [];
+  for (const host of topo.postgres) {
+    for (const c of topo.pgpool) grants.push({ host: host.host, caller: c.host, kind: 'pgpool' });
+    for (const c of topo.postgres) if (c.host !== host.host) grants.push({ host: host.host, caller: c.host, kind: 'postgres' });
+  }
+  for (const host of topo.pgpool) {
+    for (const c of topo.pgpool) if (c.host !== host.host) grants.push({ host: host.host, caller: c.host, kind: 'pgpool' });
+  }
+  return grants;
+}
+
 /** Node names and addresses, derived from a validated cluster definition. */
 export function topology(cluster: Cluster): Topology {
   const net = parseCidr(cluster.network.subnet);

@@ -3,7 +3,7 @@ import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
 import { PATHS } from '../images/facts.js';
-import { sshCallers } from './ssh.js';
+import { sshAccess } from '../cluster/topology.js';
 import { backendStates, clusterContainers, dataVolume, diskProblem, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
 
 export interface Check {
@@ -39,9 +39,9 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
 
   // SSH: pgpool → postgres (failover, follow), postgres → postgres (recovery_1st_stage), pgpool → pgpool (escalation).
   // Every key is forced through ssh-command: it answers ping, and must refuse anything else.
-  const nodes = { postgres: topo.postgres.map((n) => n.host), pgpool: topo.pgpool.map((n) => n.host), subnet: topo.subnet };
+  const grants = sshAccess(topo);
   for (const to of all) {
-    for (const { host: from } of sshCallers(nodes, to.host)) {
+    for (const { caller: from } of grants.filter((g) => g.host === to.host)) {
       if (!running.has(from) || !running.has(to.host)) continue;
       const r = await sh(c.get(from), bounded(`${LIB}; pgha_ssh ${to.host} ping`), { user: 'postgres' });
       add(`ssh ${from} → ${to.host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim().split('\n').pop()}: check sshd on ${to.host}, ${PATHS.sshMount} on both, and ${to.host}'s entry in known_hosts`);

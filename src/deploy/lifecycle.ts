@@ -4,14 +4,12 @@ import type Docker from 'dockerode';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { imageExists } from '../docker/engine.js';
-import { waitFor } from '../docker/exec.js';
+import { demuxLogs, waitFor } from '../docker/exec.js';
 import type { Log } from '../log.js';
-import { PORTS } from '../images/facts.js';
+import { INIT_SERVICE } from '../render/compose.js';
 import type { Rendered } from '../render/render.js';
 import { compose } from './compose.js';
 import { clusterStatus, type ClusterStatus } from './inspect.js';
-import { ensureSecrets } from './secrets.js';
-import { ensureSshKeys } from './ssh.js';
 
 /** The rendered files of one cluster's deploy directory, keyed by their path inside it. */
 export function deployFiles(rendered: Rendered, cluster: Cluster): Map<string, string> {
@@ -65,13 +63,17 @@ export async function clusterUp(
   dir: string,
   opts: { say: Log; waitSeconds: number },
 ): Promise<ClusterStatus> {
-  const made = ensureSecrets(dir);
-  if (made.length) opts.say(`secrets created in ${join(dir, 'secrets')}: ${made.join(', ')} (kept for later runs; never in an image)`);
   const hosts = [...topo.postgres, ...topo.pgpool].map((n) => n.host);
-  const keys = await ensureSshKeys(dir, { postgres: topo.postgres.map((n) => n.host), pgpool: topo.pgpool.map((n) => n.host), subnet: topo.subnet }, PORTS.ssh);
-  if (keys.length) opts.say(`SSH host and client keys created in ${join(dir, 'ssh')} for ${keys.join(', ')}; host keys pinned in known_hosts`);
-  opts.say(`starting ${hosts.length} containers (project ${cluster.name})`);
-  await compose(dir, cluster.name, ['up', '-d'], { all: true });
+  opts.say(`docker compose up: the init service (secrets and SSH keys in ${dir}), then ${hosts.length} containers (project ${cluster.name})`);
+  const since = Date.now();
+  const up = await compose(dir, cluster.name, ['up', '-d'], { all: true, reject: false });
+  // What the init service did this time (or why it failed): its own log lines.
+  const init = await initLog(docker, `${cluster.name}-${INIT_SERVICE}`, since);
+  for (const line of init) opts.say(`init: ${line}`);
+  if (up.exitCode !== 0) {
+    const why = String(up.all ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit ${up.exitCode}`;
+    throw new Error(`docker compose up failed: ${why}`);
+  }
   opts.say(`waiting up to ${opts.waitSeconds} s for one primary, every backend up, a watchdog leader and the delegate IP`);
   let last: ClusterStatus | null = null;
   try {
@@ -90,6 +92,18 @@ export async function clusterUp(
     throw new Error(`${(err as Error).message}; see docker logs ${cluster.name}-<node>`);
   }
   return last!;
+}
+
+/** The init container's log lines since `since` (epoch ms), the pgha prefix left out; none if it is missing. */
+async function initLog(docker: Docker, name: string, since: number): Promise<string[]> {
+  const raw = await docker
+    .getContainer(name)
+    .logs({ stdout: true, stderr: true, follow: false, since: Math.floor(since / 1000) - 1 })
+    .catch(() => Buffer.alloc(0));
+  return demuxLogs(raw as unknown as Buffer)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^\S+ pgha\[[^\]]*\] node=\S+ action=\S+: /, ''));
 }
 
 export async function clusterDown(cluster: Cluster, dir: string, opts: { volumes: boolean }): Promise<void> {

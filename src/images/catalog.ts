@@ -67,6 +67,7 @@ const POSTGRES_FILES: ContextFile[] = [
   { out: 'entrypoint.sh', source: 'shell/postgres/entrypoint.sh' },
   { out: 'postgres-run.sh', source: 'shell/postgres/postgres-run.sh' },
   { out: 'pgha-node.sh', source: 'shell/postgres/pgha-node.sh' },
+  { out: 'pgha-init.sh', source: 'shell/postgres/pgha-init.sh' },
   { out: 'recovery_1st_stage', template: 'postgres/recovery_1st_stage.hbs' },
   { out: 'pgpool_remote_start', template: 'postgres/pgpool_remote_start.hbs' },
   { out: 'supervisord.conf', template: 'postgres/supervisord.conf.hbs' },

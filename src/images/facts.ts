@@ -32,10 +32,17 @@ export const ROLES = {
   superuser: 'postgres',
 } as const;
 
+/** The run-time secrets of a cluster: each a file under deploy/<cluster>/secrets/, made by the init service, never in an image. */
+export const CLUSTER_SECRETS = ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password', 'wd_authkey'] as const;
+
 /** Paths inside the containers. */
 export const PATHS = {
   libDir: '/usr/local/lib/pgha',
   nodeCommand: '/usr/local/bin/pgha-node',
+  /** The init service's command (postgres image): secrets and SSH material of a deploy directory. */
+  initCommand: '/usr/local/bin/pgha-init',
+  /** Where the init service mounts the deploy directory. */
+  deployMount: '/pgha/deploy',
   entrypoint: '/usr/local/bin/entrypoint.sh',
   postgresRun: '/usr/local/bin/postgres-run.sh',
   recoveryDir: '/usr/local/lib/pgha/recovery',

@@ -1,12 +1,18 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
-import type { Topology } from '../cluster/topology.js';
+import { sshAccess, type Topology } from '../cluster/topology.js';
 import { clusterImages } from '../images/catalog.js';
-import { PATHS } from '../images/facts.js';
+import { CLUSTER_SECRETS, PATHS, PORTS } from '../images/facts.js';
 import type { Manifest } from '../manifest/schema.js';
 
-/** The run-time secrets of a cluster: each a file under deploy/<cluster>/secrets/, never inline. */
-export const CLUSTER_SECRETS = ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password', 'wd_authkey'] as const;
+/** The compose service that makes the secrets and SSH material before any node starts. */
+export const INIT_SERVICE = 'init';
+
+/** depends_on in compose's long form: the init service has completed, and each of `started` has started. */
+const dependsOn = (started: string[]) => ({
+  [INIT_SERVICE]: { condition: 'service_completed_successfully' },
+  ...Object.fromEntries(started.map((s) => [s, { condition: 'service_started' }])),
+});
 
 const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `/run/secrets/${name}` });
 
@@ -16,6 +22,27 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
   const { postgres: postgresImage, pgpool: pgpoolImage } = clusterImages(manifest, cluster);
   const primary = topo.postgres[cluster.postgres.initialPrimary]!;
   const services: Record<string, object> = {};
+  // One-shot, from the postgres image: secrets and per-node SSH keys into the deploy directory
+  // on first start, authorized_keys and known_hosts rewritten from them every start.
+  services[INIT_SERVICE] = {
+    image: postgresImage,
+    container_name: `${cluster.name}-${INIT_SERVICE}`,
+    entrypoint: [PATHS.initCommand],
+    environment: {
+      PGHA_NODE: INIT_SERVICE,
+      PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
+      PGHA_PGPOOL_PEERS: topo.pgpool.map((n) => n.host).join(','),
+      PGHA_CLUSTER_SUBNET: topo.subnet,
+      PGHA_SSH_PORT: String(PORTS.ssh),
+      PGHA_INIT_SECRETS: CLUSTER_SECRETS.join(','),
+      PGHA_SSH_ACCESS: sshAccess(topo).map((g) => `${g.host}:${g.caller}:${g.kind}`).join(' '),
+    },
+    volumes: [`.:${PATHS.deployMount}`],
+    network_mode: 'none',
+    // The image's HEALTHCHECK is a node's; this container is done in a second.
+    healthcheck: { disable: true },
+    restart: 'no',
+  };
   // Every node's name in every container's /etc/hosts: Docker's DNS forgets a stopped
   // container's name, and pgpool's heartbeat sender dies on a failed lookup, taking the
   // surviving pgpool nodes down with it when the leader's container is killed.
@@ -66,7 +93,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       // pgpool exits when it loses the network or its watchdog; a node that dies on its own
       // comes back. `docker kill` / `docker stop` are not undone (Docker's rule), so tests stay in control.
       restart: 'unless-stopped',
-      ...(isPrimary ? {} : { depends_on: [primary.host] }),
+      depends_on: dependsOn(isPrimary ? [] : [primary.host]),
     };
   }
   const published = (host: string) => {
@@ -102,7 +129,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts(node.host),
       restart: 'unless-stopped',
-      depends_on: topo.postgres.map((n) => n.host),
+      depends_on: dependsOn(topo.postgres.map((n) => n.host)),
     };
   }
   // No top-level `name:` or `version:`: docker-compose 1.29 and `docker compose` v2 both accept this shape.

@@ -1,5 +1,5 @@
 import type { Manifest } from '../manifest/schema.js';
-import { PATHS, PORTS, RECOVERY_TIMEOUT_SECONDS, REMOTE_STEP_SECONDS, ROLES } from '../images/facts.js';
+import { CLUSTER_SECRETS, PATHS, PORTS, RECOVERY_TIMEOUT_SECONDS, REMOTE_STEP_SECONDS, ROLES } from '../images/facts.js';
 
 /** One variable of pgha-env.sh. */
 export interface EnvVar {
@@ -104,6 +104,10 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_PGPOOL_RESTART_MAX_DELAY', 8, 'longest wait before pgpool is started again after it exited (1, 2, 4, ... s)'),
     v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between those attempts'),
+    // The init service (pgha-init)
+    v('PGHA_INIT_DIR', PATHS.deployMount, 'the deploy directory the init service fills with secrets and SSH material'),
+    v('PGHA_INIT_SECRETS', CLUSTER_SECRETS.join(','), 'the secrets the init service makes, comma-separated: one file each under secrets/'),
+    v('PGHA_SSH_ACCESS', '', 'who may log in where: NODE:CALLER:pgpool|postgres entries separated by blanks (the init service writes authorized_keys from it)'),
     v('PGHA_FORCE_BASEBACKUP', '', '1: follow the new primary with pg_basebackup, never pg_rewind (tests)'),
   ];
 }

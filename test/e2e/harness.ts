@@ -66,6 +66,18 @@ export class TestCluster {
     return status;
   }
 
+  /**
+   * What a user does without the pgha CLI: `docker compose up -d` run in the deploy directory,
+   * no flags (the project name comes from its .env); then waits until the cluster is ready.
+   */
+  async upWithPlainCompose(): Promise<ClusterStatus> {
+    const cmd = await composeCommand();
+    await execa(cmd[0]!, [...cmd.slice(1), 'up', '-d'], { cwd: this.dir, all: true });
+    const status = await this.waitReady('the cluster started by plain docker compose up to become ready', 240_000);
+    this.password = readFileSync(join(this.dir, 'secrets/postgres_password'), 'utf8').trim();
+    return status;
+  }
+
   async down(opts = { volumes: true }): Promise<void> {
     await clusterDown(this.cluster, this.dir, opts);
   }

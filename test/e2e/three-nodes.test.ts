@@ -5,9 +5,10 @@
 // back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node. Then
 // (5c) a standby that stopped receiving WAL is passed over for the one that has it all.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLUSTER_SECRETS } from '../../src/images/facts.js';
 import { TestCluster, Writer, e2eEngine, lost, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -22,13 +23,28 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     writeFileSync(join(initScripts, '01-app.sql'), "CREATE TABLE app_items (id int PRIMARY KEY, name text);\nINSERT INTO app_items VALUES (1, 'from an init script');\nCREATE ROLE app_reader LOGIN;\nGRANT SELECT ON app_items TO app_reader;\n");
     chmodSync(initScripts, 0o755);
     tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync', initScripts });
-    await tc.up();
+    // Started as a user would without the CLI: plain `docker compose up -d` in the deploy directory.
+    await tc.upWithPlainCompose();
   });
   afterEach(async (ctx) => {
     if (ctx.task.result?.state === 'fail') await tc?.printDiagnostics();
   });
   afterAll(async () => {
     await tc?.destroy();
+  });
+
+  it('plain docker compose up in a fresh deploy directory is enough: the init service made the secrets and SSH keys, and every node started after it', async () => {
+    const init = await docker!.getContainer(tc.containerName('init')).inspect();
+    expect(init.State.ExitCode).toBe(0);
+    expect(init.Config.Labels['com.docker.compose.project']).toBe(tc.cluster.name);
+    const initDone = Date.parse(init.State.FinishedAt);
+    for (const n of [...tc.topo.postgres, ...tc.topo.pgpool]) {
+      const c = await tc.container(n.host).inspect();
+      expect(Date.parse(c.State.StartedAt), `${n.host} started after the init service finished`).toBeGreaterThanOrEqual(initDone);
+      for (const f of ['ssh_host_ed25519_key', 'id_ed25519', 'authorized_keys', 'known_hosts']) expect(existsSync(join(tc.dir, 'ssh', n.host, f)), `${n.host}/${f}`).toBe(true);
+    }
+    expect(readdirSync(join(tc.dir, 'secrets')).sort()).toEqual([...CLUSTER_SECRETS].sort());
+    expect(await tc.logs('init')).toMatch(/secrets made in secrets\/: postgres_password,/);
   });
 
   it('an init script mounted through postgres.initScripts ran at the primary\'s first initialisation: its table and role are read through the VIP and are on every standby', async () => {

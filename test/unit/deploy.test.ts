@@ -1,24 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCluster } from '../../src/cluster/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { ensureSecrets } from '../../src/deploy/secrets.js';
-import { ensureSshKeys } from '../../src/deploy/ssh.js';
+import { sshAccess, topology } from '../../src/cluster/topology.js';
 import { deployFiles, readiness } from '../../src/deploy/lifecycle.js';
 import { diskProblem, parseDiskLine, type ClusterStatus } from '../../src/deploy/inspect.js';
 import { render } from '../../src/render/render.js';
-import { projectInput, ROOT, toolMissing } from '../helpers.js';
+import { projectInput, ROOT } from '../helpers.js';
 
 const input = projectInput();
 
 function composeFor(yaml: string) {
   const cluster = parseCluster(yaml, 'c.yaml', input.manifest);
   const files = deployFiles(render({ ...input, cluster, clusterSource: 'c.yaml' }), cluster);
-  return parse(files.get('docker-compose.yml')!) as { services: Record<string, { environment: Record<string, string>; extra_hosts: string[]; restart: string; depends_on?: string[]; secrets: string[] }> };
+  return parse(files.get('docker-compose.yml')!) as { services: Record<string, { environment: Record<string, string>; extra_hosts: string[]; restart: string; depends_on?: Record<string, { condition: string }>; secrets: string[] }> };
 }
 
 describe('dev cluster deploy files', () => {
@@ -26,7 +25,7 @@ describe('dev cluster deploy files', () => {
     const c = composeFor('postgres:\n  nodes: 3\n  initialPrimary: 1\n');
     expect(c.services.pg1!.environment.PGHA_ROLE).toBe('primary');
     expect(c.services.pg0!.environment).toMatchObject({ PGHA_ROLE: 'standby', PGHA_PRIMARY_HOST: 'pg1' });
-    expect(c.services.pg2!.depends_on).toEqual(['pg1']);
+    expect(c.services.pg2!.depends_on).toEqual({ init: { condition: 'service_completed_successfully' }, pg1: { condition: 'service_started' } });
   });
 
   it('every node can ask pgpool for its own recovery and resolves every other node without Docker DNS', () => {
@@ -34,7 +33,7 @@ describe('dev cluster deploy files', () => {
     expect(c.services.pg0!.environment).toMatchObject({ PGHA_NODE_ID: '0', PGHA_DELEGATE_IP: '172.30.0.100', PGHA_PCP_PORT: '9898', PCP_PASSWORD_FILE: '/run/secrets/pcp_password' });
     expect(c.services.pg0!.secrets).toContain('pcp_password');
     const all = ['pg0:172.30.0.10', 'pg1:172.30.0.11', 'pgpool0:172.30.0.20', 'pgpool1:172.30.0.21', 'pgpool2:172.30.0.22'];
-    for (const [name, s] of Object.entries(c.services)) {
+    for (const [name, s] of Object.entries(c.services).filter(([n]) => n !== 'init')) {
       // Every other node; its own name Docker writes (a second line makes pgpool's watchdog bind twice).
       expect(s.extra_hosts, name).toEqual(all.filter((h) => !h.startsWith(`${name}:`)));
       expect(s.restart).toBe('unless-stopped');
@@ -51,38 +50,24 @@ describe('dev cluster deploy files', () => {
   });
 });
 
-describe('secrets and SSH keys of a dev cluster', () => {
-  it('secrets are random, 0600, made once and kept', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-secrets-'));
-    expect(ensureSecrets(dir)).toEqual(['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password', 'wd_authkey']);
-    const first = readFileSync(join(dir, 'secrets/postgres_password'), 'utf8');
-    expect(first.trim()).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    expect(readFileSync(join(dir, 'secrets/pgpool_password'), 'utf8')).not.toBe(first);
-    for (const f of readdirSync(join(dir, 'secrets'))) expect(statSync(join(dir, 'secrets', f)).mode & 0o777).toBe(0o600);
-    expect(ensureSecrets(dir)).toEqual([]);
-    expect(readFileSync(join(dir, 'secrets/postgres_password'), 'utf8')).toBe(first);
+describe('the init service and the SSH access policy', () => {
+  it('grants pgpool → every postgres node and the other pgpool nodes, postgres → the other postgres nodes, nothing else', () => {
+    const cluster = parseCluster('postgres:\n  nodes: 2\npgpool:\n  nodes: 2\n', 'c.yaml', input.manifest);
+    const grants = sshAccess(topology(cluster)).map((g) => `${g.host}:${g.caller}:${g.kind}`);
+    expect(grants).toEqual(['pg0:pgpool0:pgpool', 'pg0:pgpool1:pgpool', 'pg0:pg1:postgres', 'pg1:pgpool0:pgpool', 'pg1:pgpool1:pgpool', 'pg1:pg0:postgres', 'pgpool0:pgpool1:pgpool', 'pgpool1:pgpool0:pgpool']);
   });
 
-  it.skipIf(toolMissing('ssh-keygen'))('SSH keys per node; known_hosts pins every host key; each authorized key is restricted, from the cluster network, forced through ssh-command as its caller kind; kept across runs', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-ssh-'));
-    const nodes = { postgres: ['pg0'], pgpool: ['pgpool0', 'pgpool1'], subnet: '172.30.0.0/24' };
-    expect(await ensureSshKeys(dir, nodes, 2222)).toEqual(['pg0', 'pgpool0', 'pgpool1']);
-    const known = readFileSync(join(dir, 'ssh/pg0/known_hosts'), 'utf8').trim().split('\n');
-    expect(known.map((l) => l.split(' ')[0])).toEqual(['[pg0]:2222', '[pgpool0]:2222', '[pgpool1]:2222']);
-    expect(known[1]!.split(' ').slice(1).join(' ')).toBe(readFileSync(join(dir, 'ssh/pgpool0/ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' '));
-    const pub = (h: string) => readFileSync(join(dir, `ssh/${h}/id_ed25519.pub`), 'utf8').trim();
-    const line = (kind: string, h: string) => `restrict,from="172.30.0.0/24",command="/usr/local/lib/pgha/ssh-command ${kind}" ${pub(h)}`;
-    // A postgres node: every pgpool node, as pgpool; no key of its own.
-    expect(readFileSync(join(dir, 'ssh/pg0/authorized_keys'), 'utf8').trim().split('\n')).toEqual([line('pgpool', 'pgpool0'), line('pgpool', 'pgpool1')]);
-    // A pgpool node: the other pgpool nodes only; no postgres key.
-    expect(readFileSync(join(dir, 'ssh/pgpool0/authorized_keys'), 'utf8').trim().split('\n')).toEqual([line('pgpool', 'pgpool1')]);
-    for (const f of ['ssh_host_ed25519_key', 'id_ed25519', 'authorized_keys', 'known_hosts']) expect(statSync(join(dir, 'ssh/pg0', f)).mode & 0o077).toBe(0);
-    const key = readFileSync(join(dir, 'ssh/pg0/id_ed25519'), 'utf8');
-    // A second postgres node later: the others keep their keys, and everyone learns the new one.
-    expect(await ensureSshKeys(dir, { ...nodes, postgres: ['pg0', 'pg1'] }, 2222)).toEqual(['pg1']);
-    expect(readFileSync(join(dir, 'ssh/pg0/id_ed25519'), 'utf8')).toBe(key);
-    expect(readFileSync(join(dir, 'ssh/pg0/known_hosts'), 'utf8')).toMatch(/^\[pg1\]:2222 ssh-ed25519 /m);
-    expect(readFileSync(join(dir, 'ssh/pg0/authorized_keys'), 'utf8')).toContain(line('postgres', 'pg1'));
+  it('runs once before every node, from the postgres image, with only the deploy directory mounted and no network', () => {
+    const c = composeFor('') as unknown as { services: Record<string, Record<string, unknown>> };
+    const init = c.services.init!;
+    expect(init).toMatchObject({ entrypoint: ['/usr/local/bin/pgha-init'], volumes: ['.:/pgha/deploy'], network_mode: 'none', restart: 'no', image: c.services.pg0!.image });
+    expect((init.environment as Record<string, string>).PGHA_SSH_ACCESS!.split(' ')).toContain('pgpool0:pgpool1:pgpool');
+    expect(init).not.toHaveProperty('secrets');
+    for (const [name, s] of Object.entries(c.services)) {
+      if (name === 'init') continue;
+      expect(s.depends_on, name).toMatchObject({ init: { condition: 'service_completed_successfully' } });
+    }
+    expect(c.services.pgpool0!.depends_on).toMatchObject({ pg0: { condition: 'service_started' }, pg1: { condition: 'service_started' } });
   });
 });
 
@@ -134,6 +119,6 @@ describe('pgha cluster up', () => {
     const r = spawnSync('node', [join(ROOT, 'bin/pgha.js'), 'cluster', 'up', '--dir', dir], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^pgha: ${dir}/pgpool/cluster.conf: differs from a fresh render of the cluster definition; run pgha generate$`, 'm'));
-    expect(readdirSync(dir).sort()).toEqual(['docker-compose.yml', 'pgpool']);
+    expect(readdirSync(dir).sort()).toEqual(['.env', 'docker-compose.yml', 'pgpool']);
   });
 });

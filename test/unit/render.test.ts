@@ -17,7 +17,7 @@ describe('render', () => {
 
   it('renders the three build contexts and the dev cluster', () => {
     const dirs = new Set([...out.keys()].map((p) => p.split('/').slice(0, 3).join('/')));
-    expect([...dirs].sort()).toEqual(['deploy/pgha/docker-compose.yml', 'deploy/pgha/pgpool', 'images/pgpool/alpine', 'images/pgpool/bookworm', 'images/postgres/bookworm', 'images/standin/postgres']);
+    expect([...dirs].sort()).toEqual(['deploy/pgha/.env', 'deploy/pgha/docker-compose.yml', 'deploy/pgha/pgpool', 'images/pgpool/alpine', 'images/pgpool/bookworm', 'images/postgres/bookworm', 'images/standin/postgres']);
     for (const ctx of ['images/pgpool/alpine', 'images/pgpool/bookworm', 'images/postgres/bookworm']) {
       expect(out.has(`${ctx}/Dockerfile`)).toBe(true);
       expect(out.get(`${ctx}/patches/series`)).toContain('watchdog-ping-rtt\t0001-watchdog-ping-rtt.patch\tsrc/watchdog/wd_ping.c');
@@ -61,7 +61,7 @@ describe('render', () => {
     const compose = parseYaml(out.get('deploy/pgha/docker-compose.yml')!);
     expect(compose.version).toBeUndefined();
     expect(compose.networks.pgha.ipam.config).toEqual([{ subnet: '172.30.0.0/24', gateway: '172.30.0.1' }]);
-    expect(Object.keys(compose.services)).toEqual(['pg0', 'pg1', 'pgpool0', 'pgpool1', 'pgpool2']);
+    expect(Object.keys(compose.services)).toEqual(['init', 'pg0', 'pg1', 'pgpool0', 'pgpool1', 'pgpool2']);
     expect(compose.services.pg1.environment.PGHA_ROLE).toBe('standby');
   });
 

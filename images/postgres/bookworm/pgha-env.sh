@@ -167,6 +167,12 @@
 : "${PGHA_REJOIN_TRIES:=30}"
 # seconds between those attempts
 : "${PGHA_REJOIN_RETRY_SECONDS:=10}"
+# the deploy directory the init service fills with secrets and SSH material
+: "${PGHA_INIT_DIR:=/pgha/deploy}"
+# the secrets the init service makes, comma-separated: one file each under secrets/
+: "${PGHA_INIT_SECRETS:=postgres_password,pgpool_password,replication_password,pcp_password,wd_authkey}"
+# who may log in where: NODE:CALLER:pgpool|postgres entries separated by blanks (the init service writes authorized_keys from it)
+: "${PGHA_SSH_ACCESS:=}"
 # 1: follow the new primary with pg_basebackup, never pg_rewind (tests)
 : "${PGHA_FORCE_BASEBACKUP:=}"
 

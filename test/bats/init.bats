@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# pgha-init, the init service of a cluster's compose file: the secrets and SSH material it
+# makes in a deploy directory, what it keeps across runs, whom the files belong to, and that
+# it writes nothing through a link.
+
+setup() {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=init
+  export PGHA_INIT_DIR="$BATS_TEST_TMPDIR/deploy"
+  mkdir "$PGHA_INIT_DIR"
+  export PGHA_POSTGRES_PEERS=pg0,pg1 PGHA_PGPOOL_PEERS=pgpool0,pgpool1
+  export PGHA_CLUSTER_SUBNET=172.30.0.0/24 PGHA_SSH_PORT=2222
+  export PGHA_INIT_SECRETS=postgres_password,wd_authkey
+  export PGHA_SSH_ACCESS="pg0:pgpool0:pgpool pg0:pgpool1:pgpool pg0:pg1:postgres pg1:pgpool0:pgpool pg1:pgpool1:pgpool pg1:pg0:postgres pgpool0:pgpool1:pgpool pgpool1:pgpool0:pgpool"
+}
+
+init() { run bash "$CONTEXT/pgha-init.sh"; }
+pub() { cut -d' ' -f1,2 "$PGHA_INIT_DIR/ssh/$1/$2.pub"; }
+mode() { stat -c %a "$1"; }
+
+@test "every configuration problem is reported at once, one line naming its variable, exit 2, nothing written" {
+  PGHA_PGPOOL_PEERS='' PGHA_CLUSTER_SUBNET=samenet PGHA_INIT_SECRETS='../x' \
+    PGHA_SSH_ACCESS='pg0:pgpool0:root pg0:nowhere:pgpool' init
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"PGHA_PGPOOL_PEERS: expected the cluster's node names"* ]]
+  [[ "$output" == *"PGHA_CLUSTER_SUBNET: expected the cluster network as a CIDR"*"got 'samenet'"* ]]
+  [[ "$output" == *"PGHA_INIT_SECRETS: expected file names"*"got '../x'"* ]]
+  [[ "$output" == *"PGHA_SSH_ACCESS: expected NODE:CALLER:pgpool|postgres entries"*"'pg0:pgpool0:root'"* ]]
+  [[ "$output" == *"PGHA_SSH_ACCESS: expected nodes of PGHA_POSTGRES_PEERS or PGHA_PGPOOL_PEERS, got 'nowhere'"* ]]
+  [ "$(printf '%s\n' "$output" | grep -c 'configuration error')" -eq 5 ]
+  [ -z "$(ls -A "$PGHA_INIT_DIR")" ]
+}
+
+@test "a first run makes random secrets and every node's keys; authorized_keys follows PGHA_SSH_ACCESS, known_hosts pins every host key" {
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"secrets made in secrets/: postgres_password,wd_authkey"* ]]
+  [[ "$output" == *"SSH host and client keys made in ssh/ for pg0,pg1,pgpool0,pgpool1"* ]]
+  local pw
+  pw=$(cat "$PGHA_INIT_DIR/secrets/postgres_password")
+  [[ "$pw" =~ ^[A-Za-z0-9_-]{32}$ ]]
+  [ "$pw" != "$(cat "$PGHA_INIT_DIR/secrets/wd_authkey")" ]
+  [ "$(mode "$PGHA_INIT_DIR/secrets")" = 700 ]
+  [ "$(mode "$PGHA_INIT_DIR/secrets/postgres_password")" = 600 ]
+  for f in ssh_host_ed25519_key id_ed25519 authorized_keys known_hosts; do [ "$(mode "$PGHA_INIT_DIR/ssh/pg0/$f")" = 600 ]; done
+  # pg0: both pgpool nodes as pgpool, pg1 as postgres; each restricted, from the subnet, forced.
+  local line=('restrict,from="172.30.0.0/24",command="/usr/local/lib/pgha/ssh-command'
+  )
+  mapfile -t keys <"$PGHA_INIT_DIR/ssh/pg0/authorized_keys"
+  [ "${#keys[@]}" -eq 3 ]
+  [ "${keys[0]}" = "${line[0]} pgpool\" $(pub pgpool0 id_ed25519) postgres@pgpool0" ]
+  [ "${keys[2]}" = "${line[0]} postgres\" $(pub pg1 id_ed25519) postgres@pg1" ]
+  # a pgpool node: only the other pgpool node.
+  [ "$(cat "$PGHA_INIT_DIR/ssh/pgpool0/authorized_keys")" = "${line[0]} pgpool\" $(pub pgpool1 id_ed25519) postgres@pgpool1" ]
+  mapfile -t known <"$PGHA_INIT_DIR/ssh/pgpool1/known_hosts"
+  [ "${#known[@]}" -eq 4 ]
+  [ "${known[1]}" = "[pg1]:2222 $(pub pg1 ssh_host_ed25519_key)" ]
+  ssh-keygen -l -f "$PGHA_INIT_DIR/ssh/pg1/id_ed25519" >/dev/null
+}
+
+@test "a second run keeps every secret and key; a node added later gets keys and is learned by every node" {
+  init
+  [ "$status" -eq 0 ]
+  local pw key
+  pw=$(cat "$PGHA_INIT_DIR/secrets/postgres_password")
+  key=$(cat "$PGHA_INIT_DIR/ssh/pg0/id_ed25519")
+  PGHA_POSTGRES_PEERS=pg0,pg1,pg2 PGHA_SSH_ACCESS="$PGHA_SSH_ACCESS pg2:pgpool0:pgpool pg0:pg2:postgres" init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" != *"secrets made"* ]]
+  [[ "$output" == *"keys made in ssh/ for pg2;"* ]]
+  [ "$(cat "$PGHA_INIT_DIR/secrets/postgres_password")" = "$pw" ]
+  [ "$(cat "$PGHA_INIT_DIR/ssh/pg0/id_ed25519")" = "$key" ]
+  grep -qF "[pg2]:2222 $(pub pg2 ssh_host_ed25519_key)" "$PGHA_INIT_DIR/ssh/pgpool0/known_hosts"
+  grep -qF "postgres\" $(pub pg2 id_ed25519) postgres@pg2" "$PGHA_INIT_DIR/ssh/pg0/authorized_keys"
+}
+
+@test "everything belongs to the owner of the deploy directory, so the user who started compose reads the passwords" {
+  [[ $EUID -eq 0 ]] || skip "needs root to hand files to another owner"
+  chown 4321:4322 "$PGHA_INIT_DIR"
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ -z "$(find "$PGHA_INIT_DIR" ! \( -uid 4321 -gid 4322 \))" ] || { find "$PGHA_INIT_DIR" -printf '%u:%g %p\n'; false; }
+  [[ "$output" == *"(owner 4321:4322)"* ]]
+}
+
+@test "a link planted in the deploy directory is never written through" {
+  local outside="$BATS_TEST_TMPDIR/outside"
+  mkdir "$outside"
+  echo untouched >"$outside/target"
+  # A link in place of the secrets directory: refused, nothing made behind it.
+  ln -s "$outside" "$PGHA_INIT_DIR/secrets"
+  init
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"secrets: expected a directory in the deploy directory, found a link or a file"* ]]
+  [ "$(ls "$outside")" = target ]
+  # A link in place of a file that is rewritten: replaced by the file, its target unchanged.
+  rm "$PGHA_INIT_DIR/secrets"
+  mkdir -p "$PGHA_INIT_DIR/ssh/pg0"
+  ln -s "$outside/target" "$PGHA_INIT_DIR/ssh/pg0/authorized_keys"
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ ! -L "$PGHA_INIT_DIR/ssh/pg0/authorized_keys" ]
+  [ "$(cat "$outside/target")" = untouched ]
+}
