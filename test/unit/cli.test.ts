@@ -36,6 +36,19 @@ describe('pgha CLI', () => {
     expect(JSON.parse(renamed.stdout).problems).toEqual([{ source: renamedKey, where: 'pgpool.settings.logdir', message: 'pgpool 4.7.2 accepts logdir only as a deprecated alias: use work_dir (renamed in 4.7)' }]);
   });
 
+  it('works from any directory inside the project: the root\'s versions.json and cluster.yaml by default, a relative path from the current directory', () => {
+    const sub = join(ROOT, 'deploy', 'pgha');
+    const run = (...args: string[]) => spawnSync('node', [join(ROOT, 'bin/pgha.js'), ...args], { cwd: sub, encoding: 'utf8' });
+    const fromSub = run('validate', '--json');
+    expect(fromSub.status).toBe(0);
+    expect(JSON.parse(fromSub.stdout)).toMatchObject({ ok: true, manifest: 'versions.json', cluster: 'cluster.yaml' });
+    // ../../cluster.yaml from deploy/pgha is the root's file; the same name alone is not there.
+    expect(JSON.parse(run('validate', '--json', '--cluster', '../../cluster.yaml').stdout)).toMatchObject({ ok: true, cluster: '../../cluster.yaml' });
+    const missing = run('validate', '--cluster', 'cluster.yaml');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/cluster\.yaml/);
+  });
+
   it('validate rejects a malformed sha256 with one line and exit 2', () => {
     const r = pgha('validate', '--manifest', badSha);
     expect(r.status).toBe(2);
