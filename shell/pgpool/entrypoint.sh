@@ -74,6 +74,7 @@ pgha_pgpool_check_keys() {
 # pgha_pgpool_check_config: every problem of the environment and the files, then exit 2.
 pgha_pgpool_check_config() {
   [[ -r "$PGHA_IMAGE_CONF" ]] || pgha_problem "$PGHA_IMAGE_CONF" "missing from the image"
+  pgha_check_superuser
   if [[ "$PGHA_CLUSTER_CONF" != "$PGHA_DEFAULT_CLUSTER_CONF" && ! -r "$PGHA_CLUSTER_CONF" ]]; then
     pgha_problem PGHA_CLUSTER_CONF "expected a readable file, got $PGHA_CLUSTER_CONF"
   fi
@@ -146,7 +147,8 @@ pgha_pgpool_write_credentials() {
   (umask 077 && printf '%s\n' "$key" >"$PGHA_PGPOOLKEY_FILE")
   : >"$dir/pool_passwd"
   (umask 077 && {
-    printf 'postgres:%s\n' "$(pgha_read_secret POSTGRES_PASSWORD)"
+    printf '%s:%s\n' "$PGHA_SUPERUSER" "$(pgha_read_secret POSTGRES_PASSWORD)"
+    [[ "$POSTGRES_USER" == "$PGHA_SUPERUSER" ]] || printf '%s:%s\n' "$POSTGRES_USER" "$(pgha_read_secret POSTGRES_PASSWORD)"
     printf '%s:%s\n' "$PGHA_PGPOOL_USER" "$(pgha_read_secret PGPOOL_PASSWORD)"
   } >"$input")
   chown postgres:postgres "$PGHA_PGPOOLKEY_FILE" "$dir/pool_passwd" "$input"
@@ -162,7 +164,9 @@ pgha_pgpool_write_credentials() {
   pgha_write_passfile "$PGHA_PCPPASS_FILE" "*:*:$PGHA_PCP_USER" PCP_PASSWORD
   chown postgres:postgres "$dir/pcp.conf" "$PGHA_PCPPASS_FILE"
   chmod 0600 "$dir/pcp.conf"
-  pgha_log credentials "pool_passwd (postgres, $PGHA_PGPOOL_USER) and .pgpoolkey written together; pcp.conf written"
+  local users=$PGHA_SUPERUSER
+  [[ "$POSTGRES_USER" == "$PGHA_SUPERUSER" ]] || users+=", $POSTGRES_USER"
+  pgha_log credentials "pool_passwd ($users, $PGHA_PGPOOL_USER) and .pgpoolkey written together; pcp.conf written"
 }
 
 # pgha_pgpool_write_vip_conf: the delegate IP, its prefix and device, for the root-owned

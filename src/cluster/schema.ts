@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PORTS } from '../images/facts.js';
+import { PORTS, ROLES } from '../images/facts.js';
 import type { Problem } from '../errors.js';
 import { integer as int } from '../manifest/schema.js';
 import { hasLeadingZero, ipv4ToInt, intToIpv4, parseCidr, subnetWarning } from './net.js';
@@ -35,6 +35,20 @@ export const clusterSchema = z
          */
         durability: z.enum(['available', 'strict']).default('available'),
         port: port.default(PORTS.postgres),
+        /**
+         * The superuser clients log in as, with the postgres password (POSTGRES_USER of the
+         * images, made at the first initialisation). pgha's own scripts keep the postgres role.
+         */
+        user: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit")
+          .refine((u) => u !== ROLES.pgpool && u !== ROLES.replication, `expected a role of your own: ${ROLES.pgpool} and ${ROLES.replication} are pgha's`)
+          .default(ROLES.superuser),
+        /** The database made at the first initialisation, owned by `user` (POSTGRES_DB); default: the user's name, as the official image. */
+        database: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/, "expected a database name of at most 63 letters, digits, '_' and '-', not starting with a digit or '-'")
+          .optional(),
         /**
          * The node initialised as primary when the cluster is first created. Only the first
          * start uses it: pgpool finds the primary with pg_is_in_recovery() from then on.

@@ -19,6 +19,9 @@ export interface Topology {
   published: { host: string; address: string; port: number }[];
 }
 
+/** The database clients use: postgres.database, else the user's name (as POSTGRES_DB defaults in the official image). */
+export const clientDatabase = (cluster: Cluster): string => cluster.postgres.database ?? cluster.postgres.user;
+
 /** One authorized key: `caller` may log in on `host`, its key forced through ssh-command as `kind`. */
 export interface SshGrant {
   host: string;

@@ -1,6 +1,5 @@
 import type { Cluster } from '../cluster/schema.js';
-import type { Topology } from '../cluster/topology.js';
-import { ROLES } from '../images/facts.js';
+import { clientDatabase, type Topology } from '../cluster/topology.js';
 
 /**
  * The libpq connection strings a client of the cluster uses: the delegate IP (reachable from
@@ -11,7 +10,7 @@ import { ROLES } from '../images/facts.js';
  * "session is read-only"), while pgpool sends every write to the primary anyway.
  */
 export function connectionStrings(cluster: Cluster, topo: Topology): { delegateIp: string; published: string | null } {
-  const user = `user=${ROLES.superuser} dbname=postgres`;
+  const user = `user=${cluster.postgres.user} dbname=${clientDatabase(cluster)}`;
   // A port published on every address is reached locally at 127.0.0.1.
   const local = (a: string) => (a === '0.0.0.0' ? '127.0.0.1' : a);
   return {

@@ -28,7 +28,10 @@ export const ROLES = {
   replication: 'repl',
   /** pcp commands (pcp.conf). */
   pcp: 'pgpool',
-  /** The superuser clients log in as (POSTGRES_USER is not supported: README). */
+  /**
+   * The superuser pgha's own scripts use (over the local socket, pgpool's recovery and checks).
+   * POSTGRES_USER, when another name, is a second superuser for clients.
+   */
   superuser: 'postgres',
 } as const;
 

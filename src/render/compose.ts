@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
-import { sshAccess, type Topology } from '../cluster/topology.js';
+import { clientDatabase, sshAccess, type Topology } from '../cluster/topology.js';
 import { clusterImages } from '../images/catalog.js';
 import { CLUSTER_SECRETS, PATHS, PORTS } from '../images/facts.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -74,6 +74,8 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
         // When pgpool does not answer, a returning node asks these whether one runs as primary.
         PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
+        POSTGRES_USER: cluster.postgres.user,
+        POSTGRES_DB: clientDatabase(cluster),
         ...secretEnv('postgres_password'),
         ...secretEnv('pgpool_password'),
         ...secretEnv('replication_password'),
@@ -117,6 +119,8 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_PGPOOL_PEERS: peers,
         PGHA_DURABILITY: cluster.postgres.durability,
         PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
+        // pool_passwd gets an entry for the clients' superuser too.
+        POSTGRES_USER: cluster.postgres.user,
         ...secretEnv('postgres_password'),
         ...secretEnv('pgpool_password'),
         ...secretEnv('pcp_password'),

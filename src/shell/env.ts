@@ -36,6 +36,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_PGPOOL_USER', ROLES.pgpool, 'role of pgpool\'s health and replication checks'),
     v('PGHA_REPLICATION_USER', ROLES.replication, 'replication role'),
     v('PGHA_PCP_USER', ROLES.pcp, 'pcp user'),
+    v('PGHA_SUPERUSER', ROLES.superuser, 'the superuser pgha\'s own scripts use'),
     // Paths
     v('PGHA_HOME', PATHS.postgresHome, 'postgres\'s home: the data volume'),
     v('PGDATA', PATHS.pgdata, 'the data directory'),
@@ -74,7 +75,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGPOOL_NODE_ID', '', 'this pgpool node\'s watchdog id'),
     v('PGHA_ROLE', 'primary', 'primary or standby: how an empty node initialises'),
     // The official image's conventions for a first initialisation (the primary's; standbys clone it)
-    v('POSTGRES_DB', 'postgres', 'database created at the first initialisation (as the official image)'),
+    v('POSTGRES_USER', ROLES.superuser, `the superuser clients log in as, with POSTGRES_PASSWORD, made at the first initialisation (as the official image); pgha's own scripts keep using the ${ROLES.superuser} role`),
+    v('POSTGRES_DB', '${POSTGRES_USER}', 'database created at the first initialisation, owned by POSTGRES_USER (as the official image: POSTGRES_USER by default)'),
     v('POSTGRES_INITDB_ARGS', '', 'extra initdb arguments, split on blanks (as the official image)'),
     v('PGHA_INITDB_DIR', PATHS.initdbDir, '*.sh, *.sql, *.sql.gz run in name order at the first initialisation'),
     v('PGHA_PRIMARY_HOST', '', 'the primary a standby clones on its first start'),

@@ -91,3 +91,21 @@ setup() {
   ! pgha_lsn_value "0/3000A28; rm -rf /"
   ! pgha_lsn_value ""
 }
+
+@test "POSTGRES_USER: a role name every reader takes verbatim, and not one of pgha's own roles" {
+  for ok in postgres app _app app_2; do
+    PGHA_PROBLEMS=()
+    POSTGRES_USER=$ok pgha_check_superuser
+    [[ ${#PGHA_PROBLEMS[@]} -eq 0 ]] || { echo "refused $ok: ${PGHA_PROBLEMS[*]}"; return 1; }
+  done
+  for bad in 'App' '2app' 'a:b' 'a b' '' "$(printf 'a%.0s' {1..64})"; do
+    PGHA_PROBLEMS=()
+    POSTGRES_USER=$bad pgha_check_superuser
+    [[ "${PGHA_PROBLEMS[0]}" == "POSTGRES_USER: expected a role name of at most 63 lower-case letters"* ]] || { echo "accepted '$bad'"; return 1; }
+  done
+  for own in pgpool repl; do
+    PGHA_PROBLEMS=()
+    POSTGRES_USER=$own pgha_check_superuser
+    [[ "${PGHA_PROBLEMS[0]}" == "POSTGRES_USER: expected a role of your own, got '$own'"* ]]
+  done
+}

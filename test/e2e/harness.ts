@@ -143,8 +143,8 @@ export class TestCluster {
   }
 
   /** SQL on one postgres node directly (local socket, as postgres), bypassing pgpool. */
-  async onNode(host: string, sql: string): Promise<string> {
-    const r = await sh(this.container(host), `psql -X -At -v ON_ERROR_STOP=1 -d postgres -c "${sql.replace(/"/g, '\\"')}"`, { user: 'postgres' });
+  async onNode(host: string, sql: string, database = 'postgres'): Promise<string> {
+    const r = await sh(this.container(host), `psql -X -At -v ON_ERROR_STOP=1 -d ${database} -c "${sql.replace(/"/g, '\\"')}"`, { user: 'postgres' });
     if (r.exitCode !== 0) throw new Error(`${host}: ${sql}: ${r.stderr.trim()}`);
     return r.stdout.trim();
   }

@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import { CLUSTER_SECRETS } from '../../src/images/facts.js';
 import { TestCluster, Writer, e2eEngine, lost, waitFor } from './harness.js';
@@ -21,8 +22,11 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
 
   beforeAll(async () => {
     writeFileSync(join(initScripts, '01-app.sql'), "CREATE TABLE app_items (id int PRIMARY KEY, name text);\nINSERT INTO app_items VALUES (1, 'from an init script');\nCREATE ROLE app_reader LOGIN;\nGRANT SELECT ON app_items TO app_reader;\n");
+    // The official image's documented pattern: a sourced *.sh that runs psql as POSTGRES_USER in POSTGRES_DB.
+    writeFileSync(join(initScripts, '02-user.sh'), 'psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<-EOSQL\n\tCREATE TABLE made_by_sh (who text, db text);\n\tINSERT INTO made_by_sh VALUES (current_user, current_database());\nEOSQL\n');
     chmodSync(initScripts, 0o755);
-    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync', initScripts });
+    // POSTGRES_USER / POSTGRES_DB of the official image, through the cluster definition.
+    tc = new TestCluster(docker!, 'e2e-three', 43, { nodes: 3, replication: 'sync', initScripts, user: 'app', database: 'appdb' });
     // Started as a user would without the CLI: plain `docker compose up -d` in the deploy directory.
     await tc.upWithPlainCompose();
   });
@@ -47,13 +51,25 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     expect(await tc.logs('init')).toMatch(/secrets made in secrets\/: postgres_password,/);
   });
 
-  it('an init script mounted through postgres.initScripts ran at the primary\'s first initialisation: its table and role are read through the VIP and are on every standby', async () => {
-    expect(await tc.query('SELECT id, name FROM app_items')).toEqual([{ id: 1, name: 'from an init script' }]);
-    expect(await tc.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app_reader'")).toEqual([{ rolcanlogin: true }]);
+  it('POSTGRES_USER, POSTGRES_DB and init scripts as the official image: the scripts ran as the user in its database at the primary\'s first initialisation; read through the VIP as that user; on every standby', async () => {
+    const app = new pg.Client({ host: tc.vip, port: tc.cluster.pgpool.port, user: 'app', password: tc.password, database: 'appdb', connectionTimeoutMillis: 5000 });
+    app.on('error', () => {});
+    await app.connect();
+    try {
+      expect((await app.query('SELECT id, name FROM app_items')).rows).toEqual([{ id: 1, name: 'from an init script' }]);
+      expect((await app.query('SELECT who, db FROM made_by_sh')).rows).toEqual([{ who: 'app', db: 'appdb' }]);
+      expect((await app.query("SELECT tableowner FROM pg_tables WHERE tablename = 'app_items'")).rows).toEqual([{ tableowner: 'app' }]);
+      expect((await app.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows).toEqual([{ rolsuper: true }]);
+      expect((await app.query('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()')).rows).toEqual([{ owner: 'app' }]);
+      expect((await app.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app_reader'")).rows).toEqual([{ rolcanlogin: true }]);
+    } finally {
+      await app.end().catch(() => {});
+    }
     for (const n of tc.topo.postgres) {
-      await waitFor(`${n.host} to have the init script's table`, async () => (await tc.onNode(n.host, 'SELECT count(*) FROM app_items').catch(() => '')) === '1', 60_000);
+      await waitFor(`${n.host} to have the init script's table`, async () => (await tc.onNode(n.host, 'SELECT count(*) FROM app_items', 'appdb').catch(() => '')) === '1', 60_000);
     }
     expect(await tc.logs('pg0')).toContain('action=init: running /docker-entrypoint-initdb.d/01-app.sql');
+    expect(await tc.logs('pg0')).toContain('action=init: running /docker-entrypoint-initdb.d/02-user.sh');
     expect(await tc.logs('pg1')).not.toContain('action=init: running');
   });
 

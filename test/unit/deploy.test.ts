@@ -40,6 +40,25 @@ describe('dev cluster deploy files', () => {
     }
   });
 
+  it('postgres.user and postgres.database become POSTGRES_USER and POSTGRES_DB (the database defaulting to the user, as the official image); pgpool nodes get the user for pool_passwd', () => {
+    const c = composeFor('postgres:\n  user: app\n') as unknown as { services: Record<string, { environment: Record<string, string> }> };
+    expect(c.services.pg0!.environment).toMatchObject({ POSTGRES_USER: 'app', POSTGRES_DB: 'app' });
+    expect(c.services.pgpool1!.environment.POSTGRES_USER).toBe('app');
+    const d = composeFor('postgres:\n  user: app\n  database: appdb\n') as unknown as { services: Record<string, { environment: Record<string, string> }> };
+    expect(d.services.pg1!.environment).toMatchObject({ POSTGRES_USER: 'app', POSTGRES_DB: 'appdb' });
+    const problems = (yaml: string) => {
+      try {
+        parseCluster(yaml, 'c.yaml', input.manifest);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems.map((p) => `${p.where}: ${p.message}`);
+      }
+    };
+    expect(problems('postgres:\n  user: App\n')).toEqual(["postgres.user: expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit"]);
+    expect(problems('postgres:\n  user: repl\n')).toEqual(['postgres.user: expected a role of your own: pgpool and repl are pgha\'s']);
+    expect(problems('postgres:\n  database: "a b"\n')).toEqual(["postgres.database: expected a database name of at most 63 letters, digits, '_' and '-', not starting with a digit or '-'"]);
+  });
+
   it('rejects an initialPrimary outside the nodes', () => {
     try {
       parseCluster('postgres:\n  nodes: 2\n  initialPrimary: 2\n', 'c.yaml', input.manifest);

@@ -39,6 +39,8 @@
 : "${PGHA_REPLICATION_USER:=repl}"
 # pcp user
 : "${PGHA_PCP_USER:=pgpool}"
+# the superuser pgha's own scripts use
+: "${PGHA_SUPERUSER:=postgres}"
 # postgres's home: the data volume
 : "${PGHA_HOME:=/var/lib/postgresql}"
 # the data directory
@@ -109,8 +111,10 @@
 : "${PGPOOL_NODE_ID:=}"
 # primary or standby: how an empty node initialises
 : "${PGHA_ROLE:=primary}"
-# database created at the first initialisation (as the official image)
-: "${POSTGRES_DB:=postgres}"
+# the superuser clients log in as, with POSTGRES_PASSWORD, made at the first initialisation (as the official image); pgha's own scripts keep using the postgres role
+: "${POSTGRES_USER:=postgres}"
+# database created at the first initialisation, owned by POSTGRES_USER (as the official image: POSTGRES_USER by default)
+: "${POSTGRES_DB:=${POSTGRES_USER}}"
 # extra initdb arguments, split on blanks (as the official image)
 : "${POSTGRES_INITDB_ARGS:=}"
 # *.sh, *.sql, *.sql.gz run in name order at the first initialisation

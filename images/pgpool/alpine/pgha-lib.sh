@@ -54,6 +54,16 @@ pgha_is_ipv4() {
   [[ "$1" =~ ^$octet\.$octet\.$octet\.$octet$ ]]
 }
 
+# pgha_check_superuser: POSTGRES_USER as every reader takes it verbatim (pool_passwd's
+# user:password line, pg_ident.conf, psql identifiers) and not a role pgha makes for itself.
+pgha_check_superuser() {
+  if [[ ! "$POSTGRES_USER" =~ ^[a-z_][a-z0-9_]{0,62}$ ]]; then
+    pgha_problem POSTGRES_USER "expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit, got '$POSTGRES_USER'"
+  elif [[ "$POSTGRES_USER" == "$PGHA_PGPOOL_USER" || "$POSTGRES_USER" == "$PGHA_REPLICATION_USER" ]]; then
+    pgha_problem POSTGRES_USER "expected a role of your own, got '$POSTGRES_USER', which pgha makes for pgpool's checks or replication"
+  fi
+}
+
 # pgha_is_host VALUE: a host name (or address) as the scripts pass it on: letters, digits,
 # '.' and '-', starting with a letter or digit (never an option to the program it goes to).
 # pgha_check_count NAME VALUE: a whole number of at least 1 (an interval, a count, a size).

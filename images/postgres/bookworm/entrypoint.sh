@@ -54,6 +54,7 @@ pgha_postgres_check_config() {
     strict) [[ "$PGHA_SYNCHRONOUS" != off ]] || pgha_problem PGHA_DURABILITY "expected available with PGHA_SYNCHRONOUS=off (strict needs synchronous replication), got strict" ;;
     *) pgha_problem PGHA_DURABILITY "expected available or strict, got '$PGHA_DURABILITY'" ;;
   esac
+  pgha_check_superuser
   # A database name as initdb and CREATE DATABASE take it; quoted as an identifier later.
   [[ "$POSTGRES_DB" =~ ^[^[:cntrl:]]{1,63}$ ]] || pgha_problem POSTGRES_DB "expected a database name of 1 to 63 characters without control characters, got '$POSTGRES_DB'"
   local arg args
@@ -128,16 +129,24 @@ CONF
     echo "include_if_exists = 'pgha.conf'" >>"$PGDATA/postgresql.conf"
 }
 
+# pgha_postgres_write_hba: pg_hba.conf, and pg_ident.conf's map that lets the postgres account
+# log in on the socket as POSTGRES_USER too (init scripts run `psql -U "$POSTGRES_USER"`, as the
+# official image's documentation shows).
 pgha_postgres_write_hba() {
-  rm -f "$PGDATA/pg_hba.conf"
+  rm -f "$PGDATA/pg_hba.conf" "$PGDATA/pg_ident.conf"
   cat >"$PGDATA/pg_hba.conf" <<HBA
-# Written by the pgha entrypoint. Local socket: peer; network: scram-sha-256 only;
-# replication from the cluster network only.
-local   all          all                   peer
+# Written by the pgha entrypoint. Local socket: peer (map pgha: pg_ident.conf); network:
+# scram-sha-256 only; replication from the cluster network only.
+local   all          all                   peer map=pgha
 local   replication  all                   peer
 host    all          all        0.0.0.0/0  scram-sha-256
 host    replication  $PGHA_REPLICATION_USER       $PGHA_CLUSTER_SUBNET  scram-sha-256
 HBA
+  cat >"$PGDATA/pg_ident.conf" <<IDENT
+# Written by the pgha entrypoint: the postgres account may be role postgres or POSTGRES_USER.
+pgha  postgres  postgres
+pgha  postgres  $POSTGRES_USER
+IDENT
 }
 
 # pgha_postgres_install_recovery_scripts: pgpool_recovery runs these from the primary's data directory.
@@ -147,15 +156,22 @@ pgha_postgres_install_recovery_scripts() {
 }
 
 pgha_postgres_create_roles() {
-  local pgpool_pw repl_pw
+  local pgpool_pw repl_pw su_pw
   pgpool_pw=$(pgha_read_secret PGPOOL_PASSWORD || true)
   repl_pw=$(pgha_read_secret REPLICATION_PASSWORD || true)
+  su_pw=$(pgha_read_secret POSTGRES_PASSWORD)
   # Passwords travel in the environment of psql, never on a command line.
-  PGHA_PGPOOL_PW=$pgpool_pw PGHA_REPL_PW=$repl_pw psql -X -v ON_ERROR_STOP=1 -q -d postgres \
-    -v pgpool_user="$PGHA_PGPOOL_USER" -v repl_user="$PGHA_REPLICATION_USER" <<'SQL'
+  PGHA_PGPOOL_PW=$pgpool_pw PGHA_REPL_PW=$repl_pw PGHA_SU_PW=$su_pw psql -X -v ON_ERROR_STOP=1 -q -d postgres \
+    -v pgpool_user="$PGHA_PGPOOL_USER" -v repl_user="$PGHA_REPLICATION_USER" \
+    -v su="$POSTGRES_USER" -v own_su="$PGHA_SUPERUSER" <<'SQL'
 \getenv pgpool_pw PGHA_PGPOOL_PW
 \getenv repl_pw PGHA_REPL_PW
-SELECT :'pgpool_pw' <> '' AS have_pgpool, :'repl_pw' <> '' AS have_repl \gset
+\getenv su_pw PGHA_SU_PW
+SELECT :'pgpool_pw' <> '' AS have_pgpool, :'repl_pw' <> '' AS have_repl, :'su' <> :'own_su' AS other_su \gset
+-- POSTGRES_USER: the superuser clients log in as, when it is not pgha's own.
+\if :other_su
+CREATE ROLE :"su" LOGIN SUPERUSER PASSWORD :'su_pw';
+\endif
 \if :have_pgpool
 CREATE ROLE :"pgpool_user" LOGIN PASSWORD :'pgpool_pw';
 GRANT pg_monitor TO :"pgpool_user";
@@ -183,9 +199,12 @@ SQL
 pgha_postgres_run_init_scripts() {
   local f
   if [[ "$POSTGRES_DB" != postgres ]]; then
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db"' >/dev/null
-    pgha_log init "database $POSTGRES_DB created"
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -v db="$POSTGRES_DB" -v su="$POSTGRES_USER" <<<'CREATE DATABASE :"db" OWNER :"su"' >/dev/null
+    pgha_log init "database $POSTGRES_DB created, owned by $POSTGRES_USER"
   fi
+  # As the official image: scripts run as POSTGRES_USER in POSTGRES_DB, and a *.sh script's
+  # psql connects there by default.
+  export PGUSER=$POSTGRES_USER PGDATABASE=$POSTGRES_DB
   [[ -d "$PGHA_INITDB_DIR" ]] || return 0
   for f in "$PGHA_INITDB_DIR"/*; do
     [[ -e "$f" ]] || continue
@@ -201,11 +220,11 @@ pgha_postgres_run_init_scripts() {
         ;;
       *.sql)
         pgha_log init "running $f"
-        psql -X -q -v ON_ERROR_STOP=1 -d "$POSTGRES_DB" -f "$f" >/dev/null
+        psql -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f "$f" >/dev/null
         ;;
       *.sql.gz)
         pgha_log init "running $f"
-        gunzip -c "$f" | psql -X -q -v ON_ERROR_STOP=1 -d "$POSTGRES_DB" >/dev/null
+        gunzip -c "$f" | psql -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" >/dev/null
         ;;
       *) pgha_log init "ignoring $f (not .sh, .sql or .sql.gz)" ;;
     esac
