@@ -9,6 +9,10 @@
 #   ssh/<node>/               a host key and a client key per node, made once, kept;
 #                             authorized_keys (from PGHA_SSH_ACCESS) and known_hosts (every
 #                             host key pinned as [node]:PGHA_SSH_PORT), rewritten every run
+#   ca/ca.key, ca/ca.crt      with PGHA_INIT_TLS=on: a dev CA, made once, kept (never mounted
+#                             into a node)
+#   tls/                      the server certificate and key every node serves (SAN:
+#                             PGHA_TLS_SAN), issued again when that list changes, and ca.crt
 # Everything belongs to the owner of the deploy directory, mode 0600 (0700 directories), so the
 # user who ran `docker compose up` reads the passwords; the nodes read them as root.
 # Runs as root in a container whose only mount is the deploy directory: a link planted there
@@ -44,6 +48,18 @@ pgha_init_check_config() {
   done
   pgha_is_ipv4_cidr "$PGHA_CLUSTER_SUBNET" || pgha_problem PGHA_CLUSTER_SUBNET "expected the cluster network as a CIDR (authorized_keys from=), got '$PGHA_CLUSTER_SUBNET'"
   pgha_check_port PGHA_SSH_PORT "$PGHA_SSH_PORT"
+  case "$PGHA_INIT_TLS" in
+    on)
+      [[ -n "$PGHA_TLS_SAN" ]] || pgha_problem PGHA_TLS_SAN "expected the server certificate's names (DNS:name,IP:address,...) with PGHA_INIT_TLS=on, got nothing"
+      for entry in ${PGHA_TLS_SAN//,/ }; do
+        if ! { [[ "$entry" == DNS:* ]] && pgha_is_host "${entry#DNS:}"; } && ! { [[ "$entry" == IP:* ]] && pgha_is_ipv4 "${entry#IP:}"; }; then
+          pgha_problem PGHA_TLS_SAN "expected DNS:name or IP:address entries separated by commas, got '$entry'"
+        fi
+      done
+      ;;
+    off) ;;
+    *) pgha_problem PGHA_INIT_TLS "expected on or off, got '$PGHA_INIT_TLS'" ;;
+  esac
   [[ -n "$PGHA_INIT_SECRETS" ]] || pgha_problem PGHA_INIT_SECRETS "expected secret names separated by commas, got nothing"
   for name in ${PGHA_INIT_SECRETS//,/ }; do
     [[ "$name" =~ ^[a-z][a-z0-9_]{0,62}$ ]] || pgha_problem PGHA_INIT_SECRETS "expected file names of lower-case letters, digits and '_', got '$name'"
@@ -103,6 +119,7 @@ pgha_init_random() {
 # What this run made, for its log: secret names, and nodes given new keys.
 PGHA_INIT_MADE_SECRETS=()
 PGHA_INIT_MADE_KEYS=()
+PGHA_INIT_MADE_TLS=()
 
 # pgha_init_secrets: each missing secret made; existing ones kept (a running cluster keeps its
 # passwords).
@@ -182,18 +199,56 @@ pgha_init_ssh() {
   done
 }
 
+# pgha_init_tls: the dev CA (made once), and the server certificate every node serves, issued
+# by it for PGHA_TLS_SAN: made when missing or when the names changed (a node added), else kept.
+pgha_init_tls() {
+  local ca=$PGHA_INIT_DIR/ca tls=$PGHA_INIT_DIR/tls work
+  pgha_init_dir "$ca"
+  pgha_init_dir "$tls"
+  work=$(mktemp -d)
+  if [[ ! -e "$ca/ca.key" && ! -L "$ca/ca.key" ]]; then
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days 3650 \
+      -subj "/CN=pgha dev CA $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -keyout "$work/ca.key" -out "$work/ca.crt" 2>"$work/log" || { cat "$work/log" >&2; pgha_die tls "openssl could not make the dev CA"; }
+    pgha_init_place "$work/ca.crt" "$ca/ca.crt" 0600
+    pgha_init_place "$work/ca.key" "$ca/ca.key" 0600
+    rm -f "$tls/server.san"
+    PGHA_INIT_MADE_TLS+=("dev CA")
+  fi
+  if [[ ! -e "$tls/server.crt" || "$(cat "$tls/server.san" 2>/dev/null)" != "$PGHA_TLS_SAN" ]]; then
+    printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' "$PGHA_TLS_SAN" >"$work/ext"
+    { openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=pgha \
+      -keyout "$work/server.key" -out "$work/server.csr" &&
+      openssl x509 -req -sha256 -days 825 -set_serial "0x$(openssl rand -hex 16)" -in "$work/server.csr" \
+        -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -extfile "$work/ext" -out "$work/server.crt"; } 2>"$work/log" ||
+      { cat "$work/log" >&2; pgha_die tls "openssl could not issue the server certificate for $PGHA_TLS_SAN"; }
+    printf '%s\n' "$PGHA_TLS_SAN" | pgha_init_write "$tls/server.san" 0600
+    pgha_init_place "$work/server.key" "$tls/server.key" 0600
+    pgha_init_place "$work/server.crt" "$tls/server.crt" 0600
+    PGHA_INIT_MADE_TLS+=("server certificate for $PGHA_TLS_SAN")
+  fi
+  pgha_init_write "$tls/ca.crt" 0600 <"$ca/ca.crt"
+  rm -rf "$work"
+}
+
 pgha_init_main() {
   pgha_init_check_config
   pgha_report_problems pgha-init
   umask 077
   pgha_init_secrets
   pgha_init_ssh
+  [[ "$PGHA_INIT_TLS" != on ]] || pgha_init_tls
   if ((${#PGHA_INIT_MADE_SECRETS[@]})); then
     pgha_log init "secrets made in secrets/: $(IFS=,; echo "${PGHA_INIT_MADE_SECRETS[*]}") (kept for later runs; never in an image)"
   fi
   if ((${#PGHA_INIT_MADE_KEYS[@]})); then
     pgha_log init "SSH host and client keys made in ssh/ for $(IFS=,; echo "${PGHA_INIT_MADE_KEYS[*]}"); host keys pinned in known_hosts"
   fi
+  local made
+  for made in "${PGHA_INIT_MADE_TLS[@]}"; do
+    pgha_log init "TLS: $made made (ca/, tls/)"
+  done
   pgha_log init "deploy directory ready: secrets and SSH material of $(pgha_init_hosts | paste -sd, -) (owner $(pgha_init_owner))"
 }
 

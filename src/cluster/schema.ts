@@ -120,6 +120,16 @@ export const clusterSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /**
+     * TLS for clients (to pgpool and to PostgreSQL) and from pgpool to the backends: the init
+     * service makes a dev CA and a server certificate for every node name, the delegate IP and
+     * 127.0.0.1; the nodes serve it with ssl = on.
+     */
+    tls: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+      })
+      .prefault({}),
   })
   .superRefine((c, ctx) => {
     // A field the schema refused (a range, a type) holds the raw input here: a check that

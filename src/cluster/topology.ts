@@ -22,6 +22,17 @@ export interface Topology {
 /** The database clients use: postgres.database, else the user's name (as POSTGRES_DB defaults in the official image). */
 export const clientDatabase = (cluster: Cluster): string => cluster.postgres.database ?? cluster.postgres.user;
 
+/**
+ * The names the dev cluster's server certificate is issued for, as openssl's subjectAltName
+ * list: every node by name and address, the delegate IP, and this machine (published ports).
+ */
+export function tlsNames(topo: Topology): string {
+  const nodes = [...topo.postgres, ...topo.pgpool];
+  const published = topo.published.map((p) => p.address).filter((a) => a !== '0.0.0.0');
+  const ips = [...new Set([topo.delegateIp, ...nodes.map((n) => n.address), '127.0.0.1', ...published])];
+  return [...nodes.map((n) => `DNS:${n.host}`), 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+}
+
 /** One authorized key: `caller` may log in on `host`, its key forced through ssh-command as `kind`. */
 export interface SshGrant {
   host: string;

@@ -55,7 +55,7 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
   if (missing.length) throw new UsageError(missing);
   const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: Number(opts.wait) });
   console.log(formatStatus(status));
-  const conn = connectionStrings(cluster, topo);
+  const conn = connectionStrings(cluster, topo, resolve(dir, 'tls/ca.crt'));
   console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
   console.log(`  through the delegate IP (Linux Docker host, cluster network): psql "${conn.delegateIp}"`);
   if (conn.published) console.log(`  through the published ports (any platform; a dead pgpool node is skipped): psql "${conn.published}"`);

@@ -9,8 +9,11 @@ import { clientDatabase, type Topology } from '../cluster/topology.js';
  * a load-balancing pgpool libpq is told the session is on a hot standby (seen: every node
  * "session is read-only"), while pgpool sends every write to the primary anyway.
  */
-export function connectionStrings(cluster: Cluster, topo: Topology): { delegateIp: string; published: string | null } {
-  const user = `user=${cluster.postgres.user} dbname=${clientDatabase(cluster)}`;
+export function connectionStrings(cluster: Cluster, topo: Topology, caFile?: string): { delegateIp: string; published: string | null } {
+  // With TLS on, the client checks the server's certificate against the dev CA and the name it
+  // connected to (the delegate IP, 127.0.0.1: both in the certificate).
+  const tls = cluster.tls.enabled && caFile ? ` sslmode=verify-full sslrootcert=${conninfoValue(caFile)}` : '';
+  const user = `user=${cluster.postgres.user} dbname=${clientDatabase(cluster)}${tls}`;
   // A port published on every address is reached locally at 127.0.0.1.
   const local = (a: string) => (a === '0.0.0.0' ? '127.0.0.1' : a);
   return {
@@ -19,4 +22,9 @@ export function connectionStrings(cluster: Cluster, topo: Topology): { delegateI
       ? `host=${topo.published.map((p) => local(p.address)).join(',')} port=${topo.published.map((p) => p.port).join(',')} ${user} connect_timeout=3`
       : null,
   };
+}
+
+/** A value as libpq's key=value syntax takes it: bare when plain, else single-quoted with ' and \\ escaped. */
+export function conninfoValue(v: string): string {
+  return /^[A-Za-z0-9_./,:@+-]+$/.test(v) ? v : `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }

@@ -50,6 +50,8 @@ export const PATHS = {
   postgresRun: '/usr/local/bin/postgres-run.sh',
   recoveryDir: '/usr/local/lib/pgha/recovery',
   sshMount: '/etc/pgha/ssh',
+  /** Where a node mounts the deploy directory's tls/: server certificate, key and the dev CA's certificate. */
+  tlsMount: '/etc/pgha/tls',
   runDir: '/run/pgha',
   privateDir: '/run/pgha/private',
   sshHostKey: '/run/pgha/ssh/ssh_host_ed25519_key',

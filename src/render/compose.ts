@@ -1,12 +1,21 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
-import { clientDatabase, sshAccess, type Topology } from '../cluster/topology.js';
+import { clientDatabase, sshAccess, tlsNames, type Topology } from '../cluster/topology.js';
 import { clusterImages } from '../images/catalog.js';
 import { CLUSTER_SECRETS, PATHS, PORTS } from '../images/facts.js';
 import type { Manifest } from '../manifest/schema.js';
 
 /** The compose service that makes the secrets and SSH material before any node starts. */
 export const INIT_SERVICE = 'init';
+
+/** A node's TLS environment and mount, when the cluster has TLS on (the CA's key stays in ca/, never mounted). */
+const tlsOf = (cluster: Cluster) =>
+  cluster.tls.enabled
+    ? {
+        env: { PGHA_TLS_CERT_FILE: `${PATHS.tlsMount}/server.crt`, PGHA_TLS_KEY_FILE: `${PATHS.tlsMount}/server.key`, PGHA_TLS_CA_FILE: `${PATHS.tlsMount}/ca.crt` },
+        volumes: [`./tls:${PATHS.tlsMount}:ro`],
+      }
+    : { env: {}, volumes: [] };
 
 /** depends_on in compose's long form: the init service has completed, and each of `started` has started. */
 const dependsOn = (started: string[]) => ({
@@ -36,6 +45,8 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       PGHA_SSH_PORT: String(PORTS.ssh),
       PGHA_INIT_SECRETS: CLUSTER_SECRETS.join(','),
       PGHA_SSH_ACCESS: sshAccess(topo).map((g) => `${g.host}:${g.caller}:${g.kind}`).join(' '),
+      PGHA_INIT_TLS: cluster.tls.enabled ? 'on' : 'off',
+      ...(cluster.tls.enabled ? { PGHA_TLS_SAN: tlsNames(topo) } : {}),
     },
     volumes: [`.:${PATHS.deployMount}`],
     network_mode: 'none',
@@ -76,6 +87,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
         POSTGRES_USER: cluster.postgres.user,
         POSTGRES_DB: clientDatabase(cluster),
+        ...tlsOf(cluster).env,
         ...secretEnv('postgres_password'),
         ...secretEnv('pgpool_password'),
         ...secretEnv('replication_password'),
@@ -87,6 +99,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       volumes: [
         `${node.host}-data:${PATHS.postgresHome}`,
         `./ssh/${node.host}:${PATHS.sshMount}:ro`,
+        ...tlsOf(cluster).volumes,
         // Every node gets them; only a first initialisation of the primary runs them.
         ...(cluster.postgres.initScripts ? [`${cluster.postgres.initScripts}:${PATHS.initdbDir}:ro`] : []),
       ],
@@ -121,13 +134,14 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
         // pool_passwd gets an entry for the clients' superuser too.
         POSTGRES_USER: cluster.postgres.user,
+        ...tlsOf(cluster).env,
         ...secretEnv('postgres_password'),
         ...secretEnv('pgpool_password'),
         ...secretEnv('pcp_password'),
         ...secretEnv('wd_authkey'),
       },
       secrets: ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'],
-      volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, `./ssh/${node.host}:${PATHS.sshMount}:ro`],
+      volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, `./ssh/${node.host}:${PATHS.sshMount}:ro`, ...tlsOf(cluster).volumes],
       // Reachable from the host where the delegate IP is not (Docker Desktop, another machine).
       ...published(node.host),
       networks: { [network]: { ipv4_address: node.address } },

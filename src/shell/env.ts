@@ -70,6 +70,11 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_VIP_BIN', PATHS.vipWrapper, 'the root-owned wrapper that adds, removes and announces the delegate IP (sudo)'),
     v('PGHA_VIP_CONF', PATHS.vipConf, 'the delegate IP, prefix and device pgha-vip acts on (root-owned)'),
     v('PGHA_SSH_COMMAND', PATHS.sshCommand, 'the forced command of every authorized key'),
+    v('PGHA_TLS_DIR', '${PGHA_RUN_DIR}/tls', 'the TLS files as the server reads them (root-owned; the key owned by the server\'s account)'),
+    // TLS: on when a certificate and its key are given
+    v('PGHA_TLS_CERT_FILE', '', 'the server certificate (PEM; a mounted file): with PGHA_TLS_KEY_FILE, ssl = on'),
+    v('PGHA_TLS_KEY_FILE', '', 'the server certificate\'s private key (PEM; a mounted file)'),
+    v('PGHA_TLS_CA_FILE', '', 'optional: the CA (PEM) that signed the cluster\'s certificates; pgpool checks the backends against it'),
     // The node and its cluster
     v('PGHA_NODE_ID', '', 'this postgres node\'s backend id'),
     v('PGPOOL_NODE_ID', '', 'this pgpool node\'s watchdog id'),
@@ -109,6 +114,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     // The init service (pgha-init)
     v('PGHA_INIT_DIR', PATHS.deployMount, 'the deploy directory the init service fills with secrets and SSH material'),
     v('PGHA_INIT_SECRETS', CLUSTER_SECRETS.join(','), 'the secrets the init service makes, comma-separated: one file each under secrets/'),
+    v('PGHA_INIT_TLS', 'off', 'on: the init service makes a dev CA (ca/) and the server certificate every node serves (tls/)'),
+    v('PGHA_TLS_SAN', '', 'the names of that certificate: DNS:name,IP:address,... (the node names, the delegate IP, 127.0.0.1)'),
     v('PGHA_SSH_ACCESS', '', 'who may log in where: NODE:CALLER:pgpool|postgres entries separated by blanks (the init service writes authorized_keys from it)'),
     v('PGHA_FORCE_BASEBACKUP', '', '1: follow the new primary with pg_basebackup, never pg_rewind (tests)'),
   ];

@@ -102,3 +102,51 @@ mode() { stat -c %a "$1"; }
   [ ! -L "$PGHA_INIT_DIR/ssh/pg0/authorized_keys" ]
   [ "$(cat "$outside/target")" = untouched ]
 }
+
+@test "TLS on: a dev CA and a server certificate for PGHA_TLS_SAN that verifies against it; the CA's key stays out of tls/" {
+  export PGHA_INIT_TLS=on PGHA_TLS_SAN=DNS:pg0,DNS:pgpool0,IP:172.30.0.100,IP:127.0.0.1
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"TLS: dev CA made"* && "$output" == *"TLS: server certificate for $PGHA_TLS_SAN made"* ]]
+  local d=$PGHA_INIT_DIR
+  openssl verify -CAfile "$d/ca/ca.crt" "$d/tls/server.crt"
+  [ "$(ls "$d/tls" | sort | tr '\n' ' ')" = "ca.crt server.crt server.key server.san " ]
+  cmp "$d/ca/ca.crt" "$d/tls/ca.crt"
+  local san
+  san=$(openssl x509 -noout -ext subjectAltName -in "$d/tls/server.crt" | tail -1 | tr -d ' ')
+  [ "$san" = "DNS:pg0,DNS:pgpool0,IPAddress:172.30.0.100,IPAddress:127.0.0.1" ] || { echo "$san"; false; }
+  openssl x509 -noout -ext extendedKeyUsage -in "$d/tls/server.crt" | grep -q "TLS Web Server Authentication"
+  # The key matches the certificate.
+  [ "$(openssl pkey -in "$d/tls/server.key" -pubout)" = "$(openssl x509 -in "$d/tls/server.crt" -noout -pubkey)" ]
+  for f in ca/ca.key ca/ca.crt tls/server.key tls/server.crt; do [ "$(mode "$d/$f")" = 600 ]; done
+}
+
+@test "TLS: a second run keeps the CA and the certificate; a changed name list issues a new certificate from the same CA" {
+  export PGHA_INIT_TLS=on PGHA_TLS_SAN=DNS:pg0,IP:127.0.0.1
+  init
+  [ "$status" -eq 0 ]
+  local d=$PGHA_INIT_DIR ca cert
+  ca=$(cat "$d/ca/ca.crt")
+  cert=$(cat "$d/tls/server.crt")
+  init
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"TLS:"* ]]
+  [ "$(cat "$d/tls/server.crt")" = "$cert" ]
+  PGHA_TLS_SAN=DNS:pg0,DNS:pg1,IP:127.0.0.1 init
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"TLS: server certificate for DNS:pg0,DNS:pg1,IP:127.0.0.1 made"* && "$output" != *"dev CA made"* ]]
+  [ "$(cat "$d/ca/ca.crt")" = "$ca" ]
+  [ "$(cat "$d/tls/server.crt")" != "$cert" ]
+  openssl verify -CAfile "$d/ca/ca.crt" "$d/tls/server.crt"
+}
+
+@test "TLS settings are checked with the rest: an unknown switch, a name list entry that is neither DNS: nor IP:" {
+  PGHA_INIT_TLS=yes init
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"PGHA_INIT_TLS: expected on or off, got 'yes'"* ]]
+  PGHA_INIT_TLS=on PGHA_TLS_SAN='DNS:pg0,URI:x,IP:300.1.1.1' init
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"PGHA_TLS_SAN: expected DNS:name or IP:address entries separated by commas, got 'URI:x'"* ]]
+  [[ "$output" == *"got 'IP:300.1.1.1'"* ]]
+  [ -z "$(ls -A "$PGHA_INIT_DIR")" ]
+}

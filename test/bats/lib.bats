@@ -109,3 +109,24 @@ setup() {
     [[ "${PGHA_PROBLEMS[0]}" == "POSTGRES_USER: expected a role of your own, got '$own'"* ]]
   done
 }
+
+@test "TLS files: both certificate and key or neither, each readable and PEM, the CA only with them; one line each" {
+  local d=$BATS_TEST_TMPDIR
+  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=t -days 1 -keyout "$d/k.pem" -out "$d/c.pem" 2>/dev/null
+  PGHA_PROBLEMS=()
+  PGHA_TLS_CERT_FILE=$d/c.pem PGHA_TLS_KEY_FILE=$d/k.pem PGHA_TLS_CA_FILE=$d/c.pem pgha_check_tls
+  [ "${#PGHA_PROBLEMS[@]}" -eq 0 ] || { echo "${PGHA_PROBLEMS[*]}"; false; }
+  PGHA_PROBLEMS=()
+  PGHA_TLS_CERT_FILE='' PGHA_TLS_KEY_FILE='' PGHA_TLS_CA_FILE='' pgha_check_tls
+  [ "${#PGHA_PROBLEMS[@]}" -eq 0 ]
+  PGHA_PROBLEMS=()
+  PGHA_TLS_CERT_FILE=$d/missing.pem PGHA_TLS_KEY_FILE=$d/c.pem PGHA_TLS_CA_FILE='' pgha_check_tls
+  [ "${PGHA_PROBLEMS[0]}" = "PGHA_TLS_CERT_FILE: expected a readable file with a PEM certificate, got $d/missing.pem (missing or unreadable)" ]
+  [ "${PGHA_PROBLEMS[1]}" = "PGHA_TLS_KEY_FILE: expected a PEM private key in $d/c.pem, openssl cannot read one" ]
+  PGHA_PROBLEMS=()
+  PGHA_TLS_CERT_FILE=$d/c.pem PGHA_TLS_KEY_FILE='' PGHA_TLS_CA_FILE='' pgha_check_tls
+  [ "${PGHA_PROBLEMS[*]}" = "PGHA_TLS_KEY_FILE: expected the server key's file with PGHA_TLS_CERT_FILE, got nothing" ]
+  PGHA_PROBLEMS=()
+  PGHA_TLS_CERT_FILE='' PGHA_TLS_KEY_FILE='' PGHA_TLS_CA_FILE=$d/c.pem pgha_check_tls
+  [[ "${PGHA_PROBLEMS[*]}" == "PGHA_TLS_CA_FILE: expected only with PGHA_TLS_CERT_FILE and PGHA_TLS_KEY_FILE"* ]]
+}

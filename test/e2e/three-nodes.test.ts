@@ -5,12 +5,13 @@
 // back to pg_basebackup. Each time the standby gets a fresh slot and pcp_attach_node. Then
 // (5c) a standby that stopped receiving WAL is passed over for the one that has it all.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { checkServerIdentity } from 'node:tls';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { join } from 'node:path';
 import { CLUSTER_SECRETS } from '../../src/images/facts.js';
-import { TestCluster, Writer, e2eEngine, lost, waitFor } from './harness.js';
+import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
 
@@ -71,6 +72,35 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     expect(await tc.logs('pg0')).toContain('action=init: running /docker-entrypoint-initdb.d/01-app.sql');
     expect(await tc.logs('pg0')).toContain('action=init: running /docker-entrypoint-initdb.d/02-user.sh');
     expect(await tc.logs('pg1')).not.toContain('action=init: running');
+  });
+
+  it('TLS: clients verify the certificate fully (sslmode=verify-full) through the VIP and on a node by name; pgpool talks TLS to the backend (pg_stat_ssl); a client trusting another certificate is refused', async () => {
+    const psqlOn = (conninfo: string, sql: string) => sh(tc.container('pg1'), `psql "${conninfo}" -XAtc "${sql}"`, { env: [`PGPASSWORD=${tc.password}`] });
+    const ownSession = 'SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
+    const viaVip = `host=${tc.vip} port=${tc.cluster.pgpool.port} user=app dbname=appdb sslmode=verify-full sslrootcert=/etc/pgha/tls/ca.crt connect_timeout=5`;
+    // The session pgpool opened to the backend that answered: TLS as well.
+    const r = await psqlOn(viaVip, ownSession);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^t\|TLSv1\.[23]$/);
+    const direct = await psqlOn(`host=pg0 port=${tc.cluster.postgres.port} user=app dbname=appdb sslmode=verify-full sslrootcert=/etc/pgha/tls/ca.crt connect_timeout=5`, ownSession);
+    expect(direct.exitCode, direct.stderr).toBe(0);
+    expect(direct.stdout.trim()).toMatch(/^t\|TLSv1\.[23]$/);
+    // Trusting the server's own certificate instead of the CA that issued it: refused.
+    const wrong = await psqlOn(viaVip.replace('/etc/pgha/tls/ca.crt', '/etc/pgha/tls/server.crt'), 'SELECT 1');
+    expect(wrong.exitCode).not.toBe(0);
+    expect(wrong.stderr).toMatch(/certificate verify failed/);
+    // From the host with node-postgres and the CA from the deploy directory, the VIP checked against the certificate's names.
+    const c = new pg.Client({
+      host: tc.vip, port: tc.cluster.pgpool.port, user: 'app', password: tc.password, database: 'appdb', connectionTimeoutMillis: 5000,
+      ssl: { ca: readFileSync(join(tc.dir, 'tls/ca.crt'), 'utf8'), rejectUnauthorized: true, checkServerIdentity: (_host, cert) => checkServerIdentity(tc.vip, cert) },
+    });
+    c.on('error', () => {});
+    await c.connect();
+    try {
+      expect((await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows).toEqual([{ ssl: true }]);
+    } finally {
+      await c.end().catch(() => {});
+    }
   });
 
   const ids = async (host: string) => (await tc.onNode(host, 'SELECT id FROM follow_rows ORDER BY id')).split('\n').filter(Boolean).map(Number);

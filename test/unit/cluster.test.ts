@@ -3,6 +3,7 @@ import { parseCluster } from '../../src/cluster/load.js';
 import { clusterWarnings } from '../../src/cluster/schema.js';
 import { topology } from '../../src/cluster/topology.js';
 import { connectionStrings } from '../../src/deploy/connect.js';
+import { tlsNames } from '../../src/cluster/topology.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { projectInput, readManifestJson, ROOT } from '../helpers.js';
@@ -101,6 +102,17 @@ describe('cluster definition', () => {
       'postgres.nodes: Too small: expected number to be >=2',
       'pgpool.pcpPort: port 9999 is already pgpool.port',
     ]);
+  });
+
+  it('TLS (on by default): the certificate names every node by name and address, the delegate IP and 127.0.0.1; clients verify it fully against the dev CA', () => {
+    const c = parseCluster('postgres:\n  user: app\npgpool:\n  nodes: 1\n', 'c.yaml', manifest);
+    const t = topology(c);
+    expect(c.tls.enabled).toBe(true);
+    expect(tlsNames(t)).toBe('DNS:pg0,DNS:pg1,DNS:pgpool0,DNS:localhost,IP:172.30.0.100,IP:172.30.0.10,IP:172.30.0.11,IP:172.30.0.20,IP:127.0.0.1');
+    expect(connectionStrings(c, t, '/home/me/deploy/pgha/tls/ca.crt').delegateIp).toBe('host=172.30.0.100 port=9999 user=app dbname=app sslmode=verify-full sslrootcert=/home/me/deploy/pgha/tls/ca.crt');
+    expect(connectionStrings(c, t, "/tmp/it's here/ca.crt").published).toBe("host=127.0.0.1 port=9999 user=app dbname=app sslmode=verify-full sslrootcert='/tmp/it\\'s here/ca.crt' connect_timeout=3");
+    const off = parseCluster('tls:\n  enabled: false\n', 'c.yaml', manifest);
+    expect(connectionStrings(off, topology(off), '/x/ca.crt').delegateIp).toBe('host=172.30.0.100 port=9999 user=postgres dbname=postgres');
   });
 
   it('publishes each pgpool node on 127.0.0.1 from 9999 and gives a multi-host string that skips a dead node; off when asked', () => {

@@ -59,6 +59,25 @@ describe('dev cluster deploy files', () => {
     expect(problems('postgres:\n  database: "a b"\n')).toEqual(["postgres.database: expected a database name of at most 63 letters, digits, '_' and '-', not starting with a digit or '-'"]);
   });
 
+  it('TLS: every node serves the init service\'s certificate from ./tls (read-only); the CA\'s key (ca/) is mounted nowhere; off, nothing of it', () => {
+    type Svc = { environment: Record<string, string>; volumes?: string[] };
+    const on = composeFor('') as unknown as { services: Record<string, Svc> };
+    expect(on.services.init!.environment).toMatchObject({ PGHA_INIT_TLS: 'on' });
+    expect(on.services.init!.environment.PGHA_TLS_SAN).toMatch(/^DNS:pg0,.*IP:172\.30\.0\.100,/);
+    for (const [name, s] of Object.entries(on.services).filter(([n]) => n !== 'init')) {
+      expect(s.environment, name).toMatchObject({ PGHA_TLS_CERT_FILE: '/etc/pgha/tls/server.crt', PGHA_TLS_KEY_FILE: '/etc/pgha/tls/server.key', PGHA_TLS_CA_FILE: '/etc/pgha/tls/ca.crt' });
+      expect(s.volumes, name).toContain('./tls:/etc/pgha/tls:ro');
+      expect(s.volumes!.some((v) => v.startsWith('./ca') || v.startsWith('.:')), name).toBe(false);
+    }
+    const off = composeFor('tls:\n  enabled: false\n') as unknown as { services: Record<string, Svc> };
+    expect(off.services.init!.environment.PGHA_INIT_TLS).toBe('off');
+    expect(off.services.init!.environment).not.toHaveProperty('PGHA_TLS_SAN');
+    for (const s of Object.values(off.services)) {
+      expect(Object.keys(s.environment).filter((k) => k.startsWith('PGHA_TLS_'))).toEqual([]);
+      expect((s.volumes ?? []).filter((v) => v.includes('tls'))).toEqual([]);
+    }
+  });
+
   it('rejects an initialPrimary outside the nodes', () => {
     try {
       parseCluster('postgres:\n  nodes: 2\n  initialPrimary: 2\n', 'c.yaml', input.manifest);

@@ -75,6 +75,7 @@ pgha_pgpool_check_keys() {
 pgha_pgpool_check_config() {
   [[ -r "$PGHA_IMAGE_CONF" ]] || pgha_problem "$PGHA_IMAGE_CONF" "missing from the image"
   pgha_check_superuser
+  pgha_check_tls
   if [[ "$PGHA_CLUSTER_CONF" != "$PGHA_DEFAULT_CLUSTER_CONF" && ! -r "$PGHA_CLUSTER_CONF" ]]; then
     pgha_problem PGHA_CLUSTER_CONF "expected a readable file, got $PGHA_CLUSTER_CONF"
   fi
@@ -123,9 +124,15 @@ pgha_pgpool_write_runtime_conf() {
   pgha_fresh_dir "$dir" 0700 postgres
   pgha_fresh_dir "$PGHA_PRIVATE_DIR" 0700 postgres
   install -d -m 0755 -o postgres -g postgres "$PGHA_PGPOOL_WORK_DIR"
+  pgha_install_tls postgres
   {
     echo "# Built by the pgha entrypoint from $PGHA_IMAGE_CONF and $PGHA_CLUSTER_CONF; do not edit."
     printf '%s\n' "$PGHA_MERGED_CONF"
+    # TLS for clients and to the backends (verified against the CA when one is given).
+    if pgha_tls_on; then
+      printf "ssl = on\nssl_cert = '%s'\nssl_key = '%s'\n" "$PGHA_TLS_DIR/server.crt" "$PGHA_TLS_DIR/server.key"
+      [[ ! -e "$PGHA_TLS_DIR/ca.crt" ]] || printf "ssl_ca_cert = '%s'\n" "$PGHA_TLS_DIR/ca.crt"
+    fi
     if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
       printf "wd_authkey = '%s'\n" "$(pgha_read_secret WD_AUTHKEY)"
     fi

@@ -55,6 +55,7 @@ pgha_postgres_check_config() {
     *) pgha_problem PGHA_DURABILITY "expected available or strict, got '$PGHA_DURABILITY'" ;;
   esac
   pgha_check_superuser
+  pgha_check_tls
   # A database name as initdb and CREATE DATABASE take it; quoted as an identifier later.
   [[ "$POSTGRES_DB" =~ ^[^[:cntrl:]]{1,63}$ ]] || pgha_problem POSTGRES_DB "expected a database name of 1 to 63 characters without control characters, got '$POSTGRES_DB'"
   local arg args
@@ -82,6 +83,7 @@ pgha_postgres_prepare_dirs() {
   (umask 022 && echo "$PGHA_DURABILITY" >"$PGHA_DURABILITY_FILE")
   # The postgres account owns this one: made anew at every start, nothing it left is trusted.
   pgha_fresh_dir "$PGHA_PRIVATE_DIR" 0700 postgres
+  pgha_install_tls postgres
 }
 
 # pgha_postgres_prepare_ssh: sshd's host key and authorized_keys, and the client key and
@@ -125,6 +127,14 @@ max_slot_wal_keep_size = '2GB'
 hot_standby = on
 synchronous_standby_names = $sync_names
 CONF
+  if pgha_tls_on; then
+    {
+      echo "ssl = on"
+      echo "ssl_cert_file = '$PGHA_TLS_DIR/server.crt'"
+      echo "ssl_key_file = '$PGHA_TLS_DIR/server.key'"
+      [[ ! -e "$PGHA_TLS_DIR/ca.crt" ]] || echo "ssl_ca_file = '$PGHA_TLS_DIR/ca.crt'"
+    } >>"$PGDATA/pgha.conf"
+  fi
   grep -qxF "include_if_exists = 'pgha.conf'" "$PGDATA/postgresql.conf" ||
     echo "include_if_exists = 'pgha.conf'" >>"$PGDATA/postgresql.conf"
 }

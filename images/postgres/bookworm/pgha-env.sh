@@ -105,6 +105,14 @@
 : "${PGHA_VIP_CONF:=/run/pgha/vip.conf}"
 # the forced command of every authorized key
 : "${PGHA_SSH_COMMAND:=/usr/local/lib/pgha/ssh-command}"
+# the TLS files as the server reads them (root-owned; the key owned by the server's account)
+: "${PGHA_TLS_DIR:=${PGHA_RUN_DIR}/tls}"
+# the server certificate (PEM; a mounted file): with PGHA_TLS_KEY_FILE, ssl = on
+: "${PGHA_TLS_CERT_FILE:=}"
+# the server certificate's private key (PEM; a mounted file)
+: "${PGHA_TLS_KEY_FILE:=}"
+# optional: the CA (PEM) that signed the cluster's certificates; pgpool checks the backends against it
+: "${PGHA_TLS_CA_FILE:=}"
 # this postgres node's backend id
 : "${PGHA_NODE_ID:=}"
 # this pgpool node's watchdog id
@@ -175,6 +183,10 @@
 : "${PGHA_INIT_DIR:=/pgha/deploy}"
 # the secrets the init service makes, comma-separated: one file each under secrets/
 : "${PGHA_INIT_SECRETS:=postgres_password,pgpool_password,replication_password,pcp_password,wd_authkey}"
+# on: the init service makes a dev CA (ca/) and the server certificate every node serves (tls/)
+: "${PGHA_INIT_TLS:=off}"
+# the names of that certificate: DNS:name,IP:address,... (the node names, the delegate IP, 127.0.0.1)
+: "${PGHA_TLS_SAN:=}"
 # who may log in where: NODE:CALLER:pgpool|postgres entries separated by blanks (the init service writes authorized_keys from it)
 : "${PGHA_SSH_ACCESS:=}"
 # 1: follow the new primary with pg_basebackup, never pg_rewind (tests)
