@@ -8,6 +8,7 @@ import { clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles } 
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
 import { clusterImages } from '../images/catalog.js';
+import { PORTS } from '../images/facts.js';
 import { loadProject, type ProjectOptions } from '../project.js';
 import { render } from '../render/render.js';
 import { say } from './say.js';
@@ -59,6 +60,7 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
   console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
   console.log(`  through the delegate IP (Linux Docker host, cluster network): psql "${conn.delegateIp}"`);
   if (conn.published) console.log(`  through the published ports (any platform; a dead pgpool node is skipped): psql "${conn.published}"`);
+  console.log(`  metrics (Prometheus, cluster network): ${[...topo.pgpool, ...topo.postgres].map((n) => `http://${n.address}:${PORTS.metrics}/metrics`).join(' ')}`);
 }
 
 /** `pgha cluster down`: removes the containers and network; the data volumes too with `volumes`. */

@@ -88,6 +88,7 @@ const pgpoolFiles = (family: 'debian' | 'alpine'): ContextFile[] => [
   { out: 'pgha-vip', template: 'pgpool/pgha-vip.hbs' },
   { out: 'sudoers', template: 'pgpool/sudoers.hbs' },
   { out: 'pgpool-params.txt', generated: 'pgpool-params' },
+  { out: 'exporter-queries.yaml', template: 'pgpool/exporter-queries.yaml.hbs' },
   ...lib,
 ];
 

@@ -18,6 +18,8 @@ export const PORTS = {
   pcp: 9898,
   watchdog: 9000,
   heartbeat: 9694,
+  /** Prometheus metrics of every node (Debian's prometheus-postgres-exporter; its own default). */
+  metrics: 9187,
 } as const;
 
 /** Database and pcp roles the images create and use. */
@@ -74,6 +76,8 @@ export const PATHS = {
   initdbDir: '/docker-entrypoint-initdb.d',
   pgpoolWorkDir: '/var/lib/pgpool',
   pgpoolParams: '/usr/local/share/pgha/pgpool-params.txt',
+  /** What the pgpool node's metrics endpoint asks its pgpool (SHOW pool_nodes, pool_health_check_stats). */
+  exporterQueries: '/usr/local/share/pgha/exporter-queries.yaml',
   /** The root-owned wrapper sudo allows, and the file it reads the delegate IP from. */
   vipWrapper: '/usr/local/sbin/pgha-vip',
   vipConf: '/run/pgha/vip.conf',

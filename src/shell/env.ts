@@ -63,6 +63,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_DEFAULT_CLUSTER_CONF', `${PATHS.pgpoolEtc}/cluster.conf`, 'where a cluster mounts its pgpool settings'),
     v('PGHA_CLUSTER_CONF', '${PGHA_DEFAULT_CLUSTER_CONF}', 'the cluster\'s pgpool settings, merged over the image\'s'),
     v('PGHA_PGPOOL_PARAMS', PATHS.pgpoolParams, 'pgpool.conf keys the built pgpool knows'),
+    v('PGHA_METRICS_PORT', PORTS.metrics, 'the Prometheus metrics endpoint of the node (prometheus-postgres-exporter)'),
+    v('PGHA_EXPORTER_QUERIES', PATHS.exporterQueries, 'what the pgpool node\'s exporter asks pgpool'),
     v('PGHA_PGPOOL_CONF_DIR', PATHS.pgpoolRunConf, 'pgpool\'s run-time configuration'),
     v('PGHA_POSTGRES_SOCKET_DIR', PATHS.postgresSocketDir, 'postgres\'s socket directory'),
     v('PGHA_PGPOOL_SOCKET_DIR', PATHS.pgpoolSocketDir, 'pgpool\'s sockets and pid file'),

@@ -103,6 +103,26 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     }
   });
 
+  it('metrics: each pgpool node\'s endpoint shows every backend with its status and role (SHOW pool_nodes, pool_health_check_stats); each postgres node\'s shows pg_up and its standbys', async () => {
+    const scrape = async (address: string) => {
+      const r = await fetch(`http://${address}:9187/metrics`, { signal: AbortSignal.timeout(10_000) });
+      expect(r.status).toBe(200);
+      return r.text();
+    };
+    const pgpool0 = tc.topo.pgpool[0]!.address;
+    // The exporter connects to pgpool on its first scrape; the health check counters exist once a check ran.
+    const text = await waitFor('pgpool0\'s metrics to show every backend', async () => {
+      const t = await scrape(pgpool0);
+      return tc.topo.postgres.every((n) => new RegExp(`^pgpool_nodes_replication_delay\\{[^}]*hostname="${n.host}"[^}]*status="up"`, 'm').test(t)) && /^pgpool_health_check_success_count\{/m.test(t) ? t : false;
+    }, 60_000, 2000);
+    const primaryLine = text.split('\n').find((l) => l.startsWith('pgpool_nodes_replication_delay{') && l.includes('hostname="pg0"'))!;
+    expect(primaryLine).toMatch(/role="primary"/);
+    expect(text).toMatch(/^pg_up 1$/m);
+    const pg0 = await scrape(tc.topo.postgres[0]!.address);
+    expect(pg0).toMatch(/^pg_up 1$/m);
+    for (const standby of ['pg1', 'pg2']) expect(pg0).toMatch(new RegExp(`^pg_stat_replication_pg_wal_lsn_diff\\{application_name="${standby}"[^}]*state="streaming"`, 'm'));
+  });
+
   const ids = async (host: string) => (await tc.onNode(host, 'SELECT id FROM follow_rows ORDER BY id')).split('\n').filter(Boolean).map(Number);
   const upstreamOf = (host: string) => tc.onNode(host, 'SELECT sender_host FROM pg_stat_wal_receiver');
   const allReplayed = async (acked: number[], hosts: string[]) => {

@@ -91,6 +91,10 @@
 : "${PGHA_CLUSTER_CONF:=${PGHA_DEFAULT_CLUSTER_CONF}}"
 # pgpool.conf keys the built pgpool knows
 : "${PGHA_PGPOOL_PARAMS:=/usr/local/share/pgha/pgpool-params.txt}"
+# the Prometheus metrics endpoint of the node (prometheus-postgres-exporter)
+: "${PGHA_METRICS_PORT:=9187}"
+# what the pgpool node's exporter asks pgpool
+: "${PGHA_EXPORTER_QUERIES:=/usr/local/share/pgha/exporter-queries.yaml}"
 # pgpool's run-time configuration
 : "${PGHA_PGPOOL_CONF_DIR:=/run/pgha/pgpool}"
 # postgres's socket directory
