@@ -76,12 +76,16 @@ export async function clusterUp(
   }
   opts.say(`waiting up to ${opts.waitSeconds} s for one primary, every backend up, a watchdog leader and the delegate IP`);
   let last: ClusterStatus | null = null;
+  let shown = '';
   try {
     await waitFor(
       'the cluster to become ready',
       async () => {
         last = await clusterStatus(docker, cluster, topo);
         const why = readiness(last);
+        // What it waits for now, each time that changes.
+        if (why && why !== shown) opts.say(`waiting: ${why}`);
+        shown = why ?? '';
         if (why) throw new Error(why);
         return true;
       },
