@@ -57,7 +57,11 @@ pgha_postgres_check_config() {
   pgha_check_superuser
   pgha_check_tls
   # A database name as initdb and CREATE DATABASE take it; quoted as an identifier later.
-  [[ "$POSTGRES_DB" =~ ^[^[:cntrl:]]{1,63}$ ]] || pgha_problem POSTGRES_DB "expected a database name of 1 to 63 characters without control characters, got '$POSTGRES_DB'"
+  if [[ ! "$POSTGRES_DB" =~ ^[^[:cntrl:]]{1,63}$ ]]; then
+    pgha_problem POSTGRES_DB "expected a database name of 1 to 63 characters without control characters, got '$POSTGRES_DB'"
+  elif [[ "$POSTGRES_DB" == template0 || "$POSTGRES_DB" == template1 ]]; then
+    pgha_problem POSTGRES_DB "expected a database of your own, got '$POSTGRES_DB', which every cluster has"
+  fi
   local arg args
   read -r -a args <<<"$POSTGRES_INITDB_ARGS"
   for arg in "${args[@]}"; do
@@ -242,9 +246,10 @@ pgha_postgres_run_init_scripts() {
 }
 
 pgha_postgres_init_primary() {
-  local pwfile=$PGHA_PRIVATE_DIR/initdb-pw extra=()
+  local pwfile=$PGHA_PRIVATE_DIR/initdb-pw extra=() status
   pgha_log init "initialising a new primary in $PGDATA"
   read -r -a extra <<<"$POSTGRES_INITDB_ARGS"
+  touch "$PGHA_INIT_MARKER"
   (umask 077 && pgha_read_secret POSTGRES_PASSWORD >"$pwfile")
   if ! initdb -D "$PGDATA" --username=postgres --pwfile="$pwfile" \
     --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 "${extra[@]}" >"$PGHA_PRIVATE_DIR/initdb.log" 2>&1; then
@@ -253,33 +258,63 @@ pgha_postgres_init_primary() {
     pgha_postgres_discard_init "initdb failed (POSTGRES_INITDB_ARGS='$POSTGRES_INITDB_ARGS')"
   fi
   rm -f "$pwfile" "$PGHA_PRIVATE_DIR/initdb.log"
+  # Run as a command of its own with errexit on inside: a subshell tested by `if` or `||`
+  # would run with errexit off, and a failing init script followed by a passing one would
+  # count as success.
+  set +e
+  (
+    set -e
+    pgha_postgres_populate_primary
+  )
+  status=$?
+  set -e
+  if ((status != 0)); then
+    pg_ctl -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+    pgha_postgres_discard_init "the first initialisation failed (status $status; see above)"
+  fi
+  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  echo MASTER >"$PGHA_ROLE_FILE"
+  rm -f "$PGHA_INIT_MARKER"
+  pgha_log init "primary initialised; .node_role=MASTER"
+}
+
+# pgha_postgres_populate_primary: after initdb, on a temporary server that listens on the
+# socket only: pgha's settings and roles, then POSTGRES_DB and the init scripts. Any failure
+# ends it; the caller discards the half-made cluster.
+pgha_postgres_populate_primary() {
   pgha_postgres_write_server_config
   pgha_postgres_write_hba
   # No standby exists yet: with synchronous replication configured the role creation would wait forever.
   pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c synchronous_standby_names=''" -w start >/dev/null
   pgha_postgres_create_roles
-  # In a subshell: a failing script ends it, not this shell, so the half-made cluster is removed.
-  if ! (set -e && pgha_postgres_run_init_scripts); then
-    pg_ctl -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
-    pgha_postgres_discard_init "an init script in $PGHA_INITDB_DIR failed (see above)"
-  fi
-  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
-  echo MASTER >"$PGHA_ROLE_FILE"
-  pgha_log init "primary initialised; .node_role=MASTER"
+  pgha_postgres_run_init_scripts
 }
 
 # pgha_postgres_discard_init WHY: a first initialisation failed: nothing of it stays, so the
 # next start initialises again from the start instead of running a half-made cluster.
 pgha_postgres_discard_init() {
   find "$PGDATA" -mindepth 1 -delete
+  rm -f "$PGHA_INIT_MARKER"
   pgha_die init "$1; the data directory was emptied again, fix the cause and start the container again"
+}
+
+# pgha_postgres_discard_unfinished_init: a first initialisation that was cut off (the container
+# killed or stopped during initdb, the init scripts or the first clone) left its marker; what
+# it made is not a cluster to start, so the directory is emptied and initialised again.
+pgha_postgres_discard_unfinished_init() {
+  [[ -e "$PGHA_INIT_MARKER" ]] || return 0
+  pgha_log init "$PGHA_INIT_MARKER: the first initialisation of $PGDATA did not finish; emptying it to initialise again"
+  [[ ! -d "$PGDATA" ]] || find "$PGDATA" -mindepth 1 -delete
+  rm -f "$PGHA_INIT_MARKER" "$PGHA_ROLE_FILE"
 }
 
 pgha_postgres_init_standby() {
   pgha_log init "initialising a standby of $PGHA_PRIMARY_HOST:$PGHA_PRIMARY_PORT in $PGDATA"
+  touch "$PGHA_INIT_MARKER"
   pgha_node_clone "$PGHA_PRIMARY_HOST" "$PGHA_PRIMARY_PORT"
   pgha_postgres_write_server_config
   pgha_postgres_write_hba
+  rm -f "$PGHA_INIT_MARKER"
   pgha_log init "standby initialised; .node_role=BACKUP"
 }
 
@@ -295,6 +330,7 @@ pgha_postgres_init() {
   # behind; their PID may belong to another process of the new container (PIDs are small and
   # reused here), and postgres would refuse to start. Nothing runs postgres yet.
   rm -f "$PGDATA/postmaster.pid" "$PGHA_POSTGRES_SOCKET_DIR"/.s.PGSQL.*.lock
+  pgha_postgres_discard_unfinished_init
   if [[ "$(pgha_node_decide_start)" == rejoin ]]; then
     pgha_node_hold_for_rejoin
   elif [[ -s "$PGDATA/PG_VERSION" ]]; then

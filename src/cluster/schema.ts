@@ -5,6 +5,8 @@ import { integer as int } from '../manifest/schema.js';
 import { hasLeadingZero, ipv4ToInt, intToIpv4, parseCidr, subnetWarning } from './net.js';
 
 const port = int(1, 65535);
+/** Role names CREATE ROLE refuses as reserved (pgha-lib.sh's pgha_check_superuser says the same). */
+const RESERVED_ROLE = /^(pg_.*|public|none)$/;
 const seconds = int;
 const settingValue = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, a finite number or a boolean' });
 
@@ -43,11 +45,13 @@ export const clusterSchema = z
           .string()
           .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit")
           .refine((u) => u !== ROLES.pgpool && u !== ROLES.replication, `expected a role of your own: ${ROLES.pgpool} and ${ROLES.replication} are pgha's`)
+          .refine((u) => !RESERVED_ROLE.test(u), "expected a role name PostgreSQL allows: 'pg_' names, public and none are reserved")
           .default(ROLES.superuser),
         /** The database made at the first initialisation, owned by `user` (POSTGRES_DB); default: the user's name, as the official image. */
         database: z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/, "expected a database name of at most 63 letters, digits, '_' and '-', not starting with a digit or '-'")
+          .refine((d) => d !== 'template0' && d !== 'template1', 'expected a database of your own: template0 and template1 exist in every cluster')
           .optional(),
         /**
          * The node initialised as primary when the cluster is first created. Only the first

@@ -43,6 +43,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_BACKEND_PGDATA', PATHS.pgdata, 'the backends\' data directory, as pgpool.conf names it'),
     v('PGHA_ROLE_FILE', '${PGHA_HOME}/.node_role', 'MASTER or BACKUP: what this node was last'),
     v('PGHA_HOLD_MARKER', '${PGHA_HOME}/.do_not_start', 'while it exists, supervisor keeps postgres down'),
+    v('PGHA_INIT_MARKER', '${PGHA_HOME}/.pgha-initialising', 'present while a first initialisation runs: found at a start, that one did not finish and the data directory is made again'),
     v('PGHA_SSH_DIR', PATHS.sshMount, 'mounted SSH material: host key, client key, authorized_keys, known_hosts'),
     v('PGHA_RUN_DIR', PATHS.runDir, 'run-time files, root-owned'),
     v('PGHA_DURABILITY_FILE', '${PGHA_RUN_DIR}/durability', 'PGHA_DURABILITY as the container was started with (root-owned): SSH sessions do not inherit the container\'s environment'),

@@ -108,6 +108,15 @@ setup() {
     POSTGRES_USER=$own pgha_check_superuser
     [[ "${PGHA_PROBLEMS[0]}" == "POSTGRES_USER: expected a role of your own, got '$own'"* ]]
   done
+  # What CREATE ROLE refuses would only fail after initdb: refused at the configuration check.
+  for reserved in pg_app pg_monitor public none; do
+    PGHA_PROBLEMS=()
+    POSTGRES_USER=$reserved pgha_check_superuser
+    [[ "${PGHA_PROBLEMS[0]}" == "POSTGRES_USER: expected a role name PostgreSQL allows ('pg_' names, public and none are reserved), got '$reserved'" ]] || { echo "accepted '$reserved'"; return 1; }
+  done
+  PGHA_PROBLEMS=()
+  POSTGRES_USER=pgapp pgha_check_superuser
+  [[ ${#PGHA_PROBLEMS[@]} -eq 0 ]]
 }
 
 @test "TLS files: both certificate and key or neither, each readable and PEM, the CA only with them; one line each" {
@@ -129,4 +138,9 @@ setup() {
   PGHA_PROBLEMS=()
   PGHA_TLS_CERT_FILE='' PGHA_TLS_KEY_FILE='' PGHA_TLS_CA_FILE=$d/c.pem pgha_check_tls
   [[ "${PGHA_PROBLEMS[*]}" == "PGHA_TLS_CA_FILE: expected only with PGHA_TLS_CERT_FILE and PGHA_TLS_KEY_FILE"* ]]
+  # The key of another certificate: named at the check, not at the server's start.
+  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=o -days 1 -keyout "$d/other.key" -out "$d/other.pem" 2>/dev/null
+  PGHA_PROBLEMS=()
+  PGHA_TLS_CERT_FILE=$d/c.pem PGHA_TLS_KEY_FILE=$d/other.key PGHA_TLS_CA_FILE='' pgha_check_tls
+  [ "${PGHA_PROBLEMS[*]}" = "PGHA_TLS_KEY_FILE: expected the private key of the certificate in $d/c.pem, $d/other.key holds another key" ]
 }

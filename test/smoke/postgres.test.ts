@@ -198,8 +198,11 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
       expect(log).toContain('action=init: ignoring /docker-entrypoint-initdb.d/README.txt (not .sh, .sql or .sql.gz)');
     });
 
-    it('a failing init script stops the first initialisation with its error and leaves nothing half-made: the next start initialises anew', async () => {
-      const dir = initDir({ '01-bad.sql': 'CREATE TABLE fine (id int);\nSELECT no_such_column FROM fine;\n' });
+    it('a failing init script stops the first initialisation with its error, even when a later one would pass, and leaves nothing half-made: the next start initialises anew', async () => {
+      const dir = initDir({
+        '01-bad.sql': 'CREATE TABLE fine (id int);\nSELECT no_such_column FROM fine;\n',
+        '02-good.sql': 'CREATE TABLE later (id int);\n',
+      });
       const c = await sandbox.run('pg-init-bad', POSTGRES_IMAGE, {
         Env: ['POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password'],
         HostConfig: { Binds: [`${secrets()}:/run/secrets:ro`, `${sshDir('pg-init-bad')}:/etc/pgha/ssh:ro`, `${dir}:/docker-entrypoint-initdb.d:ro`] },
@@ -208,13 +211,15 @@ describe.skipIf(!docker)('postgres image (real containers)', () => {
       expect(StatusCode).not.toBe(0);
       const log = await logsOf(c);
       expect(log).toMatch(/column "no_such_column" does not exist/);
-      expect(log).toContain('an init script in /docker-entrypoint-initdb.d failed (see above); the data directory was emptied again');
+      expect(log).toMatch(/the first initialisation failed \(status \d+; see above\); the data directory was emptied again/);
+      // The first failure ends it: the passing script after it never ran.
+      expect(log).not.toContain('running /docker-entrypoint-initdb.d/02-good.sql');
       // The script fixed, the same container (same volume) initialises from the start.
       writeFileSync(join(dir, '01-bad.sql'), 'CREATE TABLE fine (id int);\n');
       await c.start();
       await waitForLog(c, /starting supervisor/);
       await waitFor('postgres to accept connections', async () => (await sh(c, 'pg_isready -q -h 127.0.0.1')).exitCode === 0);
-      expect((await sh(c, "psql -X -At -d postgres -c \"SELECT to_regclass('fine') IS NOT NULL\"", { user: 'postgres', check: true })).stdout.trim()).toBe('t');
+      expect((await sh(c, "psql -X -At -d postgres -c \"SELECT to_regclass('fine') IS NOT NULL AND to_regclass('later') IS NOT NULL\"", { user: 'postgres', check: true })).stdout.trim()).toBe('t');
     });
   });
 });

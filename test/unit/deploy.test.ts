@@ -56,6 +56,10 @@ describe('dev cluster deploy files', () => {
     };
     expect(problems('postgres:\n  user: App\n')).toEqual(["postgres.user: expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit"]);
     expect(problems('postgres:\n  user: repl\n')).toEqual(['postgres.user: expected a role of your own: pgpool and repl are pgha\'s']);
+    for (const reserved of ['pg_app', 'public', 'none']) {
+      expect(problems(`postgres:\n  user: ${reserved}\n`)).toEqual(["postgres.user: expected a role name PostgreSQL allows: 'pg_' names, public and none are reserved"]);
+    }
+    expect(problems('postgres:\n  database: template1\n')).toEqual(['postgres.database: expected a database of your own: template0 and template1 exist in every cluster']);
     expect(problems('postgres:\n  database: "a b"\n')).toEqual(["postgres.database: expected a database name of at most 63 letters, digits, '_' and '-', not starting with a digit or '-'"]);
   });
 

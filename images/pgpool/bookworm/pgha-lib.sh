@@ -61,6 +61,9 @@ pgha_check_superuser() {
     pgha_problem POSTGRES_USER "expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit, got '$POSTGRES_USER'"
   elif [[ "$POSTGRES_USER" == "$PGHA_PGPOOL_USER" || "$POSTGRES_USER" == "$PGHA_REPLICATION_USER" ]]; then
     pgha_problem POSTGRES_USER "expected a role of your own, got '$POSTGRES_USER', which pgha makes for pgpool's checks or replication"
+  elif [[ "$POSTGRES_USER" =~ ^(pg_.*|public|none)$ ]]; then
+    # CREATE ROLE refuses these; found only after initdb, they would fail the first start.
+    pgha_problem POSTGRES_USER "expected a role name PostgreSQL allows ('pg_' names, public and none are reserved), got '$POSTGRES_USER'"
   fi
 }
 
@@ -179,6 +182,7 @@ pgha_check_tls_file() {
 # pgha_check_tls: TLS is on when PGHA_TLS_CERT_FILE and PGHA_TLS_KEY_FILE are both set (one
 # alone is refused); PGHA_TLS_CA_FILE only with them. Each named file checked.
 pgha_check_tls() {
+  local problems=${#PGHA_PROBLEMS[@]}
   if [[ -n "$PGHA_TLS_CERT_FILE" || -n "$PGHA_TLS_KEY_FILE" ]]; then
     if [[ -z "$PGHA_TLS_CERT_FILE" ]]; then
       pgha_problem PGHA_TLS_CERT_FILE "expected the server certificate's file with PGHA_TLS_KEY_FILE, got nothing"
@@ -191,6 +195,11 @@ pgha_check_tls() {
       pgha_check_tls_file PGHA_TLS_KEY_FILE pkey
     fi
   fi
+  # A key of another certificate passes both checks above and fails the server only at start.
+  if ((${#PGHA_PROBLEMS[@]} == problems)) && [[ -n "$PGHA_TLS_CERT_FILE" && -n "$PGHA_TLS_KEY_FILE" ]] &&
+    ! pgha_tls_key_matches "$PGHA_TLS_CERT_FILE" "$PGHA_TLS_KEY_FILE"; then
+    pgha_problem PGHA_TLS_KEY_FILE "expected the private key of the certificate in $PGHA_TLS_CERT_FILE, $PGHA_TLS_KEY_FILE holds another key"
+  fi
   if [[ -n "$PGHA_TLS_CA_FILE" ]]; then
     if [[ -z "$PGHA_TLS_CERT_FILE$PGHA_TLS_KEY_FILE" ]]; then
       pgha_problem PGHA_TLS_CA_FILE "expected only with PGHA_TLS_CERT_FILE and PGHA_TLS_KEY_FILE (TLS is off without them)"
@@ -198,6 +207,14 @@ pgha_check_tls() {
       pgha_check_tls_file PGHA_TLS_CA_FILE x509
     fi
   fi
+}
+
+# pgha_tls_key_matches CERT KEY: the public key of certificate CERT is that of private key KEY.
+pgha_tls_key_matches() {
+  local from_cert from_key
+  from_cert=$(openssl x509 -noout -pubkey -in "$1" 2>/dev/null) || return 1
+  from_key=$(openssl pkey -pubout -in "$2" 2>/dev/null) || return 1
+  [[ -n "$from_cert" && "$from_cert" == "$from_key" ]]
 }
 
 # pgha_install_tls OWNER: the TLS files copied into PGHA_TLS_DIR, made anew and root-owned: the

@@ -51,6 +51,8 @@
 : "${PGHA_ROLE_FILE:=${PGHA_HOME}/.node_role}"
 # while it exists, supervisor keeps postgres down
 : "${PGHA_HOLD_MARKER:=${PGHA_HOME}/.do_not_start}"
+# present while a first initialisation runs: found at a start, that one did not finish and the data directory is made again
+: "${PGHA_INIT_MARKER:=${PGHA_HOME}/.pgha-initialising}"
 # mounted SSH material: host key, client key, authorized_keys, known_hosts
 : "${PGHA_SSH_DIR:=/etc/pgha/ssh}"
 # run-time files, root-owned

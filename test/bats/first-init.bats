@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# The primary's first initialisation (pgha_postgres_init_primary): every step after initdb
+# runs with errexit on, so the first failing init script ends it even when a later one would
+# pass, and a failed or cut-off initialisation leaves nothing that a later start would take
+# for a finished cluster. initdb, pg_ctl and the role creation are stand-ins here; the smoke
+# test runs the real ones.
+
+setup() {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE_CMD="$CONTEXT/pgha-node.sh" PGHA_NODE=pg0
+  export PGHA_HOME="$BATS_TEST_TMPDIR/home" PGHA_PRIVATE_DIR="$BATS_TEST_TMPDIR/private"
+  export PGDATA="$PGHA_HOME/pgdata" PGHA_INITDB_DIR="$BATS_TEST_TMPDIR/initdb.d"
+  export PGHA_ROLE_FILE="$PGHA_HOME/.node_role" PGHA_INIT_MARKER="$PGHA_HOME/.pgha-initialising"
+  export POSTGRES_PASSWORD=secret POSTGRES_USER=postgres POSTGRES_DB=postgres POSTGRES_INITDB_ARGS=''
+  mkdir -p "$PGDATA" "$PGHA_PRIVATE_DIR" "$PGHA_INITDB_DIR"
+  # shellcheck source=/dev/null
+  . "$CONTEXT/entrypoint.sh"
+  export RAN="$BATS_TEST_TMPDIR/ran" ROLES_STATUS=0
+}
+
+# init_primary: pgha_postgres_init_primary in a bash of its own, as the entrypoint runs it
+# (bats runs a test where errexit is ignored, which would hide what is tested here).
+init_primary() {
+  bash -c '
+    set -euo pipefail
+    . "$1"
+    initdb() { echo 15 >"$PGDATA/PG_VERSION"; touch "$PGDATA/postgresql.conf"; }
+    pg_ctl() { echo "pg_ctl $*" >>"$RAN"; }
+    pgha_postgres_create_roles() { echo roles >>"$RAN"; return "$ROLES_STATUS"; }
+    pgha_postgres_init_primary
+  ' init-primary "$CONTEXT/entrypoint.sh"
+}
+
+# script NAME STATUS: an executable init script that notes it ran and exits with STATUS.
+script() {
+  printf '#!/bin/sh\necho %s >>"%s"\nexit %s\n' "$1" "$RAN" "$2" >"$PGHA_INITDB_DIR/$1"
+  chmod +x "$PGHA_INITDB_DIR/$1"
+}
+
+@test "every step passes: MASTER, the marker gone, the server stopped" {
+  script 01-a.sh 0
+  script 02-b.sh 0
+  run init_primary
+  [[ "$status" -eq 0 ]]
+  [[ "$(cat "$PGHA_ROLE_FILE")" == MASTER && ! -e "$PGHA_INIT_MARKER" && -s "$PGDATA/PG_VERSION" ]]
+  grep -qx roles "$RAN" && grep -qx 01-a.sh "$RAN" && grep -qx 02-b.sh "$RAN"
+  [[ "$(tail -n 1 "$RAN")" == "pg_ctl -D $PGDATA -m fast -w stop" ]]
+}
+
+@test "a failing init script followed by a passing one fails the initialisation, and the later one never runs" {
+  script 01-bad.sh 1
+  script 02-good.sh 0
+  run init_primary
+  [[ "$status" -eq 1 ]]
+  [[ "$output" == *"action=init: ERROR: the first initialisation failed (status 1; see above); the data directory was emptied again"* ]]
+  grep -qx 01-bad.sh "$RAN"
+  ! grep -qx 02-good.sh "$RAN"
+  grep -q -- "-m immediate" "$RAN"
+  [[ -z "$(ls -A "$PGDATA")" && ! -e "$PGHA_INIT_MARKER" && ! -e "$PGHA_ROLE_FILE" ]]
+}
+
+@test "a failing role creation is a failed initialisation too" {
+  ROLES_STATUS=3
+  script 01-a.sh 0
+  run init_primary
+  [[ "$status" -eq 1 && "$output" == *"the first initialisation failed (status 3; see above)"* ]]
+  ! grep -qx 01-a.sh "$RAN"
+  [[ -z "$(ls -A "$PGDATA")" ]]
+}
+
+@test "an initialisation cut off (the marker left) is emptied at the next start, and said" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  mkdir "$PGDATA/base"
+  touch "$PGHA_INIT_MARKER"
+  echo MASTER >"$PGHA_ROLE_FILE"
+  run pgha_postgres_discard_unfinished_init
+  [[ "$status" -eq 0 ]]
+  [[ "$output" == *"action=init: $PGHA_INIT_MARKER: the first initialisation of $PGDATA did not finish; emptying it to initialise again" ]]
+  [[ -d "$PGDATA" && -z "$(ls -A "$PGDATA")" && ! -e "$PGHA_INIT_MARKER" && ! -e "$PGHA_ROLE_FILE" ]]
+}
+
+@test "no marker: a finished cluster is left alone" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  echo MASTER >"$PGHA_ROLE_FILE"
+  run pgha_postgres_discard_unfinished_init
+  [[ "$status" -eq 0 && -z "$output" ]]
+  [[ -s "$PGDATA/PG_VERSION" && -e "$PGHA_ROLE_FILE" ]]
+}
