@@ -15,6 +15,13 @@ setup() {
 }
 
 init() { run bash "$CONTEXT/pgha-init.sh"; }
+# hand_to UID:GID: the deploy directory to another owner, who can reach it (bats's directories
+# are root's, 0700), as a user's own directory is.
+hand_to() {
+  local d=$PGHA_INIT_DIR
+  chown "$1" "$d"
+  while d=$(dirname "$d") && [[ "$d" == "$BATS_RUN_TMPDIR"* ]]; do chmod o+x "$d"; done
+}
 pub() { cut -d' ' -f1,2 "$PGHA_INIT_DIR/ssh/$1/$2.pub"; }
 mode() { stat -c %a "$1"; }
 
@@ -76,7 +83,7 @@ mode() { stat -c %a "$1"; }
 
 @test "everything belongs to the owner of the deploy directory, so the user who started compose reads the passwords" {
   [[ $EUID -eq 0 ]] || skip "needs root to hand files to another owner"
-  chown 4321:4322 "$PGHA_INIT_DIR"
+  hand_to 4321:4322
   init
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ -z "$(find "$PGHA_INIT_DIR" ! \( -uid 4321 -gid 4322 \))" ] || { find "$PGHA_INIT_DIR" -printf '%u:%g %p\n'; false; }
@@ -149,4 +156,111 @@ mode() { stat -c %a "$1"; }
   [[ "$output" == *"PGHA_TLS_SAN: expected DNS:name or IP:address entries separated by commas, got 'URI:x'"* ]]
   [[ "$output" == *"got 'IP:300.1.1.1'"* ]]
   [ -z "$(ls -A "$PGHA_INIT_DIR")" ]
+}
+
+@test "a deploy directory everyone can write to is refused (they could swap secrets/ for their own); group write (umask 002) is not" {
+  chmod 0777 "$PGHA_INIT_DIR"
+  init
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"PGHA_INIT_DIR: expected a deploy directory that not everyone can write to, got mode 777 on $PGHA_INIT_DIR (chmod o-w it)"* ]]
+  [ -z "$(ls -A "$PGHA_INIT_DIR")" ]
+  chmod 0775 "$PGHA_INIT_DIR"
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "files are written with the owner's rights, not root's, and what the run keeps must be the owner's" {
+  [[ $EUID -eq 0 ]] || skip "needs root to hand files to another owner"
+  hand_to 4321:4322
+  # secrets/ the owner cannot write to: root could, the owner's process cannot, so nothing is made.
+  mkdir -m 0500 "$PGHA_INIT_DIR/secrets"
+  chown 4321:4322 "$PGHA_INIT_DIR/secrets"
+  init
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"secrets/postgres_password: could not be written"* ]]
+  [ -z "$(ls -A "$PGHA_INIT_DIR/secrets")" ]
+  # A secret someone else (root) put there is not trusted.
+  chmod 0700 "$PGHA_INIT_DIR/secrets"
+  echo chosen-by-someone-else >"$PGHA_INIT_DIR/secrets/postgres_password"
+  init
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"secrets/postgres_password: expected it to belong to the deploy directory's owner (uid 4321), it belongs to uid 0; move it away to have it made again"* ]]
+  rm "$PGHA_INIT_DIR/secrets/postgres_password"
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ -z "$(find "$PGHA_INIT_DIR" ! \( -uid 4321 -gid 4322 \))" ]
+}
+
+@test "an interrupted run is repaired: an empty public key is derived again from its private key, never trusted as empty" {
+  init
+  [ "$status" -eq 0 ]
+  local want
+  want=$(pub pg1 id_ed25519)
+  : >"$PGHA_INIT_DIR/ssh/pg1/id_ed25519.pub"
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(pub pg1 id_ed25519)" = "$want" ]
+  grep -qF "postgres\" $want postgres@pg1" "$PGHA_INIT_DIR/ssh/pg0/authorized_keys"
+  # Every authorized_keys line carries a key.
+  ! grep -h . "$PGHA_INIT_DIR"/ssh/*/authorized_keys | grep -v ' ssh-ed25519 [A-Za-z0-9+/]\{60,\}=* postgres@'
+}
+
+@test "a private key ssh-keygen cannot read stops the run with one line; the files made from the keys are left as they were" {
+  init
+  [ "$status" -eq 0 ]
+  local before
+  before=$(cat "$PGHA_INIT_DIR/ssh/pg0/authorized_keys")
+  echo garbage >"$PGHA_INIT_DIR/ssh/pgpool1/id_ed25519"
+  init
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"ssh/pgpool1/id_ed25519: expected a private key ssh-keygen can read; remove it and id_ed25519.pub to have a new pair made"* ]]
+  [ "$(cat "$PGHA_INIT_DIR/ssh/pg0/authorized_keys")" = "$before" ]
+}
+
+@test "a file whose making fails is not placed: pgha_init_write stops on the first failing step of a function" {
+  run bash -c '
+    set -euo pipefail
+    . "$1"
+    PGHA_INIT_UID=$(id -u) PGHA_INIT_GID=$(id -g) PGHA_INIT_WORK=$(mktemp -d)
+    half() { echo "first line"; false; echo "never"; }
+    pgha_init_write "$PGHA_INIT_DIR/out" 0600 half
+  ' t "$CONTEXT/pgha-init.sh"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"action=init: ERROR: out: not written: making it failed (status 1)"* ]]
+  [ ! -e "$PGHA_INIT_DIR/out" ]
+  [ -z "$(ls -A "$PGHA_INIT_DIR")" ]
+}
+
+@test "TLS material repairs itself: a missing key, a changed CA, a lost name list, an expiring certificate each issue again" {
+  export PGHA_INIT_TLS=on PGHA_TLS_SAN=DNS:pg0,IP:127.0.0.1
+  local d=$PGHA_INIT_DIR cert ca
+  init
+  [ "$status" -eq 0 ]
+  cert=$(cat "$d/tls/server.crt")
+  ca=$(cat "$d/ca/ca.crt")
+  # The server key lost (an interrupted run): issued again from the same CA.
+  rm "$d/tls/server.key"
+  init
+  [ "$status" -eq 0 ] && [[ "$output" == *"TLS: server certificate for"*"made"* && "$output" != *"dev CA made"* ]]
+  [ "$(cat "$d/tls/server.crt")" != "$cert" ] && [ "$(cat "$d/ca/ca.crt")" = "$ca" ]
+  [ "$(openssl pkey -in "$d/tls/server.key" -pubout)" = "$(openssl x509 -in "$d/tls/server.crt" -noout -pubkey)" ]
+  # server.san missing (written last): issued again.
+  cert=$(cat "$d/tls/server.crt")
+  rm "$d/tls/server.san"
+  init
+  [ "$status" -eq 0 ] && [ "$(cat "$d/tls/server.crt")" != "$cert" ]
+  # The CA's certificate replaced by another's: the pair is broken, a new CA, a new server certificate.
+  openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=other -days 1 -keyout /dev/null -out "$d/ca/ca.crt" 2>/dev/null
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"ca/ca.key and ca/ca.crt are not a valid pair"* && "$output" == *"TLS: dev CA made"* ]]
+  openssl verify -CAfile "$d/ca/ca.crt" "$d/tls/server.crt"
+  cmp "$d/ca/ca.crt" "$d/tls/ca.crt"
+  # A server certificate that ends within 30 days: issued again.
+  openssl x509 -req -days 5 -in <(openssl req -new -key "$d/tls/server.key" -subj /CN=pgha 2>/dev/null) \
+    -CA "$d/ca/ca.crt" -CAkey "$d/ca/ca.key" -out "$d/tls/server.crt" 2>/dev/null
+  cert=$(cat "$d/tls/server.crt")
+  init
+  [ "$status" -eq 0 ] && [ "$(cat "$d/tls/server.crt")" != "$cert" ]
+  openssl x509 -noout -checkend 2592000 -in "$d/tls/server.crt"
 }
