@@ -661,10 +661,20 @@ pgha_node_disk_watch() {
   fi
 }
 
+# pgha_node_check_superuser_role: POSTGRES_USER is made only at the first initialisation (as
+# the official image does); a cluster started later with another POSTGRES_USER has no such role
+# and its clients cannot log in. Says so once postgres answers; fails while it does not.
+pgha_node_check_superuser_role() {
+  local found
+  found=$(pgha_node_psql -v u="$POSTGRES_USER" <<<"SELECT count(*) FROM pg_roles WHERE rolname = :'u'" 2>/dev/null) || return 1
+  [[ "$found" == 0 ]] || return 0
+  pgha_log start "WARNING: POSTGRES_USER=$POSTGRES_USER has no role in this database cluster: POSTGRES_USER is used only at the first initialisation; create the role (CREATE ROLE \"$POSTGRES_USER\" LOGIN SUPERUSER PASSWORD ...) or set POSTGRES_USER back"
+}
+
 # pgha_node_watch_loop: both checks above every PGHA_WATCH_INTERVAL_SECONDS, for as long as the
 # node runs (supervisor keeps it running). A node without a delegate IP has no pgpool to ask.
 pgha_node_watch_loop() {
-  local verdict
+  local verdict role_checked=0
   if [[ -z "$PGHA_DELEGATE_IP" ]]; then
     pgha_log watch "no delegate IP (a standalone node): nothing to fence against or attach to"
     exec sleep infinity
@@ -672,6 +682,7 @@ pgha_node_watch_loop() {
   : "${PGHA_NODE_ID:?}"
   while :; do
     sleep "$PGHA_WATCH_INTERVAL_SECONDS"
+    if ((!role_checked)) && pgha_node_check_superuser_role; then role_checked=1; fi
     verdict=$(pgha_node_fence_verdict)
     if [[ "$verdict" == fence\ * ]]; then
       pgha_node_fence "${verdict#fence }"

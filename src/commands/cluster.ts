@@ -2,13 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { topology } from '../cluster/topology.js';
 import { clusterStatus, formatStatus } from '../deploy/inspect.js';
-import { connectionStrings } from '../deploy/connect.js';
+import { connectionStrings, metricsEndpoints } from '../deploy/connect.js';
 import { doctor, formatChecks } from '../deploy/doctor.js';
 import { clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles } from '../deploy/lifecycle.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
 import { clusterImages } from '../images/catalog.js';
-import { PORTS } from '../images/facts.js';
 import { loadProject, type ProjectOptions } from '../project.js';
 import { render } from '../render/render.js';
 import { say } from './say.js';
@@ -60,7 +59,7 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
   console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
   console.log(`  through the delegate IP (Linux Docker host, cluster network): psql "${conn.delegateIp}"`);
   if (conn.published) console.log(`  through the published ports (any platform; a dead pgpool node is skipped): psql "${conn.published}"`);
-  console.log(`  metrics (Prometheus, cluster network): ${[...topo.pgpool, ...topo.postgres].map((n) => `http://${n.address}:${PORTS.metrics}/metrics`).join(' ')}`);
+  console.log(`  metrics (Prometheus, cluster network): ${metricsEndpoints(cluster, topo).join(' ')}`);
 }
 
 /** `pgha cluster down`: removes the containers and network; the data volumes too with `volumes`. */

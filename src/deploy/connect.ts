@@ -1,5 +1,6 @@
 import type { Cluster } from '../cluster/schema.js';
 import { clientDatabase, type Topology } from '../cluster/topology.js';
+import { PORTS } from '../images/facts.js';
 
 /**
  * The libpq connection strings a client of the cluster uses: the delegate IP (reachable from
@@ -22,6 +23,15 @@ export function connectionStrings(cluster: Cluster, topo: Topology, caFile?: str
       ? `host=${topo.published.map((p) => local(p.address)).join(',')} port=${topo.published.map((p) => p.port).join(',')} ${user} connect_timeout=3`
       : null,
   };
+}
+
+/**
+ * The Prometheus endpoints of the cluster's nodes (cluster network): every postgres node, and
+ * the pgpool nodes when they run the Debian image: the Alpine one has no exporter.
+ */
+export function metricsEndpoints(cluster: Cluster, topo: Topology): string[] {
+  const pgpool = cluster.pgpool.variant === 'debian' ? topo.pgpool : [];
+  return [...pgpool, ...topo.postgres].map((n) => `http://${n.address}:${PORTS.metrics}/metrics`);
 }
 
 /** A value as libpq's key=value syntax takes it: bare when plain, else single-quoted with ' and \\ escaped. */

@@ -86,3 +86,23 @@ script() {
   [[ "$status" -eq 0 && -z "$output" ]]
   [[ -s "$PGDATA/PG_VERSION" && -e "$PGHA_ROLE_FILE" ]]
 }
+
+@test "names PostgreSQL would refuse only after initdb are refused at the configuration check, each on its line" {
+  run bash -c '. "$1"; pgha_postgres_check_config' t "$CONTEXT/entrypoint.sh"
+  [[ "$status" -eq 0 ]] || { echo "$output"; false; }
+  POSTGRES_USER=pg_app POSTGRES_DB=template1 run bash -c '. "$1"; pgha_postgres_check_config' t "$CONTEXT/entrypoint.sh"
+  [[ "$status" -eq 2 ]]
+  [[ "$output" == *"pgha-postgres: configuration error: POSTGRES_USER: expected a role name PostgreSQL allows ('pg_' names, public and none are reserved), got 'pg_app'"* ]]
+  [[ "$output" == *"pgha-postgres: configuration error: POSTGRES_DB: expected a database of your own, got 'template1', which every cluster has"* ]]
+}
+
+@test "a POSTGRES_USER changed after the first initialisation has no role: said once postgres answers" {
+  pgha_node_psql() { cat >/dev/null; echo "$FOUND"; }
+  FOUND=0 POSTGRES_USER=app run pgha_node_check_superuser_role
+  [[ "$status" -eq 0 && "$output" == *"WARNING: POSTGRES_USER=app has no role in this database cluster: POSTGRES_USER is used only at the first initialisation"* ]]
+  FOUND=1 POSTGRES_USER=app run pgha_node_check_superuser_role
+  [[ "$status" -eq 0 && -z "$output" ]]
+  pgha_node_psql() { return 2; }
+  run pgha_node_check_superuser_role
+  [[ "$status" -eq 1 && -z "$output" ]]
+}

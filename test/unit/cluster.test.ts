@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCluster } from '../../src/cluster/load.js';
 import { clusterWarnings } from '../../src/cluster/schema.js';
 import { topology } from '../../src/cluster/topology.js';
-import { connectionStrings } from '../../src/deploy/connect.js';
+import { connectionStrings, metricsEndpoints } from '../../src/deploy/connect.js';
 import { tlsNames } from '../../src/cluster/topology.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
@@ -113,6 +113,13 @@ describe('cluster definition', () => {
     expect(connectionStrings(c, t, "/tmp/it's here/ca.crt").published).toBe("host=127.0.0.1 port=9999 user=app dbname=app sslmode=verify-full sslrootcert='/tmp/it\\'s here/ca.crt' connect_timeout=3");
     const off = parseCluster('tls:\n  enabled: false\n', 'c.yaml', manifest);
     expect(connectionStrings(off, topology(off), '/x/ca.crt').delegateIp).toBe('host=172.30.0.100 port=9999 user=postgres dbname=postgres');
+  });
+
+  it('metrics endpoints: every postgres node, and the pgpool nodes only on the Debian image (the Alpine one has no exporter)', () => {
+    const debian = parseCluster('pgpool:\n  nodes: 1\n', 'c.yaml', manifest);
+    expect(metricsEndpoints(debian, topology(debian))).toEqual(['http://172.30.0.20:9187/metrics', 'http://172.30.0.10:9187/metrics', 'http://172.30.0.11:9187/metrics']);
+    const alpine = parseCluster('pgpool:\n  nodes: 1\n  variant: alpine\n', 'c.yaml', manifest);
+    expect(metricsEndpoints(alpine, topology(alpine))).toEqual(['http://172.30.0.10:9187/metrics', 'http://172.30.0.11:9187/metrics']);
   });
 
   it('publishes each pgpool node on 127.0.0.1 from 9999 and gives a multi-host string that skips a dead node; off when asked', () => {
