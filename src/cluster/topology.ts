@@ -34,6 +34,16 @@ export function tlsNames(topo: Topology): string {
 }
 
 /** One authorized key: `caller` may log in on `host`, its key forced through ssh-command as `kind`. */
+/**
+ * A pgpool node's wd_priority: distinct, the lower the id the higher. Two survivors of equal
+ * priority that started in the same second both reject each other's stand for leader (pgpool
+ * 4.7.2 watchdog.c breaks the tie on startup time, in whole seconds) and wait out a 5 s
+ * timeout; distinct priorities let the election finish at the first exchange.
+ */
+export function watchdogPriority(topo: Topology, node: Node): number {
+  return topo.pgpool.length - node.id;
+}
+
 export interface SshGrant {
   host: string;
   caller: string;

@@ -240,6 +240,7 @@ export const MANAGED_KEYS: { pattern: RegExp; field: string }[] = [
   { pattern: /^(port|pcp_port)$/, field: 'pgpool.port / pgpool.pcpPort' },
   { pattern: /^load_balance_mode$/, field: 'pgpool.loadBalance' },
   { pattern: /^wd_authkey$/, field: 'the WD_AUTHKEY secret at run time (never a file)' },
+  { pattern: /^wd_priority$/, field: 'pgpool.nodes (each node its own, PGHA_WD_PRIORITY: equal priorities can stall an election)' },
   { pattern: /^(sr_check_password|health_check_password|recovery_password|wd_lifecheck_password)$/, field: 'pool_passwd, generated at run time (never a file)' },
   // The image's own scripts, paths and roles: another value would bypass pgha's failover,
   // escalation and VIP scripts (and the sudo rule they rely on), or point pgpool at files the

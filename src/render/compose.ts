@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
-import { clientDatabase, sshAccess, tlsNames, type Topology } from '../cluster/topology.js';
+import { clientDatabase, sshAccess, tlsNames, watchdogPriority, type Topology } from '../cluster/topology.js';
 import { clusterImages } from '../images/catalog.js';
 import { CLUSTER_SECRETS, PATHS, PORTS } from '../images/facts.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -126,6 +126,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       environment: {
         PGHA_NODE: node.host,
         PGPOOL_NODE_ID: String(node.id),
+        PGHA_WD_PRIORITY: String(watchdogPriority(topo, node)),
         PGHA_DELEGATE_IP: topo.delegateIp,
         PGHA_VIP_PREFIX: String(topo.prefix),
         PGHA_VIP_DEVICE: 'eth0',

@@ -81,6 +81,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     // The node and its cluster
     v('PGHA_NODE_ID', '', 'this postgres node\'s backend id'),
     v('PGPOOL_NODE_ID', '', 'this pgpool node\'s watchdog id'),
+    v('PGHA_WD_PRIORITY', '', 'this pgpool node\'s wd_priority (distinct per node: an election between equal priorities can stall for 5 s); empty: pgpool\'s default'),
     v('PGHA_ROLE', 'primary', 'primary or standby: how an empty node initialises'),
     // The official image's conventions for a first initialisation (the primary's; standbys clone it)
     v('POSTGRES_USER', ROLES.superuser, `the superuser clients log in as, with POSTGRES_PASSWORD, made at the first initialisation (as the official image); pgha's own scripts keep using the ${ROLES.superuser} role`),

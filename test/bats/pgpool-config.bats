@@ -49,3 +49,12 @@ check() { run pgha_pgpool_check_config; }
   [[ "${lines[3]}" == *"PGHA_VIP_PREFIX: expected a prefix length 0-32, got '33'"* ]]
   [[ "${lines[4]}" == *"PGHA_VIP_DEVICE: expected an interface name, got 'eth0;id'"* ]]
 }
+
+@test "PGHA_WD_PRIORITY, when given, is a whole number of at least 1" {
+  PGHA_WD_PRIORITY=3 check
+  [[ "$status" -eq 0 && -z "$output" ]]
+  for bad in 0 x -1 '1 2'; do
+    PGHA_WD_PRIORITY=$bad check
+    [[ "$status" -eq 2 && "$output" == "pgha-pgpool: configuration error: PGHA_WD_PRIORITY: expected a whole number from 1 to 999999999, got '$bad'" ]] || { echo "accepted '$bad': $output"; return 1; }
+  done
+}

@@ -20,12 +20,28 @@ function composeFor(yaml: string) {
   return parse(files.get('docker-compose.yml')!) as { services: Record<string, { environment: Record<string, string>; extra_hosts: string[]; restart: string; depends_on?: Record<string, { condition: string }>; secrets: string[] }> };
 }
 
+/** The problems parseCluster reports for a definition, as `where: message` lines. */
+function problems(yaml: string): string[] {
+  try {
+    parseCluster(yaml, 'c.yaml', input.manifest);
+    return [];
+  } catch (err) {
+    return (err as ConfigError).problems.map((p) => `${p.where}: ${p.message}`);
+  }
+}
+
 describe('dev cluster deploy files', () => {
   it('initialPrimary picks the node initialised as primary; the others clone it', () => {
     const c = composeFor('postgres:\n  nodes: 3\n  initialPrimary: 1\n');
     expect(c.services.pg1!.environment.PGHA_ROLE).toBe('primary');
     expect(c.services.pg0!.environment).toMatchObject({ PGHA_ROLE: 'standby', PGHA_PRIMARY_HOST: 'pg1' });
     expect(c.services.pg2!.depends_on).toEqual({ init: { condition: 'service_completed_successfully' }, pg1: { condition: 'service_started' } });
+  });
+
+  it('every pgpool node has its own wd_priority (equal ones can stall an election); settings cannot set one for all', () => {
+    const c = composeFor('');
+    expect(['pgpool0', 'pgpool1', 'pgpool2'].map((n) => c.services[n]!.environment.PGHA_WD_PRIORITY)).toEqual(['3', '2', '1']);
+    expect(problems('pgpool:\n  settings:\n    wd_priority: 5\n')).toEqual(['pgpool.settings.wd_priority: wd_priority is set from pgpool.nodes (each node its own, PGHA_WD_PRIORITY: equal priorities can stall an election); change it there']);
   });
 
   it('every node can ask pgpool for its own recovery and resolves every other node without Docker DNS', () => {
@@ -46,14 +62,6 @@ describe('dev cluster deploy files', () => {
     expect(c.services.pgpool1!.environment.POSTGRES_USER).toBe('app');
     const d = composeFor('postgres:\n  user: app\n  database: appdb\n') as unknown as { services: Record<string, { environment: Record<string, string> }> };
     expect(d.services.pg1!.environment).toMatchObject({ POSTGRES_USER: 'app', POSTGRES_DB: 'appdb' });
-    const problems = (yaml: string) => {
-      try {
-        parseCluster(yaml, 'c.yaml', input.manifest);
-        return [];
-      } catch (err) {
-        return (err as ConfigError).problems.map((p) => `${p.where}: ${p.message}`);
-      }
-    };
     expect(problems('postgres:\n  user: App\n')).toEqual(["postgres.user: expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit"]);
     expect(problems('postgres:\n  user: repl\n')).toEqual(['postgres.user: expected a role of your own: pgpool and repl are pgha\'s']);
     for (const reserved of ['pg_app', 'public', 'none']) {

@@ -94,6 +94,7 @@ pgha_pgpool_check_config() {
       pgha_problem WD_AUTHKEY "expected a key without ' or \\ (pgpool.conf cannot hold them as themselves)"
     fi
     [[ "$PGPOOL_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGPOOL_NODE_ID "expected this node's watchdog id (0, 1, ...) when use_watchdog = on, got '$PGPOOL_NODE_ID'"
+    [[ -z "$PGHA_WD_PRIORITY" ]] || pgha_check_count PGHA_WD_PRIORITY "$PGHA_WD_PRIORITY"
     local vip
     vip=$(pgha_pgpool_conf_value delegate_ip)
     pgha_is_ipv4 "$vip" || pgha_problem delegate_ip "expected the delegate IP (IPv4) in $PGHA_CLUSTER_CONF when use_watchdog = on, got '$vip'"
@@ -135,6 +136,7 @@ pgha_pgpool_write_runtime_conf() {
     fi
     if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
       printf "wd_authkey = '%s'\n" "$(pgha_read_secret WD_AUTHKEY)"
+      [[ -z "$PGHA_WD_PRIORITY" ]] || printf 'wd_priority = %s\n' "$PGHA_WD_PRIORITY"
     fi
   } >"$dir/pgpool.conf"
   cp "$PGHA_IMAGE_POOL_HBA" "$dir/pool_hba.conf"

@@ -123,6 +123,8 @@
 : "${PGHA_NODE_ID:=}"
 # this pgpool node's watchdog id
 : "${PGPOOL_NODE_ID:=}"
+# this pgpool node's wd_priority (distinct per node: an election between equal priorities can stall for 5 s); empty: pgpool's default
+: "${PGHA_WD_PRIORITY:=}"
 # primary or standby: how an empty node initialises
 : "${PGHA_ROLE:=primary}"
 # the superuser clients log in as, with POSTGRES_PASSWORD, made at the first initialisation (as the official image); pgha's own scripts keep using the postgres role
