@@ -4,7 +4,7 @@ import { readRecords } from '../chaos/report.js';
 import type { Spread } from '../chaos/metrics.js';
 import { table } from '../format.js';
 import type { BenchOptions, BenchRun, SoakRun } from './run.js';
-import { TARGETS } from './run.js';
+import { CPU_GROUPS, TARGETS } from './run.js';
 
 export interface BenchRecord extends BenchRun {
   kind: 'bench';
@@ -36,6 +36,24 @@ export function formatSoak(rec: SoakRecord): string {
   return `soak: ${rec.seconds} s, ${rec.clients} clients through the delegate IP, ${rec.tps === null ? 'pgbench did not finish' : `${rec.tps.toFixed(0)} tps`}; failovers ${rec.failovers}, delegate IP moves ${rec.vipMoves}, failed health checks ${rec.healthCheckFailures} (commit ${rec.machine.commit})`;
 }
 
+/**
+ * The profile: CPU ms per 1000 transactions by where it was spent (client: the bench container,
+ * pgbench plus pgbouncer or HAProxy when they are the target; the pgpool nodes; the postgres
+ * nodes). On a CPU-bound host, a proxy's ratio to direct is what its share costs.
+ */
+function cpuTable(rec: BenchRecord): string[] {
+  if (!rec.cpuPerKTx) return [];
+  const cell = (v: Record<string, number> | null | undefined) => (v ? CPU_GROUPS.map((g) => v[g]!.toFixed(0)).join(' / ') : '-');
+  return [
+    `CPU ms per 1000 transactions (median over the rounds), ${CPU_GROUPS.join(' / ')}; the client column holds pgbouncer and HAProxy when they are the target:`,
+    '',
+    `| mode/clients | ${TARGETS.join(' | ')} |`,
+    `| --- | ${TARGETS.map(() => '---').join(' | ')} |`,
+    ...Object.keys(rec.cpuPerKTx).map((key) => `| ${key} | ${TARGETS.map((t) => cell(rec.cpuPerKTx![key]?.[t])).join(' | ')} |`),
+    '',
+  ];
+}
+
 export function benchResultsMarkdown(resultsDir: string, mdDir: string): string {
   const lines = ['## Proxy cost (`npm run bench`)', '', 'pgbench inside the cluster network (a container at .30); each figure is tps through the proxy / tps direct to the primary in the same round: median (min-max) over the rounds.', ''];
   const runs = readRecords<BenchRecord>(resultsDir, 'bench').reverse();
@@ -53,6 +71,7 @@ export function benchResultsMarkdown(resultsDir: string, mdDir: string): string 
       '',
       `pgpool: ${Object.entries(rec.pgpoolSettings).map(([k, v]) => `\`${k}=${v}\``).join(', ')}`,
       '',
+      ...cpuTable(rec),
     );
   }
   lines.push('## Soak (`npm run bench -- --soak SECONDS`)', '', 'pgbench tpcb-like through the delegate IP at full CPU, no fault injected: any failover, delegate IP move or failed health check is a false alarm.', '');

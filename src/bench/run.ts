@@ -29,12 +29,20 @@ export interface BenchIo {
   say: Log;
 }
 
+/** Where the CPU goes: the bench container (pgbench, and pgbouncer or HAProxy when they are the target), the pgpool nodes, the postgres nodes. */
+export const CPU_GROUPS = ['client', 'pgpool', 'postgres'] as const;
+export type CpuGroup = (typeof CPU_GROUPS)[number];
+
 export interface Measurement {
   round: number;
   target: Target;
   mode: Mode;
   clients: number;
   tps: number;
+  /** Transactions pgbench completed in the run. */
+  transactions?: number;
+  /** CPU time each group of containers used during the run, in ms (cgroup counters via the engine). */
+  cpuMs?: Record<CpuGroup, number>;
 }
 
 export interface BenchRun {
@@ -44,6 +52,8 @@ export interface BenchRun {
   ratios: Record<string, Record<string, Spread | null>>;
   /** Per "mode/clients": direct tps, min / median / max. */
   direct: Record<string, Spread | null>;
+  /** Per "mode/clients", per target, per CPU group: CPU ms per 1000 transactions, median over the rounds. */
+  cpuPerKTx?: Record<string, Record<string, Record<CpuGroup, number> | null>>;
   pgpoolSettings: Record<string, string>;
 }
 
@@ -72,6 +82,32 @@ async function startBenchContainer(io: BenchIo): Promise<Docker.Container> {
   });
   await c2.start();
   return c2;
+}
+
+function parseTransactions(out: string): number | undefined {
+  const m = /number of transactions actually processed: (\d+)/.exec(out);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Total CPU time (ns) the containers have used so far, from the engine's one-shot stats. */
+async function cpuNs(containers: Docker.Container[]): Promise<number> {
+  const each = await Promise.all(containers.map(async (c) => ((await c.stats({ stream: false })) as unknown as { cpu_stats: { cpu_usage: { total_usage: number } } }).cpu_stats.cpu_usage.total_usage));
+  return each.reduce((a, b) => a + b, 0);
+}
+
+/** CPU ms per 1000 transactions per group, median over the rounds of each configuration and target. */
+export function cpuProfile(measurements: Measurement[]): NonNullable<BenchRun['cpuPerKTx']> {
+  const out: NonNullable<BenchRun['cpuPerKTx']> = {};
+  for (const key of [...new Set(measurements.map((m) => configKey(m.mode, m.clients)))]) {
+    out[key] = Object.fromEntries(
+      TARGETS.map((t) => {
+        const of = measurements.filter((m) => configKey(m.mode, m.clients) === key && m.target === t && m.cpuMs && m.transactions);
+        if (!of.length) return [t, null];
+        return [t, Object.fromEntries(CPU_GROUPS.map((g) => [g, spread(of.map((m) => (m.cpuMs![g] * 1000) / m.transactions!))!.median])) as Record<CpuGroup, number>];
+      }),
+    );
+  }
+  return out;
 }
 
 function parseTps(out: string): number {
@@ -146,6 +182,9 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
     io.say(`initialising ${BENCH_DB} at scale ${opts.scale} on the primary`);
     await initBenchDb(bench, direct, opts.scale);
     const settings = await pgpoolSettings(io, bench);
+    const node = (host: string) => io.docker.getContainer(`${io.cluster.name}-${host}`);
+    const groups: Record<CpuGroup, Docker.Container[]> = { client: [bench], pgpool: io.topo.pgpool.map((n) => node(n.host)), postgres: io.topo.postgres.map((n) => node(n.host)) };
+    const sampleCpu = () => Promise.all(CPU_GROUPS.map((g) => cpuNs(groups[g])));
     const measurements: Measurement[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
       // Rotate the order each round so no target always runs first (cold caches) or last.
@@ -154,16 +193,19 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
         for (const clients of opts.clients) {
           for (const target of order) {
             const { host, port } = targetAddress(target, io, primary.ip);
+            const before = await sampleCpu();
             const r = await sh(bench, `timeout ${opts.seconds + 60} pgbench -n ${mode === 'select-only' ? '-S' : ''} -c ${clients} -j 2 -T ${opts.seconds} -h ${host} -p ${port} -U postgres ${BENCH_DB} 2>&1`);
+            const after = await sampleCpu();
             const tps = parseTps(r.stdout);
-            measurements.push({ round, target, mode, clients, tps });
+            const cpuMs = Object.fromEntries(CPU_GROUPS.map((g, k) => [g, (after[k]! - before[k]!) / 1e6])) as Record<CpuGroup, number>;
+            measurements.push({ round, target, mode, clients, tps, transactions: parseTransactions(r.stdout), cpuMs });
             io.say(`round ${round}/${opts.rounds} ${mode} ${clients} clients ${target}: ${tps.toFixed(0)} tps`);
           }
         }
       }
     }
     await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}'`);
-    return { primary: primary.host, measurements, ...benchRatios(measurements), pgpoolSettings: settings };
+    return { primary: primary.host, measurements, ...benchRatios(measurements), cpuPerKTx: cpuProfile(measurements), pgpoolSettings: settings };
   } finally {
     await bench.remove({ force: true }).catch(() => {});
   }

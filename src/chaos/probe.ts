@@ -64,6 +64,12 @@ export class Probe {
     await this.admin(`DROP TABLE IF EXISTS ${PROBE_TABLE}; CREATE TABLE ${PROBE_TABLE} (seq bigint PRIMARY KEY, lane text NOT NULL, written_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
   }
 
+  /** The size of every database of the cluster, in MB (what a rejoin or a clone has to deal with). */
+  async databaseMB(): Promise<number> {
+    const rows = await this.retry(10_000, async (c) => (await c.query<{ mb: string }>('SELECT round(sum(pg_database_size(datname)) / 1048576) AS mb FROM pg_database')).rows);
+    return Number(rows[0]?.mb ?? 0);
+  }
+
   start(): void {
     this.running = true;
     this.loops = LANES.map((lane) => this.loop(lane));

@@ -18,7 +18,8 @@ export interface Machine {
 export interface ChaosRecord {
   kind: 'chaos';
   machine: Machine;
-  cluster: { name: string; replication: string; postgresNodes: number; pgpoolNodes: number; timings: unknown };
+  /** databaseMB: the size of the databases when the run started (absent in records before it was measured). */
+  cluster: { name: string; replication: string; postgresNodes: number; pgpoolNodes: number; timings: unknown; databaseMB?: number };
   options: ChaosOptions;
   aborted: string | null;
   lostAcked: number[] | null;
@@ -129,7 +130,7 @@ export function chaosResultsMarkdown(resultsDir: string, mdDir: string): string 
   for (const { file, rec } of runs) {
     const m = rec.machine;
     lines.push(
-      `### ${m.date} · commit ${m.commit} · ${rec.cluster.postgresNodes} postgres (${rec.cluster.replication}) + ${rec.cluster.pgpoolNodes} pgpool`,
+      `### ${m.date} · commit ${m.commit} · ${rec.cluster.postgresNodes} postgres (${rec.cluster.replication}) + ${rec.cluster.pgpoolNodes} pgpool${rec.cluster.databaseMB === undefined ? '' : ` · ${rec.cluster.databaseMB} MB of data`}`,
       '',
       `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, kernel ${m.kernel}, ${m.engine}. Record: [${relative(mdDir, file)}](${relative(mdDir, file)}).${rec.aborted ? ` **Aborted: ${rec.aborted}**` : ''}`,
       '',

@@ -46,6 +46,8 @@ export interface ChaosRun {
   aborted?: string;
   /** The SVG timeline of each round, by file name. */
   timelines: Map<string, string>;
+  /** The size of the cluster's databases when the run started, in MB. */
+  databaseMB: number;
 }
 
 export interface ChaosIo {
@@ -102,6 +104,8 @@ export async function runChaos(io: ChaosIo, opts: ChaosOptions): Promise<ChaosRu
   const first = await waitHealed(io, healMs);
   if ('why' in first) throw new Error(`cluster ${io.cluster.name} is not whole before the first round: ${first.why}`);
   await probe.prepare();
+  const databaseMB = await probe.databaseMB();
+  io.say(`databases: ${databaseMB} MB`);
   probe.start();
   let label = 'warming up';
   let roundStart = Date.now();
@@ -188,7 +192,7 @@ export async function runChaos(io: ChaosIo, opts: ChaosOptions): Promise<ChaosRu
     rounds.map((r) => [`${r.fault}-round${r.round}.svg`, timelineSvg(`${r.fault}, round ${r.round} (${r.targets.join(', ')}); ${io.cluster.postgres.replication} replication`, probe.attempts, r.events, r.marks)]),
   );
   const acked = probe.attempts.filter((a) => a.op === 'write' && a.ok).map((a) => a.seq!);
-  return { rounds, summary: summarise(rounds), lostAcked: committed ? acked.filter((s) => !committed.has(s)) : null, aborted, timelines };
+  return { rounds, summary: summarise(rounds), lostAcked: committed ? acked.filter((s) => !committed.has(s)) : null, aborted, timelines, databaseMB };
 }
 
 export const SUMMARY_METRICS = ['worstWriteUnavailableMs', 'worstReadUnavailableMs', 'detectionMs', 'promotionMs', 'vipMoveMs', 'rejoinMs'] as const;

@@ -73,7 +73,7 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
     options,
   );
   if (live) logUpdateStderr.clear();
-  const rec = chaosRecord(run, machine, { name: cluster.name, replication: cluster.postgres.replication, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes, timings: cluster.timings }, options);
+  const rec = chaosRecord(run, machine, { name: cluster.name, replication: cluster.postgres.replication, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes, timings: cluster.timings, databaseMB: run.databaseMB }, options);
   if (opts.results !== false) {
     const resultsDir = resolve(opts.results);
     const out = writeChaosResults(resultsDir, rec, run.timelines, stampOf(machine));

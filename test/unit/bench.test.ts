@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { formatBench, type BenchRecord } from '../../src/bench/report.js';
-import { benchRatios, type Measurement } from '../../src/bench/run.js';
+import { benchRatios, cpuProfile, type Measurement } from '../../src/bench/run.js';
+import { benchResultsMarkdown } from '../../src/bench/report.js';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { benchImageRef, haproxyCfg, pgbouncerIni } from '../../src/bench/proxies.js';
 
 const m = (round: number, target: Measurement['target'], tps: number, mode: Measurement['mode'] = 'select-only', clients = 8): Measurement => ({ round, target, mode, clients, tps });
@@ -26,6 +30,20 @@ describe('bench', () => {
     const rec = { kind: 'bench', machine: { date: 'd', commit: 'c', cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' }, options: { rounds: 3, seconds: 10, clients: [8], scale: 10 }, primary: 'pg0', measurements, pgpoolSettings: { max_pool: '2' }, ...benchRatios(measurements) } satisfies BenchRecord;
     expect(formatBench(rec)).toMatch(/select-only\/8\s+1000\s+0\.55 \(0\.50-0\.60\)\s+0\.70 \(0\.70-0\.72\)/);
     expect(formatBench(rec)).toContain('max_pool=2');
+  });
+
+  it('profile: CPU ms per 1000 transactions per group, median over the rounds; absent where not measured', () => {
+    const cpu = (round: number, target: Measurement['target'], transactions: number, client: number, pgpool: number, postgres: number): Measurement => ({ ...m(round, target, transactions / 10), transactions, cpuMs: { client, pgpool, postgres } });
+    const ms = [cpu(1, 'direct', 10_000, 2_000, 100, 8_000), cpu(2, 'direct', 20_000, 4_400, 100, 15_000), cpu(1, 'pgpool', 5_000, 1_000, 6_000, 4_000), cpu(2, 'pgpool', 5_000, 1_100, 7_000, 4_000), m(3, 'haproxy', 900)];
+    const p = cpuProfile(ms)['select-only/8']!;
+    expect(p.direct).toEqual({ client: 210, pgpool: 7.5, postgres: 775 });
+    expect(p.pgpool).toEqual({ client: 210, pgpool: 1300, postgres: 800 });
+    expect(p.haproxy).toBeNull();
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
+    mkdirSync(join(dir, 'results', 'x'), { recursive: true });
+    const rec = { kind: 'bench', machine: { date: 'd', commit: 'c', cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' }, options: { rounds: 2, seconds: 10, clients: [8], scale: 10 }, primary: 'pg0', measurements: ms, pgpoolSettings: {}, ...benchRatios(ms), cpuPerKTx: cpuProfile(ms) } satisfies BenchRecord;
+    writeFileSync(join(dir, 'results', 'x', 'bench-000000.json'), JSON.stringify(rec));
+    expect(benchResultsMarkdown(join(dir, 'results'), dir)).toContain('| select-only/8 | 210 / 8 / 775 | 210 / 1300 / 800 | - | - |');
   });
 
   it('pgbouncer pools transactions to the primary with scram; HAProxy relays plain TCP', () => {

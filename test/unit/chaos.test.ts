@@ -117,9 +117,10 @@ describe('chaos records', () => {
     summary: { 'kill-primary': { worstWriteUnavailableMs: spread([4_100]) } },
     lostAcked: [],
     timelines: new Map([['kill-primary-round1.svg', '<svg/>']]),
+    databaseMB: 2048,
   };
   const machine = { date: '2026-11-22T06:00:00.000Z', commit: 'abc1234', cores: 2, cpu: 'cpu', memoryGiB: 24, kernel: '6.1', engine: 'Docker Engine 20.10' };
-  const rec = chaosRecord(run, machine, { name: 'pgha', replication: 'sync', postgresNodes: 2, pgpoolNodes: 3, timings: {} }, parseChaosOptions(options({})));
+  const rec = chaosRecord(run, machine, { name: 'pgha', replication: 'sync', postgresNodes: 2, pgpoolNodes: 3, timings: {}, databaseMB: run.databaseMB }, parseChaosOptions(options({})));
 
   it('times in the record are relative to the fault', () => {
     expect(rec.rounds[0]!.marks).toMatchObject({ fault: 0, from: -5_000, restarted: 7_000, healed: 13_000 });
@@ -140,6 +141,7 @@ describe('chaos records', () => {
     expect(readFileSync(join(dir, 'chaos-060000-kill-primary-round1.svg'), 'utf8')).toBe('<svg/>');
     const md = resultsMarkdown(join(root, 'results'), root);
     expect(md).toContain('[kill-primary 1](results/2026-11-22-abc1234/chaos-060000-kill-primary-round1.svg)');
+    expect(md).toContain('### 2026-11-22T06:00:00.000Z · commit abc1234 · 2 postgres (sync) + 3 pgpool · 2048 MB of data');
     expect(md).toContain('| kill-primary: writes unavailable, median <= 5 s | 4.1 s | 1 | 2026-11-22T06:00 abc1234 | yes |');
     expect(md).toContain('| kill-leader: delegate IP answering writes again, median <= 6 s | not measured |');
     expect(md).toMatch(/synchronous replication: 0 acknowledged writes lost, every round \| 0 lost over 1 runs \| 1 \|/);
