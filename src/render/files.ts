@@ -12,9 +12,12 @@ export function readTemplates(dir: string): Record<string, string> {
   return out;
 }
 
-/** Files under the generated roots that are not generated: build inputs and local secrets. */
+/**
+ * Files under the generated roots that are not generated: build inputs, and what the init
+ * service makes in a deploy directory (secrets, SSH keys, the dev CA and the TLS files).
+ */
 function isLocalMaterial(rel: string): boolean {
-  return /\.tar\.gz$/.test(rel) || /^deploy\/[^/]+\/(secrets|ssh)\//.test(rel);
+  return /\.tar\.gz$/.test(rel) || /^deploy\/[^/]+\/(secrets|ssh|tls|ca)\//.test(rel);
 }
 
 /** The files under `root`/`sub`, as paths relative to `root`; none when it does not exist. */

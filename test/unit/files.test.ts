@@ -57,6 +57,19 @@ describe('writeFileAtomic', () => {
   });
 });
 
+describe('what a deploy directory holds that is not generated', () => {
+  it("the init service's secrets, SSH keys, dev CA and TLS files are local material, not drift; anything else is", () => {
+    const rendered = new Map([['deploy/c/docker-compose.yml', 'services: {}\n']]);
+    const root = mkdtempSync(join(tmpdir(), 'pgha-files-'));
+    writeRendered(rendered, root);
+    for (const f of ['secrets/pw', 'ssh/pg0/id_ed25519', 'tls/server.crt', 'ca/ca.key', 'notes.txt']) {
+      mkdirSync(join(root, 'deploy/c', f, '..'), { recursive: true });
+      writeFileSync(join(root, 'deploy/c', f), 'x\n');
+    }
+    expect(drift(rendered, root)).toEqual({ changed: [], missing: [], extra: ['deploy/c/notes.txt'] });
+  });
+});
+
 describe('writing a rendering to a directory of its own (generate --out)', () => {
   const rendered = new Map([
     ['deploy/c/pgpool/cluster.conf', 'port = 9999\n'],
