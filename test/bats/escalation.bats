@@ -44,3 +44,41 @@ STUB
   ((SECONDS < 4))
   [[ "$output" == *"could not reach pgpool1"* && "$output" == *"could not reach pgpool2"* ]]
 }
+
+# watchdog_info NODE:STATUS...: a pcp_watchdog_info stand-in printing -v output with those nodes.
+watchdog_info() {
+  {
+    echo '#!/usr/bin/env bash'
+    echo "cat <<'OUT'"
+    echo 'Total Nodes          : 3'
+    local entry
+    for entry in "$@"; do printf 'Node Name            : %s:9999 Linux %s\nHost Name            : %s\nStatus Name          : %s\n\n' "${entry%%:*}" "${entry%%:*}" "${entry%%:*}" "${entry#*:}"; done
+    echo 'OUT'
+  } >"$BATS_TEST_TMPDIR/bin/pcp_watchdog_info"
+  chmod +x "$BATS_TEST_TMPDIR/bin/pcp_watchdog_info"
+}
+
+@test "the peer the watchdog has lost is cleared in the background, not waited for; a peer it sees is waited for" {
+  watchdog_info pgpool0:LEADER pgpool1:STANDBY pgpool2:LOST
+  SECONDS=0
+  # To a file, not through run: run would also wait for the background clear to close its output.
+  SSH_HANGS=pgpool2 bash "$CONTEXT/escalation.sh" >"$BATS_TEST_TMPDIR/out" 2>&1
+  # Waiting for the hanging pgpool2 would take the 2 s bound.
+  ((SECONDS < 2)) || { echo "took $SECONDS s"; false; }
+  local output
+  output=$(cat "$BATS_TEST_TMPDIR/out")
+  [[ "$output" == *"pgpool2 is lost to the watchdog: clearing it in the background, not waiting for it"* ]]
+  [[ "$output" == *"172.30.0.100 cleared on pgpool1"*"done; pgpool brings 172.30.0.100 up here next"* ]]
+  # The background clear was still tried.
+  grep -q "^pgpool2 connect-timeout=1 vip-down 172.30.0.100" "$SSH_CALLS"
+}
+
+@test "a hanging peer the watchdog still sees is waited for, within the bound" {
+  watchdog_info pgpool0:LEADER pgpool1:STANDBY pgpool2:STANDBY
+  SECONDS=0
+  SSH_HANGS=pgpool2 run bash "$CONTEXT/escalation.sh"
+  [[ "$status" -eq 0 ]]
+  ((SECONDS >= 2))
+  [[ "$output" == *"could not reach pgpool2"*"done; pgpool brings"* ]]
+  [[ "$output" != *"in the background"* ]]
+}

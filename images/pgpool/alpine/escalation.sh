@@ -24,11 +24,31 @@ escalation_clear_peer() {
   fi
 }
 
+# escalation_lost_peers: the pgpool nodes this node's watchdog reports lost, dead or shut down
+# (pcp_watchdog_info -v, bounded by 1 s), one a line; nothing when it does not answer.
+escalation_lost_peers() {
+  PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 1 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null |
+    awk -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && ($2 == "LOST" || $2 == "DEAD" || $2 == "SHUTDOWN") { print host }' || true
+}
+
 pgha_log escalation "becoming leader; clearing $PGHA_DELEGATE_IP from the other pgpool nodes: ${PGHA_PGPOOL_PEERS:-none}"
 # All peers at once: the slowest bounds the wait, not the sum.
+declare -A clearing=()
 for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
   [[ "$peer" == "$PGHA_NODE" ]] && continue
   escalation_clear_peer "$peer" &
+  clearing[$peer]=$!
 done
-wait
+# The peer whose loss made this node leader (a killed container) answers nothing, and waiting
+# out its SSH bound would hold the delegate IP down that long. A peer the watchdog has lost is
+# cleared in the background instead (a pgpool that died in a live container still answers and
+# drops the IP moments later); the peers it still sees are waited for.
+lost=$(escalation_lost_peers)
+for peer in "${!clearing[@]}"; do
+  if grep -qxF -- "$peer" <<<"$lost"; then
+    pgha_log escalation "$peer is lost to the watchdog: clearing it in the background, not waiting for it"
+  else
+    wait "${clearing[$peer]}" || true
+  fi
+done
 pgha_log escalation "done; pgpool brings $PGHA_DELEGATE_IP up here next"
