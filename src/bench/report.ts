@@ -28,12 +28,19 @@ export function formatBench(rec: BenchRecord): string {
     table(['MODE/CLIENTS', 'DIRECT TPS (median)', ...others.map((t) => `${t.toUpperCase()} / DIRECT`)], rows),
     '',
     `pgpool settings: ${Object.entries(rec.pgpoolSettings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    ...(rec.alarms ? [alarmsText(rec)] : []),
     `machine: ${rec.machine.cores} cores, ${rec.machine.memoryGiB} GiB, ${rec.machine.engine}, commit ${rec.machine.commit}; ${rec.options.rounds} rounds of ${rec.options.seconds} s, scale ${rec.options.scale}`,
   ].join('\n');
 }
 
 export function formatSoak(rec: SoakRecord): string {
   return `soak: ${rec.seconds} s, ${rec.clients} clients through the delegate IP, ${rec.tps === null ? 'pgbench did not finish' : `${rec.tps.toFixed(0)} tps`}; failovers ${rec.failovers}, delegate IP moves ${rec.vipMoves}, failed health checks ${rec.healthCheckFailures} (commit ${rec.machine.commit})`;
+}
+
+/** The false alarms a run at full CPU provoked: all must be zero. */
+function alarmsText(rec: BenchRecord): string {
+  const a = rec.alarms!;
+  return `During the run, at full CPU: ${a.failovers} failovers, ${a.vipMoves} delegate IP moves, ${a.healthCheckFailures} failed or retried health checks.`;
 }
 
 /**
@@ -71,6 +78,7 @@ export function benchResultsMarkdown(resultsDir: string, mdDir: string): string 
       '',
       `pgpool: ${Object.entries(rec.pgpoolSettings).map(([k, v]) => `\`${k}=${v}\``).join(', ')}`,
       '',
+      ...(rec.alarms ? [alarmsText(rec), ''] : []),
       ...cpuTable(rec),
     );
   }

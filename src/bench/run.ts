@@ -54,6 +54,8 @@ export interface BenchRun {
   direct: Record<string, Spread | null>;
   /** Per "mode/clients", per target, per CPU group: CPU ms per 1000 transactions, median over the rounds. */
   cpuPerKTx?: Record<string, Record<string, Record<CpuGroup, number> | null>>;
+  /** The bench saturates the host's CPU: what the nodes logged meanwhile that a healthy cluster never logs (counts). */
+  alarms?: Omit<FalseAlarms, 'events'>;
   pgpoolSettings: Record<string, string>;
 }
 
@@ -165,6 +167,7 @@ async function pgpoolSettings(io: BenchIo, bench: Docker.Container): Promise<Rec
 
 export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<BenchRun> {
   const primary = await primaryOf(io);
+  const since = Date.now();
   io.say(`primary ${primary.host} (${primary.ip}); starting the bench container with pgbouncer and HAProxy`);
   const bench = await startBenchContainer(io);
   try {
@@ -205,21 +208,47 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
       }
     }
     await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}'`);
-    return { primary: primary.host, measurements, ...benchRatios(measurements), cpuPerKTx: cpuProfile(measurements), pgpoolSettings: settings };
+    const { failovers, vipMoves, healthCheckFailures } = await falseAlarms(io, since);
+    return { primary: primary.host, measurements, ...benchRatios(measurements), cpuPerKTx: cpuProfile(measurements), alarms: { failovers, vipMoves, healthCheckFailures }, pgpoolSettings: settings };
+  } catch (err) {
+    // A pgbench that fails mid-run under full load is most likely a false alarm of the cluster: say so.
+    const a = await falseAlarms(io, since).catch(() => null);
+    const why = a ? `; meanwhile the nodes logged ${a.failovers} failover(s), ${a.vipMoves} delegate IP move(s), ${a.healthCheckFailures} failed or retried health check(s)` : '';
+    throw new Error(`${(err as Error).message.trim()}${why}`);
   } finally {
     await bench.remove({ force: true }).catch(() => {});
   }
 }
 
-export interface SoakRun {
-  seconds: number;
-  clients: number;
-  tps: number | null;
-  /** What the nodes logged that a healthy cluster never logs under load. */
+/** What the nodes logged since a moment that a healthy cluster never logs under load. */
+export interface FalseAlarms {
   failovers: number;
   vipMoves: number;
   healthCheckFailures: number;
   events: ClusterEvent[];
+}
+
+export interface SoakRun extends FalseAlarms {
+  seconds: number;
+  clients: number;
+  tps: number | null;
+}
+
+/** Failovers, delegate IP moves and failed or retried health checks in every node's log since `since` (ms). */
+export async function falseAlarms(io: BenchIo, since: number): Promise<FalseAlarms> {
+  const events: ClusterEvent[] = [];
+  let healthCheckFailures = 0;
+  for (const n of [...io.topo.pgpool, ...io.topo.postgres]) {
+    const text = await timestampedLogsSince(io.docker.getContainer(`${io.cluster.name}-${n.host}`), since);
+    healthCheckFailures += (text.match(/health check failed|health check retrying/g) ?? []).length;
+    events.push(...parseEvents(n.host, text).filter((e) => e.at >= since));
+  }
+  return {
+    failovers: events.filter((e) => e.kind === 'failoverStart').length,
+    vipMoves: events.filter((e) => e.kind === 'vipUp').length,
+    healthCheckFailures,
+    events,
+  };
 }
 
 /**
@@ -243,22 +272,7 @@ export async function runSoak(io: BenchIo, seconds: number, clients: number, sca
       io.say(`soak: pgbench did not finish cleanly: ${r.stdout.slice(-300)}`);
     }
     await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}'`);
-    const events: ClusterEvent[] = [];
-    let healthCheckFailures = 0;
-    for (const n of [...io.topo.pgpool, ...io.topo.postgres]) {
-      const text = await timestampedLogsSince(io.docker.getContainer(`${io.cluster.name}-${n.host}`), since);
-      healthCheckFailures += (text.match(/health check failed|health check retrying/g) ?? []).length;
-      events.push(...parseEvents(n.host, text).filter((e) => e.at >= since));
-    }
-    return {
-      seconds,
-      clients,
-      tps,
-      failovers: events.filter((e) => e.kind === 'failoverStart').length,
-      vipMoves: events.filter((e) => e.kind === 'vipUp').length,
-      healthCheckFailures,
-      events,
-    };
+    return { seconds, clients, tps, ...(await falseAlarms(io, since)) };
   } finally {
     await bench.remove({ force: true }).catch(() => {});
   }

@@ -100,18 +100,20 @@ export const clusterSchema = z
       .strictObject({
         healthCheck: z
           .strictObject({
-            // A dead backend's address does not answer at all, so every attempt waits out its
-            // timeout: detection is about period + (retries + 1) x timeout. See the README's
-            // "Failover timings" for why each value is safe on a busy host.
+            // A dead backend's address does not answer at all, so each attempt ends at the
+            // connect bound (connectTimeoutMs, the smaller): detection is about period +
+            // (retries + 1) x connect bound. A live backend on a saturated host answers the
+            // connect at once (the kernel does) and then gets timeoutSeconds for fork, TLS,
+            // SCRAM and the query. See the README's "Failover timings".
             periodSeconds: seconds(1, 3600).default(1),
-            timeoutSeconds: seconds(1, 3600).default(1),
+            timeoutSeconds: seconds(1, 3600).default(3),
             maxRetries: seconds(0, 100).default(1),
             retryDelaySeconds: seconds(0, 3600).default(0),
           })
           .prefault({}),
         srCheckPeriodSeconds: seconds(1, 3600).default(2),
-        /** pgpool's connect_timeout: bounds every connect to a backend (sessions, streaming-replication check, primary search). */
-        connectTimeoutMs: seconds(100, 3_600_000).default(1500),
+        /** pgpool's connect_timeout: bounds every TCP connect to a backend (health checks, sessions, streaming-replication check, primary search). */
+        connectTimeoutMs: seconds(100, 3_600_000).default(1000),
         /** How long pgpool looks for a primary after a failover before giving up (search_primary_node_timeout). */
         searchPrimarySeconds: seconds(1, 3600).default(10),
         watchdog: z

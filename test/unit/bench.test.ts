@@ -41,9 +41,10 @@ describe('bench', () => {
     expect(p.haproxy).toBeNull();
     const dir = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
     mkdirSync(join(dir, 'results', 'x'), { recursive: true });
-    const rec = { kind: 'bench', machine: { date: 'd', commit: 'c', cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' }, options: { rounds: 2, seconds: 10, clients: [8], scale: 10 }, primary: 'pg0', measurements: ms, pgpoolSettings: {}, ...benchRatios(ms), cpuPerKTx: cpuProfile(ms) } satisfies BenchRecord;
+    const rec = { kind: 'bench', machine: { date: 'd', commit: 'c', cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' }, options: { rounds: 2, seconds: 10, clients: [8], scale: 10 }, primary: 'pg0', measurements: ms, pgpoolSettings: {}, ...benchRatios(ms), cpuPerKTx: cpuProfile(ms), alarms: { failovers: 1, vipMoves: 0, healthCheckFailures: 6 } } satisfies BenchRecord;
     writeFileSync(join(dir, 'results', 'x', 'bench-000000.json'), JSON.stringify(rec));
     expect(benchResultsMarkdown(join(dir, 'results'), dir)).toContain('| select-only/8 | 210 / 8 / 775 | 210 / 1300 / 800 | - | - |');
+    expect(formatBench(rec)).toContain('During the run, at full CPU: 1 failovers, 0 delegate IP moves, 6 failed or retried health checks.');
   });
 
   it('pgbouncer pools transactions to the primary with scram; HAProxy relays plain TCP', () => {
