@@ -1,3 +1,4 @@
+import { PGPOOL_POOL } from '../images/facts.js';
 import { intToIpv4, parseCidr } from './net.js';
 import { nodeOffsets, type Cluster } from './schema.js';
 
@@ -42,6 +43,22 @@ export function tlsNames(topo: Topology): string {
  */
 export function watchdogPriority(topo: Topology, node: Node): number {
   return topo.pgpool.length - node.id;
+}
+
+/**
+ * Every backend's max_connections: what all pgpool nodes' pools may hold on it (nodes x
+ * num_init_children x max_pool, the image's or pgpool.settings'), PostgreSQL's 3 slots for
+ * superusers, each pgpool node's health and replication checks, and 20 for the exporter,
+ * people and scripts. A backend whose slots run out refuses pgpool's health check, and pgpool
+ * fails a running primary over (seen: PostgreSQL's default 100 under the bench's load).
+ */
+export function backendMaxConnections(cluster: Cluster): number {
+  const setting = (key: string, fallback: number) => {
+    const v = Number(cluster.pgpool.settings[key]);
+    return Number.isInteger(v) && v > 0 ? v : fallback;
+  };
+  const pools = cluster.pgpool.nodes * setting('num_init_children', PGPOOL_POOL.children) * setting('max_pool', PGPOOL_POOL.maxPool);
+  return pools + 3 + 2 * cluster.pgpool.nodes + 20;
 }
 
 export interface SshGrant {

@@ -22,6 +22,12 @@ export const PORTS = {
   metrics: 9187,
 } as const;
 
+/**
+ * The pgpool image's connection pool: processes per pgpool node, and cached backend connections
+ * per process. Each pgpool node may hold children x maxPool connections on every backend.
+ */
+export const PGPOOL_POOL = { children: 32, maxPool: 2 } as const;
+
 /** Database and pcp roles the images create and use. */
 export const ROLES = {
   /** Runs pgpool's health and streaming-replication checks (pg_monitor). */

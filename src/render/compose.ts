@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
-import { clientDatabase, sshAccess, tlsNames, watchdogPriority, type Topology } from '../cluster/topology.js';
+import { backendMaxConnections, clientDatabase, sshAccess, tlsNames, watchdogPriority, type Topology } from '../cluster/topology.js';
 import { clusterImages } from '../images/catalog.js';
 import { CLUSTER_SECRETS, PATHS, PORTS } from '../images/facts.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -77,6 +77,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGPORT: String(cluster.postgres.port),
         PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
         PGHA_DURABILITY: cluster.postgres.durability,
+        PGHA_MAX_CONNECTIONS: String(backendMaxConnections(cluster)),
         // Replication is accepted from the cluster network only.
         PGHA_CLUSTER_SUBNET: topo.subnet,
         // A returning node asks pgpool, through the delegate IP, who the primary is now.

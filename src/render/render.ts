@@ -3,7 +3,7 @@ import type { Cluster } from '../cluster/schema.js';
 import { topology } from '../cluster/topology.js';
 import { ConfigError, type Problem } from '../errors.js';
 import { imageCatalog, type ContextFile } from '../images/catalog.js';
-import { PATHS, PORTS, RECOVERY_TIMEOUT_SECONDS, ROLES } from '../images/facts.js';
+import { PATHS, PGPOOL_POOL, PORTS, RECOVERY_TIMEOUT_SECONDS, ROLES } from '../images/facts.js';
 import { derive, type Derived, type Manifest } from '../manifest/schema.js';
 import { minorOf } from '../manifest/version.js';
 import { confLine, CONTROL_CHARACTERS, formatValue, managedBy, parseConf, readBack, type ConfEntry } from '../pgpool/conf.js';
@@ -70,6 +70,7 @@ export function render(input: RenderInput): Rendered {
     manifest,
     derived,
     ports: PORTS,
+    pool: PGPOOL_POOL,
     paths: PATHS,
     roles: ROLES,
     recoveryTimeoutSeconds: RECOVERY_TIMEOUT_SECONDS,

@@ -90,6 +90,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_INITDB_DIR', PATHS.initdbDir, '*.sh, *.sql, *.sql.gz run in name order at the first initialisation'),
     v('PGHA_PRIMARY_HOST', '', 'the primary a standby clones on its first start'),
     v('PGHA_SYNCHRONOUS', 'off', 'on: the primary waits for a standby to confirm each commit'),
+    v('PGHA_MAX_CONNECTIONS', 100, 'max_connections of every postgres node (the same on all: a standby needs at least the primary\'s); a cluster sets it to what all pgpool nodes\' pools may hold, so full slots never fail a health check'),
     v('PGHA_DELEGATE_IP', '', 'the delegate (virtual) IP of the pgpool watchdog'),
     v('PGHA_VIP_DEVICE', 'eth0', 'interface that carries the delegate IP'),
     v('PGHA_VIP_PREFIX', 24, 'prefix length of the delegate IP'),

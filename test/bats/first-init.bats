@@ -45,6 +45,7 @@ script() {
   [[ "$(cat "$PGHA_ROLE_FILE")" == MASTER && ! -e "$PGHA_INIT_MARKER" && -s "$PGDATA/PG_VERSION" ]]
   grep -qx roles "$RAN" && grep -qx 01-a.sh "$RAN" && grep -qx 02-b.sh "$RAN"
   [[ "$(tail -n 1 "$RAN")" == "pg_ctl -D $PGDATA -m fast -w stop" ]]
+  grep -qx "max_connections = 100" "$PGDATA/pgha.conf"
 }
 
 @test "a failing init script followed by a passing one fails the initialisation, and the later one never runs" {
@@ -90,10 +91,11 @@ script() {
 @test "names PostgreSQL would refuse only after initdb are refused at the configuration check, each on its line" {
   run bash -c '. "$1"; pgha_postgres_check_config' t "$CONTEXT/entrypoint.sh"
   [[ "$status" -eq 0 ]] || { echo "$output"; false; }
-  POSTGRES_USER=pg_app POSTGRES_DB=template1 run bash -c '. "$1"; pgha_postgres_check_config' t "$CONTEXT/entrypoint.sh"
+  POSTGRES_USER=pg_app POSTGRES_DB=template1 PGHA_MAX_CONNECTIONS=0 run bash -c '. "$1"; pgha_postgres_check_config' t "$CONTEXT/entrypoint.sh"
   [[ "$status" -eq 2 ]]
   [[ "$output" == *"pgha-postgres: configuration error: POSTGRES_USER: expected a role name PostgreSQL allows ('pg_' names, public and none are reserved), got 'pg_app'"* ]]
   [[ "$output" == *"pgha-postgres: configuration error: POSTGRES_DB: expected a database of your own, got 'template1', which every cluster has"* ]]
+  [[ "$output" == *"pgha-postgres: configuration error: PGHA_MAX_CONNECTIONS: expected a whole number from 1 to 999999999, got '0'"* ]]
 }
 
 @test "a POSTGRES_USER changed after the first initialisation has no role: said once postgres answers" {

@@ -38,6 +38,12 @@ describe('dev cluster deploy files', () => {
     expect(c.services.pg2!.depends_on).toEqual({ init: { condition: 'service_completed_successfully' }, pg1: { condition: 'service_started' } });
   });
 
+  it("every postgres node's max_connections holds all pgpool nodes' pools plus the checks and a margin, following pgpool.settings", () => {
+    expect(composeFor('').services.pg0!.environment.PGHA_MAX_CONNECTIONS).toBe(String(3 * 32 * 2 + 3 + 6 + 20));
+    const c = composeFor('pgpool:\n  nodes: 2\n  settings:\n    num_init_children: 10\n    max_pool: 1\n');
+    expect(['pg0', 'pg1'].map((n) => c.services[n]!.environment.PGHA_MAX_CONNECTIONS)).toEqual(['47', '47']);
+  });
+
   it('every pgpool node has its own wd_priority (equal ones can stall an election); settings cannot set one for all', () => {
     const c = composeFor('');
     expect(['pgpool0', 'pgpool1', 'pgpool2'].map((n) => c.services[n]!.environment.PGHA_WD_PRIORITY)).toEqual(['3', '2', '1']);

@@ -139,6 +139,8 @@
 : "${PGHA_PRIMARY_HOST:=}"
 # on: the primary waits for a standby to confirm each commit
 : "${PGHA_SYNCHRONOUS:=off}"
+# max_connections of every postgres node (the same on all: a standby needs at least the primary's); a cluster sets it to what all pgpool nodes' pools may hold, so full slots never fail a health check
+: "${PGHA_MAX_CONNECTIONS:=100}"
 # the delegate (virtual) IP of the pgpool watchdog
 : "${PGHA_DELEGATE_IP:=}"
 # interface that carries the delegate IP

@@ -43,6 +43,7 @@ pgha_postgres_check_config() {
   pgha_check_count PGHA_WATCH_INTERVAL_SECONDS "$PGHA_WATCH_INTERVAL_SECONDS"
   pgha_check_count PGHA_DISK_RESERVE_MB "$PGHA_DISK_RESERVE_MB"
   pgha_check_count PGHA_DISK_TICKS "$PGHA_DISK_TICKS"
+  pgha_check_count PGHA_MAX_CONNECTIONS "$PGHA_MAX_CONNECTIONS"
   [[ "$PGHA_CLUSTER_SUBNET" == samenet ]] || pgha_is_ipv4_cidr "$PGHA_CLUSTER_SUBNET" ||
     pgha_problem PGHA_CLUSTER_SUBNET "expected the cluster network as a CIDR (or samenet), got '$PGHA_CLUSTER_SUBNET'"
   case "$PGHA_SYNCHRONOUS" in
@@ -119,6 +120,7 @@ pgha_postgres_write_server_config() {
 # Written by the pgha entrypoint at every start; edit the container's environment instead.
 listen_addresses = '*'
 port = $PGPORT
+max_connections = $PGHA_MAX_CONNECTIONS
 password_encryption = 'scram-sha-256'
 wal_level = replica
 wal_log_hints = on
