@@ -159,7 +159,7 @@ async function primaryOf(io: BenchIo): Promise<{ host: string; ip: string }> {
 
 /** The pgpool.conf keys that decide proxy cost, as the leader pgpool runs them. */
 async function pgpoolSettings(io: BenchIo, bench: Docker.Container): Promise<Record<string, string>> {
-  const keys = ['num_init_children', 'max_pool', 'connection_cache', 'load_balance_mode', 'statement_level_load_balance', 'memory_cache_enabled', 'reserved_connections', 'child_life_time', 'child_max_connections', 'connection_life_time', 'process_management_mode'];
+  const keys = ['ssl', 'num_init_children', 'max_pool', 'connection_cache', 'load_balance_mode', 'statement_level_load_balance', 'memory_cache_enabled', 'reserved_connections', 'child_life_time', 'child_max_connections', 'connection_life_time', 'process_management_mode'];
   const r = await sh(bench, `PGCONNECT_TIMEOUT=5 timeout 20 psql -X -At -F'|' -h ${io.topo.delegateIp} -p ${io.cluster.pgpool.port} -U postgres -d postgres -c 'PGPOOL SHOW ALL'`);
   const all = Object.fromEntries(r.stdout.split('\n').map((l) => l.split('|')).filter((p) => p.length >= 2).map((p) => [p[0]!, p[1]!]));
   return Object.fromEntries(keys.map((k) => [k, all[k] ?? 'unknown']));

@@ -106,7 +106,7 @@ export const clusterSchema = z
             // connect at once (the kernel does) and then gets timeoutSeconds for fork, TLS,
             // SCRAM and the query. See the README's "Failover timings".
             periodSeconds: seconds(1, 3600).default(1),
-            timeoutSeconds: seconds(1, 3600).default(3),
+            timeoutSeconds: seconds(1, 3600).default(10),
             maxRetries: seconds(0, 100).default(1),
             retryDelaySeconds: seconds(0, 3600).default(0),
           })
