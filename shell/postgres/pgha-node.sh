@@ -300,6 +300,24 @@ pgha_node_follow() {
 # copy of HOST's. pg_rewind copies only what diverged since the timelines forked (wal_log_hints
 # is on), so its cost grows with the divergence, not the database; a clone with
 # pg_basebackup is the fallback (an empty or foreign directory, WAL gone on the source).
+# pgha_node_rewind_start_segment: the WAL segment a rewound node replays from (pg_rewind's
+# backup_label: the redo point of the last common checkpoint); empty without one.
+pgha_node_rewind_start_segment() {
+  sed -n 's/^START WAL LOCATION: .*(file \([0-9A-F]\{24\}\))$/\1/p' "$PGDATA/backup_label" 2>/dev/null | head -n 1
+}
+
+# pgha_node_rewind_wal_present SOURCE: that segment is in this node's pg_wal or still in the
+# source's (conninfo SOURCE, as repl: pg_ls_dir is granted to it). Under heavy writes a spread
+# checkpoint's redo point lies far back, the crash recovery pg_rewind runs recycles this node's
+# copy, and the source may have removed its own: the rewound node would wait for it forever.
+pgha_node_rewind_wal_present() {
+  local file found
+  file=$(pgha_node_rewind_start_segment)
+  [[ -n "$file" && ! -e "$PGDATA/pg_wal/$file" ]] || return 0
+  found=$(timeout "$PGHA_REMOTE_STEP_SECONDS" psql -X -At -d "$1" -v f="$file" <<<"SELECT count(*) FROM pg_catalog.pg_ls_dir('pg_wal', true, false) AS w WHERE w = :'f'" 2>/dev/null) || return 1
+  [[ "$found" == 1 ]]
+}
+
 pgha_node_rewind_or_clone() {
   local action=$1 host=$2 port=$3
   if [[ "$PGHA_FORCE_BASEBACKUP" == 1 ]]; then
@@ -315,11 +333,14 @@ pgha_node_rewind_or_clone() {
       pgha_log "$action" "could not checkpoint $host:$port before pg_rewind (repl needs pg_checkpoint); cloning instead"
     else
       pgha_log "$action" "rewinding onto $host:$port"
-      if pg_rewind -D "$PGDATA" --source-server="$source" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
+      if ! pg_rewind -D "$PGDATA" --source-server="$source" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
+        pgha_log "$action" "pg_rewind failed; falling back to pg_basebackup"
+      elif pgha_node_rewind_wal_present "$source"; then
         pgha_log "$action" "rewound onto $host:$port"
         return 0
+      else
+        pgha_log "$action" "rewound, but the WAL it must replay from ($(pgha_node_rewind_start_segment)) is neither here nor on $host any more (a long checkpoint under heavy writes): it could never stream; cloning instead"
       fi
-      pgha_log "$action" "pg_rewind failed; falling back to pg_basebackup"
     fi
   fi
   pgha_node_basebackup "$host" "$port"
