@@ -101,7 +101,7 @@ export function writeChaosResults(resultsDir: string, rec: ChaosRecord, timeline
 }
 
 /** Every record of one kind (`chaos`, `bench`, `soak`) under `resultsDir`, oldest first, with its file. */
-export function readRecords<T extends { kind: string }>(resultsDir: string, kind: T['kind']): { file: string; rec: T }[] {
+export function readRecords<T extends { kind: string; machine: { date: string } }>(resultsDir: string, kind: T['kind']): { file: string; rec: T }[] {
   if (!existsSync(resultsDir)) return [];
   const out: { file: string; rec: T }[] = [];
   for (const run of readdirSync(resultsDir).sort()) {
@@ -111,7 +111,9 @@ export function readRecords<T extends { kind: string }>(resultsDir: string, kind
       if (rec.kind === kind) out.push({ file: join(dir, f), rec });
     }
   }
-  return out;
+  // Oldest first by when each ran: the directory names (<date>-<commit>) order runs of one day
+  // by commit hash, which would make an older run look like the newest.
+  return out.sort((a, b) => a.rec.machine.date.localeCompare(b.rec.machine.date));
 }
 
 /** Writes one record as `<resultsDir>/<date>-<commit>/<kind>-<stamp>.json`; returns the run directory. */

@@ -133,6 +133,18 @@ describe('chaos records', () => {
     expect(text).toContain('commit abc1234');
   });
 
+  it('the targets read the newest run by when it ran, not by the name of its directory (runs of one day sort by commit hash)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
+    // Later in the day, but its commit sorts first.
+    const late = { ...rec, machine: { ...machine, date: '2026-11-22T09:00:00.000Z', commit: '0000aaa' }, summary: { 'kill-primary': { worstWriteUnavailableMs: spread([3_000]) } } };
+    writeChaosResults(join(root, 'results'), rec, run.timelines, '060000');
+    writeChaosResults(join(root, 'results'), late, run.timelines, '090000');
+    const md = resultsMarkdown(join(root, 'results'), root);
+    expect(md).toContain('| kill-primary: writes unavailable, median <= 5 s | 3.0 s | 1 | 2026-11-22T09:00 0000aaa | yes |');
+    // Newest first in the list of runs too.
+    expect(md.indexOf('commit 0000aaa')).toBeLessThan(md.indexOf('commit abc1234'));
+  });
+
   it('results land under <date>-<commit>/ with their timelines, and RESULTS.md links them and checks the targets', () => {
     const root = mkdtempSync(join(tmpdir(), 'pgha-bench-'));
     const dir = writeChaosResults(join(root, 'results'), rec, run.timelines, '060000');
