@@ -68,8 +68,10 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     // 2 s): the cluster can be ready a moment before that, so wait for it (bounded).
     const before = await waitFor('pgpool to report pg1 as a synchronous standby', async () => {
       const s = await tc.status();
-      return s.backends.find((b) => b.host === 'pg1')?.syncState ? s : false;
-    }, 30_000);
+      // Right after the start pgpool may still show 'async' (the standby attached a moment
+      // before the primary restored synchronous_standby_names): wait for the synchronous state.
+      return ['sync', 'quorum'].includes(s.backends.find((b) => b.host === 'pg1')?.syncState ?? '') ? s : false;
+    }, 60_000);
     expect(tc.primaryOf(before)).toBe('pg0');
     // 'ANY 1 (*)' shows as quorum: the standby confirms every commit before the client hears of it.
     expect(['sync', 'quorum']).toContain(before.backends.find((b) => b.host === 'pg1')!.syncState);
