@@ -27,8 +27,8 @@ escalation_clear_peer() {
 # escalation_lost_peers: the pgpool nodes this node's watchdog reports lost, dead or shut down
 # (pcp_watchdog_info -v, bounded by 1 s), one a line; nothing when it does not answer.
 escalation_lost_peers() {
-  PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 1 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null |
-    awk -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && ($2 == "LOST" || $2 == "DEAD" || $2 == "SHUTDOWN") { print host }' || true
+  pgha_watchdog_info 1 |
+    awk -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && ($2 == "LOST" || $2 == "DEAD" || $2 == "SHUTDOWN") { print host }'
 }
 
 pgha_log escalation "becoming leader; clearing $PGHA_DELEGATE_IP from the other pgpool nodes: ${PGHA_PGPOOL_PEERS:-none}"

@@ -370,8 +370,7 @@ pgha_pgpool_health() {
     echo "pgpool answers on $PGHA_PGPOOL_PORT (no watchdog)"
     return 0
   fi
-  state=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 5 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null |
-    awk -v me="$PGHA_NODE" -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && host == me { print $2; exit }') || true
+  state=$(pgha_watchdog_status "$(pgha_watchdog_info 5)" "$PGHA_NODE")
   case "$state" in
     LEADER | STANDBY)
       echo "pgpool answers on $PGHA_PGPOOL_PORT; watchdog $state"
@@ -403,11 +402,6 @@ pgha_pgpool_stale_backends() {
 # over to a healthy standby once it leads. Every PGHA_RECONCILE_INTERVAL_SECONDS this compares
 # the two views; after PGHA_RECONCILE_TICKS checks in a row that disagree, pgpool is stopped
 # (fast) and the supervisor starts it again: a starting pgpool takes the leader's states.
-# pgha_pgpool_watchdog_info: pcp_watchdog_info -v of this node, bounded; empty when it does not answer.
-pgha_pgpool_watchdog_info() {
-  PCPPASSFILE=$PGHA_PCPPASS_FILE timeout 5 pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null || true
-}
-
 # pgha_pgpool_others_joined INFO: every other watchdog node in INFO (pcp_watchdog_info -v) is
 # LEADER or STANDBY. A reconcile restart waits for that: two stale standbys restarting together
 # would leave the leader without quorum, and it would give up the delegate IP.
@@ -421,8 +415,8 @@ pgha_pgpool_others_joined() {
 pgha_pgpool_reconcile_loop() {
   local ticks=0 info me leader stale pid
   while sleep "$PGHA_RECONCILE_INTERVAL_SECONDS"; do
-    info=$(pgha_pgpool_watchdog_info)
-    me=$(awk -v me="$PGHA_NODE" -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && host == me { print $2; exit }' <<<"$info")
+    info=$(pgha_watchdog_info 5)
+    me=$(pgha_watchdog_status "$info" "$PGHA_NODE")
     leader=$(awk -F' *: *' '/^Leader Host Name/ { print $2; exit }' <<<"$info")
     stale=''
     if [[ "$me" == STANDBY && -n "$leader" && "$leader" != "$PGHA_NODE" ]]; then
@@ -436,7 +430,7 @@ pgha_pgpool_reconcile_loop() {
     ((ticks >= PGHA_RECONCILE_TICKS)) || continue
     # Staggered by node id, so two stale standbys see each other leave before they restart.
     sleep "$((${PGPOOL_NODE_ID:-0} * 3))"
-    if ! pgha_pgpool_others_joined "$(pgha_pgpool_watchdog_info)"; then
+    if ! pgha_pgpool_others_joined "$(pgha_watchdog_info 5)"; then
       pgha_log reconcile "this node has $stale down, the leader $leader has it up; another watchdog node is not joined (restarting?): restarting later, to keep the quorum"
       continue
     fi

@@ -347,6 +347,19 @@ pgha_read_vip_conf() {
   done <"$PGHA_VIP_CONF"
 }
 
+# --- The watchdog, as this node's pcp sees it (pgpool image).
+
+# pgha_watchdog_info SECONDS: pcp_watchdog_info -v of this node, bounded by SECONDS in total;
+# empty when it does not answer (pgpool starting, stopped or stuck), never an error.
+pgha_watchdog_info() {
+  PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$1" pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null || true
+}
+
+# pgha_watchdog_status INFO NODE: the status name (LEADER, STANDBY, LOST, ...) INFO gives NODE.
+pgha_watchdog_status() {
+  awk -v node="$2" -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && host == node { print $2; exit }' <<<"$1"
+}
+
 # pgha_slot_name NODE: the replication slot of NODE (slot names allow a-z, 0-9 and _ only).
 pgha_slot_name() {
   local s=${1,,}
