@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { chaosResultsMarkdown, targetsMarkdown } from '../chaos/report.js';
+import { chaosResultsMarkdown } from '../chaos/report.js';
 import { benchResultsMarkdown } from './report.js';
+import { targetsMarkdown } from './targets.js';
 
 /** bench/RESULTS.md, rewritten whole from the records under bench/results (its one source). */
 export function resultsMarkdown(resultsDir: string, mdDir: string): string {

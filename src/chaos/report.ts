@@ -147,26 +147,3 @@ export function chaosResultsMarkdown(resultsDir: string, mdDir: string): string 
   }
   return lines.join('\n');
 }
-
-/** What issue 10 asks of the dev cluster, checked against the newest run that measured each. */
-const TARGETS: { fault: string; metric: string; stat: 'median' | 'max'; limitMs: number; label: string }[] = [
-  { fault: 'kill-primary', metric: 'worstWriteUnavailableMs', stat: 'median', limitMs: 5000, label: 'kill-primary: writes unavailable, median <= 5 s' },
-  { fault: 'kill-primary', metric: 'worstWriteUnavailableMs', stat: 'max', limitMs: 10000, label: 'kill-primary: writes unavailable, max <= 10 s' },
-  { fault: 'kill-leader', metric: 'worstWriteUnavailableMs', stat: 'median', limitMs: 6000, label: 'kill-leader: delegate IP answering writes again, median <= 6 s' },
-  { fault: 'restart-old-primary', metric: 'rejoinMs', stat: 'median', limitMs: 10000, label: 'restart-old-primary: back as a streaming standby, median <= 10 s' },
-];
-
-export function targetsMarkdown(resultsDir: string): string {
-  const runs = readRecords<ChaosRecord>(resultsDir, 'chaos').reverse();
-  const lines = ['## Targets (issue 10), against the newest run that measured each', '', '| target | measured | rounds | run | met |', '| --- | --- | --- | --- | --- |'];
-  for (const t of TARGETS) {
-    const hit = runs.find(({ rec }) => rec.summary[t.fault]?.[t.metric]);
-    const v = hit?.rec.summary[t.fault]![t.metric];
-    lines.push(hit && v ? `| ${t.label} | ${s(v[t.stat])} s | ${v.n} | ${hit.rec.machine.date.slice(0, 16)} ${hit.rec.machine.commit} | ${v[t.stat] <= t.limitMs ? 'yes' : '**no**'} |` : `| ${t.label} | not measured | - | - | - |`);
-  }
-  const sync = runs.filter(({ rec }) => rec.cluster.replication === 'sync');
-  const lost = sync.reduce((n, { rec }) => n + (rec.lostAcked?.length ?? 0), 0);
-  const unknown = sync.filter(({ rec }) => rec.lostAcked === null).length;
-  lines.push(`| synchronous replication: 0 acknowledged writes lost, every round | ${sync.length ? `${lost} lost over ${sync.length} runs${unknown ? ` (${unknown} unknown)` : ''}` : 'not measured'} | ${sync.reduce((n, { rec }) => n + rec.rounds.length, 0)} | all sync runs | ${sync.length ? (lost === 0 && !unknown ? 'yes' : '**no**') : '-'} |`);
-  return lines.join('\n');
-}

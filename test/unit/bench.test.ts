@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchImageRef, haproxyCfg, pgbouncerIni } from '../../src/bench/proxies.js';
+import { targetsMarkdown } from '../../src/bench/targets.js';
 
 const m = (round: number, target: Measurement['target'], tps: number, mode: Measurement['mode'] = 'select-only', clients = 8): Measurement => ({ round, target, mode, clients, tps });
 
@@ -51,5 +52,44 @@ describe('bench', () => {
     expect(pgbouncerIni('172.30.0.10', 5432)).toMatch(/\* = host=172\.30\.0\.10 port=5432[\s\S]*auth_type = scram-sha-256[\s\S]*pool_mode = transaction/);
     expect(haproxyCfg('172.30.0.10', 5432)).toMatch(/mode tcp[\s\S]*server primary 172\.30\.0\.10:5432/);
     expect(benchImageRef('pgha/postgres:15.17-pgpool4.7.2')).toBe('pgha/bench:15.17-pgpool4.7.2');
+  });
+});
+
+describe('targets in bench/RESULTS.md', () => {
+  const machine = (date: string, commit: string) => ({ date, commit, cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' });
+  const spreadOf = (ms: number) => ({ min: ms, median: ms, max: ms, n: 3 });
+  const rejoinRun = (date: string, commit: string, databaseMB: number, rejoinMs: number) => ({
+    kind: 'chaos', machine: machine(date, commit), options: {}, cluster: { name: 'pgha', replication: 'async', postgresNodes: 2, pgpoolNodes: 3, timings: {}, databaseMB },
+    rounds: [], lostAcked: [], summary: { 'restart-old-primary': { rejoinMs: spreadOf(rejoinMs) } },
+  });
+  function resultsWith(records: { kind: string; machine: { date: string; commit: string } }[]): string {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-targets-'));
+    records.forEach((r, i) => {
+      mkdirSync(join(dir, 'results', `run${i}`), { recursive: true });
+      writeFileSync(join(dir, 'results', `run${i}`, `${r.kind}-00000${i}.json`), JSON.stringify(r));
+    });
+    return targetsMarkdown(join(dir, 'results'));
+  }
+
+  it('the ~2 GB rejoin against the newest dev-size one: within 2x is met, beyond is not', () => {
+    const ok = resultsWith([rejoinRun('2026-11-23T10:00', 'small', 22, 8_000), rejoinRun('2026-11-23T11:00', 'big', 1966, 15_000)]);
+    expect(ok).toContain('| 15.0 s at 1966 MB against 8.0 s at 22 MB (2026-11-23T10:00 small): 1.88x | 3 | 2026-11-23T11:00 big | yes |');
+    const slow = resultsWith([rejoinRun('2026-11-23T10:00', 'small', 22, 8_000), rejoinRun('2026-11-23T11:00', 'big', 1966, 17_000)]);
+    expect(slow).toMatch(/: 2\.13x \| 3 \| 2026-11-23T11:00 big \| \*\*no\*\* \|/);
+    expect(resultsWith([rejoinRun('2026-11-23T10:00', 'small', 22, 8_000)])).toMatch(/MB of data: back as a streaming standby, median within 2x the dev size's \| not measured \|/);
+  });
+
+  it('the soak: any failover or delegate IP move misses the target', () => {
+    const soak = (date: string, failovers: number, vipMoves: number) => ({ kind: 'soak', machine: machine(date, 'c'), timings: {}, seconds: 600, clients: 32, tps: 500, failovers, vipMoves, healthCheckFailures: 0, events: [] });
+    expect(resultsWith([soak('2026-11-23T09:00', 1, 0), soak('2026-11-23T10:00', 0, 0)])).toContain('| 0 failovers, 0 moves in 600 s | 1 | 2026-11-23T10:00 c | yes |');
+    expect(resultsWith([soak('2026-11-23T10:00', 0, 1)])).toContain('| 0 failovers, 1 moves in 600 s | 1 | 2026-11-23T10:00 c | **no** |');
+  });
+
+  it('the bench: the generated pgpool must reach the floor and beat pgbouncer at every client count', () => {
+    const ms = [m(1, 'direct', 1000), m(1, 'pgpool', 800), m(1, 'pgbouncer', 700), m(1, 'direct', 1000, 'select-only', 32), m(1, 'pgpool', 760, 'select-only', 32), m(1, 'pgbouncer', 780, 'select-only', 32)];
+    const rec = { kind: 'bench', machine: machine('2026-11-23T10:00', 'c'), options: { rounds: 1, seconds: 10, clients: [8, 32], scale: 10 }, primary: 'pg0', measurements: ms, pgpoolSettings: {}, ...benchRatios(ms) };
+    const md = resultsWith([rec]);
+    expect(md).toContain('| bench select-only: generated pgpool >= 0.75 of direct and ahead of pgbouncer | 8 clients 0.80 (pgbouncer 0.70), 32 clients 0.76 (pgbouncer 0.78) | 1 | 2026-11-23T10:00 c | **no**');
+    expect(md).toContain('| bench tpcb-like: generated pgpool >= 0.85 of direct and ahead of pgbouncer | not measured |');
   });
 });

@@ -156,7 +156,8 @@ describe('chaos records', () => {
     expect(md).toContain('### 2026-11-22T06:00:00.000Z · commit abc1234 · 2 postgres (sync) + 3 pgpool · 2048 MB of data');
     expect(md).toContain('| kill-primary: writes unavailable, median <= 5 s | 4.1 s | 1 | 2026-11-22T06:00 abc1234 | yes |');
     expect(md).toContain('| kill-leader: delegate IP answering writes again, median <= 6 s | not measured |');
-    expect(md).toMatch(/synchronous replication: 0 acknowledged writes lost, every round \| 0 lost over 1 runs \| 1 \|/);
+    expect(md).toMatch(/synchronous replication, 2 postgres nodes: 0 acknowledged writes lost, every round \| 0 lost over 1 runs \| 1 \|/);
+    expect(md).toContain("| synchronous replication, 3 postgres nodes: 0 acknowledged writes lost, every round | not measured |");
   });
 });
 
