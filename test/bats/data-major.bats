@@ -36,7 +36,7 @@ setup() {
   [[ -n "$sleeper" ]]
   kill -TERM "$pid"
   for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  ! kill -0 "$pid" 2>/dev/null
+  ! kill -0 "$pid" 2>/dev/null || false
   wait "$pid"
   # Its sleep went with it (it would hold the output open for an hour): gone, or a zombie
   # its new parent has not reaped yet.

@@ -153,7 +153,7 @@ logged() { grep -q -- "$1" "$BATS_TEST_TMPDIR/log"; }
   data primary
   decides start
   logged "pgpool sees no other backend up"
-  ! logged "waiting"
+  ! logged "waiting" || false
 }
 
 @test "the first up primary wins when pgpool lists two" {

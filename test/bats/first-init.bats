@@ -55,7 +55,7 @@ script() {
   [[ "$status" -eq 1 ]]
   [[ "$output" == *"action=init: ERROR: the first initialisation failed (status 1; see above); the data directory was emptied again"* ]]
   grep -qx 01-bad.sh "$RAN"
-  ! grep -qx 02-good.sh "$RAN"
+  ! grep -qx 02-good.sh "$RAN" || false
   grep -q -- "-m immediate" "$RAN"
   [[ -z "$(ls -A "$PGDATA")" && ! -e "$PGHA_INIT_MARKER" && ! -e "$PGHA_ROLE_FILE" ]]
 }
@@ -65,7 +65,7 @@ script() {
   script 01-a.sh 0
   run init_primary
   [[ "$status" -eq 1 && "$output" == *"the first initialisation failed (status 3; see above)"* ]]
-  ! grep -qx 01-a.sh "$RAN"
+  ! grep -qx 01-a.sh "$RAN" || false
   [[ -z "$(ls -A "$PGDATA")" ]]
 }
 

@@ -34,7 +34,7 @@ setup() {
   run pgha_node_rebuild pg1 5432
   [[ "$status" -eq 0 ]]
   grep -qx pg_rewind "$CALLS"
-  ! grep -qx pgha_node_basebackup "$CALLS"
+  ! grep -qx pgha_node_basebackup "$CALLS" || false
   rm -f "$CALLS"
   run pgha_node_follow pg1 5432
   [[ "$status" -eq 0 ]]
@@ -45,7 +45,7 @@ setup() {
   run pgha_node_rebuild pg1 5432
   [[ "$status" -eq 0 ]]
   grep -qx pgha_node_basebackup "$CALLS"
-  ! grep -qx pg_rewind "$CALLS"
+  ! grep -qx pg_rewind "$CALLS" || false
   [[ "$output" == *"no data directory to rewind; cloning"* ]]
 }
 
@@ -60,7 +60,7 @@ setup() {
   echo 15 >"$PGDATA/PG_VERSION"
   CHECKPOINT_FAILS=1 run pgha_node_rebuild pg1 5432
   [[ "$status" -eq 0 ]]
-  ! grep -qx pg_rewind "$CALLS"
+  ! grep -qx pg_rewind "$CALLS" || false
   grep -qx pgha_node_basebackup "$CALLS"
   [[ "$output" == *"could not checkpoint pg1:5432 before pg_rewind"* ]]
 }
@@ -78,7 +78,7 @@ setup() {
   echo 15 >"$PGDATA/PG_VERSION"
   PGHA_FORCE_BASEBACKUP=1 run pgha_node_follow pg1 5432
   [[ "$status" -eq 0 ]]
-  ! grep -qx pg_rewind "$CALLS"
+  ! grep -qx pg_rewind "$CALLS" || false
   grep -qx pgha_node_basebackup "$CALLS"
 }
 

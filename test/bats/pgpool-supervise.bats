@@ -129,11 +129,11 @@ wd_info() {
   export PGHA_NODE=pgpool2
   pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=STANDBY)"
   # Another stale standby restarting right now: not yet.
-  ! pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=SHUTDOWN)"
-  ! pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=LOST)"
+  ! pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=SHUTDOWN)" || false
+  ! pgha_pgpool_others_joined "$(wd_info pgpool2=STANDBY pgpool0=LEADER pgpool1=LOST)" || false
   # This node's own state does not count; no answer is no permission.
   pgha_pgpool_others_joined "$(wd_info pgpool2=JOINING pgpool0=LEADER pgpool1=STANDBY)"
-  ! pgha_pgpool_others_joined ""
+  ! pgha_pgpool_others_joined "" || false
 }
 
 @test "backend view: pcp_node_info's 'waiting' is up" {
@@ -173,4 +173,45 @@ wd_info() {
   [[ "$(wc -l <"$runs")" -eq 3 ]]
   [[ "$(printf '%s\n' "$output" | grep -c 'action=metrics: prometheus-postgres-exporter exited (status 3); starting it again in')" -eq 3 ]]
   [[ "$output" == *"again in 1 s"*"again in 2 s"*"again in 2 s"* ]]
+}
+
+@test "docker stop before pgpool runs (configuration, credentials, sshd) ends the entrypoint at once with 0" {
+  (
+    # The steps before the supervisor, each short (bash runs a trap between commands).
+    pgha_pgpool_check_config() { for _ in $(seq 50); do sleep 0.1; done; }
+    _pgha_pgpool_main &
+    main=$!
+    sleep 0.5
+    start=$SECONDS
+    kill -TERM "$main"
+    wait "$main"
+    echo "status $? after $((SECONDS - start)) s"
+  ) >"$BATS_TEST_TMPDIR/out" 2>&1
+  cat "$BATS_TEST_TMPDIR/out"
+  grep -q "action=stop: stopped while starting, before pgpool ran" "$BATS_TEST_TMPDIR/out"
+  grep -q "status 0 after [01] s" "$BATS_TEST_TMPDIR/out"
+}
+
+@test "the reconcile restart signals only a pgpool of postgres that the pid file names" {
+  # Not a number, a process that is not pgpool (this shell), no such process: refused.
+  ! pgha_pgpool_is_pgpool '' || false
+  ! pgha_pgpool_is_pgpool '1 2' || false
+  ! pgha_pgpool_is_pgpool "$$" || false
+  ! pgha_pgpool_is_pgpool 999999999 || false
+  # A process named pgpool, but not postgres's (this test runs as root, or as its own user).
+  cp "$(command -v sleep)" "$BATS_TEST_TMPDIR/pgpool"
+  "$BATS_TEST_TMPDIR/pgpool" 30 &
+  pid=$!
+  [[ "$(cat "/proc/$pid/comm")" == pgpool ]]
+  ! pgha_pgpool_is_pgpool "$pid" || false
+  kill "$pid"
+  # The same, run as postgres where this host has that account: accepted.
+  if id postgres >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    chmod 0755 "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR/pgpool"
+    setpriv --reuid postgres --regid postgres --clear-groups "$BATS_TEST_TMPDIR/pgpool" 30 &
+    pid=$!
+    sleep 0.2
+    pgha_pgpool_is_pgpool "$pid"
+    kill "$pid"
+  fi
 }

@@ -34,14 +34,14 @@ STUB
   touch "$PGDATA/pg_wal/$SEGMENT"
   run pgha_node_rewind_or_clone follow pg1 5432
   [[ "$status" -eq 0 && "$output" == *"action=follow: rewound onto pg1:5432"* ]]
-  ! grep -q basebackup "$CALLS"
-  ! grep -q "pg_ls_dir" "$CALLS"
+  ! grep -q basebackup "$CALLS" || false
+  ! grep -q "pg_ls_dir" "$CALLS" || false
 }
 
 @test "the start segment gone here but still on the source: rewound, no clone" {
   SOURCE_HAS=1 run pgha_node_rewind_or_clone follow pg1 5432
   [[ "$status" -eq 0 && "$output" == *"action=follow: rewound onto pg1:5432"* ]]
-  ! grep -q basebackup "$CALLS"
+  ! grep -q basebackup "$CALLS" || false
 }
 
 @test "the start segment gone here and on the source: the rewound node could never stream, so it is cloned, and the line says why" {
@@ -65,5 +65,5 @@ STUB
   pg_rewind() { echo pg_rewind >>"$CALLS"; }
   run pgha_node_rewind_or_clone follow pg1 5432
   [[ "$status" -eq 0 && "$output" == *"rewound onto pg1:5432"* ]]
-  ! grep -q basebackup "$CALLS"
+  ! grep -q basebackup "$CALLS" || false
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, toolMissing } from '../helpers.js';
@@ -11,6 +11,16 @@ const suites = readdirSync(join(ROOT, 'test/bats')).filter((f) => f.endsWith('.b
 describe.skipIf(toolMissing('bats'))('bats', () => {
   it('has suites to run', () => {
     expect(suites.length).toBeGreaterThan(0);
+  });
+
+  it('no case asserts with a bare `! command`: bash exempts it from errexit, so it could never fail a case (write `! command || false`)', () => {
+    const bare = suites.flatMap((suite) =>
+      readFileSync(join(ROOT, 'test/bats', suite), 'utf8')
+        .split('\n')
+        .map((line, i) => ({ at: `${suite}:${i + 1}`, line }))
+        .filter(({ line }) => /^\s*! /.test(line) && !/\|\| false\s*$/.test(line)),
+    );
+    expect(bare.map(({ at, line }) => `${at}: ${line.trim()}`)).toEqual([]);
   });
 
   for (const suite of suites) {
