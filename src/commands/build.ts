@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { imagePlans } from '../builder/plan.js';
 import { buildAll, formatResults } from '../builder/run.js';
 import { connectEngine } from '../docker/engine.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
@@ -42,6 +43,10 @@ export function staleImageFiles(images: Rendered, root: string): string[] {
  */
 export async function buildCommand(root: string, opts: BuildCommandOptions): Promise<void> {
   const project = loadProject(root, { manifest: opts.manifest, cluster: null });
+  // Every name --only gives must be an image of the manifest, checked before the engine is asked.
+  const known = imagePlans(project.manifest).map((p) => p.name);
+  const unknown = (opts.only ?? []).filter((n) => !known.includes(n));
+  if (unknown.length) throw new UsageError(unknown.map((n) => `--only: expected one of ${known.join(', ')}, got ${n}`));
   const images = renderedUnder(render(project), 'images');
   if (opts.regenerate) {
     const d = writeRendered(images, root);

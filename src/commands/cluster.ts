@@ -10,6 +10,8 @@ import { UsageError } from '../errors.js';
 import { clusterImages } from '../images/catalog.js';
 import { loadProject, type ProjectOptions } from '../project.js';
 import { render } from '../render/render.js';
+import { z } from 'zod';
+import { parseFlags, wholeNumber } from './options.js';
 import { say } from './say.js';
 
 export interface ClusterOptions extends ProjectOptions {
@@ -47,13 +49,15 @@ export function clusterInputs(root: string, opts: ClusterOptions) {
  * waits until it is ready.
  */
 export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Promise<void> {
+  // Flags first: a bad --wait is refused before anything is started.
+  const { wait } = parseFlags(z.object({ wait: wholeNumber(1, 86_400) }), { wait: opts.wait }, { wait: '--wait' });
   const { cluster, topo, files, dir, images } = clusterInputs(root, opts);
   const stale = staleDeployFiles(files, dir);
   if (stale.length) throw new UsageError(stale);
   const docker = await connectEngine();
   const missing = await missingImages(docker, images);
   if (missing.length) throw new UsageError(missing);
-  const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: Number(opts.wait) });
+  const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: wait });
   console.log(formatStatus(status));
   const conn = connectionStrings(cluster, topo, resolve(dir, 'tls/ca.crt'));
   console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);

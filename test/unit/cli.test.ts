@@ -137,6 +137,10 @@ describe('pgha CLI', () => {
       [['nope'], "error: unknown command 'nope'"],
       [['build', '--bogus'], "error: unknown option '--bogus'"],
       [['cluster', 'up', '--wait'], "error: option '--wait <seconds>' argument missing"],
+      // Checked before the deploy directory or the engine is looked at (the engine is not needed to refuse).
+      [['cluster', 'up', '--wait', 'abc'], 'pgha: --wait: expected a whole number from 1 to 86400, got abc'],
+      [['cluster', 'up', '--wait', '0'], 'pgha: --wait: expected a whole number from 1 to 86400, got 0'],
+      [['build', '--only', 'nope', 'postgres/bookworm'], 'pgha: --only: expected one of postgres/bookworm, pgpool/bookworm, pgpool/alpine, got nope'],
     ] as const) {
       const r = pgha(...args);
       expect(r.status, args.join(' ')).toBe(2);
