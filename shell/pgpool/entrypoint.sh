@@ -437,11 +437,25 @@ pgha_pgpool_reconcile_loop() {
     ticks=0
     pgha_log reconcile "this node has $stale down, the leader $leader has it up ($PGHA_RECONCILE_TICKS checks in a row): restarting pgpool to take the leader's states"
     pid=$(cat "$PGHA_PGPOOL_SOCKET_DIR/pgpool.pid" 2>/dev/null || true)
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -INT "$pid" 2>/dev/null
+    if pgha_pgpool_is_pgpool "$pid"; then
+      kill -INT "$pid" 2>/dev/null
+    else
+      pgha_log reconcile "WARNING: $PGHA_PGPOOL_SOCKET_DIR/pgpool.pid names '${pid:0:20}', not a pgpool of postgres: nothing signalled"
+    fi
   done
 }
 
+# pgha_pgpool_is_pgpool PID: PID is a running pgpool of the postgres account. The pid file is
+# postgres's to write; root signals only what it really names.
+pgha_pgpool_is_pgpool() {
+  [[ "$1" =~ ^[0-9]+$ ]] || return 1
+  [[ "$(cat "/proc/$1/comm" 2>/dev/null)" == pgpool && "$(stat -c %U "/proc/$1" 2>/dev/null)" == postgres ]]
+}
+
 _pgha_pgpool_main() {
+  # A docker stop before pgpool runs: PID 1 ignores signals it has no trap for, and the engine
+  # would SIGKILL it after the grace period. Replaced by the supervisor's trap below.
+  trap 'pgha_log stop "stopped while starting, before pgpool ran"; exit 0' TERM INT
   pgha_pgpool_check_config
   pgha_pgpool_write_runtime_conf
   pgha_pgpool_write_vip_conf

@@ -133,6 +133,8 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_VIP_DEVICE: 'eth0',
         PGHA_PGPOOL_PEERS: peers,
         PGHA_DURABILITY: cluster.postgres.durability,
+        // The health check and the exporter reach pgpool on the port cluster.conf gives it.
+        PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
         PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
         // pool_passwd gets an entry for the clients' superuser too.
         POSTGRES_USER: cluster.postgres.user,
@@ -148,6 +150,9 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       ...published(node.host),
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts(node.host),
+      // docker stop is pgpool's fast shutdown (the entrypoint turns TERM into SIGINT): clients
+      // are cut, the delegate IP released. The engine's 10 s default is short when the host is busy.
+      stop_grace_period: '30s',
       restart: 'unless-stopped',
       depends_on: dependsOn(topo.postgres.map((n) => n.host)),
     };

@@ -50,6 +50,14 @@ describe('dev cluster deploy files', () => {
     expect(problems('pgpool:\n  settings:\n    wd_priority: 5\n')).toEqual(['pgpool.settings.wd_priority: wd_priority is set from pgpool.nodes (each node its own, PGHA_WD_PRIORITY: equal priorities can stall an election); change it there']);
   });
 
+  it("pgpool nodes get the cluster's client port for their health check and exporter, and a grace period for the fast shutdown", () => {
+    const c = composeFor('pgpool:\n  port: 6543\n');
+    for (const n of ['pgpool0', 'pgpool1', 'pgpool2']) {
+      expect(c.services[n]!.environment).toMatchObject({ PGHA_PGPOOL_PORT: '6543', PGHA_PCP_PORT: '9898' });
+      expect((c.services[n] as unknown as { stop_grace_period: string }).stop_grace_period).toBe('30s');
+    }
+  });
+
   it('every node can ask pgpool for its own recovery and resolves every other node without Docker DNS', () => {
     const c = composeFor('');
     expect(c.services.pg0!.environment).toMatchObject({ PGHA_NODE_ID: '0', PGHA_DELEGATE_IP: '172.30.0.100', PGHA_PCP_PORT: '9898', PCP_PASSWORD_FILE: '/run/secrets/pcp_password' });
