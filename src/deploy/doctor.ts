@@ -63,7 +63,7 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
     add(`pcp login on ${p.host}`, pcp.exitCode === 0, pcp.exitCode === 0 ? '' : `${pcp.stderr.trim()}: check pcp_password and /run/pgha/pgpool/pcp.conf`);
     const login = await sh(
       box,
-      bounded(`PGPASSWORD="$(cat /run/secrets/postgres_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U postgres -d postgres -At -c 'SELECT 1'`),
+      bounded(`PGPASSWORD="$(cat ${PATHS.secretsMount}/postgres_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U postgres -d postgres -At -c 'SELECT 1'`),
     );
     add(`pool_passwd decrypts with .pgpoolkey on ${p.host}`, login.exitCode === 0, login.exitCode === 0 ? '' : `scram login as postgres through pgpool failed: ${login.stderr.trim()}`);
     for (const b of topo.postgres) {

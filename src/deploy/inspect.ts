@@ -103,7 +103,7 @@ export interface ClusterStatus {
 export async function poolNodes(container: Docker.Container, cluster: Cluster): Promise<string[][]> {
   const r = await sh(
     container,
-    `PGPASSWORD="$(cat /run/secrets/pgpool_password)" PGCONNECT_TIMEOUT=5 timeout ${REMOTE_STEP_SECONDS} psql -X -h localhost -p ${cluster.pgpool.port} -U pgpool -d postgres -At -F'|' -c 'SHOW pool_nodes'`,
+    `PGPASSWORD="$(cat ${PATHS.secretsMount}/pgpool_password)" PGCONNECT_TIMEOUT=5 timeout ${REMOTE_STEP_SECONDS} psql -X -h localhost -p ${cluster.pgpool.port} -U pgpool -d postgres -At -F'|' -c 'SHOW pool_nodes'`,
   );
   if (r.exitCode !== 0) throw new Error(`SHOW pool_nodes failed: ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split('|'));

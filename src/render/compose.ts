@@ -23,7 +23,16 @@ const dependsOn = (started: string[]) => ({
   ...Object.fromEntries(started.map((s) => [s, { condition: 'service_started' }])),
 });
 
-const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `/run/secrets/${name}` });
+const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `${PATHS.secretsMount}/${name}` });
+
+/**
+ * The deploy directory's secrets/, bound whole into every node. Not compose's file `secrets:`:
+ * compose v2 creates every container before it starts the init service, and the engine
+ * refuses to create one whose secret file does not exist yet, so a fresh `docker compose up`
+ * failed ("bind source path does not exist"). A directory is resolved when the container
+ * starts, after the init service has filled it.
+ */
+const SECRETS_VOLUME = `./secrets:${PATHS.secretsMount}:ro`;
 
 /** The compose file of the dev cluster, as an object; `docker compose up` (v2) and docker-compose 1.29 both read it. */
 export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topology): object {
@@ -94,11 +103,11 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         ...secretEnv('replication_password'),
         ...secretEnv('pcp_password'),
       },
-      secrets: ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password'],
       // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
       stop_grace_period: '60s',
       volumes: [
         `${node.host}-data:${PATHS.postgresHome}`,
+        SECRETS_VOLUME,
         `./ssh/${node.host}:${PATHS.sshMount}:ro`,
         ...tlsOf(cluster).volumes,
         // Every node gets them; only a first initialisation of the primary runs them.
@@ -144,8 +153,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         ...secretEnv('pcp_password'),
         ...secretEnv('wd_authkey'),
       },
-      secrets: ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'],
-      volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, `./ssh/${node.host}:${PATHS.sshMount}:ro`, ...tlsOf(cluster).volumes],
+      volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, SECRETS_VOLUME, `./ssh/${node.host}:${PATHS.sshMount}:ro`, ...tlsOf(cluster).volumes],
       // Reachable from the host where the delegate IP is not (Docker Desktop, another machine).
       ...published(node.host),
       networks: { [network]: { ipv4_address: node.address } },
@@ -164,7 +172,6 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       [network]: { driver: 'bridge', ipam: { config: [{ subnet: topo.subnet, gateway: topo.gateway }] } },
     },
     volumes: Object.fromEntries(topo.postgres.map((n) => [`${n.host}-data`, {}])),
-    secrets: Object.fromEntries(CLUSTER_SECRETS.map((s) => [s, { file: `./secrets/${s}` }])),
   };
 }
 

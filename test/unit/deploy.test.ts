@@ -61,7 +61,7 @@ describe('dev cluster deploy files', () => {
   it('every node can ask pgpool for its own recovery and resolves every other node without Docker DNS', () => {
     const c = composeFor('');
     expect(c.services.pg0!.environment).toMatchObject({ PGHA_NODE_ID: '0', PGHA_DELEGATE_IP: '172.30.0.100', PGHA_PCP_PORT: '9898', PCP_PASSWORD_FILE: '/run/secrets/pcp_password' });
-    expect(c.services.pg0!.secrets).toContain('pcp_password');
+    expect((c.services.pg0 as unknown as { volumes: string[] }).volumes).toContain('./secrets:/run/secrets:ro');
     const all = ['pg0:172.30.0.10', 'pg1:172.30.0.11', 'pgpool0:172.30.0.20', 'pgpool1:172.30.0.21', 'pgpool2:172.30.0.22'];
     for (const [name, s] of Object.entries(c.services).filter(([n]) => n !== 'init')) {
       // Every other node; its own name Docker writes (a second line makes pgpool's watchdog bind twice).

@@ -54,7 +54,14 @@ describe('render', () => {
         if (/PASSWORD|AUTHKEY|KEY$/.test(k)) expect(`${name} ${k}=${v}`).toMatch(/_FILE=\/run\/secrets\//);
       }
     }
-    expect(Object.values<any>(compose.secrets).every((s) => typeof s.file === 'string' && s.file.startsWith('./secrets/'))).toBe(true);
+    // The secrets come from the deploy directory's secrets/, bound as a directory (compose v2
+    // creates every container before the init service runs: a file `secrets:` entry whose file
+    // does not exist yet fails the create), never written into the compose file.
+    expect(compose.secrets).toBeUndefined();
+    for (const [name, svc] of Object.entries<any>(compose.services)) {
+      if (name !== 'init') expect(svc.volumes, name).toContain('./secrets:/run/secrets:ro');
+      expect(svc.secrets, name).toBeUndefined();
+    }
   });
 
   it('gives the compose network an explicit subnet and no top-level version', () => {
