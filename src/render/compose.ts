@@ -58,6 +58,9 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       ...(cluster.tls.enabled ? { PGHA_TLS_SAN: tlsNames(topo) } : {}),
     },
     volumes: [`.:${PATHS.deployMount}`],
+    // The image declares its data paths VOLUMEs; without these each init run would leave two
+    // anonymous volumes behind (compose down keeps them unless given -v).
+    tmpfs: [PATHS.postgresHome, `${PATHS.postgresHome}/data`],
     network_mode: 'none',
     // The image's HEALTHCHECK is a node's; this container is done in a second.
     healthcheck: { disable: true },

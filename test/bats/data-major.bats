@@ -27,6 +27,13 @@ setup() {
   [[ "$output" == "$PGDATA holds a PostgreSQL 15 database cluster and this image runs PostgreSQL 16: postgres is not started; upgrade the data directory (pg_upgrade, or dump and restore) or run the image of its major" ]]
 }
 
+@test "a PG_VERSION that is a link is not read (root reads it at start; postgres owns the directory)" {
+  echo 'secret of root' >"$BATS_TEST_TMPDIR/elsewhere"
+  ln -s "$BATS_TEST_TMPDIR/elsewhere" "$PGDATA/PG_VERSION"
+  run pgha_node_data_major_problem
+  [[ "$status" -eq 0 && -z "$output" ]]
+}
+
 @test "idle keeps running until TERM, then ends with status 0 at once (docker stop, no restart loop)" {
   pgha_postgres_idle &
   pid=$!

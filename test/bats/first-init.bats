@@ -108,3 +108,13 @@ script() {
   run pgha_node_check_superuser_role
   [[ "$status" -eq 1 && -z "$output" ]]
 }
+
+@test "POSTGRES_INITDB_ARGS: options of its own pass; the data directory, superuser and authentication (any spelling) are refused, each named" {
+  POSTGRES_INITDB_ARGS='--data-checksums -E UTF8 --locale=C' run bash -c '. "$1"; pgha_postgres_check_config' t "$CONTEXT/entrypoint.sh"
+  [[ "$status" -eq 0 ]] || { echo "$output"; false; }
+  for arg in -Atrust '-A trust' --auth=trust --auth-local=trust -Dx --pgdata=/x -Ux --username=x --pwfile=/x -W; do
+    POSTGRES_INITDB_ARGS="--data-checksums $arg" run bash -c '. "$1"; pgha_postgres_check_config' t "$CONTEXT/entrypoint.sh"
+    [[ "$status" -eq 2 ]] || { echo "accepted: $arg"; false; }
+    [[ "$output" == *"POSTGRES_INITDB_ARGS: expected initdb options other than the data directory, the superuser and authentication (set by the image), got '${arg%% *}'"* ]]
+  done
+}

@@ -6,6 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sourceUrl } from '../../src/builder/run.js';
 import { imageExists } from '../../src/docker/engine.js';
 import { derive } from '../../src/manifest/schema.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../../src/sources/cache.js';
@@ -115,9 +116,9 @@ describe.skipIf(!docker)('built images', () => {
       const created = Date.parse(labels['org.opencontainers.image.created'] ?? '');
       expect(created).toBeGreaterThan(Date.parse('2026-01-01'));
       expect(created).toBeLessThanOrEqual(Date.now());
-      // A URL or nothing: never a made-up value.
-      const source = labels['org.opencontainers.image.source'];
-      if (source !== undefined) expect(source).toMatch(/^https?:\/\/\S+$/);
+      // Exactly what the build found ($PGHA_IMAGE_SOURCE, else an https git origin), or no label
+      // when neither says: never a made-up value.
+      expect(labels['org.opencontainers.image.source']).toBe(await sourceUrl(ROOT));
     }
   });
 

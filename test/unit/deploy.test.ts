@@ -50,6 +50,11 @@ describe('dev cluster deploy files', () => {
     expect(problems('pgpool:\n  settings:\n    wd_priority: 5\n')).toEqual(['pgpool.settings.wd_priority: wd_priority is set from pgpool.nodes (each node its own, PGHA_WD_PRIORITY: equal priorities can stall an election); change it there']);
   });
 
+  it('the init service leaves no anonymous volume behind: tmpfs over both data paths the postgres image declares VOLUMEs', () => {
+    const init = composeFor('').services.init as unknown as { tmpfs: string[] };
+    expect(init.tmpfs).toEqual(['/var/lib/postgresql', '/var/lib/postgresql/data']);
+  });
+
   it("pgpool nodes get the cluster's client port for their health check and exporter, and a grace period for the fast shutdown", () => {
     const c = composeFor('pgpool:\n  port: 6543\n');
     for (const n of ['pgpool0', 'pgpool1', 'pgpool2']) {

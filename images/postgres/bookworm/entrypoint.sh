@@ -67,7 +67,7 @@ pgha_postgres_check_config() {
   read -r -a args <<<"$POSTGRES_INITDB_ARGS"
   for arg in "${args[@]}"; do
     case "$arg" in
-      -D | --pgdata* | -U | --username* | --pwfile* | -W | --pwprompt | -A | --auth* | -U?* | -D?*)
+      -D | --pgdata* | -U | --username* | --pwfile* | -W | --pwprompt | -A | --auth* | -U?* | -D?* | -A?*)
         pgha_problem POSTGRES_INITDB_ARGS "expected initdb options other than the data directory, the superuser and authentication (set by the image), got '$arg'"
         ;;
     esac

@@ -137,7 +137,8 @@ SQL
 # it; the health check names it.
 pgha_node_data_major_problem() {
   local found
-  [[ -n "${PG_MAJOR:-}" && -s "$PGDATA/PG_VERSION" ]] || return 0
+  # Root reads it at start: never through a link postgres could have planted there.
+  [[ -n "${PG_MAJOR:-}" && -s "$PGDATA/PG_VERSION" && ! -L "$PGDATA/PG_VERSION" ]] || return 0
   found=$(head -c 16 "$PGDATA/PG_VERSION" | tr -d '[:space:]')
   [[ "$found" == "$PG_MAJOR" ]] && return 0
   printf '%s\n' "$PGDATA holds a PostgreSQL ${found:-?} database cluster and this image runs PostgreSQL $PG_MAJOR: postgres is not started; upgrade the data directory (pg_upgrade, or dump and restore) or run the image of its major"
