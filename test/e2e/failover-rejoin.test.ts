@@ -64,6 +64,8 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
       : (await tc.query<{ id: number }>('SELECT id FROM acked_rows ORDER BY id')).map((r) => r.id);
 
   it('scenario 3: primary killed under writes: failover.sh promotes the standby over SSH, breadcrumbs rewritten, writes resume, no acknowledged write lost', async () => {
+    // cluster up said what it waited for while the fresh cluster came up (never ready at the first look).
+    expect(tc.upLog.filter((l) => l.startsWith('waiting: ')).length, tc.upLog.join('\n')).toBeGreaterThan(0);
     // pgpool learns the standby's sync state at its next streaming-replication check (every
     // 2 s): the cluster can be ready a moment before that, so wait for it (bounded).
     const before = await waitFor('pgpool to report pg1 as a synchronous standby', async () => {

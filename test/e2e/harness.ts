@@ -60,8 +60,15 @@ export class TestCluster {
     return this.topo.delegateIp;
   }
 
+  /** What `clusterUp` said while it started the cluster (`cluster up` prints the same). */
+  upLog: string[] = [];
+
   async up(): Promise<ClusterStatus> {
-    const status = await clusterUp(this.docker, this.cluster, this.topo, this.dir, { say: (l) => console.log(`[${this.cluster.name}] ${l}`), waitSeconds: 240 });
+    const say = (l: string) => {
+      this.upLog.push(l);
+      console.log(`[${this.cluster.name}] ${l}`);
+    };
+    const status = await clusterUp(this.docker, this.cluster, this.topo, this.dir, { say, waitSeconds: 240 });
     this.password = readFileSync(join(this.dir, 'secrets/postgres_password'), 'utf8').trim();
     return status;
   }
@@ -71,7 +78,11 @@ export class TestCluster {
    * no flags (the project name comes from its .env); then waits until the cluster is ready.
    */
   async upWithPlainCompose(): Promise<ClusterStatus> {
-    const cmd = await composeCommand();
+    // Debian's standalone docker-compose (1.29) where it is installed: the pgha CLI runs
+    // `docker compose` (v2) when that is there, so the two generations are both exercised.
+    const standalone = await execa('docker-compose', ['version', '--short'], { reject: false }).catch(() => null);
+    const cmd = standalone?.exitCode === 0 ? ['docker-compose'] : await composeCommand();
+    console.log(`[${this.cluster.name}] plain up with ${cmd.join(' ')} ${standalone?.exitCode === 0 ? standalone.stdout.trim() : ''}`);
     await execa(cmd[0]!, [...cmd.slice(1), 'up', '-d'], { cwd: this.dir, all: true });
     const status = await this.waitReady('the cluster started by plain docker compose up to become ready', 240_000);
     this.password = readFileSync(join(this.dir, 'secrets/postgres_password'), 'utf8').trim();
