@@ -75,6 +75,8 @@ export const PATHS = {
    * postgresHome) and the data would not survive `docker compose down` / `up`.
    */
   pgdata: '/var/lib/postgresql/pgdata',
+  /** The official image's data path, a VOLUME of the base: unused here, covered by a tmpfs so no anonymous volume is made. */
+  baseDataVolume: '/var/lib/postgresql/data',
   pgpoolEtc: '/etc/pgpool-II',
   pgpoolRunConf: '/run/pgha/pgpool',
   /** The postgres image's socket directory (Debian's build default). */

@@ -60,7 +60,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
     volumes: [`.:${PATHS.deployMount}`],
     // The image declares its data paths VOLUMEs; without these each init run would leave two
     // anonymous volumes behind (compose down keeps them unless given -v).
-    tmpfs: [PATHS.postgresHome, `${PATHS.postgresHome}/data`],
+    tmpfs: [PATHS.postgresHome, PATHS.baseDataVolume],
     network_mode: 'none',
     // The image's HEALTHCHECK is a node's; this container is done in a second.
     healthcheck: { disable: true },
@@ -116,6 +116,9 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         // Every node gets them; only a first initialisation of the primary runs them.
         ...(cluster.postgres.initScripts ? [`${cluster.postgres.initScripts}:${PATHS.initdbDir}:ro`] : []),
       ],
+      // The base's VOLUME at the official data path (unused: PGDATA is under the named volume)
+      // would otherwise be an anonymous volume per node, left behind by every compose down.
+      tmpfs: [PATHS.baseDataVolume],
       networks: { [network]: { ipv4_address: node.address } },
       extra_hosts: extraHosts(node.host),
       // pgpool exits when it loses the network or its watchdog; a node that dies on its own

@@ -50,9 +50,13 @@ describe('dev cluster deploy files', () => {
     expect(problems('pgpool:\n  settings:\n    wd_priority: 5\n')).toEqual(['pgpool.settings.wd_priority: wd_priority is set from pgpool.nodes (each node its own, PGHA_WD_PRIORITY: equal priorities can stall an election); change it there']);
   });
 
-  it('the init service leaves no anonymous volume behind: tmpfs over both data paths the postgres image declares VOLUMEs', () => {
+  it('no service leaves an anonymous volume behind: tmpfs over the data paths the postgres image declares VOLUMEs, where no named volume is', () => {
     const init = composeFor('').services.init as unknown as { tmpfs: string[] };
     expect(init.tmpfs).toEqual(['/var/lib/postgresql', '/var/lib/postgresql/data']);
+    // The nodes: their named volume at /var/lib/postgresql, a tmpfs over the base's unused data VOLUME.
+    const pg0 = composeFor('').services.pg0 as unknown as { tmpfs: string[]; volumes: string[] };
+    expect(pg0.tmpfs).toEqual(['/var/lib/postgresql/data']);
+    expect(pg0.volumes[0]).toBe('pg0-data:/var/lib/postgresql');
   });
 
   it("pgpool nodes get the cluster's client port for their health check and exporter, and a grace period for the fast shutdown", () => {
