@@ -11,7 +11,13 @@ import { REPOSITORIES } from '../images/catalog.js';
  * pinned major) plus Debian's pgbouncer and HAProxy, the proxies pgpool is compared with. It
  * runs inside the cluster's network, so no host networking sits between client and proxy.
  */
-export const BENCH_PORTS = { pgbouncer: 6432, haproxy: 5433 } as const;
+export const BENCH_PORTS = { pgbouncer: 6432, haproxy: 5433, samplePgpool: 9999 } as const;
+
+/** Where the bench's containers sit in the cluster's subnet: after the pgpool nodes (.20-.29). */
+export const BENCH_OFFSETS = { bench: 30, samplePgpool: 31 } as const;
+
+/** The directory of the sample-config pgpool in its container (config, pool_passwd, pid, log). */
+export const SAMPLE_PGPOOL_DIR = '/run/bench-pgpool';
 
 export function benchImageRef(postgresRef: string): string {
   return `${REPOSITORIES.postgres.replace(/postgres$/, 'bench')}:${postgresRef.slice(postgresRef.indexOf(':') + 1)}`;
@@ -79,6 +85,30 @@ export function haproxyCfg(primary: string, port: number): string {
     'listen postgres',
     `  bind 0.0.0.0:${BENCH_PORTS.haproxy}`,
     `  server primary ${primary}:${port}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * What the bench appends to pgpool's own `pgpool.conf.sample` (as `make install` put it in the
+ * image) so that it runs here, and nothing more: listen beyond localhost, the backends (the
+ * primary first), writable paths for a non-root pgpool, and a user for the streaming-
+ * replication check (the sample's is empty, and pgpool could not tell the primary). Every
+ * other setting is the sample's: no TLS, no health check, no watchdog, max_pool 4,
+ * load_balance_mode on.
+ */
+export function samplePgpoolOverrides(backends: { host: string; port: number }[]): string {
+  return [
+    '',
+    '# pgha bench: the upstream sample above, with only what it needs to run in the bench.',
+    "listen_addresses = '*'",
+    `port = ${BENCH_PORTS.samplePgpool}`,
+    `unix_socket_directories = '${SAMPLE_PGPOOL_DIR}'`,
+    `pcp_socket_dir = '${SAMPLE_PGPOOL_DIR}'`,
+    `pid_file_name = '${SAMPLE_PGPOOL_DIR}/pgpool.pid'`,
+    `logdir = '${SAMPLE_PGPOOL_DIR}'`,
+    "sr_check_user = 'postgres'",
+    ...backends.flatMap((b, i) => [`backend_hostname${i} = '${b.host}'`, `backend_port${i} = ${b.port}`]),
     '',
   ].join('\n');
 }

@@ -6,9 +6,11 @@ import { spread, type Spread } from '../chaos/metrics.js';
 import { clusterStatus } from '../deploy/inspect.js';
 import { sh, timestampedLogsSince } from '../docker/exec.js';
 import type { Log } from '../log.js';
-import { BENCH_PORTS, haproxyCfg, pgbouncerIni } from './proxies.js';
+import { BENCH_OFFSETS, BENCH_PORTS, SAMPLE_PGPOOL_DIR, haproxyCfg, pgbouncerIni, samplePgpoolOverrides } from './proxies.js';
+import { intToIpv4, ipv4ToInt } from '../cluster/net.js';
 
-export const TARGETS = ['direct', 'pgpool', 'pgbouncer', 'haproxy'] as const;
+/** pgpool: the cluster's, through the delegate IP; pgpool-sample: the same binary with pgpool's upstream sample config. */
+export const TARGETS = ['direct', 'pgpool', 'pgpool-sample', 'pgbouncer', 'haproxy'] as const;
 export type Target = (typeof TARGETS)[number];
 export const MODES = ['select-only', 'tpcb-like'] as const;
 export type Mode = (typeof MODES)[number];
@@ -25,6 +27,8 @@ export interface BenchIo {
   cluster: Cluster;
   topo: Topology;
   benchImage: string;
+  /** The cluster's pgpool image: the sample-config pgpool runs its binary. */
+  pgpoolImage: string;
   password: string;
   say: Log;
 }
@@ -66,24 +70,63 @@ async function initBenchDb(bench: Docker.Container, direct: string, scale: numbe
   await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' -c 'CREATE DATABASE ${BENCH_DB}' && pgbench -q -i -s ${scale} ${direct} ${BENCH_DB}`, { check: true });
 }
 
-/** The bench container on the cluster's network (the address after the pgpool nodes), removed at the end. */
-async function startBenchContainer(io: BenchIo): Promise<Docker.Container> {
-  const name = `${io.cluster.name}-bench`;
+/** The address of one of the bench's containers: its offset from the subnet's network address. */
+export function benchAddress(topo: Topology, offset: number): string {
+  const address = intToIpv4(ipv4ToInt(topo.gateway)! - 1 + offset);
+  if (address === topo.delegateIp) throw new Error(`the bench needs ${address} for its own container, and it is the cluster's delegate IP: choose network.delegateIp elsewhere to run the bench`);
+  return address;
+}
+
+/** A container of the bench on the cluster's network at `address`, sleeping; removed at the end by the caller. */
+async function startBenchSide(io: BenchIo, name: string, image: string, address: string): Promise<Docker.Container> {
   await io.docker.getContainer(name).remove({ force: true }).catch(() => {});
   const primaryContainer = await io.docker.getContainer(`${io.cluster.name}-${io.topo.postgres[0]!.host}`).inspect();
   const network = Object.keys(primaryContainer.NetworkSettings.Networks)[0]!;
-  const [a, b, c] = io.topo.gateway.split('.');
-  const c2 = await io.docker.createContainer({
+  const c = await io.docker.createContainer({
     name,
-    Image: io.benchImage,
-    Cmd: ['sleep', 'infinity'],
+    Image: image,
+    Entrypoint: ['sleep'],
+    Cmd: ['infinity'],
     User: 'root',
     Env: [`PGPASSWORD=${io.password}`],
+    // The pgpool image's own health check asks for a watchdog this pgpool does not have.
+    Healthcheck: { Test: ['NONE'] },
     HostConfig: { NetworkMode: network, AutoRemove: false },
-    NetworkingConfig: { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: `${a}.${b}.${c}.30` } } } },
+    NetworkingConfig: { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: address } } } },
   });
-  await c2.start();
-  return c2;
+  await c.start();
+  return c;
+}
+
+/**
+ * pgpool with its upstream sample config (samplePgpoolOverrides): the cluster's pgpool binary,
+ * none of the generated settings. The password reaches pool_passwd from the container's
+ * environment, in plain text (pgpool's TEXT prefix), inside the container only.
+ */
+async function startSamplePgpool(io: BenchIo, bench: Docker.Container, backends: { host: string; port: number }[]): Promise<Docker.Container> {
+  const host = benchAddress(io.topo, BENCH_OFFSETS.samplePgpool);
+  const container = await startBenchSide(io, `${io.cluster.name}-bench-pgpool`, io.pgpoolImage, host);
+  const d = SAMPLE_PGPOOL_DIR;
+  const setup = [
+    'set -e',
+    `install -d -o postgres -g postgres -m 0700 ${d}`,
+    `cp /usr/local/etc/pgpool.conf.sample ${d}/pgpool.conf`,
+    `cat >>${d}/pgpool.conf <<'EOF'\n${samplePgpoolOverrides(backends)}EOF`,
+    `printf 'postgres:TEXT%s\\n' "$PGPASSWORD" >${d}/pool_passwd`,
+    `: >${d}/pcp.conf`,
+    `chown postgres:postgres ${d}/pgpool.conf ${d}/pool_passwd ${d}/pcp.conf`,
+    `chmod 0600 ${d}/pool_passwd`,
+    // su -s: both variants have it (Debian's util-linux, Alpine's BusyBox).
+    `su -s /bin/sh postgres -c 'exec setsid pgpool -n -D -f ${d}/pgpool.conf -F ${d}/pcp.conf' >${d}/pgpool.log 2>&1 </dev/null &`,
+  ].join('\n');
+  await sh(container, setup, { check: true });
+  // Asked from the bench container (the Alpine pgpool image has no psql), bounded.
+  const ready = await sh(bench, `for _ in $(seq 30); do PGCONNECT_TIMEOUT=2 psql -X -q -At -h ${host} -p ${BENCH_PORTS.samplePgpool} -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`);
+  if (ready.exitCode !== 0) {
+    const log = await sh(container, `tail -n 20 ${d}/pgpool.log`);
+    throw new Error(`the pgpool with the upstream sample config did not answer within 30 s: ${log.stdout.trim()}`);
+  }
+  return container;
 }
 
 function parseTransactions(out: string): number | undefined {
@@ -120,6 +163,8 @@ function parseTps(out: string): number {
 
 export function targetAddress(target: Target, io: BenchIo, primaryIp: string): { host: string; port: number } {
   switch (target) {
+    case 'pgpool-sample':
+      return { host: benchAddress(io.topo, BENCH_OFFSETS.samplePgpool), port: BENCH_PORTS.samplePgpool };
     case 'direct':
       return { host: primaryIp, port: io.cluster.postgres.port };
     case 'pgpool':
@@ -168,8 +213,9 @@ async function pgpoolSettings(io: BenchIo, bench: Docker.Container): Promise<Rec
 export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<BenchRun> {
   const primary = await primaryOf(io);
   const since = Date.now();
-  io.say(`primary ${primary.host} (${primary.ip}); starting the bench container with pgbouncer and HAProxy`);
-  const bench = await startBenchContainer(io);
+  io.say(`primary ${primary.host} (${primary.ip}); starting the bench container with pgbouncer and HAProxy, and a pgpool with the upstream sample config`);
+  const bench = await startBenchSide(io, `${io.cluster.name}-bench`, io.benchImage, benchAddress(io.topo, BENCH_OFFSETS.bench));
+  let sample: Docker.Container | undefined;
   try {
     const setup = [
       'install -d -m 0700 /run/bench',
@@ -185,8 +231,12 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
     io.say(`initialising ${BENCH_DB} at scale ${opts.scale} on the primary`);
     await initBenchDb(bench, direct, opts.scale);
     const settings = await pgpoolSettings(io, bench);
+    // The primary first (backend 0), then the standbys: the sample pgpool balances reads as the cluster's does.
+    const standbys = io.topo.postgres.filter((n) => n.host !== primary.host).map((n) => ({ host: n.address, port: io.cluster.postgres.port }));
+    sample = await startSamplePgpool(io, bench, [{ host: primary.ip, port: io.cluster.postgres.port }, ...standbys]);
     const node = (host: string) => io.docker.getContainer(`${io.cluster.name}-${host}`);
-    const groups: Record<CpuGroup, Docker.Container[]> = { client: [bench], pgpool: io.topo.pgpool.map((n) => node(n.host)), postgres: io.topo.postgres.map((n) => node(n.host)) };
+    // The sample pgpool's CPU counts with the pgpool nodes' (idle but for their checks while it is the target).
+    const groups: Record<CpuGroup, Docker.Container[]> = { client: [bench], pgpool: [...io.topo.pgpool.map((n) => node(n.host)), sample], postgres: io.topo.postgres.map((n) => node(n.host)) };
     const sampleCpu = () => Promise.all(CPU_GROUPS.map((g) => cpuNs(groups[g])));
     const measurements: Measurement[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
@@ -217,6 +267,7 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
     throw new Error(`${(err as Error).message.trim()}${why}`);
   } finally {
     await bench.remove({ force: true }).catch(() => {});
+    await sample?.remove({ force: true }).catch(() => {});
   }
 }
 
@@ -258,7 +309,7 @@ export async function falseAlarms(io: BenchIo, since: number): Promise<FalseAlar
  */
 export async function runSoak(io: BenchIo, seconds: number, clients: number, scale: number): Promise<SoakRun> {
   const primary = await primaryOf(io);
-  const bench = await startBenchContainer(io);
+  const bench = await startBenchSide(io, `${io.cluster.name}-bench`, io.benchImage, benchAddress(io.topo, BENCH_OFFSETS.bench));
   const since = Date.now();
   try {
     const direct = `-h ${primary.ip} -p ${io.cluster.postgres.port} -U postgres`;

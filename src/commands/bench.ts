@@ -53,7 +53,7 @@ export async function benchCommand(root: string, opts: BenchCommandOptions): Pro
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : say;
   const { manifest } = loadProject(root, opts);
   const benchImage = await ensureBenchImage(docker, clusterImages(manifest, cluster).postgres, join(root, 'results', 'bench-image.log'));
-  const io: BenchIo = { docker, cluster, topo, benchImage, password: password, say: log };
+  const io: BenchIo = { docker, cluster, topo, benchImage, pgpoolImage: clusterImages(manifest, cluster).pgpool, password, say: log };
   let rec: BenchRecord | SoakRecord;
   if (o.soak !== undefined) {
     const run = await runSoak(io, o.soak, Math.max(...o.clients), o.scale);

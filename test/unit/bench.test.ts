@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { formatBench, type BenchRecord } from '../../src/bench/report.js';
-import { benchRatios, cpuProfile, type Measurement } from '../../src/bench/run.js';
+import { benchAddress, benchRatios, cpuProfile, type Measurement } from '../../src/bench/run.js';
 import { benchResultsMarkdown } from '../../src/bench/report.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchImageRef, haproxyCfg, pgbouncerIni } from '../../src/bench/proxies.js';
+import { BENCH_OFFSETS, benchImageRef, haproxyCfg, pgbouncerIni, samplePgpoolOverrides } from '../../src/bench/proxies.js';
+import type { Topology } from '../../src/cluster/topology.js';
 import { targetsMarkdown } from '../../src/bench/targets.js';
 
 const m = (round: number, target: Measurement['target'], tps: number, mode: Measurement['mode'] = 'select-only', clients = 8): Measurement => ({ round, target, mode, clients, tps });
 
 describe('bench', () => {
   const measurements = [
-    m(1, 'direct', 1000), m(1, 'pgpool', 500), m(1, 'pgbouncer', 700), m(1, 'haproxy', 900),
+    m(1, 'direct', 1000), m(1, 'pgpool', 500), m(1, 'pgpool-sample', 650), m(1, 'pgbouncer', 700), m(1, 'haproxy', 900),
     m(2, 'direct', 2000), m(2, 'pgpool', 1200), m(2, 'pgbouncer', 1400), m(2, 'haproxy', 1900),
     m(3, 'direct', 1000), m(3, 'pgpool', 550), m(3, 'pgbouncer', 720), m(3, 'haproxy', 880),
     m(1, 'direct', 100, 'tpcb-like', 32), m(1, 'pgpool', 80, 'tpcb-like', 32),
@@ -29,7 +30,8 @@ describe('bench', () => {
 
   it('prints a row per configuration with each ratio as median (range)', () => {
     const rec = { kind: 'bench', machine: { date: 'd', commit: 'c', cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' }, options: { rounds: 3, seconds: 10, clients: [8], scale: 10 }, primary: 'pg0', measurements, pgpoolSettings: { max_pool: '2' }, ...benchRatios(measurements) } satisfies BenchRecord;
-    expect(formatBench(rec)).toMatch(/select-only\/8\s+1000\s+0\.55 \(0\.50-0\.60\)\s+0\.70 \(0\.70-0\.72\)/);
+    expect(formatBench(rec)).toMatch(/PGPOOL \/ DIRECT\s+PGPOOL-SAMPLE \/ DIRECT\s+PGBOUNCER \/ DIRECT/);
+    expect(formatBench(rec)).toMatch(/select-only\/8\s+1000\s+0\.55 \(0\.50-0\.60\)\s+0\.65 \(0\.65-0\.65\)\s+0\.70 \(0\.70-0\.72\)/);
     expect(formatBench(rec)).toContain('max_pool=2');
   });
 
@@ -44,8 +46,23 @@ describe('bench', () => {
     mkdirSync(join(dir, 'results', 'x'), { recursive: true });
     const rec = { kind: 'bench', machine: { date: 'd', commit: 'c', cores: 2, cpu: 'x', memoryGiB: 24, kernel: 'k', engine: 'e' }, options: { rounds: 2, seconds: 10, clients: [8], scale: 10 }, primary: 'pg0', measurements: ms, pgpoolSettings: {}, ...benchRatios(ms), cpuPerKTx: cpuProfile(ms), alarms: { failovers: 1, vipMoves: 0, healthCheckFailures: 6 } } satisfies BenchRecord;
     writeFileSync(join(dir, 'results', 'x', 'bench-000000.json'), JSON.stringify(rec));
-    expect(benchResultsMarkdown(join(dir, 'results'), dir)).toContain('| select-only/8 | 210 / 8 / 775 | 210 / 1300 / 800 | - | - |');
+    expect(benchResultsMarkdown(join(dir, 'results'), dir)).toContain('| select-only/8 | 210 / 8 / 775 | 210 / 1300 / 800 | - | - | - |\n');
     expect(formatBench(rec)).toContain('During the run, at full CPU: 1 failovers, 0 delegate IP moves, 6 failed or retried health checks.');
+  });
+
+  it('the sample-config pgpool: the upstream sample plus listen, paths, the sr check user and the backends, primary first', () => {
+    const conf = samplePgpoolOverrides([{ host: '172.30.0.11', port: 5432 }, { host: '172.30.0.10', port: 5432 }]);
+    expect(conf).toContain("listen_addresses = '*'\nport = 9999\n");
+    expect(conf).toContain("backend_hostname0 = '172.30.0.11'\nbackend_port0 = 5432\nbackend_hostname1 = '172.30.0.10'\nbackend_port1 = 5432\n");
+    // Nothing of the generated tuning: the sample's own values stand.
+    expect(conf).not.toMatch(/num_init_children|max_pool|load_balance_mode|ssl|health_check/);
+  });
+
+  it('the bench containers sit at .30 and .31 of the subnet, never on the delegate IP', () => {
+    const topo = { gateway: '10.9.8.1', delegateIp: '10.9.8.100' } as Topology;
+    expect(benchAddress(topo, BENCH_OFFSETS.bench)).toBe('10.9.8.30');
+    expect(benchAddress(topo, BENCH_OFFSETS.samplePgpool)).toBe('10.9.8.31');
+    expect(() => benchAddress({ ...topo, delegateIp: '10.9.8.31' }, BENCH_OFFSETS.samplePgpool)).toThrow(/10\.9\.8\.31 .* is the cluster's delegate IP: choose network\.delegateIp elsewhere/);
   });
 
   it('pgbouncer pools transactions to the primary with scram; HAProxy relays plain TCP', () => {
