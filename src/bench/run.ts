@@ -65,9 +65,25 @@ export interface BenchRun {
 
 const BENCH_DB = 'pgha_bench';
 
-/** A fresh pgbench database at `scale` on the primary (`direct`: psql's host, port and user flags). */
+/**
+ * The pgbench database at `scale` on the primary (`direct`: psql's host, port and user flags),
+ * its tables made anew by `pgbench -i`. The database itself is created only when missing: a
+ * run just before may have left it behind (dropBenchDb), and dropping it then would need
+ * pg_terminate_backend on pgpool's cached connections, which pgpool
+ * (failover_on_backend_shutdown) would take for a backend going down.
+ */
 async function initBenchDb(bench: Docker.Container, direct: string, scale: number): Promise<void> {
-  await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' -c 'CREATE DATABASE ${BENCH_DB}' && pgbench -q -i -s ${scale} ${direct} ${BENCH_DB}`, { check: true });
+  const create = `psql -X -q -At ${direct} -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '${BENCH_DB}'" | grep -q 1 || psql -X -q ${direct} -d postgres -c 'CREATE DATABASE ${BENCH_DB}'`;
+  await sh(bench, `set -e; ${create}; pgbench -q -i -s ${scale} ${direct} ${BENCH_DB}`, { check: true });
+}
+
+/**
+ * Drops the pgbench database, or says why it stays: pgpool keeps connections to it cached
+ * until its children recycle (child_life_time), and the next run reuses it.
+ */
+async function dropBenchDb(io: BenchIo, bench: Docker.Container, direct: string): Promise<void> {
+  const r = await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}' 2>&1`);
+  if (r.exitCode !== 0) io.say(`${BENCH_DB} kept on the primary: ${r.stdout.trim().split('\n')[0]} (pgpool's cached connections; they close after child_life_time, and the next run reuses it)`);
 }
 
 /** The address of one of the bench's containers: its offset from the subnet's network address. */
@@ -257,7 +273,7 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
         }
       }
     }
-    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}'`);
+    await dropBenchDb(io, bench, direct);
     const { failovers, vipMoves, healthCheckFailures } = await falseAlarms(io, since);
     return { primary: primary.host, measurements, ...benchRatios(measurements), cpuPerKTx: cpuProfile(measurements), alarms: { failovers, vipMoves, healthCheckFailures }, pgpoolSettings: settings };
   } catch (err) {
@@ -322,7 +338,7 @@ export async function runSoak(io: BenchIo, seconds: number, clients: number, sca
     } catch {
       io.say(`soak: pgbench did not finish cleanly: ${r.stdout.slice(-300)}`);
     }
-    await sh(bench, `psql -X -q ${direct} -d postgres -c 'DROP DATABASE IF EXISTS ${BENCH_DB}'`);
+    await dropBenchDb(io, bench, direct);
     return { seconds, clients, tps, ...(await falseAlarms(io, since)) };
   } finally {
     await bench.remove({ force: true }).catch(() => {});
