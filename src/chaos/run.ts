@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { clusterContainers, clusterStatus, type ClusterStatus } from '../deploy/inspect.js';
-import { readiness } from '../deploy/lifecycle.js';
+import { healedProblem } from '../deploy/lifecycle.js';
 import { timestampedLogsSince } from '../docker/exec.js';
 import type { Log } from '../log.js';
 import { parseEvents, type ClusterEvent } from './events.js';
@@ -62,14 +62,6 @@ export interface ChaosIo {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Whole again: readiness (one primary, every backend up, leader, one VIP holder) and every standby streaming. */
-export function healedProblem(s: ClusterStatus): string | null {
-  const why = readiness(s);
-  if (why) return why;
-  const notStreaming = s.backends.filter((b) => b.role === 'standby' && b.replicationState !== 'streaming');
-  return notStreaming.length ? `standbys not streaming: ${notStreaming.map((b) => `${b.host} (${b.replicationState || 'unknown'})`).join(', ')}` : null;
-}
 
 async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ status: ClusterStatus; at: number } | { why: string }> {
   const deadline = Date.now() + timeoutMs;

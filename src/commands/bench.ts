@@ -6,7 +6,7 @@ import { formatBench, formatSoak, type BenchRecord, type SoakRecord } from '../b
 import { writeResultsMarkdown } from '../bench/results.js';
 import { runProxyBench, runSoak, type BenchIo } from '../bench/run.js';
 import { writeRecord } from '../chaos/report.js';
-import { healedProblem } from '../chaos/run.js';
+import { healedProblem } from '../deploy/lifecycle.js';
 import { clusterStatus } from '../deploy/inspect.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';

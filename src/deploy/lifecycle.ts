@@ -56,6 +56,17 @@ export function readiness(s: ClusterStatus): string | null {
   return null;
 }
 
+/**
+ * Whole: readiness, and every standby streaming as pgpool reports it. What `cluster up` waits
+ * for (a doctor run right after it checks the same), and what chaos waits for between rounds.
+ */
+export function healedProblem(s: ClusterStatus): string | null {
+  const why = readiness(s);
+  if (why) return why;
+  const notStreaming = s.backends.filter((b) => b.role === 'standby' && b.replicationState !== 'streaming');
+  return notStreaming.length ? `standbys not streaming: ${notStreaming.map((b) => `${b.host} (${b.replicationState || 'unknown'})`).join(', ')}` : null;
+}
+
 export async function clusterUp(
   docker: Docker,
   cluster: Cluster,
@@ -74,7 +85,7 @@ export async function clusterUp(
     const why = String(up.all ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit ${up.exitCode}`;
     throw new Error(`docker compose up failed: ${why}`);
   }
-  opts.say(`waiting up to ${opts.waitSeconds} s for one primary, every backend up, a watchdog leader and the delegate IP`);
+  opts.say(`waiting up to ${opts.waitSeconds} s for one primary, every backend up and every standby streaming, a watchdog leader and the delegate IP`);
   let last: ClusterStatus | null = null;
   let shown = '';
   try {
@@ -82,7 +93,7 @@ export async function clusterUp(
       'the cluster to become ready',
       async () => {
         last = await clusterStatus(docker, cluster, topo);
-        const why = readiness(last);
+        const why = healedProblem(last);
         // What it waits for now, each time that changes.
         if (why && why !== shown) opts.say(`waiting: ${why}`);
         shown = why ?? '';

@@ -10,7 +10,7 @@ import { topology, type Topology } from '../../src/cluster/topology.js';
 import { compose, composeCommand } from '../../src/deploy/compose.js';
 import { clusterStatus, clusterContainers, vipHolders, type ClusterStatus } from '../../src/deploy/inspect.js';
 import { clusterImages } from '../../src/images/catalog.js';
-import { clusterDown, clusterUp, deployFiles, readiness, writeDeployFiles } from '../../src/deploy/lifecycle.js';
+import { clusterDown, clusterUp, deployFiles, healedProblem, readiness, writeDeployFiles } from '../../src/deploy/lifecycle.js';
 import { logsOf, sh, waitFor } from '../../src/docker/exec.js';
 import { render } from '../../src/render/render.js';
 import { stringify } from 'yaml';
@@ -84,7 +84,8 @@ export class TestCluster {
     const cmd = standalone?.exitCode === 0 ? ['docker-compose'] : await composeCommand();
     console.log(`[${this.cluster.name}] plain up with ${cmd.join(' ')} ${standalone?.exitCode === 0 ? standalone.stdout.trim() : ''}`);
     await execa(cmd[0]!, [...cmd.slice(1), 'up', '-d'], { cwd: this.dir, all: true });
-    const status = await this.waitReady('the cluster started by plain docker compose up to become ready', 240_000);
+    // As cluster up waits: every standby streaming as pgpool reports it, too.
+    const status = await this.waitReady('the cluster started by plain docker compose up to become ready', 240_000, healedProblem);
     this.password = readFileSync(join(this.dir, 'secrets/postgres_password'), 'utf8').trim();
     return status;
   }
@@ -114,10 +115,11 @@ export class TestCluster {
     return clusterStatus(this.docker, this.cluster, this.topo);
   }
 
-  async waitReady(what: string, timeoutMs = 180_000): Promise<ClusterStatus> {
+  /** Until `check` finds nothing missing (readiness by default; healedProblem: standbys streaming too). */
+  async waitReady(what: string, timeoutMs = 180_000, check: (s: ClusterStatus) => string | null = readiness): Promise<ClusterStatus> {
     return waitFor(what, async () => {
       const s = await this.status();
-      const why = readiness(s);
+      const why = check(s);
       if (why) throw new Error(why);
       return s;
     }, timeoutMs, 2000);

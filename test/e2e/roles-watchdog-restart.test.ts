@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cutOff } from '../../src/docker/partition.js';
 import { connectionStrings } from '../../src/deploy/connect.js';
+import { healedProblem } from '../../src/deploy/lifecycle.js';
 import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
@@ -170,7 +171,8 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
   });
 
   it('scenario 9: a pgpool node cut off from the network neither takes the VIP nor fails over alone', async () => {
-    const before = await tc.status();
+    // Whole first (scenario 8 restarted a pgpool node moments ago; its view may still be filling in).
+    const before = await tc.waitReady('the cluster whole before the partition', 120_000, healedProblem);
     const leader = before.watchdog.leader!;
     const isolated = tc.topo.pgpool.find((n) => n.host !== leader)!;
     const since = Date.now();

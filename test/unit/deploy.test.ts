@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { parseCluster } from '../../src/cluster/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { sshAccess, topology } from '../../src/cluster/topology.js';
-import { deployFiles, readiness } from '../../src/deploy/lifecycle.js';
+import { deployFiles, healedProblem, readiness } from '../../src/deploy/lifecycle.js';
 import { diskProblem, parseDiskLine, type ClusterStatus } from '../../src/deploy/inspect.js';
 import { render } from '../../src/render/render.js';
 import { projectInput, ROOT } from '../helpers.js';
@@ -157,6 +157,13 @@ describe('cluster readiness', () => {
   it('is ready with one primary, every backend up, a leader, every running watchdog node joined, one VIP holder', () => {
     expect(readiness(ready)).toBeNull();
   });
+  it('cluster up also waits until pgpool reports every standby streaming (a doctor run right after it checks that)', () => {
+    expect(healedProblem(ready)).toBeNull();
+    const catchingUp = { ...ready, backends: [ready.backends[0]!, { ...ready.backends[1]!, replicationState: '' }] };
+    expect(readiness(catchingUp)).toBeNull();
+    expect(healedProblem(catchingUp)).toBe('standbys not streaming: pg1 (unknown)');
+  });
+
   it('names what is missing', () => {
     expect(readiness({ ...ready, backends: [{ ...ready.backends[0]!, role: 'standby' }, ready.backends[1]!] })).toBe('0 primaries up');
     expect(readiness({ ...ready, backends: [ready.backends[0]!, { ...ready.backends[1]!, status: 'down' }] })).toBe('backends not up: pg1 (down)');
