@@ -203,43 +203,6 @@ pgha_pgpool_start_sshd() {
   pgha_log ssh "sshd listening on $PGHA_SSH_PORT"
 }
 
-# pgha_pgpool_start_metrics: the metrics endpoint on PGHA_METRICS_PORT: Debian's
-# prometheus-postgres-exporter asking this node's pgpool, as the pgpool role, only what
-# PGHA_EXPORTER_QUERIES names (SHOW pool_nodes, pool_health_check_stats). It holds one of
-# pgpool's client connections. Kept running in the background (pgha_pgpool_keep_running).
-# An image without the exporter (Alpine) has no endpoint.
-pgha_pgpool_start_metrics() {
-  if ! command -v prometheus-postgres-exporter >/dev/null; then
-    pgha_log metrics "no prometheus-postgres-exporter in this image: no metrics endpoint"
-    return 0
-  fi
-  local pass=$PGHA_PRIVATE_DIR/exporter-password
-  (umask 077 && pgha_read_secret PGPOOL_PASSWORD >"$pass")
-  chown postgres:postgres "$pass"
-  DATA_SOURCE_URI="127.0.0.1:$PGHA_PGPOOL_PORT/postgres?sslmode=disable" DATA_SOURCE_USER=$PGHA_PGPOOL_USER DATA_SOURCE_PASS_FILE=$pass \
-    pgha_pgpool_keep_running metrics pgha_pgpool_as_postgres prometheus-postgres-exporter --disable-default-metrics --disable-settings-metrics \
-    --extend.query-path="$PGHA_EXPORTER_QUERIES" --web.listen-address=":$PGHA_METRICS_PORT" --log.level=warn &
-  pgha_log metrics "metrics of this pgpool's backends on :$PGHA_METRICS_PORT/metrics"
-}
-
-# pgha_pgpool_keep_running ACTION COMMAND...: COMMAND run again whenever it exits, after
-# pgha_pgpool_restart_delay's pause (counted afresh after a run of a minute), each exit logged:
-# a helper that dies does not stay dead until the container restarts.
-pgha_pgpool_keep_running() {
-  local action=$1 exits=0 started status delay
-  shift
-  while :; do
-    started=$SECONDS
-    status=0
-    "$@" || status=$?
-    ((SECONDS - started < 60)) || exits=0
-    exits=$((exits + 1))
-    delay=$(pgha_pgpool_restart_delay "$exits")
-    pgha_log "$action" "$(basename -- "${*: -1}") exited (status $status); starting it again in $delay s"
-    sleep "$delay"
-  done
-}
-
 # pgha_pgpool_run ARGS...: pgpool in the foreground as postgres. It replaces the shell it runs
 # in (the supervisor's background subshell), so that child's pid is pgpool's main process and
 # the supervisor's signals reach pgpool itself.
@@ -461,7 +424,6 @@ _pgha_pgpool_main() {
   pgha_pgpool_write_vip_conf
   pgha_pgpool_write_credentials
   pgha_pgpool_start_sshd
-  pgha_pgpool_start_metrics
   pgha_log start "starting pgpool $PGHA_PGPOOL_VERSION (node ${PGPOOL_NODE_ID:-standalone})"
   if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
     pgha_pgpool_reconcile_loop &

@@ -16,6 +16,8 @@ export interface Topology {
   delegateIp: string;
   postgres: Node[];
   pgpool: Node[];
+  /** Each pgpool node's metrics service, in node order (id: the pgpool node's). */
+  pgpoolMetrics: Node[];
   /** Where each pgpool node is published on the host, in node order; empty when not published. */
   published: { host: string; address: string; port: number }[];
 }
@@ -90,8 +92,8 @@ export function sshAccess(topo: Topology): SshGrant[] {
 export function topology(cluster: Cluster): Topology {
   const net = parseCidr(cluster.network.subnet);
   if (!net) throw new Error(`unvalidated subnet ${cluster.network.subnet}`);
-  const nodes = (kind: 'postgres' | 'pgpool', prefix: string, count: number): Node[] =>
-    nodeOffsets(kind, count).map((offset, id) => ({ id, host: `${prefix}${id}`, address: intToIpv4(net.first + offset) }));
+  const nodes = (kind: 'postgres' | 'pgpool' | 'pgpool-metrics', prefix: string, count: number, suffix = ''): Node[] =>
+    nodeOffsets(kind, count).map((offset, id) => ({ id, host: `${prefix}${id}${suffix}`, address: intToIpv4(net.first + offset) }));
   return {
     subnet: cluster.network.subnet,
     prefix: net.prefix,
@@ -99,6 +101,7 @@ export function topology(cluster: Cluster): Topology {
     delegateIp: cluster.network.delegateIp,
     postgres: nodes('postgres', 'pg', cluster.postgres.nodes),
     pgpool: nodes('pgpool', 'pgpool', cluster.pgpool.nodes),
+    pgpoolMetrics: nodes('pgpool-metrics', 'pgpool', cluster.pgpool.nodes, '-metrics'),
     published: cluster.pgpool.publish.enabled
       ? Array.from({ length: cluster.pgpool.nodes }, (_, id) => ({ host: `pgpool${id}`, address: cluster.pgpool.publish.address, port: cluster.pgpool.publish.firstPort + id }))
       : [],

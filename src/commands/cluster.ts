@@ -63,7 +63,7 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
   console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
   console.log(`  through the delegate IP (Linux Docker host, cluster network): psql "${conn.delegateIp}"`);
   if (conn.published) console.log(`  through the published ports (any platform; a dead pgpool node is skipped): psql "${conn.published}"`);
-  console.log(`  metrics (Prometheus, cluster network): ${metricsEndpoints(cluster, topo).join(' ')}`);
+  console.log(`  metrics (Prometheus, cluster network): ${metricsEndpoints(topo).join(' ')}`);
 }
 
 /** `pgha cluster down`: removes the containers and network; the data volumes too with `volumes`. */

@@ -6,9 +6,9 @@ import { PORTS } from '../images/facts.js';
  * The libpq connection strings a client of the cluster uses: the delegate IP (reachable from
  * the Docker host on Linux and from the cluster network), and the published pgpool ports as
  * one multi-host string (every platform): libpq tries the nodes in order and keeps the first
- * that accepts, so a dead pgpool node is skipped. No target_session_attrs=read-write: through
- * a load-balancing pgpool libpq is told the session is on a hot standby (seen: every node
- * "session is read-only"), while pgpool sends every write to the primary anyway.
+ * that accepts, so a dead pgpool node is skipped. target_session_attrs=read-write also skips a
+ * pgpool node that has no primary to send writes to; it needs patch 0006 (pgpool otherwise
+ * reports the first backend's in_hot_standby, a standby's after a failover).
  */
 export function connectionStrings(cluster: Cluster, topo: Topology, caFile?: string): { delegateIp: string; published: string | null } {
   // With TLS on, the client checks the server's certificate against the dev CA and the name it
@@ -20,18 +20,17 @@ export function connectionStrings(cluster: Cluster, topo: Topology, caFile?: str
   return {
     delegateIp: `host=${topo.delegateIp} port=${cluster.pgpool.port} ${user}`,
     published: topo.published.length
-      ? `host=${topo.published.map((p) => local(p.address)).join(',')} port=${topo.published.map((p) => p.port).join(',')} ${user} connect_timeout=3`
+      ? `host=${topo.published.map((p) => local(p.address)).join(',')} port=${topo.published.map((p) => p.port).join(',')} ${user} connect_timeout=3 target_session_attrs=read-write`
       : null,
   };
 }
 
 /**
- * The Prometheus endpoints of the cluster's nodes (cluster network): every postgres node, and
- * the pgpool nodes when they run the Debian image: the Alpine one has no exporter.
+ * The Prometheus endpoints of the cluster (cluster network): each pgpool node's metrics
+ * service (the same on every pgpool variant), then every postgres node.
  */
-export function metricsEndpoints(cluster: Cluster, topo: Topology): string[] {
-  const pgpool = cluster.pgpool.variant === 'debian' ? topo.pgpool : [];
-  return [...pgpool, ...topo.postgres].map((n) => `http://${n.address}:${PORTS.metrics}/metrics`);
+export function metricsEndpoints(topo: Topology): string[] {
+  return [...topo.pgpoolMetrics, ...topo.postgres].map((n) => `http://${n.address}:${PORTS.metrics}/metrics`);
 }
 
 /** A value as libpq's key=value syntax takes it: bare when plain, else single-quoted with ' and \\ escaped. */

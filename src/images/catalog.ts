@@ -68,6 +68,8 @@ const POSTGRES_FILES: ContextFile[] = [
   { out: 'postgres-run.sh', source: 'shell/postgres/postgres-run.sh' },
   { out: 'pgha-node.sh', source: 'shell/postgres/pgha-node.sh' },
   { out: 'pgha-init.sh', source: 'shell/postgres/pgha-init.sh' },
+  { out: 'pgpool-metrics.sh', source: 'shell/postgres/pgpool-metrics.sh' },
+  { out: 'exporter-queries.yaml', template: 'pgpool/exporter-queries.yaml.hbs' },
   { out: 'recovery_1st_stage', template: 'postgres/recovery_1st_stage.hbs' },
   { out: 'pgpool_remote_start', template: 'postgres/pgpool_remote_start.hbs' },
   { out: 'supervisord.conf', template: 'postgres/supervisord.conf.hbs' },
@@ -88,7 +90,6 @@ const pgpoolFiles = (family: 'debian' | 'alpine'): ContextFile[] => [
   { out: 'pgha-vip', template: 'pgpool/pgha-vip.hbs' },
   { out: 'sudoers', template: 'pgpool/sudoers.hbs' },
   { out: 'pgpool-params.txt', generated: 'pgpool-params' },
-  { out: 'exporter-queries.yaml', template: 'pgpool/exporter-queries.yaml.hbs' },
   ...lib,
 ];
 

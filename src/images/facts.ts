@@ -52,6 +52,8 @@ export const PATHS = {
   nodeCommand: '/usr/local/bin/pgha-node',
   /** The init service's command (postgres image): secrets and SSH material of a deploy directory. */
   initCommand: '/usr/local/bin/pgha-init',
+  /** A pgpool node's metrics service (postgres image: Debian's exporter asking that node's pgpool). */
+  pgpoolMetricsCommand: '/usr/local/bin/pgha-pgpool-metrics',
   /** Where the init service mounts the deploy directory. */
   deployMount: '/pgha/deploy',
   entrypoint: '/usr/local/bin/entrypoint.sh',
@@ -86,7 +88,7 @@ export const PATHS = {
   initdbDir: '/docker-entrypoint-initdb.d',
   pgpoolWorkDir: '/var/lib/pgpool',
   pgpoolParams: '/usr/local/share/pgha/pgpool-params.txt',
-  /** What the pgpool node's metrics endpoint asks its pgpool (SHOW pool_nodes, pool_health_check_stats). */
+  /** What a pgpool node's metrics service asks that pgpool (SHOW pool_nodes, pool_health_check_stats); in the postgres image. */
   exporterQueries: '/usr/local/share/pgha/exporter-queries.yaml',
   /** The root-owned wrapper sudo allows, and the file it reads the delegate IP from. */
   vipWrapper: '/usr/local/sbin/pgha-vip',

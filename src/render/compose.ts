@@ -148,7 +148,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_VIP_DEVICE: 'eth0',
         PGHA_PGPOOL_PEERS: peers,
         PGHA_DURABILITY: cluster.postgres.durability,
-        // The health check and the exporter reach pgpool on the port cluster.conf gives it.
+        // The health check reaches pgpool on the port cluster.conf gives it.
         PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
         PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
         // pool_passwd gets an entry for the clients' superuser too.
@@ -169,6 +169,35 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       stop_grace_period: '30s',
       restart: 'unless-stopped',
       depends_on: dependsOn(topo.postgres.map((n) => n.host)),
+    };
+  }
+  // Each pgpool node's metrics endpoint is a service of its own, from the postgres image: the
+  // exporter is Debian's package, which the Alpine pgpool image cannot carry, so every variant
+  // gets the same. It asks its pgpool over the network (a shared network namespace would be
+  // lost each time the pgpool container restarts) and needs only the pgpool password and,
+  // with TLS, the CA to check that pgpool's certificate.
+  for (const metrics of topo.pgpoolMetrics) {
+    const target = topo.pgpool[metrics.id]!;
+    services[metrics.host] = {
+      image: postgresImage,
+      hostname: metrics.host,
+      container_name: `${cluster.name}-${metrics.host}`,
+      entrypoint: [PATHS.pgpoolMetricsCommand],
+      environment: {
+        PGHA_NODE: metrics.host,
+        PGHA_METRICS_PGPOOL: target.host,
+        PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+        ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: tlsOf(cluster).env.PGHA_TLS_CA_FILE } : {}),
+        ...secretEnv('pgpool_password'),
+      },
+      volumes: [SECRETS_VOLUME, ...tlsOf(cluster).volumes],
+      // The image's VOLUMEs, unused here: no anonymous volume per run.
+      tmpfs: [PATHS.postgresHome, PATHS.baseDataVolume],
+      networks: { [network]: { ipv4_address: metrics.address } },
+      extra_hosts: [`${target.host}:${target.address}`],
+      healthcheck: { test: ['CMD', PATHS.pgpoolMetricsCommand, 'health'], interval: '10s', timeout: '5s', retries: 3 },
+      restart: 'unless-stopped',
+      depends_on: dependsOn([]),
     };
   }
   // No top-level `name:` or `version:`: docker-compose 1.29 and `docker compose` v2 both accept this shape.

@@ -163,18 +163,6 @@ wd_info() {
   [[ "$PGHA_PGPOOL_EXIT" -eq 0 ]]
 }
 
-@test "a helper kept running (the metrics exporter) is started again after each exit, with growing pauses, each exit logged" {
-  PGHA_PGPOOL_RESTART_MAX_DELAY=2
-  local runs=$BATS_TEST_TMPDIR/runs
-  helper() { echo run >>"$runs"; return 3; }
-  sleep() { [[ $(wc -l <"$runs") -lt 3 ]] || exit 0; }
-  run pgha_pgpool_keep_running metrics helper /usr/bin/prometheus-postgres-exporter
-  [[ "$status" -eq 0 ]]
-  [[ "$(wc -l <"$runs")" -eq 3 ]]
-  [[ "$(printf '%s\n' "$output" | grep -c 'action=metrics: prometheus-postgres-exporter exited (status 3); starting it again in')" -eq 3 ]]
-  [[ "$output" == *"again in 1 s"*"again in 2 s"*"again in 2 s"* ]]
-}
-
 @test "docker stop before pgpool runs (configuration, credentials, sshd) ends the entrypoint at once with 0" {
   (
     # The steps before the supervisor, each short (bash runs a trap between commands).

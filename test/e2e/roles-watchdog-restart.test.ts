@@ -233,6 +233,10 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
 
   it('published ports: the delegate IP string and the multi-host string both reach the primary from the host; with the first pgpool node killed, the multi-host string skips it', async () => {
     const conn = connectionStrings(tc.cluster, tc.topo);
+    // The first backend is a standby here (node 1 is the primary): the state in which unpatched
+    // pgpool reported in_hot_standby=on and target_session_attrs=read-write refused every node.
+    expect(tc.primaryOf(await tc.status())).toBe('pg1');
+    expect(conn.published).toContain('target_session_attrs=read-write');
     // A write, then where it went: pgpool sends the transaction to the primary.
     await tc.query('CREATE TABLE IF NOT EXISTS published_probe (n int)');
     const isPrimary = 'WITH w AS (INSERT INTO published_probe VALUES (1) RETURNING n) SELECT NOT pg_is_in_recovery() FROM w';

@@ -103,21 +103,33 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     }
   });
 
-  it('metrics: each pgpool node\'s endpoint shows every backend with its status and role (SHOW pool_nodes, pool_health_check_stats); each postgres node\'s shows pg_up and its standbys', async () => {
+  it('metrics: each pgpool node\'s metrics service shows every backend with its status and role (SHOW pool_nodes, pool_health_check_stats), and again after its pgpool restarted; each postgres node\'s endpoint shows pg_up and its standbys', async () => {
     const scrape = async (address: string) => {
       const r = await fetch(`http://${address}:9187/metrics`, { signal: AbortSignal.timeout(10_000) });
       expect(r.status).toBe(200);
       return r.text();
     };
-    const pgpool0 = tc.topo.pgpool[0]!.address;
+    const everyBackendUp = (t: string) =>
+      tc.topo.postgres.every((n) => new RegExp(`^pgpool_nodes_replication_delay\\{[^}]*hostname="${n.host}"[^}]*status="up"`, 'm').test(t)) && /^pgpool_health_check_success_count\{/m.test(t) && /^pg_up 1$/m.test(t);
     // The exporter connects to pgpool on its first scrape; the health check counters exist once a check ran.
-    const text = await waitFor('pgpool0\'s metrics to show every backend', async () => {
-      const t = await scrape(pgpool0);
-      return tc.topo.postgres.every((n) => new RegExp(`^pgpool_nodes_replication_delay\\{[^}]*hostname="${n.host}"[^}]*status="up"`, 'm').test(t)) && /^pgpool_health_check_success_count\{/m.test(t) ? t : false;
-    }, 60_000, 2000);
-    const primaryLine = text.split('\n').find((l) => l.startsWith('pgpool_nodes_replication_delay{') && l.includes('hostname="pg0"'))!;
-    expect(primaryLine).toMatch(/role="primary"/);
-    expect(text).toMatch(/^pg_up 1$/m);
+    for (const m of tc.topo.pgpoolMetrics) {
+      const text = await waitFor(`${m.host} to show every backend`, async () => {
+        const t = await scrape(m.address);
+        return everyBackendUp(t) ? t : false;
+      }, 60_000, 2000);
+      const primaryLine = text.split('\n').find((l) => l.startsWith('pgpool_nodes_replication_delay{') && l.includes('hostname="pg0"'))!;
+      expect(primaryLine).toMatch(/role="primary"/);
+      expect(text).toContain(`server="${tc.topo.pgpool[m.id]!.host}:${tc.cluster.pgpool.port}"`);
+    }
+    // Its pgpool stopped: the endpoint still answers, with pg_up 0; started again: the backends are back.
+    const last = tc.topo.pgpoolMetrics.at(-1)!;
+    const pgpool = tc.container(tc.topo.pgpool[last.id]!.host);
+    await pgpool.stop();
+    await waitFor(`${last.host} to report its pgpool down`, async () => /^pg_up 0$/m.test(await scrape(last.address)), 60_000, 2000);
+    await pgpool.start();
+    await waitFor(`${last.host} to show every backend again`, async () => everyBackendUp(await scrape(last.address)), 120_000, 2000);
+    await tc.waitReady(`${tc.topo.pgpool[last.id]!.host} back in the watchdog`, 120_000);
+
     const pg0 = await scrape(tc.topo.postgres[0]!.address);
     expect(pg0).toMatch(/^pg_up 1$/m);
     for (const standby of ['pg1', 'pg2']) expect(pg0).toMatch(new RegExp(`^pg_stat_replication_pg_wal_lsn_diff\\{application_name="${standby}"[^}]*state="streaming"`, 'm'));

@@ -72,7 +72,7 @@ describe('cluster definition', () => {
       'pgpool.port: Too big: expected number to be <=65535',
     ]);
     expect(problems('network:\n  delegateIp: 172.30.0.10\n')).toEqual([
-      'network.delegateIp: 172.30.0.10 is a node\'s address; choose one outside .10-.19 and .20-.29 of the subnet',
+      'network.delegateIp: 172.30.0.10 is a node\'s address; choose one outside .10-.19, .20-.29 and .40-.49 of the subnet',
     ]);
     expect(problems('network:\n  subnet: 172.30.0.5/24\n')).toEqual(['network.subnet: expected an IPv4 CIDR like 172.30.0.0/24, got 172.30.0.5/24']);
     expect(problems('pgpool:\n  pcpPort: 9999\n')).toEqual(['pgpool.pcpPort: port 9999 is already pgpool.port']);
@@ -110,16 +110,21 @@ describe('cluster definition', () => {
     expect(c.tls.enabled).toBe(true);
     expect(tlsNames(t)).toBe('DNS:pg0,DNS:pg1,DNS:pgpool0,DNS:localhost,IP:172.30.0.100,IP:172.30.0.10,IP:172.30.0.11,IP:172.30.0.20,IP:127.0.0.1');
     expect(connectionStrings(c, t, '/home/me/deploy/pgha/tls/ca.crt').delegateIp).toBe('host=172.30.0.100 port=9999 user=app dbname=app sslmode=verify-full sslrootcert=/home/me/deploy/pgha/tls/ca.crt');
-    expect(connectionStrings(c, t, "/tmp/it's here/ca.crt").published).toBe("host=127.0.0.1 port=9999 user=app dbname=app sslmode=verify-full sslrootcert='/tmp/it\\'s here/ca.crt' connect_timeout=3");
+    expect(connectionStrings(c, t, "/tmp/it's here/ca.crt").published).toBe("host=127.0.0.1 port=9999 user=app dbname=app sslmode=verify-full sslrootcert='/tmp/it\\'s here/ca.crt' connect_timeout=3 target_session_attrs=read-write");
     const off = parseCluster('tls:\n  enabled: false\n', 'c.yaml', manifest);
     expect(connectionStrings(off, topology(off), '/x/ca.crt').delegateIp).toBe('host=172.30.0.100 port=9999 user=postgres dbname=postgres');
   });
 
-  it('metrics endpoints: every postgres node, and the pgpool nodes only on the Debian image (the Alpine one has no exporter)', () => {
-    const debian = parseCluster('pgpool:\n  nodes: 1\n', 'c.yaml', manifest);
-    expect(metricsEndpoints(debian, topology(debian))).toEqual(['http://172.30.0.20:9187/metrics', 'http://172.30.0.10:9187/metrics', 'http://172.30.0.11:9187/metrics']);
-    const alpine = parseCluster('pgpool:\n  nodes: 1\n  variant: alpine\n', 'c.yaml', manifest);
-    expect(metricsEndpoints(alpine, topology(alpine))).toEqual(['http://172.30.0.10:9187/metrics', 'http://172.30.0.11:9187/metrics']);
+  it('metrics endpoints: each pgpool node\'s metrics service at .40+i on every variant, then every postgres node', () => {
+    for (const variant of ['debian', 'alpine']) {
+      const c = parseCluster(`pgpool:\n  nodes: 2\n  variant: ${variant}\n`, 'c.yaml', manifest);
+      expect(metricsEndpoints(topology(c))).toEqual(['http://172.30.0.40:9187/metrics', 'http://172.30.0.41:9187/metrics', 'http://172.30.0.10:9187/metrics', 'http://172.30.0.11:9187/metrics']);
+    }
+  });
+
+  it('refuses a delegate IP on a metrics service\'s address', () => {
+    expect(problems('network:\n  delegateIp: 172.30.0.41\npgpool:\n  nodes: 2\n').join('\n')).toMatch(/network\.delegateIp: 172\.30\.0\.41 is a node's address/);
+    expect(problems('network:\n  delegateIp: 172.30.0.42\npgpool:\n  nodes: 2\n')).toEqual([]);
   });
 
   it('publishes each pgpool node on 127.0.0.1 from 9999 and gives a multi-host string that skips a dead node; off when asked', () => {
@@ -132,10 +137,10 @@ describe('cluster definition', () => {
     ]);
     expect(connectionStrings(c, t)).toEqual({
       delegateIp: 'host=172.30.0.100 port=9999 user=postgres dbname=postgres',
-      published: 'host=127.0.0.1,127.0.0.1,127.0.0.1 port=9999,10000,10001 user=postgres dbname=postgres connect_timeout=3',
+      published: 'host=127.0.0.1,127.0.0.1,127.0.0.1 port=9999,10000,10001 user=postgres dbname=postgres connect_timeout=3 target_session_attrs=read-write',
     });
     const open = parseCluster('pgpool:\n  nodes: 1\n  publish:\n    address: 0.0.0.0\n    firstPort: 6432\n', 'c.yaml', manifest);
-    expect(connectionStrings(open, topology(open)).published).toBe('host=127.0.0.1 port=6432 user=postgres dbname=postgres connect_timeout=3');
+    expect(connectionStrings(open, topology(open)).published).toBe('host=127.0.0.1 port=6432 user=postgres dbname=postgres connect_timeout=3 target_session_attrs=read-write');
     const off = parseCluster('pgpool:\n  publish:\n    enabled: false\n', 'c.yaml', manifest);
     expect(topology(off).published).toEqual([]);
     expect(connectionStrings(off, topology(off)).published).toBeNull();

@@ -59,12 +59,31 @@ describe('dev cluster deploy files', () => {
     expect(pg0.volumes[0]).toBe('pg0-data:/var/lib/postgresql');
   });
 
-  it("pgpool nodes get the cluster's client port for their health check and exporter, and a grace period for the fast shutdown", () => {
+  it("pgpool nodes get the cluster's client port for their health check and metrics service, and a grace period for the fast shutdown", () => {
     const c = composeFor('pgpool:\n  port: 6543\n');
     for (const n of ['pgpool0', 'pgpool1', 'pgpool2']) {
       expect(c.services[n]!.environment).toMatchObject({ PGHA_PGPOOL_PORT: '6543', PGHA_PCP_PORT: '9898' });
+      expect(c.services[`${n}-metrics`]!.environment).toMatchObject({ PGHA_METRICS_PGPOOL: n, PGHA_PGPOOL_PORT: '6543' });
       expect((c.services[n] as unknown as { stop_grace_period: string }).stop_grace_period).toBe('30s');
     }
+  });
+
+  it('each pgpool node has a metrics service from the postgres image on every variant, with the pgpool password and the CA only', () => {
+    for (const variant of ['debian', 'alpine']) {
+      const c = composeFor(`pgpool:\n  nodes: 2\n  variant: ${variant}\n`);
+      const metrics = Object.keys(c.services).filter((n) => n.endsWith('-metrics'));
+      expect(metrics).toEqual(['pgpool0-metrics', 'pgpool1-metrics']);
+      const m = c.services['pgpool1-metrics'] as unknown as { image: string; entrypoint: string[]; environment: Record<string, string>; networks: Record<string, { ipv4_address: string }>; extra_hosts: string[]; volumes: string[]; healthcheck: { test: string[] } };
+      expect(m.image).toBe((c.services.pg0 as unknown as { image: string }).image);
+      expect(m.entrypoint).toEqual(['/usr/local/bin/pgha-pgpool-metrics']);
+      expect(Object.keys(m.environment).sort()).toEqual(['PGHA_METRICS_PGPOOL', 'PGHA_NODE', 'PGHA_PGPOOL_PORT', 'PGHA_TLS_CA_FILE', 'PGPOOL_PASSWORD_FILE']);
+      expect(Object.values(m.networks)[0]!.ipv4_address).toBe('172.30.0.41');
+      expect(m.extra_hosts).toEqual(['pgpool1:172.30.0.21']);
+      expect(m.healthcheck.test).toEqual(['CMD', '/usr/local/bin/pgha-pgpool-metrics', 'health']);
+      expect(c.services['pgpool1-metrics']!.depends_on).toEqual({ init: { condition: 'service_completed_successfully' } });
+    }
+    const plain = composeFor('tls:\n  enabled: false\n').services['pgpool0-metrics']!;
+    expect(plain.environment.PGHA_TLS_CA_FILE).toBeUndefined();
   });
 
   it('every node can ask pgpool for its own recovery and resolves every other node without Docker DNS', () => {
@@ -72,7 +91,7 @@ describe('dev cluster deploy files', () => {
     expect(c.services.pg0!.environment).toMatchObject({ PGHA_NODE_ID: '0', PGHA_DELEGATE_IP: '172.30.0.100', PGHA_PCP_PORT: '9898', PCP_PASSWORD_FILE: '/run/secrets/pcp_password' });
     expect((c.services.pg0 as unknown as { volumes: string[] }).volumes).toContain('./secrets:/run/secrets:ro');
     const all = ['pg0:172.30.0.10', 'pg1:172.30.0.11', 'pgpool0:172.30.0.20', 'pgpool1:172.30.0.21', 'pgpool2:172.30.0.22'];
-    for (const [name, s] of Object.entries(c.services).filter(([n]) => n !== 'init')) {
+    for (const [name, s] of Object.entries(c.services).filter(([n]) => n !== 'init' && !n.endsWith('-metrics'))) {
       // Every other node; its own name Docker writes (a second line makes pgpool's watchdog bind twice).
       expect(s.extra_hosts, name).toEqual(all.filter((h) => !h.startsWith(`${name}:`)));
       expect(s.restart).toBe('unless-stopped');
@@ -99,11 +118,14 @@ describe('dev cluster deploy files', () => {
     const on = composeFor('') as unknown as { services: Record<string, Svc> };
     expect(on.services.init!.environment).toMatchObject({ PGHA_INIT_TLS: 'on' });
     expect(on.services.init!.environment.PGHA_TLS_SAN).toMatch(/^DNS:pg0,.*IP:172\.30\.0\.100,/);
-    for (const [name, s] of Object.entries(on.services).filter(([n]) => n !== 'init')) {
+    for (const [name, s] of Object.entries(on.services).filter(([n]) => n !== 'init' && !n.endsWith('-metrics'))) {
       expect(s.environment, name).toMatchObject({ PGHA_TLS_CERT_FILE: '/etc/pgha/tls/server.crt', PGHA_TLS_KEY_FILE: '/etc/pgha/tls/server.key', PGHA_TLS_CA_FILE: '/etc/pgha/tls/ca.crt' });
       expect(s.volumes, name).toContain('./tls:/etc/pgha/tls:ro');
       expect(s.volumes!.some((v) => v.startsWith('./ca') || v.startsWith('.:')), name).toBe(false);
     }
+    // A metrics service checks its pgpool's certificate: the CA, not the server's certificate and key.
+    expect(Object.keys(on.services['pgpool0-metrics']!.environment).filter((k) => k.startsWith('PGHA_TLS_'))).toEqual(['PGHA_TLS_CA_FILE']);
+    expect(on.services['pgpool0-metrics']!.volumes!.some((v) => v.startsWith('./ca') || v.startsWith('.:'))).toBe(false);
     const off = composeFor('tls:\n  enabled: false\n') as unknown as { services: Record<string, Svc> };
     expect(off.services.init!.environment.PGHA_INIT_TLS).toBe('off');
     expect(off.services.init!.environment).not.toHaveProperty('PGHA_TLS_SAN');

@@ -68,7 +68,7 @@ describe('render', () => {
     const compose = parseYaml(out.get('deploy/pgha/docker-compose.yml')!);
     expect(compose.version).toBeUndefined();
     expect(compose.networks.pgha.ipam.config).toEqual([{ subnet: '172.30.0.0/24', gateway: '172.30.0.1' }]);
-    expect(Object.keys(compose.services)).toEqual(['init', 'pg0', 'pg1', 'pgpool0', 'pgpool1', 'pgpool2']);
+    expect(Object.keys(compose.services)).toEqual(['init', 'pg0', 'pg1', 'pgpool0', 'pgpool1', 'pgpool2', 'pgpool0-metrics', 'pgpool1-metrics', 'pgpool2-metrics']);
     expect(compose.services.pg1.environment.PGHA_ROLE).toBe('standby');
   });
 

@@ -95,8 +95,10 @@
 : "${PGHA_PGPOOL_PARAMS:=/usr/local/share/pgha/pgpool-params.txt}"
 # the Prometheus metrics endpoint of the node (prometheus-postgres-exporter)
 : "${PGHA_METRICS_PORT:=9187}"
-# what the pgpool node's exporter asks pgpool
+# what a pgpool node's metrics service asks that pgpool
 : "${PGHA_EXPORTER_QUERIES:=/usr/local/share/pgha/exporter-queries.yaml}"
+# the pgpool node a metrics service (pgha-pgpool-metrics, postgres image) asks
+: "${PGHA_METRICS_PGPOOL:=}"
 # pgpool's run-time configuration
 : "${PGHA_PGPOOL_CONF_DIR:=/run/pgha/pgpool}"
 # postgres's socket directory
