@@ -65,8 +65,8 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
     expect(standby.replicationState).toBe('streaming');
   });
 
-  it('every container reports healthy to the engine (the images\' HEALTHCHECK: a primary or a streaming standby; pgpool answering and a joined watchdog member)', async () => {
-    const hosts = [...tc.topo.postgres, ...tc.topo.pgpool].map((n) => n.host);
+  it('every container reports healthy to the engine (the images\' HEALTHCHECK: a primary or a streaming standby; pgpool answering and a joined watchdog member; a metrics service answering)', async () => {
+    const hosts = [...tc.topo.postgres, ...tc.topo.pgpool, ...tc.topo.pgpoolMetrics].map((n) => n.host);
     const health = await waitFor('every container healthy', async () => {
       const states = await Promise.all(hosts.map(async (h) => [h, (await tc.container(h).inspect()).State.Health?.Status ?? 'none'] as const));
       return states.every(([, st]) => st === 'healthy') ? states : false;
