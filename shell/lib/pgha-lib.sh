@@ -42,9 +42,11 @@ pgha_report_problems() {
   exit 2
 }
 
-# pgha_check_port NAME VALUE: a TCP port number.
+# pgha_check_port NAME VALUE: a TCP port number, 1-65535.
 pgha_check_port() {
-  [[ "$2" =~ ^[0-9]+$ ]] || pgha_problem "$1" "expected a port number, got '$2'"
+  if [[ ! "$2" =~ ^[1-9][0-9]{0,4}$ ]] || (($2 > 65535)); then
+    pgha_problem "$1" "expected a port number, got '$2'"
+  fi
 }
 
 # pgha_is_ipv4 VALUE: a dotted IPv4 address, each octet 0-255 without leading zeros (which

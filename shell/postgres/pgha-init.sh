@@ -13,6 +13,9 @@
 #                             into a node)
 #   tls/                      the server certificate and key every node serves (SAN:
 #                             PGHA_TLS_SAN), issued again when that list changes, and ca.crt
+#   metrics/                  with PGHA_INIT_METRICS=on: what the pgpool metrics services
+#                             mount, and nothing more: the pgpool password and the CA
+#                             certificate (with TLS), copied every run
 # Everything belongs to the owner of the deploy directory, mode 0600 (0700 directories), so the
 # user who ran `docker compose up` reads the passwords; the nodes read them as root.
 # Runs as root in a container whose only mount is the deploy directory, but never writes or
@@ -64,6 +67,11 @@ pgha_init_check_config() {
       ;;
     off) ;;
     *) pgha_problem PGHA_INIT_TLS "expected on or off, got '$PGHA_INIT_TLS'" ;;
+  esac
+  case "$PGHA_INIT_METRICS" in
+    on) [[ ",$PGHA_INIT_SECRETS," == *,pgpool_password,* ]] || pgha_problem PGHA_INIT_SECRETS "expected pgpool_password among the secrets with PGHA_INIT_METRICS=on, got '$PGHA_INIT_SECRETS'" ;;
+    off) ;;
+    *) pgha_problem PGHA_INIT_METRICS "expected on or off, got '$PGHA_INIT_METRICS'" ;;
   esac
   [[ -n "$PGHA_INIT_SECRETS" ]] || pgha_problem PGHA_INIT_SECRETS "expected secret names separated by commas, got nothing"
   for name in ${PGHA_INIT_SECRETS//,/ }; do
@@ -360,6 +368,19 @@ pgha_init_tls() {
   pgha_init_write "$tls/ca.crt" 0600 cat "$w/ca.crt"
 }
 
+# pgha_init_metrics: metrics/ holds copies of the pgpool password and, with TLS, of the CA
+# certificate, rewritten every run (a changed password or a new CA reaches the services at
+# their next start). The metrics services mount this directory instead of secrets/ and tls/,
+# so they hold no other secret and no private key.
+pgha_init_metrics() {
+  local dir=$PGHA_INIT_DIR/metrics
+  pgha_init_dir "$dir"
+  pgha_init_write "$dir/pgpool_password" 0600 pgha_init_read "$PGHA_INIT_DIR/secrets/pgpool_password"
+  if [[ "$PGHA_INIT_TLS" == on ]]; then
+    pgha_init_write "$dir/ca.crt" 0600 cat "$PGHA_INIT_WORK/ca.crt"
+  fi
+}
+
 pgha_init_main() {
   pgha_init_check_config
   pgha_report_problems pgha-init
@@ -369,6 +390,7 @@ pgha_init_main() {
   pgha_init_secrets
   pgha_init_ssh
   [[ "$PGHA_INIT_TLS" != on ]] || pgha_init_tls
+  [[ "$PGHA_INIT_METRICS" != on ]] || pgha_init_metrics
   if ((${#PGHA_INIT_MADE_SECRETS[@]})); then
     pgha_log init "secrets made in secrets/: $(IFS=,; echo "${PGHA_INIT_MADE_SECRETS[*]}") (kept for later runs; never in an image)"
   fi

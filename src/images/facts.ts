@@ -60,6 +60,8 @@ export const PATHS = {
   postgresRun: '/usr/local/bin/postgres-run.sh',
   recoveryDir: '/usr/local/lib/pgha/recovery',
   sshMount: '/etc/pgha/ssh',
+  /** Where a pgpool metrics service mounts the deploy directory's metrics/ (the pgpool password, the CA). */
+  metricsMount: '/etc/pgha/metrics',
   /** Where a node mounts the deploy directory's secrets/ (compose's own place for secrets). */
   secretsMount: '/run/secrets',
   /** Where a node mounts the deploy directory's tls/: server certificate, key and the dev CA's certificate. */

@@ -55,6 +55,7 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
       PGHA_INIT_SECRETS: CLUSTER_SECRETS.join(','),
       PGHA_SSH_ACCESS: sshAccess(topo).map((g) => `${g.host}:${g.caller}:${g.kind}`).join(' '),
       PGHA_INIT_TLS: cluster.tls.enabled ? 'on' : 'off',
+      PGHA_INIT_METRICS: 'on',
       ...(cluster.tls.enabled ? { PGHA_TLS_SAN: tlsNames(topo) } : {}),
     },
     volumes: [`.:${PATHS.deployMount}`],
@@ -174,8 +175,9 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
   // Each pgpool node's metrics endpoint is a service of its own, from the postgres image: the
   // exporter is Debian's package, which the Alpine pgpool image cannot carry, so every variant
   // gets the same. It asks its pgpool over the network (a shared network namespace would be
-  // lost each time the pgpool container restarts) and needs only the pgpool password and,
-  // with TLS, the CA to check that pgpool's certificate.
+  // lost each time the pgpool container restarts). It mounts only metrics/, where the init
+  // service copies the pgpool password and, with TLS, the CA that checks pgpool's certificate:
+  // no other secret and no private key.
   for (const metrics of topo.pgpoolMetrics) {
     const target = topo.pgpool[metrics.id]!;
     services[metrics.host] = {
@@ -187,10 +189,10 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
         PGHA_NODE: metrics.host,
         PGHA_METRICS_PGPOOL: target.host,
         PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-        ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: tlsOf(cluster).env.PGHA_TLS_CA_FILE } : {}),
-        ...secretEnv('pgpool_password'),
+        ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: `${PATHS.metricsMount}/ca.crt` } : {}),
+        PGPOOL_PASSWORD_FILE: `${PATHS.metricsMount}/pgpool_password`,
       },
-      volumes: [SECRETS_VOLUME, ...tlsOf(cluster).volumes],
+      volumes: [`./metrics:${PATHS.metricsMount}:ro`],
       // The image's VOLUMEs, unused here: no anonymous volume per run.
       tmpfs: [PATHS.postgresHome, PATHS.baseDataVolume],
       networks: { [network]: { ipv4_address: metrics.address } },

@@ -121,6 +121,7 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_INIT_DIR', PATHS.deployMount, 'the deploy directory the init service fills with secrets and SSH material'),
     v('PGHA_INIT_SECRETS', CLUSTER_SECRETS.join(','), 'the secrets the init service makes, comma-separated: one file each under secrets/'),
     v('PGHA_INIT_TLS', 'off', 'on: the init service makes a dev CA (ca/) and the server certificate every node serves (tls/)'),
+    v('PGHA_INIT_METRICS', 'off', 'on: the init service copies the pgpool password and the CA certificate into metrics/, all the pgpool metrics services mount'),
     v('PGHA_TLS_SAN', '', 'the names of that certificate: DNS:name,IP:address,... (the node names, the delegate IP, 127.0.0.1)'),
     v('PGHA_SSH_ACCESS', '', 'who may log in where: NODE:CALLER:pgpool|postgres entries separated by blanks (the init service writes authorized_keys from it)'),
     v('PGHA_FORCE_BASEBACKUP', '', '1: follow the new primary with pg_basebackup, never pg_rewind (tests)'),

@@ -264,3 +264,31 @@ mode() { stat -c %a "$1"; }
   [ "$status" -eq 0 ] && [ "$(cat "$d/tls/server.crt")" != "$cert" ]
   openssl x509 -noout -checkend 2592000 -in "$d/tls/server.crt"
 }
+
+@test "metrics on: metrics/ holds the pgpool password and, with TLS, the CA certificate, nothing else; rewritten every run, never through a link" {
+  export PGHA_INIT_METRICS=on PGHA_INIT_SECRETS=postgres_password,pgpool_password
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(ls "$PGHA_INIT_DIR/metrics")" = pgpool_password ]
+  cmp "$PGHA_INIT_DIR/secrets/pgpool_password" "$PGHA_INIT_DIR/metrics/pgpool_password"
+  [ "$(stat -c %a "$PGHA_INIT_DIR/metrics/pgpool_password")" = 600 ]
+  # A changed password reaches metrics/ at the next run; a link there is replaced, its target untouched.
+  echo changed >"$PGHA_INIT_DIR/secrets/pgpool_password"
+  echo untouched >"$BATS_TEST_TMPDIR/target"
+  ln -sf "$BATS_TEST_TMPDIR/target" "$PGHA_INIT_DIR/metrics/pgpool_password"
+  export PGHA_INIT_TLS=on PGHA_TLS_SAN=DNS:pgpool0,IP:127.0.0.1
+  init
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ ! -L "$PGHA_INIT_DIR/metrics/pgpool_password" ]
+  [ "$(cat "$PGHA_INIT_DIR/metrics/pgpool_password")" = changed ]
+  [ "$(cat "$BATS_TEST_TMPDIR/target")" = untouched ]
+  [ "$(ls "$PGHA_INIT_DIR/metrics" | paste -sd,)" = ca.crt,pgpool_password ]
+  cmp "$PGHA_INIT_DIR/tls/ca.crt" "$PGHA_INIT_DIR/metrics/ca.crt"
+  # Without the pgpool password among the secrets there is nothing to copy: refused with the rest.
+  PGHA_INIT_SECRETS=postgres_password PGHA_INIT_METRICS=yes init
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"PGHA_INIT_METRICS: expected on or off, got 'yes'"* ]]
+  PGHA_INIT_SECRETS=postgres_password init
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"PGHA_INIT_SECRETS: expected pgpool_password among the secrets with PGHA_INIT_METRICS=on, got 'postgres_password'"* ]]
+}

@@ -17,7 +17,7 @@ setup() {
 
 @test "every configuration problem is reported at once, one line naming its variable, exit 2" {
   PGHA_METRICS_PGPOOL='pgpool0;id' PGHA_PGPOOL_PORT=x PGHA_METRICS_PORT='' PGHA_PGPOOL_USER='Pg Pool'
-  PGPOOL_PASSWORD_FILE=/nonexistent PGHA_TLS_CA_FILE='/etc/ca file.crt' PGHA_EXPORTER_QUERIES=/nonexistent
+  PGPOOL_PASSWORD_FILE=/nonexistent PGHA_TLS_CA_FILE=/nonexistent/ca.crt PGHA_METRICS_CA_FILE='/run/ca copy&x=1' PGHA_EXPORTER_QUERIES=/nonexistent
   run pgha_metrics_check_config
   [[ "$status" -eq 2 ]]
   [[ "${lines[0]}" == "pgha-pgpool-metrics: configuration error: PGHA_METRICS_PGPOOL: expected the host name of the pgpool node to ask, got 'pgpool0;id'" ]]
@@ -25,12 +25,13 @@ setup() {
   [[ "${lines[2]}" == "pgha-pgpool-metrics: configuration error: PGHA_METRICS_PORT: expected a port number, got ''" ]]
   [[ "${lines[3]}" == "pgha-pgpool-metrics: configuration error: PGHA_PGPOOL_USER: expected a role name, got 'Pg Pool'" ]]
   [[ "${lines[4]}" == "pgha-pgpool-metrics: configuration error: PGPOOL_PASSWORD_FILE: expected a readable file, got /nonexistent" ]]
-  [[ "${lines[5]}" == "pgha-pgpool-metrics: configuration error: PGHA_TLS_CA_FILE: expected an absolute path of letters, digits and ._/-, got '/etc/ca file.crt'" ]]
-  [[ "${lines[6]}" == "pgha-pgpool-metrics: configuration error: PGHA_EXPORTER_QUERIES: expected a readable file, got /nonexistent" ]]
-  [[ "${#lines[@]}" -eq 7 ]]
+  [[ "${lines[5]}" == "pgha-pgpool-metrics: configuration error: PGHA_TLS_CA_FILE: expected a readable file, got /nonexistent/ca.crt" ]]
+  [[ "${lines[6]}" == "pgha-pgpool-metrics: configuration error: PGHA_METRICS_CA_FILE: expected an absolute path of letters, digits and ._/-, got '/run/ca copy&x=1'" ]]
+  [[ "${lines[7]}" == "pgha-pgpool-metrics: configuration error: PGHA_EXPORTER_QUERIES: expected a readable file, got /nonexistent" ]]
+  [[ "${#lines[@]}" -eq 8 ]]
 }
 
-@test "a CA that is not there is named; a complete environment passes" {
+@test "a CA that is not there is named; a complete environment passes; a port beyond 65535 is refused" {
   PGHA_TLS_CA_FILE=/nonexistent/ca.crt
   run pgha_metrics_check_config
   [[ "$status" -eq 2 ]]
@@ -38,6 +39,10 @@ setup() {
   PGHA_TLS_CA_FILE=$PGHA_EXPORTER_QUERIES
   run pgha_metrics_check_config
   [[ "$status" -eq 0 && -z "$output" ]]
+  PGHA_PGPOOL_PORT=99999
+  run pgha_metrics_check_config
+  [[ "$status" -eq 2 ]]
+  [[ "$output" == "pgha-pgpool-metrics: configuration error: PGHA_PGPOOL_PORT: expected a port number, got '99999'" ]]
 }
 
 @test "with the cluster's CA (the postgres account's copy) the pgpool node's certificate and name are checked; without it the connection is plain" {

@@ -80,6 +80,9 @@ describe('dev cluster deploy files', () => {
       expect(Object.values(m.networks)[0]!.ipv4_address).toBe('172.30.0.41');
       expect(m.extra_hosts).toEqual(['pgpool1:172.30.0.21']);
       expect(m.healthcheck.test).toEqual(['CMD', '/usr/local/bin/pgha-pgpool-metrics', 'health']);
+      // Only metrics/: the pgpool password and the CA, no other secret, no private key.
+      expect(m.volumes).toEqual(['./metrics:/etc/pgha/metrics:ro']);
+      expect(m.environment).toMatchObject({ PGPOOL_PASSWORD_FILE: '/etc/pgha/metrics/pgpool_password', PGHA_TLS_CA_FILE: '/etc/pgha/metrics/ca.crt' });
       expect(c.services['pgpool1-metrics']!.depends_on).toEqual({ init: { condition: 'service_completed_successfully' } });
     }
     const plain = composeFor('tls:\n  enabled: false\n').services['pgpool0-metrics']!;
@@ -123,9 +126,9 @@ describe('dev cluster deploy files', () => {
       expect(s.volumes, name).toContain('./tls:/etc/pgha/tls:ro');
       expect(s.volumes!.some((v) => v.startsWith('./ca') || v.startsWith('.:')), name).toBe(false);
     }
-    // A metrics service checks its pgpool's certificate: the CA, not the server's certificate and key.
+    // A metrics service checks its pgpool's certificate: the CA, copied by the init service into metrics/.
     expect(Object.keys(on.services['pgpool0-metrics']!.environment).filter((k) => k.startsWith('PGHA_TLS_'))).toEqual(['PGHA_TLS_CA_FILE']);
-    expect(on.services['pgpool0-metrics']!.volumes!.some((v) => v.startsWith('./ca') || v.startsWith('.:'))).toBe(false);
+    expect(on.services.init!.environment.PGHA_INIT_METRICS).toBe('on');
     const off = composeFor('tls:\n  enabled: false\n') as unknown as { services: Record<string, Svc> };
     expect(off.services.init!.environment.PGHA_INIT_TLS).toBe('off');
     expect(off.services.init!.environment).not.toHaveProperty('PGHA_TLS_SAN');

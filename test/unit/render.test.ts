@@ -51,7 +51,7 @@ describe('render', () => {
     const compose = parseYaml(out.get('deploy/pgha/docker-compose.yml')!);
     for (const [name, svc] of Object.entries<any>(compose.services)) {
       for (const [k, v] of Object.entries<string>(svc.environment)) {
-        if (/PASSWORD|AUTHKEY|KEY$/.test(k)) expect(`${name} ${k}=${v}`).toMatch(/_FILE=\/run\/secrets\//);
+        if (/PASSWORD|AUTHKEY|KEY$/.test(k)) expect(`${name} ${k}=${v}`).toMatch(/_FILE=\/(run\/secrets|etc\/pgha\/metrics)\//);
       }
     }
     // The secrets come from the deploy directory's secrets/, bound as a directory (compose v2
@@ -59,7 +59,9 @@ describe('render', () => {
     // does not exist yet fails the create), never written into the compose file.
     expect(compose.secrets).toBeUndefined();
     for (const [name, svc] of Object.entries<any>(compose.services)) {
-      if (name !== 'init') expect(svc.volumes, name).toContain('./secrets:/run/secrets:ro');
+      // A metrics service gets metrics/ (the init service's copy of the pgpool password) instead.
+      if (name.endsWith('-metrics')) expect(svc.volumes, name).toEqual(['./metrics:/etc/pgha/metrics:ro']);
+      else if (name !== 'init') expect(svc.volumes, name).toContain('./secrets:/run/secrets:ro');
       expect(svc.secrets, name).toBeUndefined();
     }
   });

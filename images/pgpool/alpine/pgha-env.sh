@@ -197,6 +197,8 @@
 : "${PGHA_INIT_SECRETS:=postgres_password,pgpool_password,replication_password,pcp_password,wd_authkey}"
 # on: the init service makes a dev CA (ca/) and the server certificate every node serves (tls/)
 : "${PGHA_INIT_TLS:=off}"
+# on: the init service copies the pgpool password and the CA certificate into metrics/, all the pgpool metrics services mount
+: "${PGHA_INIT_METRICS:=off}"
 # the names of that certificate: DNS:name,IP:address,... (the node names, the delegate IP, 127.0.0.1)
 : "${PGHA_TLS_SAN:=}"
 # who may log in where: NODE:CALLER:pgpool|postgres entries separated by blanks (the init service writes authorized_keys from it)

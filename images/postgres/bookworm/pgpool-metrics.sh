@@ -28,7 +28,8 @@ PGHA_METRICS_PASS_FILE=${PGHA_METRICS_PASS_FILE:-$PGHA_PRIVATE_DIR/pgpool-passwo
 PGHA_METRICS_CA_FILE=${PGHA_METRICS_CA_FILE:-$PGHA_PRIVATE_DIR/ca.crt}
 
 # pgha_metrics_check_config: every problem of the environment, one line each, then exit 2.
-# The CA path goes into the exporter's connection URI unescaped: a plain absolute path only.
+# The CA copy's path goes into the exporter's connection URI unescaped: a plain absolute path
+# only.
 pgha_metrics_check_config() {
   PGHA_PROBLEMS=()
   local target=${PGHA_METRICS_PGPOOL:-}
@@ -38,11 +39,9 @@ pgha_metrics_check_config() {
   [[ "$PGHA_PGPOOL_USER" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || pgha_problem PGHA_PGPOOL_USER "expected a role name, got '$PGHA_PGPOOL_USER'"
   pgha_check_secret PGPOOL_PASSWORD required "a password"
   if [[ -n "$PGHA_TLS_CA_FILE" ]]; then
-    if [[ ! "$PGHA_TLS_CA_FILE" =~ ^/[A-Za-z0-9._/-]+$ ]]; then
-      pgha_problem PGHA_TLS_CA_FILE "expected an absolute path of letters, digits and ._/-, got '$PGHA_TLS_CA_FILE'"
-    elif [[ ! -r "$PGHA_TLS_CA_FILE" ]]; then
-      pgha_problem PGHA_TLS_CA_FILE "expected a readable file, got $PGHA_TLS_CA_FILE"
-    fi
+    [[ -r "$PGHA_TLS_CA_FILE" ]] || pgha_problem PGHA_TLS_CA_FILE "expected a readable file, got $PGHA_TLS_CA_FILE"
+    [[ "$PGHA_METRICS_CA_FILE" =~ ^/[A-Za-z0-9._/-]+$ ]] ||
+      pgha_problem PGHA_METRICS_CA_FILE "expected an absolute path of letters, digits and ._/-, got '$PGHA_METRICS_CA_FILE'"
   fi
   [[ -r "$PGHA_EXPORTER_QUERIES" ]] || pgha_problem PGHA_EXPORTER_QUERIES "expected a readable file, got $PGHA_EXPORTER_QUERIES"
   pgha_report_problems pgha-pgpool-metrics
