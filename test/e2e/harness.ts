@@ -155,6 +155,14 @@ export class TestCluster {
     return execa('docker', ['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${this.password}`, '--entrypoint', 'psql', image, conninfo, '-X', '-At', '-c', sql], { reject: false, timeout: 60_000 });
   }
 
+  /** How many of `times` sessions in a row (one libpq connection each) from the host connect and answer SELECT 1. */
+  async sessionsFromHost(conninfo: string, times: number): Promise<number> {
+    const image = clusterImages(projectInput().manifest, this.cluster).postgres;
+    const loop = 'n=0; for _ in $(seq "$2"); do if psql "$1" -X -At -c "SELECT 1" >/dev/null; then n=$((n + 1)); fi; done; echo "$n"';
+    const r = await execa('docker', ['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${this.password}`, '--entrypoint', 'bash', image, '-c', loop, 'sessions', conninfo, String(times)], { reject: false, timeout: 120_000 });
+    return Number(r.stdout.trim());
+  }
+
   /** SQL on one postgres node directly (local socket, as postgres), bypassing pgpool. */
   async onNode(host: string, sql: string, database = 'postgres'): Promise<string> {
     const r = await sh(this.container(host), `psql -X -At -v ON_ERROR_STOP=1 -d ${database} -c "${sql.replace(/"/g, '\\"')}"`, { user: 'postgres' });

@@ -245,6 +245,11 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
       expect(r.stdout.trim(), `${c}: ${r.stderr}`).toBe('t');
     }
     const first = tc.topo.published[0]!;
+    // A client given a pooled backend connection is answered from the kept parameters
+    // (send_params): more sessions to one node than it has children (num_init_children 32)
+    // makes some of them reuse one. Each must still see a read-write session.
+    const single = conn.published!.replace(/host=[^ ]+ port=[^ ]+/, `host=${first.address} port=${first.port}`);
+    expect(await tc.sessionsFromHost(single, 40)).toBe(40);
     await tc.container(first.host).kill();
     const down = await tc.psqlFromHost(`host=${first.address} port=${first.port} user=postgres dbname=postgres connect_timeout=3`, 'SELECT 1');
     expect(down.exitCode).not.toBe(0);
