@@ -36,6 +36,7 @@ pgha_metrics_check_config() {
   pgha_is_host "$target" || pgha_problem PGHA_METRICS_PGPOOL "expected the host name of the pgpool node to ask, got '$target'"
   pgha_check_port PGHA_PGPOOL_PORT "$PGHA_PGPOOL_PORT"
   pgha_check_port PGHA_METRICS_PORT "$PGHA_METRICS_PORT"
+  [[ "$PGHA_CONNECT_TIMEOUT" =~ ^[1-9][0-9]{0,2}$ ]] || pgha_problem PGHA_CONNECT_TIMEOUT "expected whole seconds from 1 to 999, got '$PGHA_CONNECT_TIMEOUT'"
   [[ "$PGHA_PGPOOL_USER" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || pgha_problem PGHA_PGPOOL_USER "expected a role name, got '$PGHA_PGPOOL_USER'"
   pgha_check_secret PGPOOL_PASSWORD required "a password"
   if [[ -n "$PGHA_TLS_CA_FILE" ]]; then
@@ -49,9 +50,10 @@ pgha_metrics_check_config() {
 
 # pgha_metrics_source_uri: the exporter's DATA_SOURCE_URI. With the cluster's CA the pgpool
 # node's certificate is checked, its name included (the dev certificate names every node);
-# without one the connection is plain, as pgpool's pool_hba.conf allows.
+# without one the connection is plain, as pgpool's pool_hba.conf allows. A connect to a pgpool
+# node that does not answer (killed, cut off) gives up after PGHA_CONNECT_TIMEOUT seconds.
 pgha_metrics_source_uri() {
-  local uri="$PGHA_METRICS_PGPOOL:$PGHA_PGPOOL_PORT/postgres?sslmode="
+  local uri="$PGHA_METRICS_PGPOOL:$PGHA_PGPOOL_PORT/postgres?connect_timeout=$PGHA_CONNECT_TIMEOUT&sslmode="
   if [[ -n "$PGHA_TLS_CA_FILE" ]]; then
     printf '%sverify-full&sslrootcert=%s\n' "$uri" "$PGHA_METRICS_CA_FILE"
   else

@@ -39,16 +39,17 @@ setup() {
   PGHA_TLS_CA_FILE=$PGHA_EXPORTER_QUERIES
   run pgha_metrics_check_config
   [[ "$status" -eq 0 && -z "$output" ]]
-  PGHA_PGPOOL_PORT=99999
+  PGHA_PGPOOL_PORT=99999 PGHA_CONNECT_TIMEOUT=0
   run pgha_metrics_check_config
   [[ "$status" -eq 2 ]]
-  [[ "$output" == "pgha-pgpool-metrics: configuration error: PGHA_PGPOOL_PORT: expected a port number, got '99999'" ]]
+  [[ "${lines[0]}" == "pgha-pgpool-metrics: configuration error: PGHA_PGPOOL_PORT: expected a port number, got '99999'" ]]
+  [[ "${lines[1]}" == "pgha-pgpool-metrics: configuration error: PGHA_CONNECT_TIMEOUT: expected whole seconds from 1 to 999, got '0'" ]]
 }
 
 @test "with the cluster's CA (the postgres account's copy) the pgpool node's certificate and name are checked; without it the connection is plain" {
-  [[ "$(pgha_metrics_source_uri)" == "pgpool0:9999/postgres?sslmode=disable" ]]
+  [[ "$(pgha_metrics_source_uri)" == "pgpool0:9999/postgres?connect_timeout=3&sslmode=disable" ]]
   PGHA_TLS_CA_FILE=/etc/pgha/tls/ca.crt PGHA_METRICS_CA_FILE=/run/pgha/private/ca.crt
-  [[ "$(pgha_metrics_source_uri)" == "pgpool0:9999/postgres?sslmode=verify-full&sslrootcert=/run/pgha/private/ca.crt" ]]
+  [[ "$(pgha_metrics_source_uri)" == "pgpool0:9999/postgres?connect_timeout=3&sslmode=verify-full&sslrootcert=/run/pgha/private/ca.crt" ]]
 }
 
 @test "healthy while something accepts on the metrics port, not otherwise" {
