@@ -194,17 +194,20 @@ export const clusterSchema = z
     if (refused('postgres', 'nodes') || refused('pgpool', 'nodes')) return;
     const taken = [...nodeOffsets('postgres', c.postgres.nodes), ...nodeOffsets('pgpool', c.pgpool.nodes), ...nodeOffsets('pgpool-metrics', c.pgpool.nodes)].map((o) => net.first + o);
     if (taken.includes(vip)) {
-      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `${c.network.delegateIp} is a node's address; choose one outside .10-.19, .20-.29 and .40-.49 of the subnet` });
+      const ranges = Object.values(NODE_BASES).map((b) => `.${b}-.${b + 9}`);
+      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `${c.network.delegateIp} is a node's address; choose one outside ${ranges.slice(0, -1).join(', ')} and ${ranges.at(-1)} of the subnet` });
     }
   });
 
 export type ClusterInput = z.input<typeof clusterSchema>;
 export type Cluster = z.output<typeof clusterSchema>;
 
-/** Fixed offsets in the subnet: postgres nodes at .10+i (i < 10), pgpool nodes at .20+i, each pgpool node's metrics service at .40+i. */
-export function nodeOffsets(kind: 'postgres' | 'pgpool' | 'pgpool-metrics', count: number): number[] {
-  const base = { postgres: 10, pgpool: 20, 'pgpool-metrics': 40 }[kind];
-  return Array.from({ length: count }, (_, i) => base + i);
+/** Where each kind of container starts in the subnet: postgres nodes at .10+i (i < 10), pgpool nodes at .20+i, each pgpool node's metrics service at .40+i. */
+const NODE_BASES = { postgres: 10, pgpool: 20, 'pgpool-metrics': 40 } as const;
+
+/** The fixed offsets in the subnet of `count` containers of a kind. */
+export function nodeOffsets(kind: keyof typeof NODE_BASES, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => NODE_BASES[kind] + i);
 }
 
 /**

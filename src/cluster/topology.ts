@@ -92,7 +92,7 @@ export function sshAccess(topo: Topology): SshGrant[] {
 export function topology(cluster: Cluster): Topology {
   const net = parseCidr(cluster.network.subnet);
   if (!net) throw new Error(`unvalidated subnet ${cluster.network.subnet}`);
-  const nodes = (kind: 'postgres' | 'pgpool' | 'pgpool-metrics', prefix: string, count: number, suffix = ''): Node[] =>
+  const nodes = (kind: Parameters<typeof nodeOffsets>[0], prefix: string, count: number, suffix = ''): Node[] =>
     nodeOffsets(kind, count).map((offset, id) => ({ id, host: `${prefix}${id}${suffix}`, address: intToIpv4(net.first + offset) }));
   return {
     subnet: cluster.network.subnet,

@@ -151,16 +151,20 @@ export class TestCluster {
    * network, as a client on the host would connect: a throw-away container of the postgres image.
    */
   psqlFromHost(conninfo: string, sql: string) {
-    const image = clusterImages(projectInput().manifest, this.cluster).postgres;
-    return execa('docker', ['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${this.password}`, '--entrypoint', 'psql', image, conninfo, '-X', '-At', '-c', sql], { reject: false, timeout: 60_000 });
+    return this.fromHost('psql', [conninfo, '-X', '-At', '-c', sql], 60_000);
   }
 
   /** How many of `times` sessions in a row (one libpq connection each) from the host connect and answer SELECT 1. */
   async sessionsFromHost(conninfo: string, times: number): Promise<number> {
-    const image = clusterImages(projectInput().manifest, this.cluster).postgres;
     const loop = 'n=0; for _ in $(seq "$2"); do if psql "$1" -X -At -c "SELECT 1" >/dev/null; then n=$((n + 1)); fi; done; echo "$n"';
-    const r = await execa('docker', ['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${this.password}`, '--entrypoint', 'bash', image, '-c', loop, 'sessions', conninfo, String(times)], { reject: false, timeout: 120_000 });
+    const r = await this.fromHost('bash', ['-c', loop, 'sessions', conninfo, String(times)], 120_000);
     return Number(r.stdout.trim());
+  }
+
+  /** `entrypoint args` in a throw-away container of the postgres image on the Docker host's network, with the cluster's password. */
+  private fromHost(entrypoint: string, args: string[], timeout: number) {
+    const image = clusterImages(projectInput().manifest, this.cluster).postgres;
+    return execa('docker', ['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${this.password}`, '--entrypoint', entrypoint, image, ...args], { reject: false, timeout });
   }
 
   /** SQL on one postgres node directly (local socket, as postgres), bypassing pgpool. */

@@ -59,7 +59,7 @@ pgha_is_ipv4() {
 # pgha_check_superuser: POSTGRES_USER as every reader takes it verbatim (pool_passwd's
 # user:password line, pg_ident.conf, psql identifiers) and not a role pgha makes for itself.
 pgha_check_superuser() {
-  if [[ ! "$POSTGRES_USER" =~ ^[a-z_][a-z0-9_]{0,62}$ ]]; then
+  if ! pgha_is_role "$POSTGRES_USER"; then
     pgha_problem POSTGRES_USER "expected a role name of at most 63 lower-case letters, digits and '_', not starting with a digit, got '$POSTGRES_USER'"
   elif [[ "$POSTGRES_USER" == "$PGHA_PGPOOL_USER" || "$POSTGRES_USER" == "$PGHA_REPLICATION_USER" ]]; then
     pgha_problem POSTGRES_USER "expected a role of your own, got '$POSTGRES_USER', which pgha makes for pgpool's checks or replication"
@@ -69,13 +69,17 @@ pgha_check_superuser() {
   fi
 }
 
-# pgha_is_host VALUE: a host name (or address) as the scripts pass it on: letters, digits,
-# '.' and '-', starting with a letter or digit (never an option to the program it goes to).
+# pgha_is_role VALUE: a role name every reader takes verbatim: at most 63 lower-case letters,
+# digits and '_', not starting with a digit.
+pgha_is_role() { [[ "$1" =~ ^[a-z_][a-z0-9_]{0,62}$ ]]; }
+
 # pgha_check_count NAME VALUE: a whole number of at least 1 (an interval, a count, a size).
 pgha_check_count() {
   [[ "$2" =~ ^[1-9][0-9]{0,8}$ ]] || pgha_problem "$1" "expected a whole number from 1 to 999999999, got '$2'"
 }
 
+# pgha_is_host VALUE: a host name (or address) as the scripts pass it on: letters, digits,
+# '.' and '-', starting with a letter or digit (never an option to the program it goes to).
 pgha_is_host() { [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ ]]; }
 
 # pgha_is_ipv4_cidr VALUE: ADDRESS/PREFIX with a prefix of 0-32.

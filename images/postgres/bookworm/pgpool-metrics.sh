@@ -37,7 +37,7 @@ pgha_metrics_check_config() {
   pgha_check_port PGHA_PGPOOL_PORT "$PGHA_PGPOOL_PORT"
   pgha_check_port PGHA_METRICS_PORT "$PGHA_METRICS_PORT"
   [[ "$PGHA_CONNECT_TIMEOUT" =~ ^[1-9][0-9]{0,2}$ ]] || pgha_problem PGHA_CONNECT_TIMEOUT "expected whole seconds from 1 to 999, got '$PGHA_CONNECT_TIMEOUT'"
-  [[ "$PGHA_PGPOOL_USER" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || pgha_problem PGHA_PGPOOL_USER "expected a role name, got '$PGHA_PGPOOL_USER'"
+  pgha_is_role "$PGHA_PGPOOL_USER" || pgha_problem PGHA_PGPOOL_USER "expected a role name, got '$PGHA_PGPOOL_USER'"
   pgha_check_secret PGPOOL_PASSWORD required "a password"
   if [[ -n "$PGHA_TLS_CA_FILE" ]]; then
     [[ -r "$PGHA_TLS_CA_FILE" ]] || pgha_problem PGHA_TLS_CA_FILE "expected a readable file, got $PGHA_TLS_CA_FILE"
@@ -88,12 +88,9 @@ pgha_metrics_run() {
     --web.listen-address=":$PGHA_METRICS_PORT" --log.level=warn
 }
 
-# pgha_metrics_health: the exporter accepts a connection on its port (bash's /dev/tcp; the
-# image has no HTTP client), within 3 s.
-pgha_metrics_health() {
-  # shellcheck disable=SC2016 # $1 is the inner shell's, given after the script
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$PGHA_METRICS_PORT"
-}
+# pgha_metrics_health: the exporter accepts a connection on its port within 3 s (the image
+# has no HTTP client).
+pgha_metrics_health() { pgha_wait_port 127.0.0.1 "$PGHA_METRICS_PORT" 3; }
 
 pgha_metrics_main() {
   case "${1:-run}" in
