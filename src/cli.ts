@@ -53,8 +53,8 @@ withCommon(program.command('validate'))
   });
 
 withCommon(program.command('generate'))
-  .description('render images/ and deploy/ from the manifest and cluster definition')
-  .option('--out <dir>', 'render under this directory instead of the project tree')
+  .description('render images/, deploy/ and docs/reference/ from the manifest and cluster definition')
+  .option('--out <dir>', 'render images/ and deploy/ under this directory instead of the project tree')
   .option('--check', 'write nothing; exit 1 when the committed files differ from a fresh render')
   .action((opts: GenerateOptions) => {
     process.exitCode = generateCommand(PROJECT_ROOT, opts);
@@ -110,6 +110,7 @@ const clusterCmd = program.command('cluster').description('run the dev cluster: 
 withCluster(clusterCmd.command('up'))
   .description('create secrets and SSH keys when missing, start the cluster with compose, wait until it is ready')
   .option('--wait <seconds>', 'how long to wait for the cluster to become ready', '240')
+  .option('--build', 'first build the cluster\'s images that the engine does not have (as pgha build --only would)')
   .action((opts: ClusterUpOptions) => clusterUpCommand(PROJECT_ROOT, opts));
 
 withCluster(clusterCmd.command('down'))

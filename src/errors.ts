@@ -52,7 +52,33 @@ export class UsageError extends PghaError {
 }
 
 export function formatProblems(source: string, problems: Problem[]): string {
-  return problems.map((p) => `${source}: ${p.where}: ${p.message}`).join('\n');
+  return problems.map((p) => `${source}: ${oneLineText(p.where)}: ${oneLineText(p.message)}`).join('\n');
+}
+
+/**
+ * Control characters (C0, DEL, C1), the Unicode line and paragraph separators and lone
+ * surrogates: what may not reach a terminal or a generated file as it is (a line break
+ * forges a line of its own, an escape sequence drives the terminal, a lone surrogate is
+ * written as U+FFFD).
+ */
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'g');
+
+/** `text` with each unprintable character escaped as JSON writes it (\n, \u001b): one line, safe on a terminal. */
+export function oneLineText(text: string): string {
+  // JSON's short escapes where it has one (\n, \t), else \u and the code unit: JSON.stringify
+  // leaves DEL, C1 and the line separators as they are.
+  return text.replace(UNPRINTABLE_ALL, (c) => ({ '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * An input value as a message shows it: as it is when it is printable ASCII without blanks
+ * (a port, an address, a path), else JSON-quoted, so its bounds, blanks and any control
+ * character are visible and nothing it holds acts on the terminal or forges a line.
+ */
+export function shown(value: unknown): string {
+  const text = String(value);
+  return typeof value !== 'string' || /^[\x21-\x7e]+$/.test(text) ? text : oneLineText(JSON.stringify(text));
 }
 
 /** Formats a zod issue path as a JSON path: `patches["4.7"][0].sha256`. */
@@ -62,7 +88,7 @@ export function jsonPath(path: ReadonlyArray<PropertyKey>): string {
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
     else if (typeof key === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(String(key))}]`;
+    else out += `[${oneLineText(JSON.stringify(String(key)))}]`;
   }
   return out;
 }
@@ -84,6 +110,6 @@ export function exitCodeOf(err: unknown): number {
  */
 export function errorReport(err: unknown): string {
   if (err instanceof ConfigError || err instanceof CombinedError) return err.message;
-  if (err instanceof UsageError) return err.reasons.map((r) => `pgha: ${r}`).join('\n');
+  if (err instanceof UsageError) return err.reasons.map((r) => `pgha: ${oneLineText(r)}`).join('\n');
   return `pgha: ${oneLine(err)}`;
 }

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkClusterShape, loadCluster } from './cluster/load.js';
 import { CombinedError, ConfigError } from './errors.js';
-import { imageCatalog } from './images/catalog.js';
+import { somethingAt } from './fsutil.js';
+import { imageCatalog, type ImageSpec } from './images/catalog.js';
 import { loadManifestAndPatches, parseManifestAndPatches, type ManifestAndPatches } from './manifest/load.js';
-import type { Manifest } from './manifest/schema.js';
+import { derive, type Manifest } from './manifest/schema.js';
+import { PARAM_TABLES } from './pgpool/params.js';
 import { readTemplates } from './render/files.js';
 import type { RenderInput } from './render/render.js';
 
@@ -45,12 +47,12 @@ function clusterFile(root: string, given: string | null | undefined): { path: st
   if (given === null) return undefined;
   if (given !== undefined) return { path: given, source: given };
   const path = join(root, CLUSTER_FILE);
-  return existsSync(path) ? { path, source: CLUSTER_FILE } : undefined;
+  return somethingAt(path) ? { path, source: CLUSTER_FILE } : undefined;
 }
 
 /** The project files the image catalog copies verbatim into build contexts, each read once. */
-function readSources(root: string, manifest: Manifest): Record<string, string> {
-  const paths = new Set(imageCatalog(manifest).flatMap((image) => image.files.flatMap((f) => ('source' in f ? [f.source] : []))));
+function readSources(root: string, catalog: ImageSpec[]): Record<string, string> {
+  const paths = new Set(catalog.flatMap((image) => image.files.flatMap((f) => ('source' in f ? [f.source] : []))));
   return Object.fromEntries([...paths].sort().map((p) => [p, readFileSync(join(root, p), 'utf8')]));
 }
 
@@ -86,14 +88,20 @@ function assembleProject(root: string, readManifest: () => ManifestAndPatches, m
   }
   const { manifest, patches } = loaded;
   const { cluster, source } = loadCluster(clusterAt?.path, manifest, clusterAt?.source);
+  // Derived and catalogued once here; the command hands both down (render, build, cluster).
+  const derived = derive(manifest);
+  const catalog = imageCatalog(manifest, derived);
   return {
     root,
     manifest,
+    derived,
+    catalog,
+    paramTables: PARAM_TABLES,
     manifestSource,
     cluster,
     clusterSource: source,
     templates: readTemplates(join(root, 'templates')),
-    sources: readSources(root, manifest),
+    sources: readSources(root, catalog),
     patches,
   };
 }

@@ -11,8 +11,9 @@
 # root-written peer list), and for `rebuild` the very node that asks (online recovery runs on
 # the primary, which names itself).
 #   ping                          any caller: the connection and the key work
-#   pgha-node VERB ARGS...        on a postgres node (promote, set-role, ensure-slot, drop-slot,
-#                                 follow, sync-restore from pgpool; rebuild, release from postgres)
+#   pgha-node VERB ARGS...        on a postgres node: from pgpool promote, set-role, ensure-slot,
+#                                 drop-slot, standby-lost, follow, sync-restore, receive-lsn;
+#                                 from postgres rebuild, release
 #   vip-down IP                   on a pgpool node, from pgpool (escalation.sh)
 set -euo pipefail
 PGHA_SCRIPT=ssh-command
@@ -42,7 +43,7 @@ _pgha_ssh_is_caller() {
 }
 
 _pgha_ssh_host() { pgha_is_host "$1" || _pgha_ssh_refuse "not a host name: '$1'"; }
-_pgha_ssh_port() { [[ "$1" =~ ^[0-9]{1,5}$ ]] || _pgha_ssh_refuse "not a port: '$1'"; }
+_pgha_ssh_port() { pgha_is_port "$1" || _pgha_ssh_refuse "not a port: '$1'"; }
 _pgha_ssh_slot() { [[ "$1" =~ ^[a-z0-9_]{1,63}$ ]] || _pgha_ssh_refuse "not a slot name: '$1'"; }
 _pgha_ssh_count() { [[ "$1" -eq "$2" ]] || _pgha_ssh_refuse "expected $2 arguments"; }
 

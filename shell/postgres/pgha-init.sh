@@ -23,16 +23,17 @@
 # and put in place by a process running as the directory's owner (setpriv), which writes a
 # temporary file beside the destination and renames it (a link there is replaced, not
 # followed). A link planted in the deploy directory can only give its owner what the owner
-# could already write. Sourceable: bats tests the functions.
+# could already write. The SSH and TLS material are made by init-ssh.sh and init-tls.sh, beside
+# the library. Sourceable: bats tests the functions.
 set -euo pipefail
 # A failure inside $(...) ends the script too, as everywhere else.
 shopt -s inherit_errexit
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
-
-_pgha_init_is_sourced() {
-  [[ "${#FUNCNAME[@]}" -ge 2 && "${FUNCNAME[0]}" == _pgha_init_is_sourced && "${FUNCNAME[1]}" == source ]]
-}
+# shellcheck source=init-ssh.sh
+. "$PGHA_LIB_HOME/init-ssh.sh"
+# shellcheck source=init-tls.sh
+. "$PGHA_LIB_HOME/init-tls.sh"
 
 # pgha_init_hosts: every node of the cluster, postgres nodes first, one a line.
 pgha_init_hosts() {
@@ -40,7 +41,8 @@ pgha_init_hosts() {
   for h in ${PGHA_POSTGRES_PEERS//,/ } ${PGHA_PGPOOL_PEERS//,/ }; do printf '%s\n' "$h"; done
 }
 
-# pgha_init_check_config: every problem of the environment, one line each, then exit 2.
+# pgha_init_check_config: collects every problem of the environment (pgha_problem); the caller
+# reports them (pgha_report_problems: one line each, then exit 2).
 pgha_init_check_config() {
   if [[ -L "$PGHA_INIT_DIR" || ! -d "$PGHA_INIT_DIR" ]]; then
     pgha_problem PGHA_INIT_DIR "expected the mounted deploy directory, got '$PGHA_INIT_DIR' (not a directory)"
@@ -171,17 +173,11 @@ pgha_init_place() {
 # pgha_init_write PATH MODE COMMAND [ARG...]: COMMAND's output becomes PATH. COMMAND runs with
 # errexit on (a function's failing step ends it) and nothing is placed when it fails.
 pgha_init_write() {
-  local path=$1 mode=$2 out status
+  local path=$1 mode=$2 out
   shift 2
   out=$(mktemp "$PGHA_INIT_WORK/out.XXXXXX")
-  set +e
-  (
-    set -e
-    "$@" >"$out"
-  )
-  status=$?
-  set -e
-  ((status == 0)) || pgha_die init "$(pgha_init_rel "$path"): not written: making it failed (status $status)"
+  pgha_run_errexit "$@" >"$out"
+  ((PGHA_RUN_STATUS == 0)) || pgha_die init "$(pgha_init_rel "$path"): not written: making it failed (status $PGHA_RUN_STATUS)"
   pgha_init_place "$out" "$path" "$mode"
 }
 
@@ -213,159 +209,6 @@ pgha_init_secrets() {
     pgha_init_write "$dir/$name" 0600 pgha_init_random
     PGHA_INIT_MADE_SECRETS+=("$name")
   done
-}
-
-# pgha_init_keypair HOST PATH COMMENT: an ed25519 key pair at PATH and PATH.pub. A kept private
-# key must be one ssh-keygen reads; PATH.pub is written again from it when missing or when it
-# does not hold that key (an empty one left by an interrupted run). Made in this run's work
-# directory, then placed; HOST is noted as given a new key.
-pgha_init_keypair() {
-  local host=$1 path=$2 comment=$3 work=$PGHA_INIT_WORK/key
-  rm -f "$work" "$work.pub"
-  if [[ -e "$path" || -L "$path" ]]; then
-    [[ ! -L "$path" ]] || pgha_die init "$(pgha_init_rel "$path"): expected a private key, found a link; move it away"
-    pgha_init_check_kept "$path"
-    pgha_init_read "$path" >"$work"
-    ssh-keygen -y -f "$work" >"$work.pub" 2>/dev/null ||
-      pgha_die init "$(pgha_init_rel "$path"): expected a private key ssh-keygen can read; remove it and $(basename "$path").pub to have a new pair made"
-    if [[ "$(pgha_init_key_of "$path.pub" 2>/dev/null || true)" != "$(pgha_init_key_of "$work.pub")" ]]; then
-      echo "$(pgha_init_key_of "$work.pub") $comment" >"$work.pub"
-      pgha_init_place "$work.pub" "$path.pub" 0644
-    fi
-    rm -f "$work" "$work.pub"
-    return 0
-  fi
-  [[ " ${PGHA_INIT_MADE_KEYS[*]} " == *" $host "* ]] || PGHA_INIT_MADE_KEYS+=("$host")
-  ssh-keygen -q -t ed25519 -N '' -C "$comment" -f "$work"
-  pgha_init_place "$work.pub" "$path.pub" 0644
-  pgha_init_place "$work" "$path" 0600
-}
-
-# pgha_init_key_of FILE: the key type and key of public key FILE (its comment left out), read
-# as the owner; fails unless it is an ed25519 key.
-pgha_init_key_of() {
-  local type key _ line
-  line=$(if [[ "$1" == "$PGHA_INIT_WORK"/* ]]; then cat -- "$1"; else pgha_init_read "$1"; fi)
-  read -r type key _ <<<"$line"
-  [[ "$type" == ssh-ed25519 && "$key" =~ ^[A-Za-z0-9+/]{60,}=*$ ]] || return 1
-  printf '%s %s' "$type" "$key"
-}
-
-# pgha_init_pub HOST FILE: the key type and key of HOST's FILE.pub; the run stops when it holds
-# none (pgha_init_keypair has just written every one).
-pgha_init_pub() {
-  local file=$PGHA_INIT_DIR/ssh/$1/$2.pub key
-  key=$(pgha_init_key_of "$file") || pgha_die init "$(pgha_init_rel "$file"): expected an ed25519 public key"
-  printf '%s' "$key"
-}
-
-# pgha_init_authorized_keys HOST: the keys that may log in on HOST, one per caller that
-# PGHA_SSH_ACCESS names, each restricted, accepted only from the cluster network and forced
-# through ssh-command with its caller's kind.
-pgha_init_authorized_keys() {
-  local entry host caller kind key
-  for entry in $PGHA_SSH_ACCESS; do
-    IFS=: read -r host caller kind <<<"$entry"
-    [[ "$host" == "$1" ]] || continue
-    key=$(pgha_init_pub "$caller" id_ed25519)
-    printf 'restrict,from="%s",command="%s %s" %s postgres@%s\n' "$PGHA_CLUSTER_SUBNET" "$PGHA_SSH_COMMAND" "$kind" "$key" "$caller"
-  done
-}
-
-# pgha_init_known_hosts: every node's host key, pinned as [node]:PGHA_SSH_PORT.
-pgha_init_known_hosts() {
-  local host key
-  for host in $(pgha_init_hosts); do
-    key=$(pgha_init_pub "$host" ssh_host_ed25519_key)
-    printf '[%s]:%s %s\n' "$host" "$PGHA_SSH_PORT" "$key"
-  done
-}
-
-# pgha_init_ssh: keys made where missing, then authorized_keys and known_hosts of every node
-# rewritten from them (a node added later is learned by all).
-pgha_init_ssh() {
-  local host dir
-  pgha_init_dir "$PGHA_INIT_DIR/ssh"
-  for host in $(pgha_init_hosts); do
-    dir=$PGHA_INIT_DIR/ssh/$host
-    pgha_init_dir "$dir"
-    pgha_init_keypair "$host" "$dir/ssh_host_ed25519_key" "pgha host key of $host"
-    pgha_init_keypair "$host" "$dir/id_ed25519" "postgres@$host"
-  done
-  for host in $(pgha_init_hosts); do
-    dir=$PGHA_INIT_DIR/ssh/$host
-    pgha_init_write "$dir/authorized_keys" 0600 pgha_init_authorized_keys "$host"
-    pgha_init_write "$dir/known_hosts" 0600 pgha_init_known_hosts
-  done
-}
-
-# Certificates this close to their end are issued again (seconds; 30 days).
-PGHA_INIT_TLS_RENEW_SECONDS=2592000
-
-# pgha_init_tls_copy PATH NAME: the deploy directory's PATH copied (as the owner) to NAME in the
-# work directory, for openssl to check; fails when PATH is missing or a link.
-pgha_init_tls_copy() {
-  [[ -f "$1" && ! -L "$1" ]] || return 1
-  pgha_init_read "$1" >"$PGHA_INIT_WORK/$2"
-}
-
-# pgha_init_tls_ca_ok: ca/ca.key and ca/ca.crt are a pair: a CA certificate, its key, not
-# about to expire. Copies of both are left in the work directory.
-pgha_init_tls_ca_ok() {
-  local w=$PGHA_INIT_WORK ca=$PGHA_INIT_DIR/ca
-  pgha_init_tls_copy "$ca/ca.key" ca.key && pgha_init_tls_copy "$ca/ca.crt" ca.crt || return 1
-  pgha_init_check_kept "$ca/ca.key"
-  openssl x509 -noout -checkend "$PGHA_INIT_TLS_RENEW_SECONDS" -in "$w/ca.crt" >/dev/null 2>&1 &&
-    pgha_tls_key_matches "$w/ca.crt" "$w/ca.key"
-}
-
-# pgha_init_tls_server_ok: tls/server.key and tls/server.crt are a pair issued by the CA of the
-# work directory for exactly PGHA_TLS_SAN (server.san, written last), not about to expire.
-pgha_init_tls_server_ok() {
-  local w=$PGHA_INIT_WORK tls=$PGHA_INIT_DIR/tls
-  pgha_init_tls_copy "$tls/server.key" server.key && pgha_init_tls_copy "$tls/server.crt" server.crt &&
-    pgha_init_tls_copy "$tls/server.san" server.san || return 1
-  [[ "$(cat "$w/server.san")" == "$PGHA_TLS_SAN" ]] &&
-    openssl verify -CAfile "$w/ca.crt" "$w/server.crt" >/dev/null 2>&1 &&
-    openssl x509 -noout -checkend "$PGHA_INIT_TLS_RENEW_SECONDS" -in "$w/server.crt" >/dev/null 2>&1 &&
-    pgha_tls_key_matches "$w/server.crt" "$w/server.key"
-}
-
-# pgha_init_tls: the dev CA and the server certificate every node serves, issued by it for
-# PGHA_TLS_SAN. Each is kept while it is whole and valid, and made again when anything is
-# missing, does not match, no longer verifies or is about to expire (a name added, a CA made
-# again, an interrupted run). server.san is written last: a run cut off before it issues again.
-pgha_init_tls() {
-  local ca=$PGHA_INIT_DIR/ca tls=$PGHA_INIT_DIR/tls w=$PGHA_INIT_WORK
-  pgha_init_dir "$ca"
-  pgha_init_dir "$tls"
-  if ! pgha_init_tls_ca_ok; then
-    [[ ! -e "$ca/ca.key" && ! -e "$ca/ca.crt" ]] ||
-      pgha_log init "TLS: ca/ca.key and ca/ca.crt are not a valid pair (missing, mismatched or expiring): making a new dev CA; clients must trust the new tls/ca.crt"
-    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 -days 3650 \
-      -subj "/CN=pgha dev CA $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-      -keyout "$w/ca.key" -out "$w/ca.crt" 2>"$w/log" || { cat "$w/log" >&2; pgha_die tls "openssl could not make the dev CA"; }
-    cp "$w/ca.key" "$w/ca.key.new"
-    cp "$w/ca.crt" "$w/ca.crt.new"
-    pgha_init_place "$w/ca.key.new" "$ca/ca.key" 0600
-    pgha_init_place "$w/ca.crt.new" "$ca/ca.crt" 0600
-    PGHA_INIT_MADE_TLS+=("dev CA")
-  fi
-  if ! pgha_init_tls_server_ok; then
-    printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' "$PGHA_TLS_SAN" >"$w/ext"
-    { openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=pgha \
-      -keyout "$w/server.key" -out "$w/server.csr" &&
-      openssl x509 -req -sha256 -days 825 -set_serial "0x$(openssl rand -hex 16)" -in "$w/server.csr" \
-        -CA "$w/ca.crt" -CAkey "$w/ca.key" -extfile "$w/ext" -out "$w/server.crt"; } 2>"$w/log" ||
-      { cat "$w/log" >&2; pgha_die tls "openssl could not issue the server certificate for $PGHA_TLS_SAN"; }
-    printf '%s\n' "$PGHA_TLS_SAN" >"$w/server.san"
-    pgha_init_place "$w/server.key" "$tls/server.key" 0600
-    pgha_init_place "$w/server.crt" "$tls/server.crt" 0600
-    pgha_init_place "$w/server.san" "$tls/server.san" 0600
-    PGHA_INIT_MADE_TLS+=("server certificate for $PGHA_TLS_SAN")
-  fi
-  pgha_init_write "$tls/ca.crt" 0600 cat "$w/ca.crt"
 }
 
 # pgha_init_metrics: metrics/ holds copies of the pgpool password and, with TLS, of the CA
@@ -404,6 +247,6 @@ pgha_init_main() {
   pgha_log init "deploy directory ready: secrets and SSH material of $(pgha_init_hosts | paste -sd, -) (owner $(pgha_init_owner))"
 }
 
-if ! _pgha_init_is_sourced; then
+if ! pgha_is_sourced; then
   pgha_init_main "$@"
 fi

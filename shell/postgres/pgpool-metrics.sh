@@ -18,15 +18,6 @@ shopt -s inherit_errexit
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
 
-_pgha_metrics_is_sourced() {
-  [[ "${#FUNCNAME[@]}" -ge 2 && "${FUNCNAME[0]}" == _pgha_metrics_is_sourced && "${FUNCNAME[1]}" == source ]]
-}
-
-# Where the exporter finds the pgpool password and the CA: the postgres account's copies
-# (the mounted files are readable by root only).
-PGHA_METRICS_PASS_FILE=${PGHA_METRICS_PASS_FILE:-$PGHA_PRIVATE_DIR/pgpool-password}
-PGHA_METRICS_CA_FILE=${PGHA_METRICS_CA_FILE:-$PGHA_PRIVATE_DIR/ca.crt}
-
 # pgha_metrics_check_config: every problem of the environment, one line each, then exit 2.
 # The CA copy's path goes into the exporter's connection URI unescaped: a plain absolute path
 # only.
@@ -106,6 +97,6 @@ pgha_metrics_main() {
   esac
 }
 
-if ! _pgha_metrics_is_sourced; then
+if ! pgha_is_sourced; then
   pgha_metrics_main "$@"
 fi

@@ -93,9 +93,13 @@ export function benchAddress(topo: Topology, offset: number): string {
   return address;
 }
 
-/** A container of the bench on the cluster's network at `address`, sleeping; removed at the end by the caller. */
+/**
+ * A container of the bench on the cluster's network at `address`, sleeping; removed at the end
+ * by the caller, with its anonymous volumes (v: the bench image is the postgres image's, which
+ * declares a VOLUME).
+ */
 async function startBenchSide(io: BenchIo, name: string, image: string, address: string): Promise<Docker.Container> {
-  await io.docker.getContainer(name).remove({ force: true }).catch(() => {});
+  await io.docker.getContainer(name).remove({ force: true, v: true }).catch(() => {});
   const primaryContainer = await io.docker.getContainer(`${io.cluster.name}-${io.topo.postgres[0]!.host}`).inspect();
   const network = Object.keys(primaryContainer.NetworkSettings.Networks)[0]!;
   const c = await io.docker.createContainer({
@@ -282,8 +286,8 @@ export async function runProxyBench(io: BenchIo, opts: BenchOptions): Promise<Be
     const why = a ? `; meanwhile the nodes logged ${a.failovers} failover(s), ${a.vipMoves} delegate IP move(s), ${a.healthCheckFailures} failed or retried health check(s)` : '';
     throw new Error(`${(err as Error).message.trim()}${why}`);
   } finally {
-    await bench.remove({ force: true }).catch(() => {});
-    await sample?.remove({ force: true }).catch(() => {});
+    await bench.remove({ force: true, v: true }).catch(() => {});
+    await sample?.remove({ force: true, v: true }).catch(() => {});
   }
 }
 
@@ -341,6 +345,6 @@ export async function runSoak(io: BenchIo, seconds: number, clients: number, sca
     await dropBenchDb(io, bench, direct);
     return { seconds, clients, tps, ...(await falseAlarms(io, since)) };
   } finally {
-    await bench.remove({ force: true }).catch(() => {});
+    await bench.remove({ force: true, v: true }).catch(() => {});
   }
 }

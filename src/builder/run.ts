@@ -8,7 +8,7 @@ import { ensureStandins } from '../docker/bases.js';
 import { tryPull } from '../docker/engine.js';
 import { logsOf } from '../docker/exec.js';
 import type { Log } from '../log.js';
-import { derive, type Manifest } from '../manifest/schema.js';
+import type { RenderInput } from '../render/render.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
 import { imagePlans, upstreamBases, type BaseMode, type ImagePlan } from './plan.js';
 
@@ -80,7 +80,8 @@ async function installedPostgresVersion(docker: Docker, image: string, program: 
     if (waited.StatusCode !== 0 || !m) throw new Error(`${image}: ${program} --version said ${JSON.stringify(out.trim())} (exit ${waited.StatusCode})`);
     return m[1]!;
   } finally {
-    await container.remove({ force: true }).catch(() => {});
+    // v: the postgres image declares a VOLUME; without it every build leaves an anonymous volume behind.
+    await container.remove({ force: true, v: true }).catch(() => {});
   }
 }
 
@@ -114,13 +115,18 @@ async function chooseBases(docker: Docker, plans: ImagePlan[], opts: BuildOption
   return 'standin';
 }
 
+/** What a build reads of a loaded project: the manifest, derived and catalogued once (loadProject). */
+export type BuildInput = Pick<RenderInput, 'manifest' | 'derived' | 'catalog'>;
+
 /**
- * Builds every image of the manifest. The pgpool tarball is verified before any image is
+ * Builds every image of the catalog. The pgpool tarball is verified before any image is
  * built and streamed into each context from the source cache.
  */
-export async function buildAll(docker: Docker, manifest: Manifest, opts: BuildOptions): Promise<ImageResult[]> {
-  const plans = imagePlans(manifest).filter((p) => !opts.only?.length || opts.only.includes(p.name));
-  if (!plans.length) throw new Error(`--only matched no image (images: ${imagePlans(manifest).map((p) => p.name).join(', ')})`);
+export async function buildAll(docker: Docker, input: BuildInput, opts: BuildOptions): Promise<ImageResult[]> {
+  const { manifest } = input;
+  const all = imagePlans(input.catalog);
+  const plans = all.filter((p) => !opts.only?.length || opts.only.includes(p.name));
+  if (!plans.length) throw new Error(`--only matched no image (images: ${all.map((p) => p.name).join(', ')})`);
   const tarball = await ensurePgpoolTarball(manifest, defaultCacheDir(opts.projectRoot), opts.log);
   opts.log(`pgpool tarball ${tarball.path} (sha256 verified, from ${tarball.origin})`);
 
@@ -143,7 +149,7 @@ export async function buildAll(docker: Docker, manifest: Manifest, opts: BuildOp
     const id = await buildImage(docker, {
       name: plan.name,
       contextDir: join(opts.projectRoot, 'images', plan.name),
-      extra: [{ name: derive(manifest).tarballFile, source: tarball.path }],
+      extra: [{ name: input.derived.tarballFile, source: tarball.path }],
       tags: [plan.ref],
       buildargs: args,
       labels: {

@@ -86,92 +86,122 @@ async function logsSince(io: ChaosIo, since: number): Promise<ClusterEvent[]> {
   return events.sort((a, b) => a.at - b.at);
 }
 
+/** What the live line shows: the phase, and since when its counts run. */
+interface LiveState {
+  label: string;
+  roundStart: number;
+}
+
+/** Every round of every fault, then what the probe saw; aborted when the cluster does not heal. */
 export async function runChaos(io: ChaosIo, opts: ChaosOptions): Promise<ChaosRun> {
   const probe = new Probe(io.target, { intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs });
-  const containers = clusterContainers(io.docker, io.cluster);
-  const healMs = opts.healTimeoutSeconds * 1000;
-  const pending: Omit<RoundResult, 'metrics'>[] = [];
-  let aborted: string | undefined;
+  const databaseMB = await startProbe(io, opts, probe);
+  const live: LiveState = { label: 'warming up', roundStart: Date.now() };
+  const ticker = io.live ? setInterval(() => io.live!(liveLine(probe, live)), 250) : undefined;
+  let outcome: RoundsOutcome;
+  try {
+    outcome = await runRounds(io, opts, probe, live);
+  } finally {
+    if (ticker) clearInterval(ticker);
+    await probe.stop();
+  }
+  return chaosReport(io, probe, outcome, databaseMB);
+}
 
-  const first = await waitHealed(io, healMs);
+/** Setup: the cluster must be whole first; then the probe's table is made and it starts. Returns the databases' size (MB). */
+async function startProbe(io: ChaosIo, opts: ChaosOptions, probe: Probe): Promise<number> {
+  const first = await waitHealed(io, opts.healTimeoutSeconds * 1000);
   if ('why' in first) throw new Error(`cluster ${io.cluster.name} is not whole before the first round: ${first.why}`);
   await probe.prepare();
   const databaseMB = await probe.databaseMB();
   io.say(`databases: ${databaseMB} MB`);
   probe.start();
-  let label = 'warming up';
-  let roundStart = Date.now();
-  const ticker = io.live
-    ? setInterval(() => {
-        const recent = probe.attempts.filter((a) => a.start >= roundStart);
-        const writes = recent.filter((a) => a.op === 'write');
-        const last = probe.attempts.at(-1);
-        io.live!(`${label} · t+${((Date.now() - roundStart) / 1000).toFixed(1)} s · writes ok ${writes.filter((a) => a.ok).length} failed ${writes.filter((a) => !a.ok).length} · last ${last ? (last.ok ? `ok on ${last.server}` : `error: ${last.error?.slice(0, 50)}`) : '-'}`);
-      }, 250)
-    : undefined;
-  try {
-    outer: for (const fault of opts.faults) {
-      for (let round = 1; round <= opts.rounds; round++) {
-        label = `${fault} round ${round}/${opts.rounds}`;
-        const whole = await waitHealed(io, healMs);
-        if ('why' in whole) {
-          aborted = `before ${label}: the cluster did not heal within ${opts.healTimeoutSeconds} s: ${whole.why}`;
-          break outer;
-        }
-        const primary = whole.status.backends.find((b) => b.role === 'primary')!.host;
-        const leader = whole.status.watchdog.leader!;
-        const vipHolder = whole.status.watchdog.vipHolders[0] ?? null;
-        const from = (roundStart = Date.now());
-        io.say(`${label}: primary ${primary}, watchdog leader ${leader}; warming up ${opts.warmupSeconds} s`);
-        await sleep(opts.warmupSeconds * 1000);
-        const plan = planFault(fault, { docker: io.docker, containers, topo: io.topo, primary, leader }, opts);
-        const injected = Date.now();
-        await plan.inject();
-        // Writes count from when the fault is in effect: a write that started while the engine
-        // was still killing the container may yet succeed, and must not count as "back".
-        const marks: RoundMarks = { from, to: 0, injected, fault: Date.now(), healed: null };
-        io.say(`${label}: ${fault} (${plan.targets.join(', ')}) injected`);
-        if (plan.release) {
-          await sleep(plan.holdSeconds * 1000);
-          await plan.release();
-          marks.released = Date.now();
-          io.say(`${label}: ${plan.targets.join(', ')} released after ${plan.holdSeconds} s`);
-        }
-        const backFrom = marks.released ?? marks.fault;
-        const deadline = Date.now() + healMs;
-        while (Date.now() < deadline && !probe.attempts.some((a) => a.op === 'write' && a.ok && a.start >= backFrom)) await sleep(100);
-        if (plan.restart) {
-          await sleep(plan.downSeconds * 1000);
-          await plan.restart();
-          marks.restarted = Date.now();
-          io.say(`${label}: ${plan.targets.join(', ')} started again`);
-        }
-        const healed = await waitHealed(io, healMs);
-        marks.healed = 'why' in healed ? null : healed.at;
-        await sleep(1000);
-        marks.to = Date.now();
-        const after = 'why' in healed ? null : healed.status;
-        pending.push({
-          fault,
-          round,
-          targets: plan.targets,
-          before: { primary, leader, vipHolder },
-          after: after ? { primary: after.backends.find((b) => b.role === 'primary')?.host ?? null, leader: after.watchdog.leader, vipHolder: after.watchdog.vipHolders[0] ?? null } : null,
-          marks,
-          events: (await logsSince(io, from)).filter((e) => e.at >= from && e.at <= marks.to),
-          notHealed: 'why' in healed ? healed.why : undefined,
-        });
-        io.say(`${label}: ${'why' in healed ? `NOT healed within ${opts.healTimeoutSeconds} s: ${healed.why}` : `healed ${((healed.at - marks.fault) / 1000).toFixed(1)} s after the fault`}`);
-        if ('why' in healed) {
-          aborted = `${label}: the cluster did not heal within ${opts.healTimeoutSeconds} s: ${healed.why}`;
-          break outer;
-        }
-      }
+  return databaseMB;
+}
+
+/** The live line: the phase, time into it, its writes, and the last attempt. */
+function liveLine(probe: Probe, { label, roundStart }: LiveState): string {
+  const recent = probe.attempts.filter((a) => a.start >= roundStart);
+  const writes = recent.filter((a) => a.op === 'write');
+  const last = probe.attempts.at(-1);
+  return `${label} · t+${((Date.now() - roundStart) / 1000).toFixed(1)} s · writes ok ${writes.filter((a) => a.ok).length} failed ${writes.filter((a) => !a.ok).length} · last ${last ? (last.ok ? `ok on ${last.server}` : `error: ${last.error?.slice(0, 50)}`) : '-'}`;
+}
+
+interface RoundsOutcome {
+  /** The rounds run, their metrics not computed yet (they need the committed rows, read at the end). */
+  pending: Omit<RoundResult, 'metrics'>[];
+  aborted?: string;
+}
+
+/** The rounds, one after another, each from a whole cluster; the first that does not heal ends the run. */
+async function runRounds(io: ChaosIo, opts: ChaosOptions, probe: Probe, live: LiveState): Promise<RoundsOutcome> {
+  const pending: RoundsOutcome['pending'] = [];
+  for (const fault of opts.faults) {
+    for (let round = 1; round <= opts.rounds; round++) {
+      live.label = `${fault} round ${round}/${opts.rounds}`;
+      const whole = await waitHealed(io, opts.healTimeoutSeconds * 1000);
+      if ('why' in whole) return { pending, aborted: `before ${live.label}: the cluster did not heal within ${opts.healTimeoutSeconds} s: ${whole.why}` };
+      const result = await runRound(io, opts, probe, live, fault, round, whole.status);
+      pending.push(result);
+      if (result.notHealed !== undefined) return { pending, aborted: `${live.label}: the cluster did not heal within ${opts.healTimeoutSeconds} s: ${result.notHealed}` };
     }
-  } finally {
-    if (ticker) clearInterval(ticker);
-    await probe.stop();
   }
+  return { pending };
+}
+
+/** One round: warm up, inject the fault (hold and release it, or restart its target), wait for writes and for the cluster to heal. */
+async function runRound(io: ChaosIo, opts: ChaosOptions, probe: Probe, live: LiveState, fault: FaultName, round: number, whole: ClusterStatus): Promise<Omit<RoundResult, 'metrics'>> {
+  const { label } = live;
+  const healMs = opts.healTimeoutSeconds * 1000;
+  const primary = whole.backends.find((b) => b.role === 'primary')!.host;
+  const leader = whole.watchdog.leader!;
+  const vipHolder = whole.watchdog.vipHolders[0] ?? null;
+  const from = (live.roundStart = Date.now());
+  io.say(`${label}: primary ${primary}, watchdog leader ${leader}; warming up ${opts.warmupSeconds} s`);
+  await sleep(opts.warmupSeconds * 1000);
+  const plan = planFault(fault, { docker: io.docker, containers: clusterContainers(io.docker, io.cluster), topo: io.topo, primary, leader }, opts);
+  const injected = Date.now();
+  await plan.inject();
+  // Writes count from when the fault is in effect: a write that started while the engine
+  // was still killing the container may yet succeed, and must not count as "back".
+  const marks: RoundMarks = { from, to: 0, injected, fault: Date.now(), healed: null };
+  io.say(`${label}: ${fault} (${plan.targets.join(', ')}) injected`);
+  if (plan.release) {
+    await sleep(plan.holdSeconds * 1000);
+    await plan.release();
+    marks.released = Date.now();
+    io.say(`${label}: ${plan.targets.join(', ')} released after ${plan.holdSeconds} s`);
+  }
+  const backFrom = marks.released ?? marks.fault;
+  const deadline = Date.now() + healMs;
+  while (Date.now() < deadline && !probe.attempts.some((a) => a.op === 'write' && a.ok && a.start >= backFrom)) await sleep(100);
+  if (plan.restart) {
+    await sleep(plan.downSeconds * 1000);
+    await plan.restart();
+    marks.restarted = Date.now();
+    io.say(`${label}: ${plan.targets.join(', ')} started again`);
+  }
+  const healed = await waitHealed(io, healMs);
+  marks.healed = 'why' in healed ? null : healed.at;
+  await sleep(1000);
+  marks.to = Date.now();
+  const after = 'why' in healed ? null : healed.status;
+  const result = {
+    fault,
+    round,
+    targets: plan.targets,
+    before: { primary, leader, vipHolder },
+    after: after ? { primary: after.backends.find((b) => b.role === 'primary')?.host ?? null, leader: after.watchdog.leader, vipHolder: after.watchdog.vipHolders[0] ?? null } : null,
+    marks,
+    events: (await logsSince(io, from)).filter((e) => e.at >= from && e.at <= marks.to),
+    notHealed: 'why' in healed ? healed.why : undefined,
+  };
+  io.say(`${label}: ${'why' in healed ? `NOT healed within ${opts.healTimeoutSeconds} s: ${healed.why}` : `healed ${((healed.at - marks.fault) / 1000).toFixed(1)} s after the fault`}`);
+  return result;
+}
+
+/** Report: the rows that committed, each round's metrics and timeline, and acknowledged writes that were lost. */
+async function chaosReport(io: ChaosIo, probe: Probe, { pending, aborted }: RoundsOutcome, databaseMB: number): Promise<ChaosRun> {
   let committed: Set<number> | null = null;
   try {
     committed = await probe.committedSeqs(30_000);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PORTS, ROLES } from '../images/facts.js';
-import type { Problem } from '../errors.js';
+import { shown, UNPRINTABLE, type Problem } from '../errors.js';
 import { integer as int } from '../manifest/schema.js';
 import { hasLeadingZero, ipv4ToInt, intToIpv4, parseCidr, subnetWarning } from './net.js';
 
@@ -67,6 +67,12 @@ export const clusterSchema = z
           .string()
           // Compose reads a bare name as a named volume, and host:container at a colon.
           .regex(/^(\/|\.\.?\/)[^:\n\r\0]*$/, 'expected a directory path starting with /, ./ or ../, without a colon or a line break')
+          // Compose substitutes variables at a `$` in it; a tab or a line separator makes the
+          // compose file unreadable, and a C1 character (NEL) can end up naming another path.
+          .refine((p) => !p.includes('$') && !UNPRINTABLE.test(p), {
+            error: (i) => `expected a path without '$' (compose substitutes variables), tabs or other control characters, got ${shown(i.input)}`,
+            when: (payload) => payload.issues.length === 0,
+          })
           .optional(),
       })
       .prefault({}),
@@ -147,6 +153,15 @@ export const clusterSchema = z
     if (c.postgres.durability === 'strict' && c.postgres.replication !== 'sync' && !refused('postgres', 'replication')) {
       ctx.addIssue({ code: 'custom', path: ['postgres', 'durability'], message: 'expected available with asynchronous replication (strict needs postgres.replication: sync), got strict' });
     }
+    // sshd and the metrics exporter listen inside the containers too: a postgres node runs
+    // both, a pgpool node sshd (the heartbeat is UDP, which they do not use).
+    const refuseBusyPort = (at: string[], port: number, others: [number, string][]) => {
+      const other = others.find(([p]) => p === port);
+      if (other) ctx.addIssue({ code: 'custom', path: at, message: `expected a port other than ${others.map(([p, what]) => `${p} (${what})`).join(' and ')}, which the container also listens on, got ${port}` });
+    };
+    const sshd: [number, string] = [PORTS.ssh, 'sshd'];
+    if (!refused('postgres', 'port')) refuseBusyPort(['postgres', 'port'], c.postgres.port, [sshd, [PORTS.metrics, 'the metrics exporter']]);
+    for (const k of ['port', 'pcpPort', 'watchdogPort'] as const) if (!refused('pgpool', k)) refuseBusyPort(['pgpool', k], c.pgpool[k], [sshd]);
     const ports = (['port', 'pcpPort', 'watchdogPort', 'heartbeatPort'] as const).filter((k) => !refused('pgpool', k));
     const seen = new Map<number, string>();
     for (const k of ports) {
@@ -159,7 +174,7 @@ export const clusterSchema = z
       const { address, firstPort } = c.pgpool.publish;
       if (ipv4ToInt(address) === null) {
         const why = hasLeadingZero(address) ? ' without leading zeros' : '';
-        ctx.addIssue({ code: 'custom', path: ['pgpool', 'publish', 'address'], message: `expected an IPv4 address of the host such as 127.0.0.1${why}, got ${address}` });
+        ctx.addIssue({ code: 'custom', path: ['pgpool', 'publish', 'address'], message: `expected an IPv4 address of the host such as 127.0.0.1${why}, got ${shown(address)}` });
       }
       if (firstPort + c.pgpool.nodes - 1 > 65535) {
         ctx.addIssue({ code: 'custom', path: ['pgpool', 'publish', 'firstPort'], message: `expected a port at most ${65536 - c.pgpool.nodes} (one per pgpool node from it), got ${firstPort}` });
@@ -170,7 +185,7 @@ export const clusterSchema = z
     if (!net) {
       const address = c.network.subnet.split('/')[0]!;
       const why = hasLeadingZero(address) ? ' without leading zeros (iproute2 reads 030 as octal)' : '';
-      ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected an IPv4 CIDR like 172.30.0.0/24${why}, got ${c.network.subnet}` });
+      ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected an IPv4 CIDR like 172.30.0.0/24${why}, got ${shown(c.network.subnet)}` });
       return;
     }
     if (net.prefix > 26) {
@@ -180,14 +195,14 @@ export const clusterSchema = z
     const vip = ipv4ToInt(c.network.delegateIp);
     if (vip === null) {
       const why = hasLeadingZero(c.network.delegateIp) ? ' without leading zeros (iproute2 reads 030 as octal)' : '';
-      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `expected an IPv4 address${why}, got ${c.network.delegateIp}` });
+      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `expected an IPv4 address${why}, got ${shown(c.network.delegateIp)}` });
       return;
     }
     if (vip <= net.first + 1 || vip >= net.last) {
       ctx.addIssue({
         code: 'custom',
         path: ['network', 'delegateIp'],
-        message: `expected an address inside ${c.network.subnet} other than the network, gateway (${intToIpv4(net.first + 1)}) and broadcast addresses, got ${c.network.delegateIp}`,
+        message: `expected an address inside ${c.network.subnet} other than the network, gateway (${intToIpv4(net.first + 1)}) and broadcast addresses, got ${shown(c.network.delegateIp)}`,
       });
       return;
     }

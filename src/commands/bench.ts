@@ -10,8 +10,6 @@ import { healedProblem } from '../deploy/lifecycle.js';
 import { clusterStatus } from '../deploy/inspect.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
-import { clusterImages } from '../images/catalog.js';
-import { loadProject } from '../project.js';
 import { clusterInputs, runningClusterPassword, type ClusterOptions } from './cluster.js';
 import { parseFlags, wholeNumber } from './options.js';
 import { say } from './say.js';
@@ -43,7 +41,7 @@ const FLAGS = { rounds: '--rounds', seconds: '--seconds', clients: '--clients', 
  */
 export async function benchCommand(root: string, opts: BenchCommandOptions): Promise<number> {
   const o = parseFlags(schema, opts, FLAGS);
-  const { cluster, topo, dir } = clusterInputs(root, opts);
+  const { cluster, topo, dir, images } = clusterInputs(root, opts);
   const password = runningClusterPassword(cluster.name, dir);
   const docker = await connectEngine();
   const status = await clusterStatus(docker, cluster, topo);
@@ -51,9 +49,8 @@ export async function benchCommand(root: string, opts: BenchCommandOptions): Pro
   const problem = healedProblem(status);
   if (problem) throw new UsageError([`cluster ${cluster.name} is not ready for a benchmark: ${problem}`]);
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : say;
-  const { manifest } = loadProject(root, opts);
-  const benchImage = await ensureBenchImage(docker, clusterImages(manifest, cluster).postgres, join(root, 'results', 'bench-image.log'));
-  const io: BenchIo = { docker, cluster, topo, benchImage, pgpoolImage: clusterImages(manifest, cluster).pgpool, password, say: log };
+  const benchImage = await ensureBenchImage(docker, images.postgres, join(root, 'results', 'bench-image.log'));
+  const io: BenchIo = { docker, cluster, topo, benchImage, pgpoolImage: images.pgpool, password, say: log };
   let rec: BenchRecord | SoakRecord;
   if (o.soak !== undefined) {
     const run = await runSoak(io, o.soak, Math.max(...o.clients), o.scale);

@@ -44,7 +44,7 @@ export function staleImageFiles(images: Rendered, root: string): string[] {
 export async function buildCommand(root: string, opts: BuildCommandOptions): Promise<void> {
   const project = loadProject(root, { manifest: opts.manifest, cluster: null });
   // Every name --only gives must be an image of the manifest, checked before the engine is asked.
-  const known = imagePlans(project.manifest).map((p) => p.name);
+  const known = imagePlans(project.catalog).map((p) => p.name);
   const unknown = (opts.only ?? []).filter((n) => !known.includes(n));
   if (unknown.length) throw new UsageError(unknown.map((n) => `--only: expected one of ${known.join(', ')}, got ${n}`));
   const images = renderedUnder(render(project), 'images');
@@ -61,7 +61,7 @@ export async function buildCommand(root: string, opts: BuildCommandOptions): Pro
     }
   }
   const docker = await connectEngine();
-  const results = await buildAll(docker, project.manifest, {
+  const results = await buildAll(docker, project, {
     projectRoot: root,
     offline: opts.offline,
     noFallback: !opts.fallback,

@@ -3,17 +3,17 @@ import { dirname, join, resolve } from 'node:path';
 import { addChangelogEntry, CHANGELOG_FILE, changelogEntry } from '../bump/changelog.js';
 import { checkReleases, describeFindings, EXIT_UNREACHABLE, targetsFrom, type Finding } from '../bump/check.js';
 import { describeParamDiff, diffParams } from '../bump/params-diff.js';
-import { majorUpgradeAdvice, parseTargets, planBump, type BumpFlags, type Targets } from '../bump/plan.js';
+import { majorUpgradeAdvice, parseTargets, planBump, type BumpFlags, type BumpPlan, type Change, type Targets } from '../bump/plan.js';
 import { checkRelease } from '../bump/release.js';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { loadManifestAndPatches } from '../manifest/load.js';
-import { derive } from '../manifest/schema.js';
+import { derive, type Manifest } from '../manifest/schema.js';
 import { minorOf } from '../manifest/version.js';
-import { paramTableFile, PARAM_TABLES, useParamTable } from '../pgpool/params.js';
+import { paramTableFile, PARAM_TABLES, useParamTable, type ParamTables } from '../pgpool/params.js';
 import { loadProjectWithManifest, MANIFEST_FILE } from '../project.js';
 import { drift, writeRendered } from '../render/files.js';
-import { render } from '../render/render.js';
+import { render, type Rendered } from '../render/render.js';
 import { defaultCacheDir, downloadPgpoolRelease, sha256Of } from '../sources/cache.js';
 import { say } from './say.js';
 
@@ -40,86 +40,126 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
   const manifestName = opts.manifest ?? MANIFEST_FILE;
   const { manifest } = loadManifestAndPatches(manifestPath, root, manifestName);
 
-  let targets: Targets;
-  let usageProblems: string[] = [];
-  if (opts.check || opts.latest) {
-    if (args.length) throw new UsageError([`--check and --latest take no "<component> <version>" pairs (got ${args.join(' ')})`]);
-    const findings = await checkReleases(manifest);
-    const unreachable = findings.filter((f) => f.newest === null);
-    if (opts.check) {
-      console.log(opts.json ? JSON.stringify(findingsReport(findings), null, 2) : describeFindings(findings));
-      return unreachable.length ? EXIT_UNREACHABLE : 0;
-    }
-    if (unreachable.length) {
-      throw new UsageError([...unreachable.map((f) => `${f.component}: unreachable: ${f.source} (${f.error})`), 'nothing bumped: a source could not be read'], EXIT_UNREACHABLE);
-    }
-    targets = targetsFrom(findings);
-    if (Object.keys(targets).length === 0) {
-      console.log('every pinned version is the newest of its line: nothing to bump');
-      return 0;
-    }
-  } else {
-    const parsed = parseTargets(args);
-    usageProblems = parsed.problems;
-    targets = parsed.targets;
-  }
-
+  const asked = await askedTargets(manifest, args, opts);
+  if (typeof asked === 'number') return asked;
   // Every problem at once: the arguments that make no sense (exit 2) and the bumps refused (exit 1).
-  const { plan, problems } = planBump(manifest, targets, opts);
-  if (usageProblems.length || problems.length) throw new UsageError([...usageProblems, ...problems, 'nothing written'], usageProblems.length ? 2 : 1);
+  const { plan, problems } = planBump(manifest, asked.targets, opts);
+  if (asked.usageProblems.length || problems.length) throw new UsageError([...asked.usageProblems, ...problems, 'nothing written'], asked.usageProblems.length ? 2 : 1);
   for (const c of plan.unchanged) say(`${c} is already ${manifest[c].version}`);
   if (plan.changes.length === 0) {
     console.log('nothing to bump');
     return 0;
   }
+
+  const bump = await prepareBump(root, manifestName, plan, opts);
+  console.log(bump.summary.join('\n'));
+  if (opts.dryRun) {
+    console.log('\ndry run: nothing written');
+    return 0;
+  }
+  applyBump(root, manifestPath, bump);
+  return 0;
+}
+
+/** The targets of the bump: from the arguments, or from the upstream listings (--latest); --check reports and ends (its exit status). */
+async function askedTargets(manifest: Manifest, args: string[], opts: BumpOptions): Promise<{ targets: Targets; usageProblems: string[] } | number> {
+  if (!opts.check && !opts.latest) {
+    const parsed = parseTargets(args);
+    return { targets: parsed.targets, usageProblems: parsed.problems };
+  }
+  if (args.length) throw new UsageError([`--check and --latest take no "<component> <version>" pairs (got ${args.join(' ')})`]);
+  const findings = await checkReleases(manifest);
+  const unreachable = findings.filter((f) => f.newest === null);
+  if (opts.check) {
+    console.log(opts.json ? JSON.stringify(findingsReport(findings), null, 2) : describeFindings(findings));
+    return unreachable.length ? EXIT_UNREACHABLE : 0;
+  }
+  if (unreachable.length) {
+    throw new UsageError([...unreachable.map((f) => `${f.component}: unreachable: ${f.source} (${f.error})`), 'nothing bumped: a source could not be read'], EXIT_UNREACHABLE);
+  }
+  const targets = targetsFrom(findings);
+  if (Object.keys(targets).length === 0) {
+    console.log('every pinned version is the newest of its line: nothing to bump');
+    return 0;
+  }
+  return { targets, usageProblems: [] };
+}
+
+/** A bump checked whole and ready to write: nothing of it is on disk yet. */
+interface PreparedBump {
+  /** What `pgha bump` prints: the change, each check's result, the files it writes. */
+  summary: string[];
+  rendered: Rendered;
+  /** Project files to write, by path relative to the root (the manifest is written last, apart). */
+  writes: Map<string, string>;
+  manifestText: string;
+  /** The verified tarball for the source cache (outside the project). */
+  cacheWrite?: { path: string; data: Buffer };
+  removes: string[];
+}
+
+/** What a new pgpool release brings: its verified tarball, the patch check, its parameter table. */
+interface PgpoolRelease {
+  tarball: { sha256: string; origin: string };
+  patchesLine: string;
+  paramsLine: string;
+  /** The tables to check and render against: the committed ones with the new minor's replaced. */
+  paramTables: ParamTables;
+  tableFile: { path: string; text: string };
+  cacheWrite?: { path: string; data: Buffer };
+}
+
+/**
+ * Fetches the new pgpool release, checks its sha256 into `next`, checks that every patch of
+ * the new minor applies, and extracts its parameter table. Writes nothing.
+ */
+async function fetchPgpoolRelease(root: string, pgpool: Change, next: Manifest): Promise<PgpoolRelease> {
+  const fetched = await downloadPgpoolRelease(pgpool.to, next.pgpool.tarball.url, say, { timeoutMs: 60_000 });
+  const sha256 = sha256Of(fetched.data);
+  next.pgpool.tarball.sha256 = sha256;
+  const toMinor = minorOf(pgpool.to);
+  const set = next.patches[toMinor]!;
+  const release = checkRelease(fetched.data, next.pgpool.tarball.topDir, pgpool.to, set, (p) => readFileSync(join(root, p.file), 'utf8'));
+  const failed = release.patches.filter((p) => !p.ok);
+  if (failed.length) {
+    throw new UsageError([...failed.map((p) => `patch ${p.name}: ${p.detail}`), `pgpool ${pgpool.to}: ${failed.length} of ${set.length} patches do not apply; nothing written`], 1);
+  }
+  const fromMinor = minorOf(pgpool.from);
+  const old = PARAM_TABLES[fromMinor];
+  const diff = old ? describeParamDiff(diffParams(old, release.params)) : `no table of ${fromMinor} to compare with`;
+  const table = { release: pgpool.to, ...release.params };
+  // Loading the project (the manifest's and the cluster definition's checks) reads the shared
+  // tables; rendering is handed its own below.
+  useParamTable(toMinor, table);
+  const cached = join(defaultCacheDir(root), derive(next).tarballFile);
+  return {
+    tarball: { sha256, origin: fetched.origin },
+    patchesLine: `${set.length} of ${set.length} apply to ${pgpool.to} without fuzz or offset and leave their markers (${set.map((p) => p.name).join(', ')})`,
+    paramsLine: `${old ? `${old.release}` : fromMinor} -> ${pgpool.to}: ${diff}`,
+    paramTables: { ...PARAM_TABLES, [toMinor]: table },
+    tableFile: { path: `data/pgpool-params/${toMinor}.json`, text: paramTableFile(pgpool.to, release.params) },
+    cacheWrite: existsSync(cached) ? undefined : { path: cached, data: fetched.data },
+  };
+}
+
+/** Every check of the bump, in memory: the release, the project rendered with the new manifest, the changelog entry. */
+async function prepareBump(root: string, manifestName: string, plan: BumpPlan, opts: BumpOptions): Promise<PreparedBump> {
   const { next } = plan;
   const summary: string[] = [`## pgha bump: ${plan.changes.map((c) => `${c.component} ${c.from} -> ${c.to}`).join(', ')}`, ''];
-  /** Project files to write, by path relative to the root (the manifest is written last, apart). */
   const writes = new Map<string, string>();
-  /** The verified tarball for the source cache (outside the project). */
-  let cacheWrite: { path: string; data: Buffer } | undefined;
-  const removes: string[] = [];
-  let tarball: { sha256: string; origin: string } | undefined;
-  let patchesLine: string | undefined;
-  let paramsLine: string | undefined;
-
-  const pgpool = plan.changes.find((c) => c.component === 'pgpool');
+  const pgpoolChange = plan.changes.find((c) => c.component === 'pgpool');
+  const pgpool = pgpoolChange ? await fetchPgpoolRelease(root, pgpoolChange, next) : undefined;
   if (pgpool) {
-    const fetched = await downloadPgpoolRelease(pgpool.to, next.pgpool.tarball.url, say, { timeoutMs: 60_000 });
-    const sha256 = sha256Of(fetched.data);
-    next.pgpool.tarball.sha256 = sha256;
-    tarball = { sha256, origin: fetched.origin };
-    const toMinor = minorOf(pgpool.to);
-    const set = next.patches[toMinor]!;
-    const release = checkRelease(fetched.data, next.pgpool.tarball.topDir, pgpool.to, set, (p) => readFileSync(join(root, p.file), 'utf8'));
-    const failed = release.patches.filter((p) => !p.ok);
-    if (failed.length) {
-      throw new UsageError([...failed.map((p) => `patch ${p.name}: ${p.detail}`), `pgpool ${pgpool.to}: ${failed.length} of ${set.length} patches do not apply; nothing written`], 1);
-    }
-    patchesLine = `${set.length} of ${set.length} apply to ${pgpool.to} without fuzz or offset and leave their markers (${set.map((p) => p.name).join(', ')})`;
-    const fromMinor = minorOf(pgpool.from);
-    const old = PARAM_TABLES[fromMinor];
-    const diff = old ? describeParamDiff(diffParams(old, release.params)) : `no table of ${fromMinor} to compare with`;
-    paramsLine = `${old ? `${old.release}` : fromMinor} -> ${pgpool.to}: ${diff}`;
-    // The project is checked and rendered below against the parameters the new release has.
-    useParamTable(toMinor, { release: pgpool.to, ...release.params });
-    writes.set(`data/pgpool-params/${toMinor}.json`, paramTableFile(pgpool.to, release.params));
-    const cached = join(defaultCacheDir(root), derive(next).tarballFile);
-    if (!existsSync(cached)) cacheWrite = { path: cached, data: fetched.data };
-    summary.push(`- tarball: sha256 ${sha256}, fetched from ${fetched.origin}`, `- patches: ${patchesLine}`, `- pgpool.conf parameters: ${paramsLine}`);
+    writes.set(pgpool.tableFile.path, pgpool.tableFile.text);
+    summary.push(`- tarball: sha256 ${pgpool.tarball.sha256}, fetched from ${pgpool.tarball.origin}`, `- patches: ${pgpool.patchesLine}`, `- pgpool.conf parameters: ${pgpool.paramsLine}`);
   }
-  for (const p of plan.dropped) removes.push(p.file);
-  if (plan.dropped.length) summary.push(`- dropped with the minor no longer pinned: ${plan.dropped.map((p) => p.file).join(', ')}`);
+  const removes = plan.dropped.map((p) => p.file);
+  if (plan.dropped.length) summary.push(`- dropped with the minor no longer pinned: ${removes.join(', ')}`);
 
   // The manifest as it will be written, checked with the project it belongs to: a pgpool.conf
   // key that the templates or the cluster definition use and the new release lacks fails here.
   const manifestText = JSON.stringify(next, null, 2) + '\n';
-  let rendered;
-  try {
-    rendered = render(loadProjectWithManifest(root, manifestText, manifestName));
-  } catch (err) {
-    throw new UsageError([`the project does not build with ${plan.changes.map((c) => `${c.component} ${c.to}`).join(', ')}:`, ...(err as Error).message.split('\n'), 'nothing written'], 1);
-  }
+  const rendered = renderBumped(root, manifestText, manifestName, plan, pgpool?.paramTables);
   const d = drift(rendered, root);
   const generated = [...d.changed, ...d.missing, ...d.extra];
   summary.push(`- generated files: ${generated.length} changed${generated.length ? ` (${byContext(generated)})` : ''}`);
@@ -129,34 +169,42 @@ export async function bumpCommand(root: string, args: string[], opts: BumpOption
     date: opts.date ?? new Date().toISOString().slice(0, 10),
     next,
     changes: plan.changes,
-    tarball,
-    patches: patchesLine,
-    params: paramsLine,
-    dropped: plan.dropped.map((p) => p.file),
+    tarball: pgpool?.tarball,
+    patches: pgpool?.patchesLine,
+    params: pgpool?.paramsLine,
+    dropped: removes,
   });
   writes.set(CHANGELOG_FILE, addChangelogEntry(existsSync(changelogPath) ? readFileSync(changelogPath, 'utf8') : undefined, entry));
   if (plan.major) summary.push('', majorUpgradeAdvice(plan.major));
-
   summary.push(`- files: ${[...writes.keys(), manifestName, ...removes.map((r) => `${r} (removed)`)].join(', ')}`);
-  console.log(summary.join('\n'));
-  if (opts.dryRun) {
-    console.log('\ndry run: nothing written');
-    return 0;
-  }
+  return { summary, rendered, writes, manifestText, cacheWrite: pgpool?.cacheWrite, removes };
+}
 
-  // Every check has passed: write. Each file goes through a temporary file and a rename; the
-  // source cache first (not part of the project), the manifest last, so a failure midway
-  // leaves versions.json as it was and `pgha generate --check` pointing at the difference.
+/** The project rendered with the manifest about to be written, or a refusal that names why and writes nothing. */
+function renderBumped(root: string, manifestText: string, manifestName: string, plan: BumpPlan, paramTables: ParamTables | undefined): Rendered {
+  try {
+    const project = loadProjectWithManifest(root, manifestText, manifestName);
+    return render(paramTables ? { ...project, paramTables } : project);
+  } catch (err) {
+    throw new UsageError([`the project does not build with ${plan.changes.map((c) => `${c.component} ${c.to}`).join(', ')}:`, ...(err as Error).message.split('\n'), 'nothing written'], 1);
+  }
+}
+
+/**
+ * Every check has passed: write. Each file goes through a temporary file and a rename; the
+ * source cache first (not part of the project), the manifest last, so a failure midway
+ * leaves versions.json as it was and `pgha generate --check` pointing at the difference.
+ */
+function applyBump(root: string, manifestPath: string, bump: PreparedBump): void {
   const write = (path: string, data: string | Buffer) => {
     mkdirSync(dirname(path), { recursive: true });
     writeFileAtomic(path, data);
   };
-  if (cacheWrite) write(cacheWrite.path, cacheWrite.data);
-  writeRendered(rendered, root);
-  for (const [path, data] of writes) write(join(root, path), data);
-  write(manifestPath, manifestText);
-  for (const file of removes) rmSync(join(root, file), { force: true });
-  return 0;
+  if (bump.cacheWrite) write(bump.cacheWrite.path, bump.cacheWrite.data);
+  writeRendered(bump.rendered, root);
+  for (const [path, data] of bump.writes) write(join(root, path), data);
+  write(manifestPath, bump.manifestText);
+  for (const file of bump.removes) rmSync(join(root, file), { force: true });
 }
 
 /** The --json form of --check: the findings and whether every source answered. */

@@ -4,13 +4,16 @@ import { topology } from '../cluster/topology.js';
 import { clusterStatus, formatStatus } from '../deploy/inspect.js';
 import { connectionStrings, metricsEndpoints } from '../deploy/connect.js';
 import { doctor, formatChecks } from '../deploy/doctor.js';
-import { clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles } from '../deploy/lifecycle.js';
-import { connectEngine } from '../docker/engine.js';
+import { changesOnly, clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles, waitingLine, type WaitProgress } from '../deploy/lifecycle.js';
+import type Docker from 'dockerode';
+import { connectEngine, imageExists } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
-import { clusterImages } from '../images/catalog.js';
+import { clusterImages, releaseImages } from '../images/catalog.js';
 import { loadProject, type ProjectOptions } from '../project.js';
 import { render } from '../render/render.js';
+import { logUpdateStderr } from 'log-update';
 import { z } from 'zod';
+import { buildCommand } from './build.js';
 import { parseFlags, wholeNumber } from './options.js';
 import { say } from './say.js';
 
@@ -29,7 +32,12 @@ export function runningClusterPassword(clusterName: string, dir: string): string
   return readFileSync(file, 'utf8').trim();
 }
 
-export type ClusterUpOptions = ClusterOptions & { /** Seconds to wait for the cluster to become ready. */ wait: string };
+export type ClusterUpOptions = ClusterOptions & {
+  /** Seconds to wait for the cluster to become ready. */
+  wait: string;
+  /** Build the cluster's images the engine lacks before starting (`./dev up` uses it). */
+  build?: boolean;
+};
 export type ClusterDownOptions = ClusterOptions & { volumes?: boolean };
 export type ClusterStatusOptions = ClusterOptions & { json?: boolean };
 
@@ -37,9 +45,9 @@ export type ClusterStatusOptions = ClusterOptions & { json?: boolean };
 export function clusterInputs(root: string, opts: ClusterOptions) {
   const project = loadProject(root, opts);
   const rendered = render(project);
-  const { manifest, cluster } = project;
+  const { catalog, cluster } = project;
   const dir = resolve(opts.dir ?? resolve(root, 'deploy', cluster.name));
-  const images = Object.values(clusterImages(manifest, cluster));
+  const images = clusterImages(catalog, cluster);
   return { cluster, topo: topology(cluster), files: deployFiles(rendered, cluster), dir, images };
 }
 
@@ -55,15 +63,39 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
   const stale = staleDeployFiles(files, dir);
   if (stale.length) throw new UsageError(stale);
   const docker = await connectEngine();
-  const missing = await missingImages(docker, images);
+  if (opts.build) await buildMissing(root, opts, docker, Object.values(images));
+  const missing = await missingImages(docker, Object.values(images));
   if (missing.length) throw new UsageError(missing);
-  const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: wait });
+  const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: wait, progress: process.stderr.isTTY ? liveLine() : changesOnly(say) });
   console.log(formatStatus(status));
   const conn = connectionStrings(cluster, topo, resolve(dir, 'tls/ca.crt'));
   console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
   console.log(`  through the delegate IP (Linux Docker host, cluster network): psql "${conn.delegateIp}"`);
   if (conn.published) console.log(`  through the published ports (any platform; a dead pgpool node is skipped): psql "${conn.published}"`);
   console.log(`  metrics (Prometheus, cluster network): ${metricsEndpoints(topo).join(' ')}`);
+}
+
+/** `cluster up --build`: builds, as `pgha build --only` does, the cluster's images the engine lacks. */
+async function buildMissing(root: string, opts: ClusterUpOptions, docker: Docker, refs: string[]): Promise<void> {
+  const absent: string[] = [];
+  for (const ref of refs) if (!(await imageExists(docker, ref))) absent.push(ref);
+  if (!absent.length) {
+    say(`images present: ${refs.join(', ')}`);
+    return;
+  }
+  const names = releaseImages(loadProject(root, { manifest: opts.manifest, cluster: null }).catalog)
+    .filter((spec) => absent.includes(spec.ref))
+    .map((spec) => spec.name);
+  say(`building the missing images: ${names.join(', ')}`);
+  await buildCommand(root, { manifest: opts.manifest, only: names, fallback: true, cache: true });
+}
+
+/** The waiting line rewritten in place on the terminal (stderr), gone when the wait ends. */
+function liveLine(): WaitProgress {
+  return {
+    update: (what, seconds) => logUpdateStderr(`pgha: ${waitingLine(what, seconds)}`),
+    done: () => logUpdateStderr.clear(),
+  };
 }
 
 /** `pgha cluster down`: removes the containers and network; the data volumes too with `volumes`. */

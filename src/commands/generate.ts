@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { renderDocs } from '../docs/env-reference.js';
+import { UsageError } from '../errors.js';
 import { loadProject, type ProjectOptions } from '../project.js';
 import { drift, writeRendered, writeRenderedTo } from '../render/files.js';
 import { render } from '../render/render.js';
@@ -14,12 +16,15 @@ export interface GenerateOptions extends ProjectOptions {
   check?: boolean;
 }
 
-/** `pgha generate`: renders images/ and deploy/. Returns the exit status: 1 when --check finds a difference. */
+/** `pgha generate`: renders images/, deploy/ and, in the project tree, docs/reference/. Returns the exit status: 1 when --check finds a difference. */
 export function generateCommand(root: string, opts: GenerateOptions): number {
+  // An empty name resolves to the current directory: the project tree, or wherever the shell is.
+  if (opts.out === '') throw new UsageError(['--out: expected a directory, got an empty name']);
   const project = loadProject(root, opts);
   warnAboutCluster(project);
-  const rendered = render(project);
-  const dest = opts.out ? resolve(opts.out) : root;
+  const dest = opts.out !== undefined ? resolve(opts.out) : root;
+  // The generated docs pages belong to the project tree, not to a rendering placed elsewhere.
+  const rendered = dest === root ? new Map([...render(project), ...renderDocs(project.manifest, project.manifestSource)]) : render(project);
   if (opts.check) {
     const d = drift(rendered, dest);
     const lines = [...d.changed.map((p) => `changed: ${p}`), ...d.missing.map((p) => `missing: ${p}`), ...d.extra.map((p) => `not generated: ${p}`)];

@@ -1,6 +1,7 @@
 import { copyFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { imagePlans } from '../builder/plan.js';
+import { imageCatalog } from '../images/catalog.js';
 import { derive } from '../manifest/schema.js';
 import { loadProjectManifest } from '../project.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
@@ -18,8 +19,9 @@ export async function sourcesCommand(root: string, opts: SourcesOptions): Promis
   const tarball = await ensurePgpoolTarball(manifest, defaultCacheDir(root), say);
   console.log(`${tarball.path} (sha256 ${manifest.pgpool.tarball.sha256}, from ${tarball.origin})`);
   if (opts.intoContexts) {
-    for (const plan of imagePlans(manifest)) {
-      const dest = resolve(root, 'images', plan.name, derive(manifest).tarballFile);
+    const derived = derive(manifest);
+    for (const plan of imagePlans(imageCatalog(manifest, derived))) {
+      const dest = resolve(root, 'images', plan.name, derived.tarballFile);
       copyFileSync(tarball.path, dest);
       console.log(`copied to ${dest}`);
     }

@@ -1,5 +1,5 @@
 import { clusterWarnings } from '../cluster/schema.js';
-import { CombinedError, ConfigError } from '../errors.js';
+import { CombinedError, ConfigError, oneLineText } from '../errors.js';
 import { derive } from '../manifest/schema.js';
 import { loadProject, type Project, type ProjectOptions } from '../project.js';
 import { render } from '../render/render.js';
@@ -27,7 +27,8 @@ export function validateCommand(root: string, opts: ValidateOptions): number {
   } catch (err) {
     const errors = err instanceof CombinedError ? err.errors : err instanceof ConfigError ? [err] : undefined;
     if (!opts.json || !errors) throw err;
-    const problems = errors.flatMap((e) => e.problems.map((p) => ({ source: e.source, where: p.where, message: p.message })));
+    // As the text lines show them: nothing in a problem acts on a terminal that prints the JSON.
+    const problems = errors.flatMap((e) => e.problems.map((p) => ({ source: e.source, where: oneLineText(p.where), message: oneLineText(p.message) })));
     console.log(JSON.stringify({ ok: false, problems }, null, 2));
     return 2;
   }

@@ -2,9 +2,9 @@ import type Docker from 'dockerode';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { sh } from '../docker/exec.js';
-import { PATHS } from '../images/facts.js';
+import { PATHS, ROLES } from '../images/facts.js';
 import { sshAccess } from '../cluster/topology.js';
-import { backendStates, clusterContainers, dataVolume, diskProblem, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
+import { backendStates, clusterContainers, dataVolume, type ClusterContainers, diskProblem, poolNodes, REMOTE_STEP_SECONDS, vipHolders, watchdogInfo } from './inspect.js';
 
 export interface Check {
   name: string;
@@ -18,6 +18,18 @@ const LIB = `. ${PATHS.libDir}/pgha-lib.sh`;
 /** A check's command, bounded: a node that accepts and never answers fails the check, it does not hang doctor. */
 const bounded = (script: string) => `timeout ${REMOTE_STEP_SECONDS} bash -c '${script.replace(/'/g, `'\\''`)}'`;
 
+/** What every group of checks works with: the cluster's containers, the nodes running, and where results go. */
+interface DoctorRun {
+  cluster: Cluster;
+  topo: Topology;
+  c: ClusterContainers;
+  running: Set<string>;
+  add: (name: string, ok: boolean, detail?: string) => void;
+}
+
+/** pcp_node_count as the pcp user against `host` (a node of its own, or the delegate IP), bounded. */
+const pcpNodeCount = (host: string, cluster: Cluster) => bounded(`PCPPASSFILE=${PATHS.pcpPassFile} pcp_node_count -h ${host} -p ${cluster.pgpool.pcpPort} -U ${ROLES.pcp} -w`);
+
 /**
  * The seed's gotchas, checked from inside the running cluster: SSH on the pgha port between
  * nodes with the mounted keys and pinned host keys, sudo for ip/arping on pgpool nodes, pcp
@@ -26,21 +38,35 @@ const bounded = (script: string) => `timeout ${REMOTE_STEP_SECONDS} bash -c '${s
  * reachable, and the delegate IP on exactly one node.
  */
 export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): Promise<Check[]> {
-  const c = clusterContainers(docker, cluster);
   const checks: Check[] = [];
-  const add = (name: string, ok: boolean, detail = '') => checks.push({ name, ok, detail });
-  const all = [...topo.postgres, ...topo.pgpool];
-  const running = new Set<string>();
-  for (const n of all) {
+  const run: DoctorRun = { cluster, topo, c: clusterContainers(docker, cluster), running: new Set(), add: (name, ok, detail = '') => checks.push({ name, ok, detail }) };
+  await checkContainers(run);
+  await checkSsh(run);
+  for (const p of topo.pgpool) if (run.running.has(p.host)) await checkPgpoolNode(run, p.host);
+  for (const s of topo.postgres) if (run.running.has(s.host)) await checkPostgresNode(run, s.host);
+  await checkPoolNodes(run);
+  await checkPgpoolViews(run);
+  const holders = await vipHolders(run.c, topo);
+  run.add(`delegate IP ${topo.delegateIp} on exactly one node`, holders.length === 1, holders.length === 1 ? `held by ${holders[0]}` : `held by ${holders.length ? holders.join(', ') : 'nobody'}`);
+  return checks;
+}
+
+/** Every node's container is running; the others are left out of the checks that follow. */
+async function checkContainers({ topo, c, running, add }: DoctorRun): Promise<void> {
+  for (const n of [...topo.postgres, ...topo.pgpool]) {
     const state = await c.state(n.host);
     if (state === 'running') running.add(n.host);
     else add(`container ${c.name(n.host)} running`, false, `state ${state}: start it with pgha cluster up`);
   }
+}
 
-  // SSH: pgpool → postgres (failover, follow), postgres → postgres (recovery_1st_stage), pgpool → pgpool (escalation).
-  // Every key is forced through ssh-command: it answers ping, and must refuse anything else.
+/**
+ * SSH: pgpool → postgres (failover, follow), postgres → postgres (recovery_1st_stage), pgpool → pgpool (escalation).
+ * Every key is forced through ssh-command: it answers ping, and must refuse anything else.
+ */
+async function checkSsh({ topo, c, running, add }: DoctorRun): Promise<void> {
   const grants = sshAccess(topo);
-  for (const to of all) {
+  for (const to of [...topo.postgres, ...topo.pgpool]) {
     for (const { caller: from } of grants.filter((g) => g.host === to.host)) {
       if (!running.has(from) || !running.has(to.host)) continue;
       const r = await sh(c.get(from), bounded(`${LIB}; pgha_ssh ${to.host} ping`), { user: 'postgres' });
@@ -51,77 +77,73 @@ export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): 
       add(`ssh ${from} → ${to.host} runs nothing but pgha's operations`, refused, refused ? '' : `'id' over SSH exited ${other.exitCode} (${other.stdout.trim()}): authorized_keys on ${to.host} must force ${PATHS.sshCommand}`);
     }
   }
+}
 
-  for (const p of topo.pgpool) {
-    if (!running.has(p.host)) continue;
-    const box = c.get(p.host);
-    const list = await sh(box, bounded('sudo -n -l'), { user: 'postgres' });
-    const rules = list.stdout.split('\n').filter((l) => /^\s+\(root\)/.test(l)).map((l) => l.trim());
-    const expected = `(root) NOPASSWD: ${['up', 'down', 'announce'].map((a) => `${PATHS.vipWrapper} ${a}`).join(', ')}`;
-    add(`sudo on ${p.host} allows only ${PATHS.vipWrapper} up|down|announce`, rules.length === 1 && rules[0] === expected, `sudo -l shows ${JSON.stringify(rules)}: check /etc/sudoers.d/pgha in the image`);
-    const pcp = await sh(box, bounded(`PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`), { user: 'postgres' });
-    add(`pcp login on ${p.host}`, pcp.exitCode === 0, pcp.exitCode === 0 ? '' : `${pcp.stderr.trim()}: check pcp_password and /run/pgha/pgpool/pcp.conf`);
-    const login = await sh(
-      box,
-      bounded(`PGPASSWORD="$(cat ${PATHS.secretsMount}/postgres_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U postgres -d postgres -At -c 'SELECT 1'`),
-    );
-    add(`pool_passwd decrypts with .pgpoolkey on ${p.host}`, login.exitCode === 0, login.exitCode === 0 ? '' : `scram login as postgres through pgpool failed: ${login.stderr.trim()}`);
-    for (const b of topo.postgres) {
-      const r = await sh(box, `pg_isready -q -h ${b.host} -p ${cluster.postgres.port} -t 5`);
-      add(`backend ${b.host} reachable from ${p.host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `pg_isready exit ${r.exitCode}: is postgres up on ${b.host} (or held behind .do_not_start)?`);
-    }
+/** One pgpool node: its sudo rules, a pcp login, a scram login through it, and every backend reachable from it. */
+async function checkPgpoolNode({ cluster, topo, c, add }: DoctorRun, host: string): Promise<void> {
+  const box = c.get(host);
+  const list = await sh(box, bounded('sudo -n -l'), { user: 'postgres' });
+  const rules = list.stdout.split('\n').filter((l) => /^\s+\(root\)/.test(l)).map((l) => l.trim());
+  const expected = `(root) NOPASSWD: ${['up', 'down', 'announce'].map((a) => `${PATHS.vipWrapper} ${a}`).join(', ')}`;
+  add(`sudo on ${host} allows only ${PATHS.vipWrapper} up|down|announce`, rules.length === 1 && rules[0] === expected, `sudo -l shows ${JSON.stringify(rules)}: check ${PATHS.sudoersFile} in the image`);
+  const pcp = await sh(box, pcpNodeCount('localhost', cluster), { user: 'postgres' });
+  add(`pcp login on ${host}`, pcp.exitCode === 0, pcp.exitCode === 0 ? '' : `${pcp.stderr.trim()}: check pcp_password and ${PATHS.pcpConf}`);
+  const login = await sh(
+    box,
+    bounded(`PGPASSWORD="$(cat ${PATHS.secretsMount}/postgres_password)" PGCONNECT_TIMEOUT=5 psql -X -h localhost -p ${cluster.pgpool.port} -U postgres -d postgres -At -c 'SELECT 1'`),
+  );
+  add(`pool_passwd decrypts with .pgpoolkey on ${host}`, login.exitCode === 0, login.exitCode === 0 ? '' : `scram login as postgres through pgpool failed: ${login.stderr.trim()}`);
+  for (const b of topo.postgres) {
+    const r = await sh(box, `pg_isready -q -h ${b.host} -p ${cluster.postgres.port} -t 5`);
+    add(`backend ${b.host} reachable from ${host}`, r.exitCode === 0, r.exitCode === 0 ? '' : `pg_isready exit ${r.exitCode}: is postgres up on ${b.host} (or held behind .do_not_start)?`);
   }
+}
 
-  for (const s of topo.postgres) {
-    if (!running.has(s.host)) continue;
-    const r = await sh(
-      c.get(s.host),
-      bounded(`PCPPASSFILE=/run/pgha/private/pcppass pcp_node_count -h ${topo.delegateIp} -p ${cluster.pgpool.pcpPort} -U pgpool -w`),
-      { user: 'postgres' },
-    );
-    add(`pcp login from ${s.host} through ${topo.delegateIp} (pcp_recovery_node's path)`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim()}: check pcp_password is mounted on ${s.host}`);
-    const disk = await dataVolume(c.get(s.host));
-    const problem = disk ? diskProblem(s.host, disk) : `${s.host}: pgha-node disk did not answer`;
-    add(`data volume of ${s.host} has room`, problem === null, problem ?? '');
-  }
+/** One postgres node: a pcp login through the delegate IP (pcp_recovery_node's path), and room on its data volume. */
+async function checkPostgresNode({ cluster, topo, c, add }: DoctorRun, host: string): Promise<void> {
+  const r = await sh(c.get(host), pcpNodeCount(topo.delegateIp, cluster), { user: 'postgres' });
+  add(`pcp login from ${host} through ${topo.delegateIp} (pcp_recovery_node's path)`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim()}: check pcp_password is mounted on ${host}`);
+  const disk = await dataVolume(c.get(host));
+  const problem = disk ? diskProblem(host, disk) : `${host}: pgha-node disk did not answer`;
+  add(`data volume of ${host} has room`, problem === null, problem ?? '');
+}
 
+/** pool_nodes through the first running pgpool node: one primary up, every standby attached and streaming. */
+async function checkPoolNodes({ cluster, topo, c, running, add }: DoctorRun): Promise<void> {
   const firstPgpool = topo.pgpool.find((p) => running.has(p.host));
-  if (firstPgpool) {
-    try {
-      const rows = await poolNodes(c.get(firstPgpool.host), cluster);
-      const primaries = rows.filter((r) => r[6] === 'primary' && r[3] === 'up');
-      add('exactly one primary up in pool_nodes', primaries.length === 1, primaries.length === 1 ? '' : `pool_nodes shows ${primaries.length} primaries up`);
-      for (const r of rows.filter((row) => row[6] === 'standby')) {
-        add(`standby ${r[1]} attached and streaming`, r[3] === 'up' && r[11] === 'streaming', `pgpool status ${r[3]}, replication ${r[11] || 'none'}`);
-      }
-    } catch (err) {
-      add('pool_nodes through pgpool', false, (err as Error).message);
+  if (!firstPgpool) return;
+  try {
+    const rows = await poolNodes(c.get(firstPgpool.host), cluster);
+    const primaries = rows.filter((r) => r[6] === 'primary' && r[3] === 'up');
+    add('exactly one primary up in pool_nodes', primaries.length === 1, primaries.length === 1 ? '' : `pool_nodes shows ${primaries.length} primaries up`);
+    for (const r of rows.filter((row) => row[6] === 'standby')) {
+      add(`standby ${r[1]} attached and streaming`, r[3] === 'up' && r[11] === 'streaming', `pgpool status ${r[3]}, replication ${r[11] || 'none'}`);
     }
+  } catch (err) {
+    add('pool_nodes through pgpool', false, (err as Error).message);
   }
+}
 
-  // Every pgpool node should see the backends as the leader does: a standby pgpool can keep a
-  // stale "down" (README, known problems), which matters once it serves clients or leads.
+/**
+ * Every pgpool node should see the backends as the leader does: a standby pgpool can keep a
+ * stale "down" (README, known problems), which matters once it serves clients or leads.
+ */
+async function checkPgpoolViews({ cluster, topo, c, running, add }: DoctorRun): Promise<void> {
   const pgpools = topo.pgpool.filter((p) => running.has(p.host));
-  if (pgpools.length > 1) {
-    const views = new Map<string, Map<string, string> | null>();
-    for (const p of pgpools) {
-      const states = await backendStates(c.get(p.host), cluster);
-      views.set(p.host, states && new Map(states.map((b) => [b.host, b.status])));
-    }
-    const leader = await watchdogInfo(c.get(pgpools[0]!.host), cluster).then((w) => w.nodes.find((n) => n['Status Name'] === 'LEADER')?.['Host Name']).catch(() => undefined);
-    const leaderView = leader ? views.get(leader) : undefined;
-    if (leader && leaderView) {
-      for (const p of pgpools.filter((x) => x.host !== leader)) {
-        const view = views.get(p.host);
-        const differ = view ? [...leaderView].filter(([host, status]) => view.get(host) !== status).map(([host, status]) => `${host} ${view.get(host) ?? 'missing'} (leader: ${status})`) : ['no pcp answer'];
-        add(`${p.host} sees the backends as the leader ${leader} does`, differ.length === 0, `${differ.join(', ')}: restart ${c.name(p.host)} to resync it from the leader`);
-      }
-    }
+  if (pgpools.length <= 1) return;
+  const views = new Map<string, Map<string, string> | null>();
+  for (const p of pgpools) {
+    const states = await backendStates(c.get(p.host), cluster);
+    views.set(p.host, states && new Map(states.map((b) => [b.host, b.status])));
   }
-
-  const holders = await vipHolders(c, topo);
-  add(`delegate IP ${topo.delegateIp} on exactly one node`, holders.length === 1, holders.length === 1 ? `held by ${holders[0]}` : `held by ${holders.length ? holders.join(', ') : 'nobody'}`);
-  return checks;
+  const leader = await watchdogInfo(c.get(pgpools[0]!.host), cluster).then((w) => w.nodes.find((n) => n['Status Name'] === 'LEADER')?.['Host Name']).catch(() => undefined);
+  const leaderView = leader ? views.get(leader) : undefined;
+  if (!leader || !leaderView) return;
+  for (const p of pgpools.filter((x) => x.host !== leader)) {
+    const view = views.get(p.host);
+    const differ = view ? [...leaderView].filter(([host, status]) => view.get(host) !== status).map(([host, status]) => `${host} ${view.get(host) ?? 'missing'} (leader: ${status})`) : ['no pcp answer'];
+    add(`${p.host} sees the backends as the leader ${leader} does`, differ.length === 0, `${differ.join(', ')}: restart ${c.name(p.host)} to resync it from the leader`);
+  }
 }
 
 export function formatChecks(checks: Check[]): string {

@@ -111,7 +111,7 @@ export async function poolNodes(container: Docker.Container, cluster: Cluster): 
 
 /** pcp_watchdog_info -v of a pgpool node, parsed into the cluster part and one record per node. */
 export async function watchdogInfo(container: Docker.Container, cluster: Cluster): Promise<{ cluster: Record<string, string>; nodes: Record<string, string>[] }> {
-  const r = await sh(container, `PCPPASSFILE=/run/pgha/private/pcppass timeout ${REMOTE_STEP_SECONDS} pcp_watchdog_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w -v`);
+  const r = await sh(container, `PCPPASSFILE=${PATHS.pcpPassFile} timeout ${REMOTE_STEP_SECONDS} pcp_watchdog_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w -v`);
   if (r.exitCode !== 0) throw new Error(`pcp_watchdog_info failed: ${r.stderr.trim() || r.stdout.trim()}`);
   const [head, ...nodeBlocks] = r.stdout.split(/\n\s*\n/);
   const fields = (block: string) =>
@@ -126,13 +126,23 @@ export async function watchdogInfo(container: Docker.Container, cluster: Cluster
 }
 
 /**
- * A pgpool node's own view of the backends (pcp_node_info on that node): host, status, role.
- * "waiting" (up, no child connected to it yet) is read as up. Bounded; null when pcp does not answer.
+ * pcp_node_info's lines (hostname port status weight status_name backend_status role ...) as
+ * host, status, role; "waiting" (up, no child connected to it yet) is read as up. The same
+ * reading as the scripts' pgha_pcp_nodes (shell/lib/pgha-pcp.sh).
+ */
+export function parseNodeInfo(stdout: string): { host: string; status: string; role: string }[] {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  return lines.map((l) => l.trim().split(/\s+/)).map((f) => ({ host: f[0]!, status: f[4] === 'waiting' ? 'up' : (f[4] ?? ''), role: f[6] ?? '' }));
+}
+
+/**
+ * A pgpool node's own view of the backends (pcp_node_info on that node): host, status, role
+ * (parseNodeInfo). Bounded; null when pcp does not answer.
  */
 export async function backendStates(container: Docker.Container, cluster: Cluster): Promise<{ host: string; status: string; role: string }[] | null> {
-  const r = await sh(container, `PCPPASSFILE=/run/pgha/private/pcppass timeout ${REMOTE_STEP_SECONDS} pcp_node_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`);
+  const r = await sh(container, `PCPPASSFILE=${PATHS.pcpPassFile} timeout ${REMOTE_STEP_SECONDS} pcp_node_info -h localhost -p ${cluster.pgpool.pcpPort} -U pgpool -w`);
   if (r.exitCode !== 0) return null;
-  return r.stdout.trim().split('\n').map((l) => l.split(/\s+/)).map((f) => ({ host: f[0]!, status: f[4] === 'waiting' ? 'up' : f[4]!, role: f[6]! }));
+  return parseNodeInfo(r.stdout);
 }
 
 /** Which running pgpool containers have the delegate IP on an interface right now. */

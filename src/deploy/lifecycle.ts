@@ -67,12 +67,64 @@ export function healedProblem(s: ClusterStatus): string | null {
   return notStreaming.length ? `standbys not streaming: ${notStreaming.map((b) => `${b.host} (${b.replicationState || 'unknown'})`).join(', ')}` : null;
 }
 
+/**
+ * A pgpool error reduced to its cause, in a few words: psql's multi-line "connection refused ...
+ * Cannot assign requested address ... Is the server running" is one normal moment of a start.
+ */
+export function shortCause(error: string): string {
+  if (/connection refused|cannot assign requested address/i.test(error)) return 'connection refused';
+  if (/timeout|timed out/i.test(error)) return 'no answer';
+  const first = error.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no answer';
+  const bare = first.replace(/^psql: error: /, '').replace(/^connection to server .*? failed: /, '').replace(/^(?:FATAL|ERROR):\s+/, '');
+  return bare.length > 60 ? `${bare.slice(0, 57)}...` : bare;
+}
+
+/** What a starting cluster waits for, in one short line; null when it is whole. The full reason is healedProblem's. */
+export function waitingFor(s: ClusterStatus): string | null {
+  const why = healedProblem(s);
+  if (!why || s.askedPgpool) return why;
+  // No pgpool answered: its nodes grouped by the cause of their error.
+  const byCause = new Map<string, string[]>();
+  for (const problem of s.problems) {
+    const m = /^(\S+): (?:SHOW pool_nodes|pcp_watchdog_info) failed: ([\s\S]*)$/.exec(problem);
+    if (!m) continue;
+    const cause = shortCause(m[2]!);
+    byCause.set(cause, [...(byCause.get(cause) ?? []), m[1]!]);
+  }
+  if (!byCause.size) return why;
+  return `pgpool on ${[...byCause].map(([cause, hosts]) => `${hosts.join(', ')}: ${cause}`).join('; ')}`;
+}
+
+/** The waiting line as shown: what it waits for and for how long. */
+export function waitingLine(what: string, seconds: number): string {
+  return `waiting: ${what} (${seconds} s)`;
+}
+
+/** Where `cluster up` shows what it waits for: one line rewritten in place on a terminal, else a line per change. */
+export interface WaitProgress {
+  update(what: string, seconds: number): void;
+  /** The wait is over (ready or timed out): the live line goes. */
+  done(): void;
+}
+
+/** A line through `say` each time what it waits for changes (logs, pipes, tests). */
+export function changesOnly(say: Log): WaitProgress {
+  let shown = '';
+  return {
+    update(what, seconds) {
+      if (what !== shown) say(waitingLine(what, seconds));
+      shown = what;
+    },
+    done() {},
+  };
+}
+
 export async function clusterUp(
   docker: Docker,
   cluster: Cluster,
   topo: Topology,
   dir: string,
-  opts: { say: Log; waitSeconds: number },
+  opts: { say: Log; waitSeconds: number; progress?: WaitProgress },
 ): Promise<ClusterStatus> {
   const hosts = [...topo.postgres, ...topo.pgpool].map((n) => n.host);
   opts.say(`docker compose up: the init service (secrets and SSH keys in ${dir}), then ${hosts.length} containers (project ${cluster.name})`);
@@ -86,17 +138,17 @@ export async function clusterUp(
     throw new Error(`docker compose up failed: ${why}`);
   }
   opts.say(`waiting up to ${opts.waitSeconds} s for one primary, every backend up and every standby streaming, a watchdog leader and the delegate IP`);
+  const progress = opts.progress ?? changesOnly(opts.say);
+  const started = Date.now();
   let last: ClusterStatus | null = null;
-  let shown = '';
   try {
     await waitFor(
       'the cluster to become ready',
       async () => {
         last = await clusterStatus(docker, cluster, topo);
+        // The full reason goes into the error a timeout ends with; the line shows its short form.
         const why = healedProblem(last);
-        // What it waits for now, each time that changes.
-        if (why && why !== shown) opts.say(`waiting: ${why}`);
-        shown = why ?? '';
+        if (why) progress.update(waitingFor(last) ?? why, Math.round((Date.now() - started) / 1000));
         if (why) throw new Error(why);
         return true;
       },
@@ -105,6 +157,8 @@ export async function clusterUp(
     );
   } catch (err) {
     throw new Error(`${(err as Error).message}; see docker logs ${cluster.name}-<node>`);
+  } finally {
+    progress.done();
   }
   return last!;
 }

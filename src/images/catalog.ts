@@ -1,5 +1,5 @@
 import type { Cluster } from '../cluster/schema.js';
-import { derive, type Manifest } from '../manifest/schema.js';
+import { derive, type Derived, type Manifest } from '../manifest/schema.js';
 
 /**
  * The images this project builds, one spec each: where the build context is generated, what
@@ -55,6 +55,12 @@ export function standinRefs(m: Manifest) {
 
 const lib: ContextFile[] = [
   { out: 'pgha-lib.sh', source: 'shell/lib/pgha-lib.sh' },
+  { out: 'pgha-secrets.sh', source: 'shell/lib/pgha-secrets.sh' },
+  { out: 'pgha-tls.sh', source: 'shell/lib/pgha-tls.sh' },
+  { out: 'pgha-ssh.sh', source: 'shell/lib/pgha-ssh.sh' },
+  { out: 'pgha-net.sh', source: 'shell/lib/pgha-net.sh' },
+  { out: 'pgha-pcp.sh', source: 'shell/lib/pgha-pcp.sh' },
+  { out: 'pgha-decide.sh', source: 'shell/lib/pgha-decide.sh' },
   { out: 'pgha-env.sh', generated: 'env' },
   { out: 'apply-patches.sh', source: 'shell/lib/apply-patches.sh' },
   { out: 'patches', generated: 'patches' },
@@ -66,8 +72,15 @@ const POSTGRES_FILES: ContextFile[] = [
   { out: 'Dockerfile', template: 'postgres/Dockerfile.hbs' },
   { out: 'entrypoint.sh', source: 'shell/postgres/entrypoint.sh' },
   { out: 'postgres-run.sh', source: 'shell/postgres/postgres-run.sh' },
+  { out: 'postgres-setup.sh', source: 'shell/postgres/postgres-setup.sh' },
   { out: 'pgha-node.sh', source: 'shell/postgres/pgha-node.sh' },
+  { out: 'node-ops.sh', source: 'shell/postgres/node-ops.sh' },
+  { out: 'node-copy.sh', source: 'shell/postgres/node-copy.sh' },
+  { out: 'node-rejoin.sh', source: 'shell/postgres/node-rejoin.sh' },
+  { out: 'node-watch.sh', source: 'shell/postgres/node-watch.sh' },
   { out: 'pgha-init.sh', source: 'shell/postgres/pgha-init.sh' },
+  { out: 'init-ssh.sh', source: 'shell/postgres/init-ssh.sh' },
+  { out: 'init-tls.sh', source: 'shell/postgres/init-tls.sh' },
   { out: 'pgpool-metrics.sh', source: 'shell/postgres/pgpool-metrics.sh' },
   { out: 'exporter-queries.yaml', template: 'pgpool/exporter-queries.yaml.hbs' },
   { out: 'recovery_1st_stage', template: 'postgres/recovery_1st_stage.hbs' },
@@ -79,6 +92,9 @@ const POSTGRES_FILES: ContextFile[] = [
 const pgpoolFiles = (family: 'debian' | 'alpine'): ContextFile[] => [
   { out: 'Dockerfile', template: `pgpool/Dockerfile.${family}.hbs` },
   { out: 'entrypoint.sh', source: 'shell/pgpool/entrypoint.sh' },
+  { out: 'pgpool-config.sh', source: 'shell/pgpool/pgpool-config.sh' },
+  { out: 'pgpool-supervise.sh', source: 'shell/pgpool/pgpool-supervise.sh' },
+  { out: 'pgpool-reconcile.sh', source: 'shell/pgpool/pgpool-reconcile.sh' },
   { out: 'pgpool.conf', template: 'pgpool/pgpool.conf.hbs' },
   { out: 'pool_hba.conf', template: 'pgpool/pool_hba.conf.hbs' },
   { out: 'failover.sh', template: 'pgpool/failover.sh.hbs' },
@@ -93,9 +109,11 @@ const pgpoolFiles = (family: 'debian' | 'alpine'): ContextFile[] => [
   ...lib,
 ];
 
-/** Every image the manifest describes, in build order; the stand-in last. */
-export function imageCatalog(m: Manifest): ImageSpec[] {
-  const d = derive(m);
+/**
+ * Every image the manifest describes, in build order; the stand-in last. A command builds it
+ * once (loadProject does) and hands it down; `d` is the manifest's derive() when the caller has it.
+ */
+export function imageCatalog(m: Manifest, d: Derived = derive(m)): ImageSpec[] {
   const s = standinRefs(m);
   const debianTools: Tools = { ip: '/sbin/ip', arping: '/usr/local/sbin/arping', pingDir: '/bin' };
   return [
@@ -153,14 +171,20 @@ export function imageCatalog(m: Manifest): ImageSpec[] {
   ];
 }
 
-/** The images built for a cluster (everything but the stand-ins). */
-export function releaseImages(m: Manifest): ImageSpec[] {
-  return imageCatalog(m).filter((i) => i.kind !== 'standin');
+/** The images built for a cluster (everything but the stand-ins), from a catalog already built. */
+export function releaseImages(catalog: readonly ImageSpec[]): ImageSpec[] {
+  return catalog.filter((i) => i.kind !== 'standin');
+}
+
+/** The refs of the images a cluster runs. */
+export interface ClusterImages {
+  postgres: string;
+  pgpool: string;
 }
 
 /** The images a cluster runs: the postgres image and the pgpool variant it names. */
-export function clusterImages(m: Manifest, cluster: Cluster): { postgres: string; pgpool: string } {
-  const images = releaseImages(m);
+export function clusterImages(catalog: readonly ImageSpec[], cluster: Cluster): ClusterImages {
+  const images = releaseImages(catalog);
   const postgres = images.find((i) => i.kind === 'postgres')!;
   const pgpool = images.find((i) => i.kind === 'pgpool' && i.family === cluster.pgpool.variant)!;
   return { postgres: postgres.ref, pgpool: pgpool.ref };

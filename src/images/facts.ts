@@ -68,6 +68,8 @@ export const PATHS = {
   tlsMount: '/etc/pgha/tls',
   runDir: '/run/pgha',
   privateDir: '/run/pgha/private',
+  /** The pcp pass file pgha's own pcp commands use (pgha-env.sh's PGHA_PCPPASS_FILE default: privateDir/pcppass). */
+  pcpPassFile: '/run/pgha/private/pcppass',
   sshHostKey: '/run/pgha/ssh/ssh_host_ed25519_key',
   authorizedKeys: '/run/pgha/ssh/authorized_keys',
   sshdConfig: '/etc/ssh/sshd_config',
@@ -83,6 +85,8 @@ export const PATHS = {
   baseDataVolume: '/var/lib/postgresql/data',
   pgpoolEtc: '/etc/pgpool-II',
   pgpoolRunConf: '/run/pgha/pgpool',
+  /** pgpool's pcp users, written at start-up into pgpoolRunConf. */
+  pcpConf: '/run/pgha/pgpool/pcp.conf',
   /** The postgres image's socket directory (Debian's build default). */
   postgresSocketDir: '/var/run/postgresql',
   pgpoolSocketDir: '/run/pgpool',
@@ -95,5 +99,7 @@ export const PATHS = {
   /** The root-owned wrapper sudo allows, and the file it reads the delegate IP from. */
   vipWrapper: '/usr/local/sbin/pgha-vip',
   vipConf: '/run/pgha/vip.conf',
+  /** The pgpool image's sudo rules (the vipWrapper only). */
+  sudoersFile: '/etc/sudoers.d/pgha',
   sshCommand: '/usr/local/lib/pgha/ssh-command',
 } as const;

@@ -1,13 +1,59 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, jsonPath, UsageError, type Problem } from '../errors.js';
+import { InputFileError, readInputBytes, readInputText } from '../fsutil.js';
 import { CONTROL_CHARACTERS } from '../pgpool/conf.js';
 import { manifestSchema, type Manifest } from './schema.js';
 
 export function zodProblems(error: z.ZodError, pathFormat: (p: ReadonlyArray<PropertyKey>) => string = jsonPath): Problem[] {
-  return error.issues.map((i) => ({ where: pathFormat(i.path), message: i.message }));
+  return error.issues.map((i) => ({ where: pathFormat(i.path), message: i.code === 'unrecognized_keys' ? unrecognizedKeys(i.keys) : i.message }));
+}
+
+/** zod's line for unknown keys, each key JSON-quoted (zod puts it between quotes as it is, line breaks and all). */
+function unrecognizedKeys(keys: string[]): string {
+  return `Unrecognized key${keys.length > 1 ? 's' : ''}: ${keys.map((k) => JSON.stringify(k)).join(', ')}`;
+}
+
+/**
+ * The path of every key that an object of the JSON `text` (already parsed: it is valid)
+ * holds more than once, each path once: JSON.parse keeps the last silently, so a second
+ * sha256 would hide the first. One pass, without recursion (any nesting JSON.parse took).
+ */
+export function duplicateJsonKeys(text: string): PropertyKey[][] {
+  const found = new Map<string, PropertyKey[]>();
+  // One frame per open object or array: where it is now (the key last read, or the index).
+  const stack: { keys?: Set<string>; key?: string; index: number }[] = [];
+  const at = (f: (typeof stack)[number]): PropertyKey => (f.keys ? f.key! : f.index);
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i++;
+      while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      if (!expectKey) continue;
+      const top = stack.at(-1)!;
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (top.keys!.has(key)) {
+        const path = [...stack.slice(0, -1).map(at), key];
+        found.set(jsonPath(path), path);
+      }
+      top.keys!.add(key);
+      top.key = key;
+      expectKey = false;
+    } else if (c === '{' || c === '[') {
+      stack.push(c === '{' ? { keys: new Set(), index: 0 } : { index: 0 });
+      expectKey = c === '{';
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ',') {
+      const top = stack.at(-1)!;
+      top.index++;
+      expectKey = top.keys !== undefined;
+    }
+  }
+  return [...found.values()];
 }
 
 /** A validated manifest and the text of every patch file it names, keyed by its manifest path. */
@@ -28,6 +74,8 @@ export function parseManifestAndPatches(text: string, source: string, projectRoo
   } catch (err) {
     throw new ConfigError(source, [{ where: '(root)', message: `expected JSON: ${(err as Error).message}` }]);
   }
+  const duplicates = duplicateJsonKeys(text);
+  if (duplicates.length) throw new ConfigError(source, duplicates.map((path) => ({ where: jsonPath(path), message: 'expected each key once in its object, got it again (JSON readers keep only the last)' })));
   const result = manifestSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(source, zodProblems(result.error));
   const manifest = result.data;
@@ -37,12 +85,14 @@ export function parseManifestAndPatches(text: string, source: string, projectRoo
   for (const [minorKey, set] of Object.entries(manifest.patches)) {
     set.forEach((patch, i) => {
       const where = jsonPath(['patches', minorKey, i, 'sha256']);
-      const file = join(projectRoot, patch.file);
-      if (!existsSync(file)) {
-        problems.push({ where: jsonPath(['patches', minorKey, i, 'file']), message: `no such file: ${patch.file}` });
+      let bytes: Buffer;
+      try {
+        bytes = readInputBytes(join(projectRoot, patch.file), PATCH_LIMIT_BYTES);
+      } catch (err) {
+        if (!(err instanceof InputFileError)) throw err;
+        problems.push({ where: jsonPath(['patches', minorKey, i, 'file']), message: err.missing ? `no such file: ${patch.file}` : `${patch.file}: ${err.message}` });
         return;
       }
-      const bytes = readFileSync(file);
       const actual = createHash('sha256').update(bytes).digest('hex');
       if (actual !== patch.sha256) {
         problems.push({ where, message: `${patch.file} has sha256 ${actual}, manifest pins ${patch.sha256}` });
@@ -53,6 +103,9 @@ export function parseManifestAndPatches(text: string, source: string, projectRoo
   if (problems.length) throw new ConfigError(source, problems);
   return { manifest, patches };
 }
+
+/** The largest patch file read: pgpool's own largest source files are a few hundred KiB. */
+const PATCH_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export function parseManifest(text: string, source: string, projectRoot: string): Manifest {
   return parseManifestAndPatches(text, source, projectRoot).manifest;
@@ -71,6 +124,12 @@ export function checkSourceName(option: string, source: string): void {
 /** Reads and validates the manifest at `path`; `source` names it in messages (default: the path). */
 export function loadManifestAndPatches(path: string, projectRoot: string, source = path): ManifestAndPatches {
   checkSourceName('--manifest', source);
-  if (!existsSync(path)) throw new ConfigError(source, [{ where: '(file)', message: 'manifest not found' }]);
-  return parseManifestAndPatches(readFileSync(path, 'utf8'), source, projectRoot);
+  let text: string;
+  try {
+    text = readInputText(path);
+  } catch (err) {
+    if (!(err instanceof InputFileError)) throw err;
+    throw new ConfigError(source, [{ where: '(file)', message: err.missing ? 'manifest not found' : err.message }]);
+  }
+  return parseManifestAndPatches(text, source, projectRoot);
 }

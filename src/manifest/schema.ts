@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shown } from '../errors.js';
 import { PARAM_TABLES, supportedMinors } from '../pgpool/params.js';
 import { minorOf } from './version.js';
 
@@ -67,7 +68,8 @@ export const manifestSchema = z
     pgpool: z.strictObject({
       version: versionFields.pgpool,
       tarball: z.strictObject({
-        url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+        // Printable ASCII only: the URL parser drops a tab or a line break without a word.
+        url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).refine((u) => /^[\x21-\x7e]+$/.test(u), { message: 'expected an http(s) URL of printable ASCII characters (non-ASCII ones percent-encoded)', when: (p) => p.issues.length === 0 }),
         sha256,
         /** Directory the tarball unpacks to. */
         topDir: z.string().regex(/^(?!\.{1,2}$)[A-Za-z0-9._-]+$/, 'expected a single directory name of letters, digits, ".", "_" and "-", not "." or ".."'),
@@ -88,7 +90,7 @@ export const manifestSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['postgres', 'version'],
-        message: `expected a ${m.postgres.major}.x version to match postgres.major, got ${m.postgres.version}`,
+        message: `expected a ${m.postgres.major}.x version to match postgres.major, got ${shown(m.postgres.version)}`,
       });
     }
     const minor = minorOf(m.pgpool.version);
@@ -111,7 +113,7 @@ export const manifestSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['pgpool', 'tarball', 'url'],
-        message: `expected the URL of the ${m.pgpool.version} tarball, got ${m.pgpool.tarball.url}`,
+        message: `expected the URL of the ${m.pgpool.version} tarball, got ${shown(m.pgpool.tarball.url)}`,
       });
     }
     for (const [minorKey, set] of Object.entries(m.patches)) {
@@ -120,14 +122,14 @@ export const manifestSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['patches', minorKey, i, 'file'],
-            message: `expected a file under patches/pgpool/${minorKey}/, got ${p.file}`,
+            message: `expected a file under patches/pgpool/${minorKey}/, got ${shown(p.file)}`,
           });
         }
       });
       const names = set.map((p) => p.name);
       names.forEach((n, i) => {
         if (names.indexOf(n) !== i) {
-          ctx.addIssue({ code: 'custom', path: ['patches', minorKey, i, 'name'], message: `duplicate patch name ${n}` });
+          ctx.addIssue({ code: 'custom', path: ['patches', minorKey, i, 'name'], message: `duplicate patch name ${shown(n)}` });
         }
       });
     }

@@ -1,3 +1,7 @@
+import { UNPRINTABLE } from '../errors.js';
+import { minorOf } from '../manifest/version.js';
+import { PARAM_TABLES, type ParamTables } from './params.js';
+
 /**
  * pgpool.conf as data: reading a file as pgpool's own lexer does (src/config/pool_config.l),
  * writing values so that it reads them back as one value, and the keys that pgha sets from
@@ -177,11 +181,12 @@ class ConfLexer {
 }
 
 /**
- * Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: none may
- * be in a pgpool.conf value (a line break ends pgpool's string; the rest are invisible or
- * break the line for other readers), nor in a name pgha writes into a generated file.
+ * Control characters (C0, DEL, C1), the Unicode line and paragraph separators and lone
+ * surrogates: none may be in a pgpool.conf value (a line break ends pgpool's string; the
+ * rest are invisible, break the line for other readers or are written as U+FFFD), nor in a
+ * name pgha writes into a generated file.
  */
-export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const CONTROL_CHARACTERS = UNPRINTABLE;
 
 /** What is wrong with a value for pgpool.conf, or null: it may not hold control characters (line breaks, tabs, NUL, ...). */
 export function valueProblem(value: string | number | boolean): string | null {
@@ -231,6 +236,21 @@ export function readBack(value: string | number | boolean): string {
   return parseConf(`${confLine('k', value)}\n`)[0]!.value;
 }
 
+/** The pgpool.conf keys cluster.conf.hbs sets from timings:, and the field each comes from. */
+export const TIMING_KEYS: Record<string, string> = {
+  sr_check_period: 'timings.srCheckPeriodSeconds',
+  health_check_period: 'timings.healthCheck.periodSeconds',
+  health_check_timeout: 'timings.healthCheck.timeoutSeconds',
+  health_check_max_retries: 'timings.healthCheck.maxRetries',
+  health_check_retry_delay: 'timings.healthCheck.retryDelaySeconds',
+  connect_timeout: 'timings.connectTimeoutMs',
+  search_primary_node_timeout: 'timings.searchPrimarySeconds',
+  wd_interval: 'timings.watchdog.intervalSeconds',
+  wd_life_point: 'timings.watchdog.lifePoint',
+  wd_heartbeat_keepalive: 'timings.watchdog.heartbeatIntervalSeconds',
+  wd_heartbeat_deadtime: 'timings.watchdog.heartbeatDeadtimeSeconds',
+};
+
 /** Keys rendered from the cluster definition; overriding them through settings would fork the truth. */
 export const MANAGED_KEYS: { pattern: RegExp; field: string }[] = [
   { pattern: /^backend_(hostname|port|weight|data_directory|flag|application_name)\d+$/, field: 'postgres.nodes and postgres.port' },
@@ -253,7 +273,31 @@ export const MANAGED_KEYS: { pattern: RegExp; field: string }[] = [
     pattern: /^(backend_clustering_mode|pool_passwd|enable_pool_hba|pid_file_name|unix_socket_directories|pcp_socket_dir|wd_ipc_socket_dir|work_dir|sr_check_user|health_check_user|recovery_user)$/,
     field: "the image's layout and roles (templates/pgpool/pgpool.conf.hbs)",
   },
+  // cluster.conf.hbs writes these from timings:, within the schema's bounds; a second line
+  // from settings would win and bypass them (health_check_period 0 turns health checks off).
+  ...Object.entries(TIMING_KEYS).map(([key, field]) => ({ pattern: new RegExp(`^${key}$`), field })),
 ];
+
+/**
+ * What is wrong with the index of an indexed key (`health_check_period1`) in the pinned
+ * version's table, or null (also for a key that is not indexed). pgpool 4.7 reads the
+ * digits after the name with atoi() (get_index_in_var_name() in
+ * src/config/pool_config_variables.c), so `...0` and `...00` are one setting spelled twice,
+ * and it stops at start on an index past the array: 128 backends (MAX_NUM_BACKENDS) and
+ * watchdog nodes (MAX_WATCHDOG_NUM), 256 heartbeat interfaces (WD_MAX_IF_NUM). Its own range
+ * check lets an index equal to the size through, one past the last element: 0 to size - 1
+ * is asked here.
+ */
+export function indexProblem(key: string, version: string, tables: ParamTables = PARAM_TABLES): string | null {
+  const table = tables[minorOf(version)];
+  const m = /^(.*?)(\d+)$/.exec(key);
+  if (!table || !m || table.plain.includes(key) || !table.indexed.includes(m[1]!)) return null;
+  const [, name, index] = m as unknown as [string, string, string];
+  const size = name.startsWith('heartbeat_') ? 256 : 128;
+  if (index.length > 1 && index.startsWith('0')) return `expected the index without leading zeros (pgpool reads ${name}${index} as ${name}${Number(index)})`;
+  if (index.length > 3 || Number(index) >= size) return `expected an index from 0 to ${size - 1} (pgpool has ${size} of ${name}<n>), got ${index}`;
+  return null;
+}
 
 /** The managed key rule `key` falls under, if any. */
 export function managedBy(key: string): { pattern: RegExp; field: string } | undefined {

@@ -44,9 +44,13 @@ export function paramTableFile(release: string, table: ParamTable): string {
 
 const TABLE_DIR = new URL('../../data/pgpool-params/', import.meta.url);
 
+/** The parameter table of each pgpool minor ("4.7"). */
+export type ParamTables = Readonly<Record<string, VersionTable>>;
+
 /**
  * Every minor's table, read from data/pgpool-params/<minor>.json: a minor `pgha bump` adds
- * is known without a code change.
+ * is known without a code change. Rendering takes the tables it checks against as input
+ * (RenderInput.paramTables), so `pgha bump` hands it these plus the table it just extracted.
  */
 export const PARAM_TABLES: Record<string, VersionTable> = Object.fromEntries(
   readdirSync(TABLE_DIR)
@@ -57,8 +61,9 @@ export const PARAM_TABLES: Record<string, VersionTable> = Object.fromEntries(
 
 /**
  * For `pgha bump`: the table it has just extracted from a new tarball stands in for the
- * committed one of that minor in this process, so the project is checked and rendered
- * against the parameters the new release really has.
+ * committed one of that minor in this process, so that loading the project (the manifest's
+ * and the cluster definition's checks, which read PARAM_TABLES) judges it against the
+ * parameters the new release really has. Rendering does not read it: it is given its tables.
  */
 export function useParamTable(minor: string, table: VersionTable): void {
   PARAM_TABLES[minor] = table;
@@ -71,16 +76,16 @@ export interface Rename {
 }
 export const RENAMES: Rename[] = renameData.renames;
 
-export function supportedMinors(): string[] {
-  return Object.keys(PARAM_TABLES);
+export function supportedMinors(tables: ParamTables = PARAM_TABLES): string[] {
+  return Object.keys(tables);
 }
 
 const indexSuffix = /^(.*?)(\d+)$/;
 
 /** Returns null when `key` is valid for the pinned pgpool version, else what is wrong. */
-export function checkKey(key: string, version: string): string | null {
-  const table = PARAM_TABLES[minorOf(version)];
-  if (!table) return `pgpool ${version} has no parameter table (supported: ${supportedMinors().join(', ')})`;
+export function checkKey(key: string, version: string, tables: ParamTables = PARAM_TABLES): string | null {
+  const table = tables[minorOf(version)];
+  if (!table) return `pgpool ${version} has no parameter table (supported: ${supportedMinors(tables).join(', ')})`;
   if (table.plain.includes(key)) return null;
   const m = indexSuffix.exec(key);
   if (m && table.indexed.includes(m[1]!)) return null;

@@ -1,9 +1,9 @@
 import { stringify } from 'yaml';
 import type { Cluster } from '../cluster/schema.js';
-import { backendMaxConnections, clientDatabase, sshAccess, tlsNames, watchdogPriority, type Topology } from '../cluster/topology.js';
-import { clusterImages } from '../images/catalog.js';
+import { backendMaxConnections, clientDatabase, sshAccess, tlsNames, watchdogPriority, type Node, type Topology } from '../cluster/topology.js';
+import type { ClusterImages } from '../images/catalog.js';
 import { CLUSTER_SECRETS, PATHS, PORTS } from '../images/facts.js';
-import type { Manifest } from '../manifest/schema.js';
+import { VIP_DEVICE } from '../shell/env.js';
 
 /** The compose service that makes the secrets and SSH material before any node starts. */
 export const INIT_SERVICE = 'init';
@@ -34,16 +34,50 @@ const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `${PATHS.
  */
 const SECRETS_VOLUME = `./secrets:${PATHS.secretsMount}:ro`;
 
+/** What every service of the compose file is made from. */
+interface ComposeContext {
+  cluster: Cluster;
+  topo: Topology;
+  images: ClusterImages;
+  /** The cluster's compose network (named after the cluster). */
+  network: string;
+}
+
 /** The compose file of the dev cluster, as an object; `docker compose up` (v2) and docker-compose 1.29 both read it. */
-export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topology): object {
-  const network = cluster.name;
-  const { postgres: postgresImage, pgpool: pgpoolImage } = clusterImages(manifest, cluster);
-  const primary = topo.postgres[cluster.postgres.initialPrimary]!;
-  const services: Record<string, object> = {};
-  // One-shot, from the postgres image: secrets and per-node SSH keys into the deploy directory
-  // on first start, authorized_keys and known_hosts rewritten from them every start.
-  services[INIT_SERVICE] = {
-    image: postgresImage,
+export function composeModel(images: ClusterImages, cluster: Cluster, topo: Topology): object {
+  const ctx: ComposeContext = { cluster, topo, images, network: cluster.name };
+  const services: Record<string, object> = { [INIT_SERVICE]: initService(ctx) };
+  for (const node of topo.postgres) services[node.host] = postgresService(ctx, node);
+  for (const node of topo.pgpool) services[node.host] = pgpoolService(ctx, node);
+  for (const metrics of topo.pgpoolMetrics) services[metrics.host] = metricsService(ctx, metrics);
+  // No top-level `name:` or `version:`: docker-compose 1.29 and `docker compose` v2 both accept this shape.
+  return {
+    services,
+    networks: {
+      [ctx.network]: { driver: 'bridge', ipam: { config: [{ subnet: topo.subnet, gateway: topo.gateway }] } },
+    },
+    volumes: Object.fromEntries(topo.postgres.map((n) => [`${n.host}-data`, {}])),
+  };
+}
+
+/**
+ * Every node's name in every container's /etc/hosts: Docker's DNS forgets a stopped
+ * container's name, and pgpool's heartbeat sender dies on a failed lookup, taking the
+ * surviving pgpool nodes down with it when the leader's container is killed.
+ * A node's own name is left out: Docker writes it already (from `hostname`), and a second
+ * line for it makes pgpool 4.7's watchdog bind its receive socket twice; the second bind
+ * fails ("Address already in use"), and a watchdog was seen spinning at 90% CPU, its pcp
+ * answers hanging, after such a start.
+ */
+const extraHosts = (topo: Topology, self: string) => [...topo.postgres, ...topo.pgpool].filter((n) => n.host !== self).map((n) => `${n.host}:${n.address}`);
+
+/**
+ * One-shot, from the postgres image: secrets and per-node SSH keys into the deploy directory
+ * on first start, authorized_keys and known_hosts rewritten from them every start.
+ */
+function initService({ cluster, topo, images }: ComposeContext): object {
+  return {
+    image: images.postgres,
     container_name: `${cluster.name}-${INIT_SERVICE}`,
     entrypoint: [PATHS.initCommand],
     environment: {
@@ -67,148 +101,135 @@ export function composeModel(manifest: Manifest, cluster: Cluster, topo: Topolog
     healthcheck: { disable: true },
     restart: 'no',
   };
-  // Every node's name in every container's /etc/hosts: Docker's DNS forgets a stopped
-  // container's name, and pgpool's heartbeat sender dies on a failed lookup, taking the
-  // surviving pgpool nodes down with it when the leader's container is killed.
-  // A node's own name is left out: Docker writes it already (from `hostname`), and a second
-  // line for it makes pgpool 4.7's watchdog bind its receive socket twice; the second bind
-  // fails ("Address already in use"), and a watchdog was seen spinning at 90% CPU, its pcp
-  // answers hanging, after such a start.
-  const extraHosts = (self: string) => [...topo.postgres, ...topo.pgpool].filter((n) => n.host !== self).map((n) => `${n.host}:${n.address}`);
+}
 
-  for (const node of topo.postgres) {
-    const isPrimary = node.id === primary.id;
-    services[node.host] = {
-      image: postgresImage,
-      hostname: node.host,
-      container_name: `${cluster.name}-${node.host}`,
-      environment: {
-        PGHA_NODE: node.host,
-        PGHA_NODE_ID: String(node.id),
-        PGHA_ROLE: isPrimary ? 'primary' : 'standby',
-        ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
-        PGPORT: String(cluster.postgres.port),
-        PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
-        PGHA_DURABILITY: cluster.postgres.durability,
-        PGHA_MAX_CONNECTIONS: String(backendMaxConnections(cluster)),
-        // Replication is accepted from the cluster network only.
-        PGHA_CLUSTER_SUBNET: topo.subnet,
-        // A returning node asks pgpool, through the delegate IP, who the primary is now.
-        PGHA_DELEGATE_IP: topo.delegateIp,
-        PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-        PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
-        // When pgpool does not answer, a returning node asks these whether one runs as primary.
-        PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
-        POSTGRES_USER: cluster.postgres.user,
-        POSTGRES_DB: clientDatabase(cluster),
-        ...tlsOf(cluster).env,
-        ...secretEnv('postgres_password'),
-        ...secretEnv('pgpool_password'),
-        ...secretEnv('replication_password'),
-        ...secretEnv('pcp_password'),
-      },
-      // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
-      stop_grace_period: '60s',
-      volumes: [
-        `${node.host}-data:${PATHS.postgresHome}`,
-        SECRETS_VOLUME,
-        `./ssh/${node.host}:${PATHS.sshMount}:ro`,
-        ...tlsOf(cluster).volumes,
-        // Every node gets them; only a first initialisation of the primary runs them.
-        ...(cluster.postgres.initScripts ? [`${cluster.postgres.initScripts}:${PATHS.initdbDir}:ro`] : []),
-      ],
-      // The base's VOLUME at the official data path (unused: PGDATA is under the named volume)
-      // would otherwise be an anonymous volume per node, left behind by every compose down.
-      tmpfs: [PATHS.baseDataVolume],
-      networks: { [network]: { ipv4_address: node.address } },
-      extra_hosts: extraHosts(node.host),
-      // pgpool exits when it loses the network or its watchdog; a node that dies on its own
-      // comes back. `docker kill` / `docker stop` are not undone (Docker's rule), so tests stay in control.
-      restart: 'unless-stopped',
-      depends_on: dependsOn(isPrimary ? [] : [primary.host]),
-    };
-  }
-  const published = (host: string) => {
-    const p = topo.published.find((x) => x.host === host);
-    return p ? { ports: [`${p.address}:${p.port}:${cluster.pgpool.port}`] } : {};
-  };
-  const peers = topo.pgpool.map((n) => n.host).join(',');
-  for (const node of topo.pgpool) {
-    services[node.host] = {
-      image: pgpoolImage,
-      hostname: node.host,
-      container_name: `${cluster.name}-${node.host}`,
-      // The delegate IP is added and announced from inside the container.
-      cap_add: ['NET_ADMIN', 'NET_RAW'],
-      environment: {
-        PGHA_NODE: node.host,
-        PGPOOL_NODE_ID: String(node.id),
-        PGHA_WD_PRIORITY: String(watchdogPriority(topo, node)),
-        PGHA_DELEGATE_IP: topo.delegateIp,
-        PGHA_VIP_PREFIX: String(topo.prefix),
-        PGHA_VIP_DEVICE: 'eth0',
-        PGHA_PGPOOL_PEERS: peers,
-        PGHA_DURABILITY: cluster.postgres.durability,
-        // The health check reaches pgpool on the port cluster.conf gives it.
-        PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-        PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
-        // pool_passwd gets an entry for the clients' superuser too.
-        POSTGRES_USER: cluster.postgres.user,
-        ...tlsOf(cluster).env,
-        ...secretEnv('postgres_password'),
-        ...secretEnv('pgpool_password'),
-        ...secretEnv('pcp_password'),
-        ...secretEnv('wd_authkey'),
-      },
-      volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, SECRETS_VOLUME, `./ssh/${node.host}:${PATHS.sshMount}:ro`, ...tlsOf(cluster).volumes],
-      // Reachable from the host where the delegate IP is not (Docker Desktop, another machine).
-      ...published(node.host),
-      networks: { [network]: { ipv4_address: node.address } },
-      extra_hosts: extraHosts(node.host),
-      // docker stop is pgpool's fast shutdown (the entrypoint turns TERM into SIGINT): clients
-      // are cut, the delegate IP released. The engine's 10 s default is short when the host is busy.
-      stop_grace_period: '30s',
-      restart: 'unless-stopped',
-      depends_on: dependsOn(topo.postgres.map((n) => n.host)),
-    };
-  }
-  // Each pgpool node's metrics endpoint is a service of its own, from the postgres image: the
-  // exporter is Debian's package, which the Alpine pgpool image cannot carry, so every variant
-  // gets the same. It asks its pgpool over the network (a shared network namespace would be
-  // lost each time the pgpool container restarts). It mounts only metrics/, where the init
-  // service copies the pgpool password and, with TLS, the CA that checks pgpool's certificate:
-  // no other secret and no private key.
-  for (const metrics of topo.pgpoolMetrics) {
-    const target = topo.pgpool[metrics.id]!;
-    services[metrics.host] = {
-      image: postgresImage,
-      hostname: metrics.host,
-      container_name: `${cluster.name}-${metrics.host}`,
-      entrypoint: [PATHS.pgpoolMetricsCommand],
-      environment: {
-        PGHA_NODE: metrics.host,
-        PGHA_METRICS_PGPOOL: target.host,
-        PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-        ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: `${PATHS.metricsMount}/ca.crt` } : {}),
-        PGPOOL_PASSWORD_FILE: `${PATHS.metricsMount}/pgpool_password`,
-      },
-      volumes: [`./metrics:${PATHS.metricsMount}:ro`],
-      // The image's VOLUMEs, unused here: no anonymous volume per run.
-      tmpfs: [PATHS.postgresHome, PATHS.baseDataVolume],
-      networks: { [network]: { ipv4_address: metrics.address } },
-      extra_hosts: [`${target.host}:${target.address}`],
-      healthcheck: { test: ['CMD', PATHS.pgpoolMetricsCommand, 'health'], interval: '10s', timeout: '5s', retries: 3 },
-      restart: 'unless-stopped',
-      depends_on: dependsOn([]),
-    };
-  }
-  // No top-level `name:` or `version:`: docker-compose 1.29 and `docker compose` v2 both accept this shape.
+/** A postgres node: the initial primary, or a standby that clones it on its first start. */
+function postgresService({ cluster, topo, images, network }: ComposeContext, node: Node): object {
+  const primary = topo.postgres[cluster.postgres.initialPrimary]!;
+  const isPrimary = node.id === primary.id;
   return {
-    services,
-    networks: {
-      [network]: { driver: 'bridge', ipam: { config: [{ subnet: topo.subnet, gateway: topo.gateway }] } },
+    image: images.postgres,
+    hostname: node.host,
+    container_name: `${cluster.name}-${node.host}`,
+    environment: {
+      PGHA_NODE: node.host,
+      PGHA_NODE_ID: String(node.id),
+      PGHA_ROLE: isPrimary ? 'primary' : 'standby',
+      ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
+      PGPORT: String(cluster.postgres.port),
+      PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
+      PGHA_DURABILITY: cluster.postgres.durability,
+      PGHA_MAX_CONNECTIONS: String(backendMaxConnections(cluster)),
+      // Replication is accepted from the cluster network only.
+      PGHA_CLUSTER_SUBNET: topo.subnet,
+      // A returning node asks pgpool, through the delegate IP, who the primary is now.
+      PGHA_DELEGATE_IP: topo.delegateIp,
+      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+      PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
+      // When pgpool does not answer, a returning node asks these whether one runs as primary.
+      PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
+      POSTGRES_USER: cluster.postgres.user,
+      POSTGRES_DB: clientDatabase(cluster),
+      ...tlsOf(cluster).env,
+      ...secretEnv('postgres_password'),
+      ...secretEnv('pgpool_password'),
+      ...secretEnv('replication_password'),
+      ...secretEnv('pcp_password'),
     },
-    volumes: Object.fromEntries(topo.postgres.map((n) => [`${n.host}-data`, {}])),
+    // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
+    stop_grace_period: '60s',
+    volumes: [
+      `${node.host}-data:${PATHS.postgresHome}`,
+      SECRETS_VOLUME,
+      `./ssh/${node.host}:${PATHS.sshMount}:ro`,
+      ...tlsOf(cluster).volumes,
+      // Every node gets them; only a first initialisation of the primary runs them.
+      ...(cluster.postgres.initScripts ? [`${cluster.postgres.initScripts}:${PATHS.initdbDir}:ro`] : []),
+    ],
+    // The base's VOLUME at the official data path (unused: PGDATA is under the named volume)
+    // would otherwise be an anonymous volume per node, left behind by every compose down.
+    tmpfs: [PATHS.baseDataVolume],
+    networks: { [network]: { ipv4_address: node.address } },
+    extra_hosts: extraHosts(topo, node.host),
+    // pgpool exits when it loses the network or its watchdog; a node that dies on its own
+    // comes back. `docker kill` / `docker stop` are not undone (Docker's rule), so tests stay in control.
+    restart: 'unless-stopped',
+    depends_on: dependsOn(isPrimary ? [] : [primary.host]),
+  };
+}
+
+/** A pgpool node: a watchdog member that may hold the delegate IP. */
+function pgpoolService({ cluster, topo, images, network }: ComposeContext, node: Node): object {
+  const published = topo.published.find((x) => x.host === node.host);
+  return {
+    image: images.pgpool,
+    hostname: node.host,
+    container_name: `${cluster.name}-${node.host}`,
+    // The delegate IP is added and announced from inside the container.
+    cap_add: ['NET_ADMIN', 'NET_RAW'],
+    environment: {
+      PGHA_NODE: node.host,
+      PGPOOL_NODE_ID: String(node.id),
+      PGHA_WD_PRIORITY: String(watchdogPriority(topo, node)),
+      PGHA_DELEGATE_IP: topo.delegateIp,
+      PGHA_VIP_PREFIX: String(topo.prefix),
+      PGHA_VIP_DEVICE: VIP_DEVICE,
+      PGHA_PGPOOL_PEERS: topo.pgpool.map((n) => n.host).join(','),
+      PGHA_DURABILITY: cluster.postgres.durability,
+      // The health check reaches pgpool on the port cluster.conf gives it.
+      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+      PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
+      // pool_passwd gets an entry for the clients' superuser too.
+      POSTGRES_USER: cluster.postgres.user,
+      ...tlsOf(cluster).env,
+      ...secretEnv('postgres_password'),
+      ...secretEnv('pgpool_password'),
+      ...secretEnv('pcp_password'),
+      ...secretEnv('wd_authkey'),
+    },
+    volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, SECRETS_VOLUME, `./ssh/${node.host}:${PATHS.sshMount}:ro`, ...tlsOf(cluster).volumes],
+    // Reachable from the host where the delegate IP is not (Docker Desktop, another machine).
+    ...(published ? { ports: [`${published.address}:${published.port}:${cluster.pgpool.port}`] } : {}),
+    networks: { [network]: { ipv4_address: node.address } },
+    extra_hosts: extraHosts(topo, node.host),
+    // docker stop is pgpool's fast shutdown (the entrypoint turns TERM into SIGINT): clients
+    // are cut, the delegate IP released. The engine's 10 s default is short when the host is busy.
+    stop_grace_period: '30s',
+    restart: 'unless-stopped',
+    depends_on: dependsOn(topo.postgres.map((n) => n.host)),
+  };
+}
+
+/**
+ * A pgpool node's metrics endpoint, a service of its own from the postgres image: the
+ * exporter is Debian's package, which the Alpine pgpool image cannot carry, so every variant
+ * gets the same. It asks its pgpool over the network (a shared network namespace would be
+ * lost each time the pgpool container restarts). It mounts only metrics/, where the init
+ * service copies the pgpool password and, with TLS, the CA that checks pgpool's certificate:
+ * no other secret and no private key.
+ */
+function metricsService({ cluster, topo, images, network }: ComposeContext, metrics: Node): object {
+  const target = topo.pgpool[metrics.id]!;
+  return {
+    image: images.postgres,
+    hostname: metrics.host,
+    container_name: `${cluster.name}-${metrics.host}`,
+    entrypoint: [PATHS.pgpoolMetricsCommand],
+    environment: {
+      PGHA_NODE: metrics.host,
+      PGHA_METRICS_PGPOOL: target.host,
+      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+      ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: `${PATHS.metricsMount}/ca.crt` } : {}),
+      PGPOOL_PASSWORD_FILE: `${PATHS.metricsMount}/pgpool_password`,
+    },
+    volumes: [`./metrics:${PATHS.metricsMount}:ro`],
+    // The image's VOLUMEs, unused here: no anonymous volume per run.
+    tmpfs: [PATHS.postgresHome, PATHS.baseDataVolume],
+    networks: { [network]: { ipv4_address: metrics.address } },
+    extra_hosts: [`${target.host}:${target.address}`],
+    healthcheck: { test: ['CMD', PATHS.pgpoolMetricsCommand, 'health'], interval: '10s', timeout: '5s', retries: 3 },
+    restart: 'unless-stopped',
+    depends_on: dependsOn([]),
   };
 }
 

@@ -37,12 +37,15 @@ function isExecutable(path: string): boolean {
   return (statSync(path).mode & 0o100) !== 0;
 }
 
-/** The top-level directories a rendering owns: images/ and deploy/<cluster>/. */
+/**
+ * The directories a rendering owns: images/, deploy/<cluster>/ and docs/reference/ (the rest
+ * of docs/ is written by hand, so it is neither drift nor removed).
+ */
 export function ownedRoots(rendered: Rendered): string[] {
   const roots = new Set<string>();
   for (const path of rendered.keys()) {
     const parts = path.split('/');
-    roots.add(parts[0] === 'deploy' ? `deploy/${parts[1]}` : parts[0]!);
+    roots.add(parts[0] === 'deploy' || parts[0] === 'docs' ? `${parts[0]}/${parts[1]}` : parts[0]!);
   }
   return [...roots].sort();
 }

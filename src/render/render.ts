@@ -2,19 +2,28 @@ import Handlebars from 'handlebars';
 import type { Cluster } from '../cluster/schema.js';
 import { topology } from '../cluster/topology.js';
 import { ConfigError, type Problem } from '../errors.js';
-import { imageCatalog, type ContextFile } from '../images/catalog.js';
+import { clusterImages, type ContextFile, type ImageSpec } from '../images/catalog.js';
 import { PATHS, PGPOOL_POOL, PORTS, RECOVERY_TIMEOUT_SECONDS, ROLES } from '../images/facts.js';
-import { derive, type Derived, type Manifest } from '../manifest/schema.js';
+import type { Derived, Manifest } from '../manifest/schema.js';
 import { minorOf } from '../manifest/version.js';
 import { confLine, CONTROL_CHARACTERS, formatValue, managedBy, parseConf, readBack, type ConfEntry } from '../pgpool/conf.js';
 import { PGPOOL_HOOKS, pgpoolHook, recoveryArguments, RECOVERY_ARGUMENTS } from '../pgpool/hooks.js';
-import { checkKey, PARAM_TABLES } from '../pgpool/params.js';
+import { checkKey, type ParamTables } from '../pgpool/params.js';
 import { renderShellEnvironment, shellEnvironment } from '../shell/env.js';
 import { composeModel, renderCompose } from './compose.js';
 
 /** Everything rendering needs, already read from disk: rendering itself touches nothing. */
 export interface RenderInput {
   manifest: Manifest;
+  /** derive(manifest), computed once by whoever loaded the manifest. */
+  derived: Derived;
+  /** imageCatalog(manifest, derived): built once per command and handed down. */
+  catalog: ImageSpec[];
+  /**
+   * The pgpool.conf parameter table of each minor, which every rendered key is checked
+   * against: the committed ones (PARAM_TABLES), or with `pgha bump` the one it just extracted.
+   */
+  paramTables: ParamTables;
   cluster: Cluster;
   /** Where the cluster definition came from, for headers and messages. */
   clusterSource: string;
@@ -43,19 +52,12 @@ function makeEngine(templates: Record<string, string>): typeof Handlebars {
   return hb;
 }
 
-/**
- * Renders every generated file: the build contexts under images/ and the dev cluster under
- * deploy/. Pure: same input, same output, byte for byte. Fails with every unknown or
- * renamed pgpool.conf key it renders, named with its file and line.
- */
-export function render(input: RenderInput): Rendered {
-  const { manifest, cluster, templates } = input;
-  const derived = derive(manifest);
-  const hb = makeEngine(templates);
-  const out: Rendered = new Map();
-  const problems: Problem[] = [];
+/** Renders one template with a context; a failure names the template. */
+type RenderTemplate = (template: string, context: object) => string;
 
-  const renderOne = (template: string, context: object): string => {
+function templateRenderer(templates: Record<string, string>): RenderTemplate {
+  const hb = makeEngine(templates);
+  return (template, context) => {
     const text = templates[template];
     if (text === undefined) throw new Error(`missing template templates/${template}`);
     const header = (prefix: unknown) => `${String(prefix)} generated from templates/${template} ${GENERATED_BY}`;
@@ -65,8 +67,11 @@ export function render(input: RenderInput): Rendered {
       throw new Error(`templates/${template}: ${(err as Error).message.split('\n')[0]}`);
     }
   };
+}
 
-  const base = {
+/** What every template sees: the manifest and the facts of the images. */
+function baseContext({ manifest, derived }: RenderInput) {
+  return {
     manifest,
     derived,
     ports: PORTS,
@@ -77,45 +82,88 @@ export function render(input: RenderInput): Rendered {
     patchNames: derived.patches.map((p) => p.name).join(','),
     hooks: { failover: pgpoolHook(PGPOOL_HOOKS.failover), failback: pgpoolHook(PGPOOL_HOOKS.failback), followPrimary: pgpoolHook(PGPOOL_HOOKS.followPrimary) },
   };
-  for (const image of imageCatalog(manifest)) {
+}
+type BaseContext = ReturnType<typeof baseContext>;
+
+/**
+ * Renders every generated file: the build contexts under images/ and the dev cluster under
+ * deploy/. Pure: same input, same output, byte for byte. Fails with every unknown or
+ * renamed pgpool.conf key it renders, named with its file and line.
+ */
+export function render(input: RenderInput): Rendered {
+  const renderTemplate = templateRenderer(input.templates);
+  const base = baseContext(input);
+  const problems: Problem[] = [];
+  const out: Rendered = new Map([...renderImages(input, renderTemplate, base, problems), ...renderDeploy(input, renderTemplate, base, problems)]);
+  if (problems.length) throw new ConfigError('render', problems.sort((a, b) => a.where.localeCompare(b.where, 'en', { numeric: true })));
+  return new Map([...out.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The build contexts under images/, one per catalog entry; each pgpool.conf's keys checked into `problems`. */
+function renderImages(input: RenderInput, renderTemplate: RenderTemplate, base: BaseContext, problems: Problem[]): Rendered {
+  const out: Rendered = new Map();
+  for (const image of input.catalog) {
     const dir = `images/${image.name}`;
     const ctx = { ...base, image, tools: image.tools };
     for (const file of image.files) {
-      for (const [path, content] of contextFile(file, ctx)) out.set(`${dir}/${path}`, content);
+      for (const [path, content] of contextFile(input, file, renderTemplate, ctx)) out.set(`${dir}/${path}`, content);
     }
     if (image.kind === 'pgpool') {
       const file = `${dir}/pgpool.conf`;
       const conf = parseConfProblems(file, out.get(file)!);
-      problems.push(...conf.problems, ...duplicateKeys(file, conf.entries), ...confKeyProblems(file, conf.entries, manifest.pgpool.version));
+      problems.push(...conf.problems, ...duplicateKeys(file, conf.entries), ...confKeyProblems(file, conf.entries, input));
     }
   }
+  return out;
+}
 
-  function contextFile(file: ContextFile, ctx: object): [string, string][] {
-    if ('template' in file) return [[file.out, renderOne(file.template, ctx)]];
-    if ('source' in file) {
-      const text = input.sources[file.source];
-      if (text === undefined) throw new Error(`missing source file ${file.source}`);
-      return [[file.out, text]];
-    }
-    switch (file.generated) {
-      case 'env':
-        return [[file.out, renderShellEnvironment(`# generated from src/shell/env.ts ${GENERATED_BY}`, shellEnvironment(manifest))]];
-      case 'pgpool-params':
-        return [[file.out, pgpoolParamList(manifest.pgpool.version)]];
-      case 'patches':
-        return patchFiles(derived, input.patches).map(([name, text]) => [`${file.out}/${name}`, text]);
-    }
+/** One file of a build context (a directory of them, for the patches) as [path, text] pairs. */
+function contextFile(input: RenderInput, file: ContextFile, renderTemplate: RenderTemplate, ctx: object): [string, string][] {
+  if ('template' in file) return [[file.out, renderTemplate(file.template, ctx)]];
+  if ('source' in file) {
+    const text = input.sources[file.source];
+    if (text === undefined) throw new Error(`missing source file ${file.source}`);
+    return [[file.out, text]];
   }
+  switch (file.generated) {
+    case 'env':
+      return [[file.out, renderShellEnvironment(`# generated from src/shell/env.ts ${GENERATED_BY}`, shellEnvironment(input.manifest))]];
+    case 'pgpool-params':
+      return [[file.out, pgpoolParamList(input.manifest.pgpool.version, input.paramTables)]];
+    case 'patches':
+      return patchFiles(input.derived, input.patches).map(([name, text]) => [`${file.out}/${name}`, text]);
+  }
+}
 
-  // Dev cluster.
+/** The dev cluster under deploy/<name>/: pgpool's cluster.conf, compose's .env and the compose file. */
+function renderDeploy(input: RenderInput, renderTemplate: RenderTemplate, base: BaseContext, problems: Problem[]): Rendered {
+  const { cluster, clusterSource } = input;
+  if (CONTROL_CHARACTERS.test(clusterSource)) {
+    // loadCluster refuses such a name; a caller that builds the input itself gets the same answer.
+    throw new Error(`expected a cluster definition name without line breaks or other control characters, got ${JSON.stringify(clusterSource)}`);
+  }
   const topo = topology(cluster);
   const deployDir = `deploy/${cluster.name}`;
   const clusterConfFile = `${deployDir}/pgpool/cluster.conf`;
-  if (CONTROL_CHARACTERS.test(input.clusterSource)) {
-    // loadCluster refuses such a name; a caller that builds the input itself gets the same answer.
-    throw new Error(`expected a cluster definition name without line breaks or other control characters, got ${JSON.stringify(input.clusterSource)}`);
-  }
-  const overrides: { key: string; value: string; intended: string }[] = [];
+  const clusterConf = renderClusterConf(input, renderTemplate, { ...base, cluster, clusterSource, topology: topo, watchdog: topo.pgpool.length > 1 }, clusterConfFile, problems);
+  return new Map([
+    [clusterConfFile, clusterConf],
+    // Plain `docker compose up` in the deploy directory (v1 and v2 read .env there) then acts on
+    // the same project as `pgha cluster up`, whatever the directory is called.
+    [`${deployDir}/.env`, `# generated by pgha (npm run generate) from the cluster definition ${clusterSource}; do not edit\nCOMPOSE_PROJECT_NAME=${cluster.name}\n`],
+    [
+      `${deployDir}/docker-compose.yml`,
+      renderCompose(
+        `# generated by pgha (npm run generate) from versions.json and the cluster definition ${clusterSource}; do not edit`,
+        composeModel(clusterImages(input.catalog, cluster), cluster, topo),
+      ),
+    ],
+  ]);
+}
+
+/** A cluster's pgpool.settings as cluster.conf overrides, sorted by key; a bad or pgha-managed key goes into `problems`. */
+function settingsOverrides(cluster: Cluster, clusterConfFile: string, problems: Problem[]): ConfOverride[] {
+  const overrides: ConfOverride[] = [];
   for (const [key, value] of Object.entries(cluster.pgpool.settings).sort(([a], [b]) => a.localeCompare(b))) {
     const where = `${clusterConfFile} pgpool.settings.${JSON.stringify(key).slice(1, -1)}`;
     try {
@@ -128,36 +176,33 @@ export function render(input: RenderInput): Rendered {
     if (managed) problems.push({ where, message: `${key} is set from ${managed.field}; change it there` });
     else overrides.push({ key, value: formatValue(value), intended: readBack(value) });
   }
-  const clusterConfContext = { ...base, cluster, clusterSource: input.clusterSource, topology: topo, watchdog: topo.pgpool.length > 1 };
-  const clusterConf = renderOne('deploy/cluster.conf.hbs', { ...clusterConfContext, overrides });
-  out.set(clusterConfFile, clusterConf);
+  return overrides;
+}
+
+interface ConfOverride {
+  key: string;
+  /** As written into the file. */
+  value: string;
+  /** As pgpool should read it back. */
+  intended: string;
+}
+
+/** cluster.conf: the template's own settings, then the cluster's overrides, checked as pgpool will read them. */
+function renderClusterConf(input: RenderInput, renderTemplate: RenderTemplate, context: object, clusterConfFile: string, problems: Problem[]): string {
+  const overrides = settingsOverrides(input.cluster, clusterConfFile, problems);
+  const clusterConf = renderTemplate('deploy/cluster.conf.hbs', { ...context, overrides });
   // What pgpool reads from the file must be the template's own settings and then exactly the
   // overrides: a value that broke out of its quotes would show here as a key of its own.
-  const managedPart = parseConfProblems(clusterConfFile, renderOne('deploy/cluster.conf.hbs', { ...clusterConfContext, overrides: [] }));
+  const managedPart = parseConfProblems(clusterConfFile, renderTemplate('deploy/cluster.conf.hbs', { ...context, overrides: [] }));
   const rendered = parseConfProblems(clusterConfFile, clusterConf);
   problems.push(...managedPart.problems, ...rendered.problems);
   if (!managedPart.problems.length && !rendered.problems.length) {
     const expected = [...managedPart.entries.map((e) => ({ key: e.key, value: e.value })), ...overrides.map((o) => ({ key: o.key, value: o.intended }))];
     const unexpected = unexpectedEntries(clusterConfFile, rendered.entries, expected);
     problems.push(...duplicateKeys(clusterConfFile, managedPart.entries));
-    problems.push(...(unexpected.length ? unexpected : confKeyProblems(clusterConfFile, rendered.entries, manifest.pgpool.version)));
+    problems.push(...(unexpected.length ? unexpected : confKeyProblems(clusterConfFile, rendered.entries, input)));
   }
-  // Plain `docker compose up` in the deploy directory (v1 and v2 read .env there) then acts on
-  // the same project as `pgha cluster up`, whatever the directory is called.
-  out.set(
-    `${deployDir}/.env`,
-    `# generated by pgha (npm run generate) from the cluster definition ${input.clusterSource}; do not edit\nCOMPOSE_PROJECT_NAME=${cluster.name}\n`,
-  );
-  out.set(
-    `${deployDir}/docker-compose.yml`,
-    renderCompose(
-      `# generated by pgha (npm run generate) from versions.json and the cluster definition ${input.clusterSource}; do not edit`,
-      composeModel(manifest, cluster, topo),
-    ),
-  );
-
-  if (problems.length) throw new ConfigError('render', problems.sort((a, b) => a.where.localeCompare(b.where, 'en', { numeric: true })));
-  return new Map([...out.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  return clusterConf;
 }
 
 /** The patch series file and a copy of each patch of the pinned minor, keyed by file name. */
@@ -184,9 +229,9 @@ function parseConfProblems(file: string, text: string): { entries: ConfEntry[]; 
   }
 }
 
-function confKeyProblems(file: string, entries: ConfEntry[], version: string): Problem[] {
+function confKeyProblems(file: string, entries: ConfEntry[], { manifest, paramTables }: RenderInput): Problem[] {
   return entries.flatMap(({ key, line }) => {
-    const message = checkKey(key, version);
+    const message = checkKey(key, manifest.pgpool.version, paramTables);
     return message ? [{ where: `${file}:${line} ${key}`, message }] : [];
   });
 }
@@ -217,8 +262,8 @@ function unexpectedEntries(file: string, actual: ConfEntry[], expected: { key: s
 }
 
 /** The pinned version's parameter names, for the entrypoint's own check of mounted files. */
-function pgpoolParamList(version: string): string {
-  const table = PARAM_TABLES[minorOf(version)];
+function pgpoolParamList(version: string, tables: ParamTables): string {
+  const table = tables[minorOf(version)];
   if (!table) throw new Error(`no parameter table for pgpool ${version}`);
   return [
     `# generated from data/pgpool-params ${GENERATED_BY}. pgpool.conf parameters of pgpool ${table.release}`,

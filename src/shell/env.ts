@@ -1,6 +1,9 @@
 import type { Manifest } from '../manifest/schema.js';
 import { CLUSTER_SECRETS, PATHS, PORTS, RECOVERY_TIMEOUT_SECONDS, REMOTE_STEP_SECONDS, ROLES } from '../images/facts.js';
 
+/** The interface that carries the delegate IP: a container's one network interface, as Docker names it. */
+export const VIP_DEVICE = 'eth0';
+
 /** One variable of pgha-env.sh. */
 export interface EnvVar {
   name: string;
@@ -9,13 +12,29 @@ export interface EnvVar {
   doc: string;
 }
 
+const v = (name: string, value: string | number, doc: string): EnvVar => ({ name, value: String(value), doc });
+
 /**
  * Every variable the pgha scripts read, with its single default, in the order they are
  * declared (a default may use an earlier variable). Rendered into pgha-env.sh, which
- * pgha-lib.sh sources; the container's environment overrides any of them.
+ * pgha-lib.sh sources; the container's environment overrides any of them. The groups below
+ * are plain lists in that order, split only to keep each one short.
  */
 export function shellEnvironment(m: Manifest): EnvVar[] {
-  const v = (name: string, value: string | number, doc: string): EnvVar => ({ name, value: String(value), doc });
+  return [
+    ...imageVariables(m),
+    ...portAndRoleVariables(),
+    ...pathVariables(),
+    ...tlsVariables(),
+    ...nodeVariables(),
+    ...firstInitVariables(),
+    ...waitVariables(),
+    ...initServiceVariables(),
+  ];
+}
+
+/** The image: its versions and programs. */
+function imageVariables(m: Manifest): EnvVar[] {
   return [
     v('PGHA_NODE', '$(hostname)', 'this node\'s name (compose service name)'),
     v('PGHA_PGPOOL_VERSION', m.pgpool.version, 'pgpool version the image was built with'),
@@ -26,7 +45,12 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_RECOVERY_DIR', PATHS.recoveryDir, 'online recovery scripts, copied into the data directory'),
     v('PGHA_SSHD_CONFIG', PATHS.sshdConfig, 'sshd configuration'),
     v('PGHA_SUPERVISOR_CONF', PATHS.supervisorConf, 'supervisord configuration (postgres image)'),
-    // Ports and roles
+  ];
+}
+
+/** Ports and roles. */
+function portAndRoleVariables(): EnvVar[] {
+  return [
     v('PGHA_SSH_PORT', PORTS.ssh, 'sshd port of every node'),
     v('PGPORT', PORTS.postgres, 'this postgres node\'s port'),
     v('PGHA_PRIMARY_PORT', PORTS.postgres, 'the primary\'s port, for a standby\'s first clone'),
@@ -37,7 +61,12 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_REPLICATION_USER', ROLES.replication, 'replication role'),
     v('PGHA_PCP_USER', ROLES.pcp, 'pcp user'),
     v('PGHA_SUPERUSER', ROLES.superuser, 'the superuser pgha\'s own scripts use'),
-    // Paths
+  ];
+}
+
+/** Paths inside the containers, and the files under them. */
+function pathVariables(): EnvVar[] {
+  return [
     v('PGHA_HOME', PATHS.postgresHome, 'postgres\'s home: the data volume'),
     v('PGDATA', PATHS.pgdata, 'the data directory'),
     v('PGHA_BACKEND_PGDATA', PATHS.pgdata, 'the backends\' data directory, as pgpool.conf names it'),
@@ -67,6 +96,8 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_METRICS_PORT', PORTS.metrics, 'the Prometheus metrics endpoint of the node (prometheus-postgres-exporter)'),
     v('PGHA_EXPORTER_QUERIES', PATHS.exporterQueries, 'what a pgpool node\'s metrics service asks that pgpool'),
     v('PGHA_METRICS_PGPOOL', '', 'the pgpool node a metrics service (pgha-pgpool-metrics, postgres image) asks'),
+    v('PGHA_METRICS_PASS_FILE', '${PGHA_PRIVATE_DIR}/pgpool-password', 'a metrics service\'s copy of the pgpool password, which the exporter (as postgres) reads: the mounted file is readable by root only'),
+    v('PGHA_METRICS_CA_FILE', '${PGHA_PRIVATE_DIR}/ca.crt', 'a metrics service\'s copy of PGHA_TLS_CA_FILE, named in the exporter\'s connection URI (a plain absolute path)'),
     v('PGHA_PGPOOL_CONF_DIR', PATHS.pgpoolRunConf, 'pgpool\'s run-time configuration'),
     v('PGHA_POSTGRES_SOCKET_DIR', PATHS.postgresSocketDir, 'postgres\'s socket directory'),
     v('PGHA_PGPOOL_SOCKET_DIR', PATHS.pgpoolSocketDir, 'pgpool\'s sockets and pid file'),
@@ -75,16 +106,31 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_VIP_CONF', PATHS.vipConf, 'the delegate IP, prefix and device pgha-vip acts on (root-owned)'),
     v('PGHA_SSH_COMMAND', PATHS.sshCommand, 'the forced command of every authorized key'),
     v('PGHA_TLS_DIR', '${PGHA_RUN_DIR}/tls', 'the TLS files as the server reads them (root-owned; the key owned by the server\'s account)'),
-    // TLS: on when a certificate and its key are given
+  ];
+}
+
+/** TLS: on when a certificate and its key are given. */
+function tlsVariables(): EnvVar[] {
+  return [
     v('PGHA_TLS_CERT_FILE', '', 'the server certificate (PEM; a mounted file): with PGHA_TLS_KEY_FILE, ssl = on'),
     v('PGHA_TLS_KEY_FILE', '', 'the server certificate\'s private key (PEM; a mounted file)'),
     v('PGHA_TLS_CA_FILE', '', 'optional: the CA (PEM) that signed the cluster\'s certificates; pgpool checks the backends against it'),
-    // The node and its cluster
+  ];
+}
+
+/** The node and its cluster. */
+function nodeVariables(): EnvVar[] {
+  return [
     v('PGHA_NODE_ID', '', 'this postgres node\'s backend id'),
     v('PGPOOL_NODE_ID', '', 'this pgpool node\'s watchdog id'),
     v('PGHA_WD_PRIORITY', '', 'this pgpool node\'s wd_priority (distinct per node: an election between equal priorities can stall for 5 s); empty: pgpool\'s default'),
     v('PGHA_ROLE', 'primary', 'primary or standby: how an empty node initialises'),
-    // The official image's conventions for a first initialisation (the primary's; standbys clone it)
+  ];
+}
+
+/** The official image's conventions for a first initialisation (the primary's; standbys clone it), then the cluster's shape. */
+function firstInitVariables(): EnvVar[] {
+  return [
     v('POSTGRES_USER', ROLES.superuser, `the superuser clients log in as, with POSTGRES_PASSWORD, made at the first initialisation (as the official image); pgha's own scripts keep using the ${ROLES.superuser} role`),
     v('POSTGRES_DB', '${POSTGRES_USER}', 'database created at the first initialisation, owned by POSTGRES_USER (as the official image: POSTGRES_USER by default)'),
     v('POSTGRES_INITDB_ARGS', '', 'extra initdb arguments, split on blanks (as the official image)'),
@@ -93,12 +139,17 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_SYNCHRONOUS', 'off', 'on: the primary waits for a standby to confirm each commit'),
     v('PGHA_MAX_CONNECTIONS', 100, 'max_connections of every postgres node (the same on all: a standby needs at least the primary\'s); a cluster sets it to what all pgpool nodes\' pools may hold, so full slots never fail a health check'),
     v('PGHA_DELEGATE_IP', '', 'the delegate (virtual) IP of the pgpool watchdog'),
-    v('PGHA_VIP_DEVICE', 'eth0', 'interface that carries the delegate IP'),
+    v('PGHA_VIP_DEVICE', VIP_DEVICE, 'interface that carries the delegate IP'),
     v('PGHA_VIP_PREFIX', 24, 'prefix length of the delegate IP'),
     v('PGHA_POSTGRES_PEERS', '', 'every postgres node, comma-separated, asked when pgpool is silent'),
     v('PGHA_PGPOOL_PEERS', '', 'every pgpool node, comma-separated, cleared of the delegate IP on escalation'),
     v('PGHA_BACKENDS', '', 'host[:port],... backends of a single pgpool without a cluster file'),
-    // Waits and retries
+  ];
+}
+
+/** Waits and retries. */
+function waitVariables(): EnvVar[] {
+  return [
     v('PGHA_CONNECT_TIMEOUT', 3, 'seconds a psql to another node may take to connect'),
     v('PGHA_SSH_CONNECT_TIMEOUT', 5, 'seconds an SSH connection may take to connect'),
     v('PGHA_ESCALATION_SSH_TIMEOUT', 1, 'seconds escalation.sh waits to reach a peer pgpool node to clear the delegate IP'),
@@ -117,7 +168,12 @@ export function shellEnvironment(m: Manifest): EnvVar[] {
     v('PGHA_PGPOOL_RESTART_MAX_DELAY', 8, 'longest wait before pgpool is started again after it exited (1, 2, 4, ... s)'),
     v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between those attempts'),
-    // The init service (pgha-init)
+  ];
+}
+
+/** The init service (pgha-init). */
+function initServiceVariables(): EnvVar[] {
+  return [
     v('PGHA_INIT_DIR', PATHS.deployMount, 'the deploy directory the init service fills with secrets and SSH material'),
     v('PGHA_INIT_SECRETS', CLUSTER_SECRETS.join(','), 'the secrets the init service makes, comma-separated: one file each under secrets/'),
     v('PGHA_INIT_TLS', 'off', 'on: the init service makes a dev CA (ca/) and the server certificate every node serves (tls/)'),

@@ -79,3 +79,15 @@ pool() { POOL_ANSWER=$(printf '%s\n' "$@"); }
   [[ "$output" == *"action=attach: streaming from the primary pg1 while pgpool has node 2 down: attaching it"* ]]
   [[ "$output" == *"node 2 attached"* ]]
 }
+
+@test "only what the verdict needs is asked: nothing on a held node, pgpool not while the node does not stream" {
+  ASKED="$BATS_TEST_TMPDIR/asked"
+  pgha_node_psql() { echo psql >>"$ASKED"; echo "$IN_RECOVERY"; }
+  pgha_node_pool_nodes() { echo pool >>"$ASKED"; [[ "$POOL_ANSWER" != silent ]] && printf '%s\n' "$POOL_ANSWER"; }
+  pool "0|pg0|down|standby" "1|pg1|up|primary" "2|pg2|down|standby"
+  touch "$PGHA_HOLD_MARKER"
+  [[ "$(pgha_node_attach_verdict)" == ok && ! -e "$ASKED" ]]
+  rm "$PGHA_HOLD_MARKER"
+  SENDER=""
+  [[ "$(pgha_node_attach_verdict)" == ok && "$(cat "$ASKED")" == psql ]]
+}

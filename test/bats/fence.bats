@@ -72,3 +72,15 @@ pool() { POOL_ANSWER=$(printf '%s\n' "$@"); }
   [[ "$(tail -1 "$CALLS")" == rejoin ]]
   [[ "$output" == *"action=fence: this node runs as a primary but pgpool routes writes to pg1"* ]]
 }
+
+@test "only what the verdict needs is asked: pgpool not on a standby, the other node not when pgpool routes to this one" {
+  ASKED="$BATS_TEST_TMPDIR/asked"
+  pgha_node_pool_nodes() { echo pool >>"$ASKED"; [[ "$POOL_ANSWER" != silent ]] && printf '%s\n' "$POOL_ANSWER"; }
+  pgha_node_peer_is_primary() { echo peer >>"$ASKED"; [[ "$OTHER_IN_RECOVERY" == f ]]; }
+  IN_RECOVERY=t
+  pool "0|pg0|down|standby" "1|pg1|up|primary"
+  [[ "$(pgha_node_fence_verdict)" == ok && ! -e "$ASKED" ]]
+  IN_RECOVERY=f
+  pool "0|pg0|up|primary" "1|pg1|up|standby"
+  [[ "$(pgha_node_fence_verdict)" == ok && "$(cat "$ASKED")" == pool ]]
+}

@@ -48,6 +48,7 @@ node_health() { run bash -c '. "$1/pgha-node.sh"; PATH="$2:$PATH"; id() { echo 7
 
 pool_health() {
   run bash -c '
+    PGHA_LIB=$1/pgha-lib.sh
     . "$1/entrypoint.sh"
     PATH="$3:$PATH" PGHA_NODE=pgpool1 PGHA_VIP_CONF=$2
     # The port probe: open or closed as the test says; anything else runs as it is.

@@ -144,3 +144,62 @@ setup() {
   PGHA_TLS_CERT_FILE=$d/c.pem PGHA_TLS_KEY_FILE=$d/other.key PGHA_TLS_CA_FILE='' pgha_check_tls
   [ "${PGHA_PROBLEMS[*]}" = "PGHA_TLS_KEY_FILE: expected the private key of the certificate in $d/c.pem, $d/other.key holds another key" ]
 }
+
+@test "pgha-lib.sh brings the library's other files with it, from its own directory" {
+  for fn in pgha_read_secret pgha_check_tls pgha_ssh pgha_wait_port pgha_pcp_nodes pgha_decide_promotion; do
+    [[ "$(type -t "$fn")" == function ]]
+  done
+  [[ "$PGHA_LIB_HOME" == "$BATS_TEST_DIRNAME/../../images/postgres/bookworm" ]]
+}
+
+@test "pgha_is_sourced: true in a script that was sourced, false in one that runs" {
+  local script="$BATS_TEST_TMPDIR/script.sh"
+  printf '. "$1"\nif pgha_is_sourced; then echo sourced; else echo ran; fi\n' >"$script"
+  local lib="$BATS_TEST_DIRNAME/../../images/postgres/bookworm/pgha-lib.sh"
+  [[ "$(bash "$script" "$lib")" == ran ]]
+  [[ "$(bash -c '. "$1" "$2"' _ "$script" "$lib")" == sourced ]]
+  # Sourced from inside a function (bats' setup does that), and from a script that runs.
+  [[ "$(bash -c 'f() { . "$1" "$2"; }; f "$@"' _ "$script" "$lib")" == sourced ]]
+  printf '. "$1" "$2"\n' >"$BATS_TEST_TMPDIR/outer.sh"
+  [[ "$(bash "$BATS_TEST_TMPDIR/outer.sh" "$script" "$lib")" == sourced ]]
+}
+
+@test "port numbers: 1-65535 without leading zeros, for every reader" {
+  local port
+  for port in 1 22 5432 65535; do pgha_is_port "$port"; done
+  for port in 0 00 05432 65536 99999 123456 -1 '' ' 80' 80a; do
+    if pgha_is_port "$port"; then echo "accepted '$port'"; false; fi
+  done
+  pgha_check_port PORT 99999
+  run pgha_report_problems pgha-test
+  [[ "$output" == "pgha-test: configuration error: PORT: expected a port number, got '99999'" ]]
+}
+
+@test "pgha_pcp_nodes: 'id|host|status|role' per backend, 'waiting' read as up; fails when pcp does not answer" {
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  printf '#!/usr/bin/env bash\n[[ -z "$PCP_FAILS" ]] || exit 1\necho "pg0 5432 3 0.5 down down standby standby 0 streaming async 2026-11-22 10:26:05"\necho "pg1 5432 1 0.5 waiting up primary primary 0 none none 2026-11-22 10:26:21"\necho "pg2 5432 2 0.5 up up standby standby 0 streaming async 2026-11-22 10:26:21"\n' >"$BATS_TEST_TMPDIR/bin/pcp_node_info"
+  chmod +x "$BATS_TEST_TMPDIR/bin/pcp_node_info"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+  [[ "$(PCP_FAILS='' pgha_pcp_nodes localhost 5)" == $'0|pg0|down|standby\n1|pg1|up|primary\n2|pg2|up|standby' ]]
+  ! PCP_FAILS=1 pgha_pcp_nodes localhost 5 || false
+}
+
+@test "pgha_port_open: one try, bounded; pgha_wait_port: tries until its deadline" {
+  ! pgha_port_open 127.0.0.1 1 1 || false
+  local start=$SECONDS
+  ! pgha_wait_port 127.0.0.1 1 1 || false
+  ((SECONDS - start <= 2))
+}
+
+@test "pgha_require_vip: only the configured delegate IP, one clear line otherwise" {
+  export PGHA_VIP_CONF="$BATS_TEST_TMPDIR/vip.conf" PGHA_NODE=pgpool0
+  run pgha_require_vip vip-up 172.30.0.100
+  [[ "$status" -eq 1 && "$output" == *"action=vip-up: ERROR: $PGHA_VIP_CONF is missing: the watchdog is off or the entrypoint did not run" ]]
+  printf 'delegate_ip=172.30.0.100\nprefix=24\ndevice=eth0\n' >"$PGHA_VIP_CONF"
+  pgha_require_vip vip-up 172.30.0.100
+  [[ "$PGHA_VIP_CONF_DEVICE" == eth0 ]]
+  run pgha_require_vip garp 172.30.0.101
+  [[ "$status" -eq 1 && "$output" == *"action=garp: ERROR: expected the configured delegate IP 172.30.0.100, got '172.30.0.101'" ]]
+  run pgha_require_vip garp '172.30.0.100;id'
+  [[ "$status" -eq 1 && "$output" == *"action=garp: ERROR: expected an IPv4 address, got '172.30.0.100;id'" ]]
+}

@@ -58,3 +58,12 @@ check() { run pgha_pgpool_check_config; }
     [[ "$status" -eq 2 && "$output" == "pgha-pgpool: configuration error: PGHA_WD_PRIORITY: expected a whole number from 1 to 999999999, got '$bad'" ]] || { echo "accepted '$bad': $output"; return 1; }
   done
 }
+
+@test "PGHA_BACKENDS: host[:port] with a port of 1-65535" {
+  PGHA_BACKENDS=pg0:5432,pg1 check
+  [[ "$status" -eq 0 && -z "$output" ]]
+  for bad in pg0:99999 pg0:0 pg0:x '-oProxy:5432'; do
+    PGHA_BACKENDS=$bad check
+    [[ "$status" -eq 2 && "$output" == "pgha-pgpool: configuration error: PGHA_BACKENDS: expected host[:port],... got '$bad'" ]] || { echo "accepted '$bad': $output"; return 1; }
+  done
+}

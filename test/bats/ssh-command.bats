@@ -81,3 +81,10 @@ pgha-node promote"; refused
   as "" ping; refused
   as root ping; refused
 }
+
+@test "a port is 1-65535, as every other reader takes it" {
+  for port in 0 05432 65536 99999; do
+    as pgpool "pgha-node follow pg1 $port"; refused
+  done
+  as pgpool "pgha-node follow pg1 65535"; runs "pgha-node follow pg1 65535"
+}

@@ -141,7 +141,8 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
   it('scenario 7: a node whose volume was wiped rejoins the same way', async () => {
     await tc.query('INSERT INTO acked_rows SELECT g FROM generate_series(100001, 100100) g');
     const expected = await ids();
-    await tc.container('pg0').remove({ force: true });
+    // v: with it any anonymous volume of the container goes too (the named data volume is removed next).
+    await tc.container('pg0').remove({ force: true, v: true });
     await docker!.getVolume(`${tc.cluster.name}_pg0-data`).remove();
     await tc.compose(['up', '-d', '--no-deps', 'pg0']);
     await waitFor('the wiped pg0 to be attached as a streaming standby', async () => {

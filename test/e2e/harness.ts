@@ -163,7 +163,7 @@ export class TestCluster {
 
   /** `entrypoint args` in a throw-away container of the postgres image on the Docker host's network, with the cluster's password. */
   private fromHost(entrypoint: string, args: string[], timeout: number) {
-    const image = clusterImages(projectInput().manifest, this.cluster).postgres;
+    const image = clusterImages(projectInput().catalog, this.cluster).postgres;
     return execa('docker', ['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${this.password}`, '--entrypoint', entrypoint, image, ...args], { reject: false, timeout });
   }
 

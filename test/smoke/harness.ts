@@ -5,6 +5,8 @@ import Docker from 'dockerode';
 import { buildAll } from '../../src/builder/run.js';
 import { imagePlans } from '../../src/builder/plan.js';
 import { imageExists } from '../../src/docker/engine.js';
+import { imageCatalog } from '../../src/images/catalog.js';
+import { derive } from '../../src/manifest/schema.js';
 import { loadProjectManifest } from '../../src/project.js';
 import { IN_CI, ROOT } from '../helpers.js';
 import { logsOf, waitFor } from '../../src/docker/exec.js';
@@ -12,7 +14,9 @@ import { logsOf, waitFor } from '../../src/docker/exec.js';
 export { exec, sh, logsOf, waitFor, type ExecResult } from '../../src/docker/exec.js';
 
 export const manifest = loadProjectManifest(ROOT);
-export const plans = Object.fromEntries(imagePlans(manifest).map((p) => [p.name, p]));
+const derived = derive(manifest);
+const catalog = imageCatalog(manifest, derived);
+export const plans = Object.fromEntries(imagePlans(catalog).map((p) => [p.name, p]));
 export const POSTGRES_IMAGE = plans['postgres/bookworm']!.ref;
 export const PGPOOL_IMAGE = plans['pgpool/bookworm']!.ref;
 
@@ -35,7 +39,7 @@ export async function engineOrSkip(): Promise<Docker | null> {
 export async function ensureImages(docker: Docker, names: string[]): Promise<void> {
   const missing: string[] = [];
   for (const n of names) if (!(await imageExists(docker, plans[n]!.ref))) missing.push(n);
-  if (missing.length) await buildAll(docker, manifest, { projectRoot: ROOT, only: missing, log: (l) => console.log(`pgha: ${l}`) });
+  if (missing.length) await buildAll(docker, { manifest, derived, catalog }, { projectRoot: ROOT, only: missing, log: (l) => console.log(`pgha: ${l}`) });
 }
 
 export async function waitForLog(container: Docker.Container, pattern: RegExp, timeoutMs = 90_000): Promise<string> {

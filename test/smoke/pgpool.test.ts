@@ -194,7 +194,7 @@ describe.skipIf(!docker)('pgpool image, Debian variant (real containers)', () =>
       expect(logs).toMatch(/successfully acquired the delegate IP/);
       expect(logs).not.toMatch(/failed to acquire the delegate IP/);
       expect((await sh(wd, `ip -4 -o addr show dev eth0`, { check: true })).stdout).toContain(`inet ${ip(100)}/24`);
-      await wd.remove({ force: true });
+      await wd.remove({ force: true, v: true });
     });
 
     it('unpatched control image: the same watchdog fails to confirm the delegate IP', async (ctx) => {

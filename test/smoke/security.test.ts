@@ -198,7 +198,7 @@ describe.skipIf(!docker)('pgpool.conf values through the built pgpool\'s own par
   it('renders settings pgpool reads back exactly (pcp_pool_status), and never the keys hidden in them', async () => {
     const input = projectInput();
     // No backend answers here: a short primary search lets pgpool (and pcp) finish starting.
-    const yaml = `pgpool:\n  nodes: 1\n  settings:\n    search_primary_node_timeout: 1\n${Object.entries(settings).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+    const yaml = `timings:\n  searchPrimarySeconds: 1\npgpool:\n  nodes: 1\n  settings:\n${Object.entries(settings).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
     const cluster = parseCluster(yaml, 'hostile.yaml', input.manifest);
     const rendered = render({ ...input, cluster, clusterSource: 'hostile.yaml' });
     const conf = rendered.get(`deploy/${cluster.name}/pgpool/cluster.conf`)!;

@@ -53,8 +53,9 @@ describe('cluster definition', () => {
 
   it('postgres.initScripts: mounted read-only at /docker-entrypoint-initdb.d on every postgres node; a bare name or a colon is refused', async () => {
     const { composeModel } = await import('../../src/render/compose.js');
+    const { clusterImages, imageCatalog } = await import('../../src/images/catalog.js');
     const c = parseCluster('postgres:\n  initScripts: ../../initdb\n', 'c.yaml', manifest);
-    const services = (composeModel(manifest, c, topology(c)) as { services: Record<string, { volumes?: string[] }> }).services;
+    const services = (composeModel(clusterImages(imageCatalog(manifest), c), c, topology(c)) as { services: Record<string, { volumes?: string[] }> }).services;
     expect(services.pg0!.volumes).toContain('../../initdb:/docker-entrypoint-initdb.d:ro');
     expect(services.pg1!.volumes).toContain('../../initdb:/docker-entrypoint-initdb.d:ro');
     expect(services.pgpool0!.volumes ?? []).not.toContain('../../initdb:/docker-entrypoint-initdb.d:ro');

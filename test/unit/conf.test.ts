@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCluster } from '../../src/cluster/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { confLine, formatValue, parseConf, readBack } from '../../src/pgpool/conf.js';
+import { confLine, formatValue, managedBy, parseConf, readBack, TIMING_KEYS } from '../../src/pgpool/conf.js';
 import { render } from '../../src/render/render.js';
 import { projectInput } from '../helpers.js';
 
@@ -168,5 +168,20 @@ describe('hostile pgpool.settings values', () => {
       'deploy/pgha/pgpool/cluster.conf pgpool.settings.failover_command: expected a single line without control characters, got "\\n" at offset 3',
       'deploy/pgha/pgpool/cluster.conf pgpool.settings.use_watchdog: use_watchdog is set from pgpool.nodes (the watchdog is on with 2 or more); change it there',
     ]);
+  });
+});
+
+describe('keys pgha sets itself', () => {
+  it('every key the cluster file sets from the definition is refused in pgpool.settings, naming where it comes from', () => {
+    const input = projectInput();
+    const conf = render(input).get(`deploy/${input.cluster.name}/pgpool/cluster.conf`)!;
+    const keys = [...new Set(parseConf(conf).map((e) => e.key))];
+    expect(keys).toEqual(expect.arrayContaining(['health_check_period', 'connect_timeout', 'wd_heartbeat_deadtime', 'backend_hostname0']));
+    expect(keys.filter((k) => !managedBy(k))).toEqual([]);
+    // timings: each key named by the field that sets it, as the template writes it.
+    for (const [key, field] of Object.entries(TIMING_KEYS)) {
+      const templated = new RegExp(`^${key} = \\{\\{cluster\\.${field.replace(/\./g, '\\.')}\\}\\}$`, 'm');
+      expect(input.templates['deploy/cluster.conf.hbs'], key).toMatch(templated);
+    }
   });
 });

@@ -8,7 +8,7 @@ import { parseCluster } from '../../src/cluster/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { sshAccess, topology } from '../../src/cluster/topology.js';
 import { deployFiles, healedProblem, readiness } from '../../src/deploy/lifecycle.js';
-import { diskProblem, parseDiskLine, type ClusterStatus } from '../../src/deploy/inspect.js';
+import { diskProblem, parseDiskLine, parseNodeInfo, type ClusterStatus } from '../../src/deploy/inspect.js';
 import { render } from '../../src/render/render.js';
 import { projectInput, ROOT } from '../helpers.js';
 
@@ -225,5 +225,19 @@ describe('pgha cluster up', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^pgha: ${dir}/pgpool/cluster.conf: differs from a fresh render of the cluster definition; run pgha generate$`, 'm'));
     expect(readdirSync(dir).sort()).toEqual(['.env', 'docker-compose.yml', 'pgpool']);
+  });
+});
+
+describe('pgpool\'s view of the backends (pcp_node_info)', () => {
+  it('reads host, status and role; "waiting" is up, as the scripts read it (pgha_pcp_nodes)', () => {
+    const out = 'pg0 5432 3 0.500000 down down standby standby 0 streaming async 2026-11-22 10:26:05\npg1 5432 1 0.500000 waiting up primary primary 0 none none 2026-11-22 10:26:21\n';
+    expect(parseNodeInfo(out)).toEqual([
+      { host: 'pg0', status: 'down', role: 'standby' },
+      { host: 'pg1', status: 'up', role: 'primary' },
+    ]);
+  });
+  it('reads no backend from an empty answer', () => {
+    expect(parseNodeInfo('')).toEqual([]);
+    expect(parseNodeInfo('\n')).toEqual([]);
   });
 });

@@ -40,54 +40,49 @@ if [[ "$failed_node_id" != "$old_primary_node_id" ]]; then
   exit 0
 fi
 
-# pgpool's candidate (%m) is the lowest-numbered live node, not the one holding the most
-# WAL: with synchronous replication and a lagging standby, promoting it would lose commits
-# another standby confirmed. Every other backend is asked (in parallel, bounded) how much
-# WAL it received; the most advanced one is promoted, pgpool's candidate on a tie. pgpool
-# then finds the new primary itself and points the others at it (follow_primary.sh).
-failover_most_advanced() {
-  local hosts=() host lsn value best_host=$new_main_node_host best_value=-1 tmp missing=''
+# pgpool's candidate (%m) is not always the standby to promote (pgha_decide_promotion): with
+# more than two backends, or durability strict, every other backend is asked (in parallel,
+# bounded) how much WAL it received. pgpool then finds the new primary itself and points the
+# others at it (follow_primary.sh).
+failover_choose() {
+  local hosts=() host lsn reports=() tmp verdict
   mapfile -t hosts < <(sed -n "s/^backend_hostname[0-9]* *= *'\(.*\)'.*/\1/p" "$PGHA_PGPOOL_CONF_DIR/pgpool.conf")
-  # With durability strict every standby is asked, even the only one: commits always waited
-  # for a standby (never suspended), so every acknowledged commit is on at least one of them,
-  # and WAL is received in order: the most advanced of all holds them all. A standby that was
-  # detached earlier may still be the only one with the last commits it confirmed before it
-  # went, so it has to answer too.
-  [[ "$PGHA_DURABILITY" == strict ]] || ((${#hosts[@]} > 2)) || return 0
-  tmp=$(mktemp -d)
-  for host in "${hosts[@]}"; do
-    [[ "$host" == "$failed_node_host" ]] && continue
-    pgha_ssh_within "$PGHA_LSN_QUERY_SECONDS" "$host" pgha-node receive-lsn >"$tmp/$host" 2>/dev/null &
-  done
-  wait
-  for host in "${hosts[@]}"; do
-    [[ "$host" == "$failed_node_host" ]] && continue
-    lsn=$(cat "$tmp/$host" 2>/dev/null || true)
-    if ! value=$(pgha_lsn_value "$lsn"); then
-      pgha_log failover "$host did not report a received WAL position; not a candidate"
-      missing+=" $host"
-      continue
-    fi
-    pgha_log failover "$host received WAL up to $lsn"
-    if ((value > best_value)) || { ((value == best_value)) && [[ "$host" == "$new_main_node_host" ]]; }; then
-      best_value=$value
-      best_host=$host
-    fi
-  done
-  rm -rf "$tmp"
-  if [[ -n "$missing" ]]; then
-    [[ "$PGHA_DURABILITY" != strict ]] ||
-      pgha_die failover "durability strict:${missing} did not report its WAL position within $PGHA_LSN_QUERY_SECONDS s: it may hold acknowledged commits the others lack, so nothing is promoted. The cluster has no primary until a person decides: bring it back and compare (pgha-node receive-lsn on each standby), or accept losing what only it had; then pgha-node promote on the chosen standby and pcp_promote_node -n ID on the leader"
+  verdict=$(pgha_decide_promotion "$new_main_node_host" "$PGHA_DURABILITY" "${#hosts[@]}" '?')
+  if [[ "$verdict" == "need reports" ]]; then
+    tmp=$(mktemp -d)
+    for host in "${hosts[@]}"; do
+      [[ "$host" == "$failed_node_host" ]] && continue
+      pgha_ssh_within "$PGHA_LSN_QUERY_SECONDS" "$host" pgha-node receive-lsn >"$tmp/$host" 2>/dev/null &
+    done
+    wait
+    for host in "${hosts[@]}"; do
+      [[ "$host" == "$failed_node_host" ]] && continue
+      lsn=$(cat "$tmp/$host" 2>/dev/null || true)
+      if pgha_lsn_value "$lsn" >/dev/null; then
+        pgha_log failover "$host received WAL up to $lsn"
+      else
+        pgha_log failover "$host did not report a received WAL position; not a candidate"
+      fi
+      reports+=("$host=$lsn")
+    done
+    rm -rf "$tmp"
+    verdict=$(pgha_decide_promotion "$new_main_node_host" "$PGHA_DURABILITY" "${#hosts[@]}" "${reports[@]}")
   fi
-  if [[ "$best_host" != "$new_main_node_host" ]]; then
-    pgha_log failover "promoting $best_host instead of pgpool's candidate $new_main_node_host: it received more WAL (acknowledged commits may exist only there)"
-    new_main_node_host=$best_host
-  fi
+  case "$verdict" in
+    refuse*)
+      pgha_die failover "durability strict:${verdict#refuse} did not report its WAL position within $PGHA_LSN_QUERY_SECONDS s: it may hold acknowledged commits the others lack, so nothing is promoted. The cluster has no primary until a person decides: bring it back and compare (pgha-node receive-lsn on each standby), or accept losing what only it had; then pgha-node promote on the chosen standby and pcp_promote_node -n ID on the leader"
+      ;;
+    "promote $new_main_node_host") ;;
+    promote*)
+      pgha_log failover "promoting ${verdict#promote } instead of pgpool's candidate $new_main_node_host: it received more WAL (acknowledged commits may exist only there)"
+      new_main_node_host=${verdict#promote }
+      ;;
+  esac
 }
 
 # pgpool serves no client while this script runs: one SSH session promotes, and nothing
 # waits on the failed node.
-failover_most_advanced
+failover_choose
 pgha_log failover "promoting $new_main_node_host"
 rc=0
 # Bounded in total: pg_ctl promote waits at most PGHA_PG_CTL_TIMEOUT, the session a little more.

@@ -10,9 +10,7 @@ PGHA_SCRIPT=garp.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
 
 ip=${1:-}
-pgha_is_ipv4 "$ip" || pgha_die garp "expected an IPv4 address, got '$ip'"
-pgha_read_vip_conf || pgha_die garp "$PGHA_VIP_CONF is missing: the watchdog is off or the entrypoint did not run"
-[[ "$ip" == "$PGHA_VIP_CONF_IP" ]] || pgha_die garp "expected the configured delegate IP $PGHA_VIP_CONF_IP, got '$ip'"
+pgha_require_vip garp "$ip"
 sudo -n "$PGHA_VIP_BIN" announce >/dev/null ||
   pgha_die garp "gratuitous ARP for $ip on $PGHA_VIP_CONF_DEVICE failed: check sudo for $PGHA_VIP_BIN"
 pgha_log garp "gratuitous ARP sent for $ip on $PGHA_VIP_CONF_DEVICE"

@@ -12,9 +12,7 @@ PGHA_SCRIPT=vip.sh
 
 action=${1:-}
 ip=${2:-}
-pgha_is_ipv4 "$ip" || pgha_die vip "expected an IPv4 address, got '$ip'"
-pgha_read_vip_conf || pgha_die vip "$PGHA_VIP_CONF is missing: the watchdog is off or the entrypoint did not run"
-[[ "$ip" == "$PGHA_VIP_CONF_IP" ]] || pgha_die vip "expected the configured delegate IP $PGHA_VIP_CONF_IP, got '$ip'"
+pgha_require_vip vip "$ip"
 
 case "$action" in
   up)

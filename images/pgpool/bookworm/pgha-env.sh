@@ -99,6 +99,10 @@
 : "${PGHA_EXPORTER_QUERIES:=/usr/local/share/pgha/exporter-queries.yaml}"
 # the pgpool node a metrics service (pgha-pgpool-metrics, postgres image) asks
 : "${PGHA_METRICS_PGPOOL:=}"
+# a metrics service's copy of the pgpool password, which the exporter (as postgres) reads: the mounted file is readable by root only
+: "${PGHA_METRICS_PASS_FILE:=${PGHA_PRIVATE_DIR}/pgpool-password}"
+# a metrics service's copy of PGHA_TLS_CA_FILE, named in the exporter's connection URI (a plain absolute path)
+: "${PGHA_METRICS_CA_FILE:=${PGHA_PRIVATE_DIR}/ca.crt}"
 # pgpool's run-time configuration
 : "${PGHA_PGPOOL_CONF_DIR:=/run/pgha/pgpool}"
 # postgres's socket directory

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# source: shell/postgres/node-rejoin.sh of pgha, copied verbatim into the postgres image's
+# build context by `npm run generate`; edit the source, not the copy.
+#
+# pgha-node's answer to "is there another primary?": what pgpool (through the delegate IP) and
+# the other nodes say, whether a node that may have been away starts on its own data or asks
+# to be rebuilt (rejoin), and fencing, which stops a primary that pgpool no longer routes to.
+# The verdicts themselves are pgha-decide.sh's; this file gathers their inputs and acts.
+# Sourced by pgha-node.sh, never run.
+
+# --- Whether a node that may have been away may start on its own data.
+
+# pgha_node_pool_nodes: "id|host|status|role" of every backend, as the pgpool behind the
+# delegate IP reports them over pcp (pgha_pcp_nodes: "waiting" counts as up), bounded by
+# PGHA_REMOTE_STEP_SECONDS; fails when pgpool does not answer.
+pgha_node_pool_nodes() { pgha_pcp_nodes "$PGHA_DELEGATE_IP" "$PGHA_REMOTE_STEP_SECONDS"; }
+
+# _pgha_node_ask HOST: psql to postgres on HOST directly, as the pgpool role; SQL on stdin.
+_pgha_node_ask() {
+  local pw
+  pw=$(pgha_read_secret PGPOOL_PASSWORD) || return 1
+  # Bounded in total: a frozen peer completes the TCP handshake and then never answers.
+  PGPASSWORD=$pw PGCONNECT_TIMEOUT=$PGHA_CONNECT_TIMEOUT timeout "$PGHA_REMOTE_STEP_SECONDS" \
+    psql -X -h "$1" -p "$PGPORT" -U "$PGHA_PGPOOL_USER" -d postgres -At "${@:2}" 2>/dev/null
+}
+
+# pgha_node_running_primary_peer: the first other postgres node that answers as a primary, if any.
+pgha_node_running_primary_peer() {
+  local peer
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+    [[ "$peer" == "$PGHA_NODE" ]] && continue
+    if [[ "$(_pgha_node_ask "$peer" <<<'SELECT pg_is_in_recovery()')" == f ]]; then
+      echo "$peer"
+      return 0
+    fi
+  done
+}
+
+# pgha_node_slot_on HOST: this node's replication slot exists on HOST and still holds its WAL.
+pgha_node_slot_on() {
+  # psql expands :'slot' only in input it reads, not in -c.
+  [[ "$(_pgha_node_ask "$1" -v slot="$(pgha_slot_name "$PGHA_NODE")" \
+    <<<"SELECT count(*) FROM pg_replication_slots WHERE slot_name = :'slot' AND wal_status IS DISTINCT FROM 'lost'")" == 1 ]]
+}
+
+# pgha_node_recorded_upstream: the host this data directory streams from, or nothing when it
+# is not a standby.
+pgha_node_recorded_upstream() {
+  [[ -e "$PGDATA/standby.signal" ]] || return 0
+  sed -n "s/^primary_conninfo = '.*host=\([^ ']*\).*/\1/p" "$PGDATA/postgresql.auto.conf" | tail -n 1
+}
+
+# pgha_node_decide_start: before starting, a node that may have been away asks pgpool (through
+# the delegate IP) who the primary is; when pgpool is silent (down, starting, or busy with a
+# failover), whether another node already runs as primary. If another node is the healthy
+# primary and this one is not its standby with a slot there (an old primary, a wiped volume,
+# a standby of a dead primary or one whose slot was dropped), it must not start on its own
+# data. Prints "start" or "rejoin"; "start" also when nobody knows of a primary (the first
+# start of a cluster). Gathers the inputs of pgha_decide_primary_wait and pgha_decide_start
+# from the functions above and PGDATA, so a test can stub them, and says what it found.
+pgha_node_decide_start() {
+  local waited=0 primary='' nodes step has_data=no upstream slot='?' verdict what
+  while [[ -n "$PGHA_DELEGATE_IP" ]]; do
+    nodes=$(pgha_node_pool_nodes) || nodes=''
+    step=$(pgha_decide_primary_wait "$PGHA_NODE" "$nodes" "$waited" "$PGHA_PRIMARY_WAIT_SECONDS")
+    case "$step" in
+      silent)
+        primary=$(pgha_node_running_primary_peer)
+        if [[ -z "$primary" ]]; then
+          pgha_log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PGPOOL_PORT and no other node (${PGHA_POSTGRES_PEERS:-none}) runs as primary; going by the data on disk"
+        else
+          pgha_log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PGPOOL_PORT, but $primary runs as primary"
+        fi
+        break
+        ;;
+      primary\ *)
+        primary=${step#primary }
+        break
+        ;;
+      alone)
+        pgha_log rejoin-check "pgpool sees no other backend up (the cluster is starting, or every node was down); going by the data on disk"
+        break
+        ;;
+      timeout)
+        pgha_log rejoin-check "pgpool knows no healthy primary after $PGHA_PRIMARY_WAIT_SECONDS s; starting with the role on disk"
+        break
+        ;;
+    esac
+    pgha_log rejoin-check "pgpool knows no healthy primary yet while another backend is up (a failover may be under way); waiting ($waited/$PGHA_PRIMARY_WAIT_SECONDS s)"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  if [[ -s "$PGDATA/PG_VERSION" ]]; then has_data=yes; fi
+  upstream=$(pgha_node_recorded_upstream) || upstream=''
+  verdict=$(pgha_decide_start "$PGHA_NODE" "$primary" "$has_data" "$upstream" "$slot")
+  if [[ "$verdict" == "need slot" ]]; then
+    slot=gone
+    if pgha_node_slot_on "$primary"; then slot=present; fi
+    verdict=$(pgha_decide_start "$PGHA_NODE" "$primary" "$has_data" "$upstream" "$slot")
+  fi
+  case "$verdict" in
+    "start self") pgha_log rejoin-check "pgpool sees this node as the primary; starting" ;;
+    "start standby") pgha_log rejoin-check "this node is a standby of the primary $primary and its slot is there; starting" ;;
+    "rejoin slot-gone") pgha_log rejoin-check "this node is a standby of $primary but its replication slot $(pgha_slot_name "$PGHA_NODE") is gone there" ;;
+  esac
+  if [[ "$verdict" == rejoin\ * ]]; then
+    what="empty"
+    if [[ "$has_data" == yes && -n "$upstream" ]]; then
+      what="a standby of $upstream"
+    elif [[ "$has_data" == yes ]]; then
+      what="a former primary's"
+    fi
+    pgha_log rejoin-check "the primary is $primary and this node's data directory is $what; it must be rebuilt"
+  fi
+  echo "${verdict%% *}"
+}
+
+# pgha_node_hold_for_rejoin: keep postgres down and ask (through pgha-node rejoin, which
+# supervisor runs once sshd is up) to be rebuilt from the primary.
+pgha_node_hold_for_rejoin() {
+  touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  echo BACKUP >"$PGHA_ROLE_FILE"
+  pgha_log rejoin "held behind $PGHA_HOLD_MARKER, .node_role=BACKUP; pgha-node rejoin asks pgpool for pcp_recovery_node of node $PGHA_NODE_ID"
+}
+
+# pgha_node_rejoin: the entrypoint found another primary and held this node; ask pgpool (any
+# node, through the delegate IP) to rebuild it. pgpool runs recovery_1st_stage on the primary,
+# which has this node rewind onto the primary or clone it (pgha-node rebuild, over SSH), then
+# pgpool_remote_start releases the hold.
+pgha_node_rejoin() {
+  local n=0
+  [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
+  : "${PGHA_DELEGATE_IP:?}" "${PGHA_NODE_ID:?}"
+  # sshd must be listening before the primary connects back to clone this node.
+  pgha_wait_port 127.0.0.1 "$PGHA_SSH_PORT" 10 || pgha_log rejoin "WARNING: sshd is not listening on $PGHA_SSH_PORT after 10 s; asking all the same"
+  while ((n < PGHA_REJOIN_TRIES)); do
+    n=$((n + 1))
+    pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n/$PGHA_REJOIN_TRIES)"
+    if timeout "$PGHA_RECOVERY_WAIT_SECONDS" pcp_recovery_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" 2>&1 |
+      sed 's/^/  pcp_recovery_node: /' >&2; then
+      rm -f "$PGHA_REJOIN_REQUEST"
+      pgha_log rejoin "node $PGHA_NODE_ID rebuilt and attached as a standby"
+      return 0
+    fi
+    pgha_log rejoin "WARNING: pcp_recovery_node for node $PGHA_NODE_ID failed; check PCP_PASSWORD, pcp_port $PGHA_PCP_PORT on $PGHA_DELEGATE_IP and the primary's log (recovery_1st_stage); retrying in $PGHA_REJOIN_RETRY_SECONDS s"
+    sleep "$PGHA_REJOIN_RETRY_SECONDS"
+  done
+  pgha_die rejoin "node $PGHA_NODE_ID could not be rebuilt after $PGHA_REJOIN_TRIES attempts; postgres stays held. Run pcp_recovery_node -n $PGHA_NODE_ID by hand once the cause is fixed"
+}
+
+# --- Fencing: a primary that pgpool no longer routes to stops itself.
+
+# pgha_node_fence_verdict: "fence HOST" when this node runs as a primary while pgpool, asked
+# through the delegate IP, routes to HOST as its up primary and HOST confirms it is one; "ok"
+# otherwise (pgha_decide_fence), including when pgpool does not answer. Asks only what the
+# verdict needs: pgpool only on a primary, HOST only when pgpool names another node.
+pgha_node_fence_verdict() {
+  local role='?' nodes='?' peer='?' verdict
+  while verdict=$(pgha_decide_fence "$PGHA_NODE" "$role" "$nodes" "$peer") && [[ "$verdict" == need\ * ]]; do
+    case "$verdict" in
+      "need role") role=$(pgha_node_local_role) ;;
+      "need pool") nodes=$(pgha_node_pool_nodes) || nodes='' ;;
+      "need peer "*)
+        peer=standby
+        if pgha_node_peer_is_primary "${verdict#need peer }"; then peer=primary; fi
+        ;;
+    esac
+  done
+  echo "$verdict"
+}
+
+# pgha_node_peer_is_primary HOST: HOST answers, as the replication role (whose pass file
+# every process of the node can read; the pgpool role's secret stays with the entrypoint),
+# that it is not in recovery. Bounded in total.
+pgha_node_peer_is_primary() {
+  [[ "$(timeout "$PGHA_REMOTE_STEP_SECONDS" psql -X -At -d "host=$1 port=$PGPORT user=$PGHA_REPLICATION_USER dbname=postgres passfile=$PGHA_PGPASS_FILE connect_timeout=$PGHA_CONNECT_TIMEOUT" \
+    -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" == f ]]
+}
+
+# pgha_node_fence PRIMARY: stops postgres at once (immediate: not one more commit on a second
+# primary), holds it behind the marker and asks pgpool to rebuild it as PRIMARY's standby.
+pgha_node_fence() {
+  local primary=$1
+  pgha_log fence "this node runs as a primary but pgpool routes writes to $primary: stopping postgres now and rejoining as a standby"
+  touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  echo BACKUP >"$PGHA_ROLE_FILE"
+  pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
+    pgha_log fence "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
+  pgha_node_rejoin
+}

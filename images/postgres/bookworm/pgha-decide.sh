@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# source: shell/lib/pgha-decide.sh of pgha, copied verbatim into every image's build context by
+# `npm run generate`; edit the source, not the copy.
+#
+# The decisions the node scripts take, as pure functions: every input is an argument, the
+# verdict is printed (or is the exit status), nothing is read from disk, the network or the
+# environment, nothing is written. The callers gather the inputs; test/bats/decide-*.bats
+# check each verdict against a table. Sourced, never run.
+
+# --- postgres-side decisions below ---
+
+# Conventions: an input not gathered yet is passed as '?'. A decision that needs it to go on
+# prints "need NAME" instead of a verdict; the caller gathers that one input (a query, a
+# network call) and asks again, so nothing is asked that the verdict does not depend on. NODES
+# is pgpool's view of the backends, one "id|host|status|role" line each (pgha_node_pool_nodes);
+# empty when pgpool did not answer.
+
+# pgha_decide_local_role RUNNING IN_RECOVERY: what this node's postgres is, from whether it
+# runs (yes or no) and its answer to pg_is_in_recovery() (t or f; anything else is no answer):
+# primary, standby, stopped or unknown.
+pgha_decide_local_role() {
+  if [[ "$1" != yes ]]; then
+    echo stopped
+  elif [[ "$2" == f ]]; then
+    echo primary
+  elif [[ "$2" == t ]]; then
+    echo standby
+  else
+    echo unknown
+  fi
+}
+
+# _pgha_decide_pool_primary NODES: the first backend NODES lists up as primary, or nothing.
+_pgha_decide_pool_primary() {
+  awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$1"
+}
+
+# pgha_decide_primary_wait ME NODES WAITED LIMIT: one look, while a starting node waits for
+# pgpool to name the primary: "silent" (pgpool did not answer: ask the peers), "primary HOST"
+# (pgpool routes writes to HOST), "alone" (no backend but ME is up: the whole cluster is
+# starting, or every node was down, and no failover can be under way without a live standby),
+# "timeout" (WAITED reached LIMIT seconds) or "wait" (another backend is up but no primary:
+# a failover may be under way).
+pgha_decide_primary_wait() {
+  local me=$1 nodes=$2 waited=$3 limit=$4 primary
+  if [[ -z "$nodes" ]]; then
+    echo silent
+    return 0
+  fi
+  primary=$(_pgha_decide_pool_primary "$nodes")
+  if [[ -n "$primary" ]]; then
+    echo "primary $primary"
+  elif ! awk -F'|' -v me="$me" '$3 == "up" && $2 != me { found = 1 } END { exit !found }' <<<"$nodes"; then
+    echo alone
+  elif ((waited >= limit)); then
+    echo timeout
+  else
+    echo wait
+  fi
+}
+
+# pgha_decide_start ME PRIMARY HAS_DATA UPSTREAM SLOT: whether a node that may have been away
+# starts on its own data. PRIMARY: the node known to run as primary (empty: none known, as at
+# a cluster's first start); HAS_DATA: yes when the data directory holds a cluster; UPSTREAM:
+# the host it streams from as a standby (empty: not a standby); SLOT: present or gone, ME's
+# replication slot on PRIMARY. Prints "start none" (no primary known: the data on disk
+# decides), "start self" (ME is the primary), "start standby" (PRIMARY's standby, its slot
+# there), "need slot", "rejoin slot-gone" (failover.sh dropped it; the WAL it needs may be
+# gone) or "rejoin other" (empty, a former primary, a standby of another node): it must be
+# rebuilt from PRIMARY.
+pgha_decide_start() {
+  local me=$1 primary=$2 has_data=$3 upstream=$4 slot=$5
+  if [[ -z "$primary" ]]; then
+    echo "start none"
+  elif [[ "$primary" == "$me" ]]; then
+    echo "start self"
+  elif [[ "$has_data" == yes && "$upstream" == "$primary" ]]; then
+    case "$slot" in
+      '?') echo "need slot" ;;
+      present) echo "start standby" ;;
+      *) echo "rejoin slot-gone" ;;
+    esac
+  else
+    echo "rejoin other"
+  fi
+}
+
+# pgha_decide_fence ME ROLE NODES PEER_ROLE: "fence HOST" when ME runs as a primary while
+# pgpool routes writes to HOST as its up primary and HOST says itself it is a primary
+# (PEER_ROLE; pgpool's view can lag, as with a pgpool still starting); "ok" otherwise,
+# including when pgpool is silent (no evidence, no action: a whole-cluster start looks the
+# same). Asks for "need role", "need pool", "need peer HOST".
+pgha_decide_fence() {
+  local me=$1 role=$2 nodes=$3 peer=$4 primary
+  if [[ "$role" == '?' ]]; then
+    echo "need role"
+    return 0
+  fi
+  if [[ "$role" != primary ]]; then
+    echo ok
+    return 0
+  fi
+  if [[ "$nodes" == '?' ]]; then
+    echo "need pool"
+    return 0
+  fi
+  primary=$(_pgha_decide_pool_primary "$nodes")
+  if [[ -z "$primary" || "$primary" == "$me" ]]; then
+    echo ok
+  elif [[ "$peer" == '?' ]]; then
+    echo "need peer $primary"
+  elif [[ "$peer" == primary ]]; then
+    echo "fence $primary"
+  else
+    echo ok
+  fi
+}
+
+# pgha_decide_attach ME HELD ROLE SENDER NODES: "attach" when ME is a standby, not HELD (yes
+# or no), streaming from SENDER, and SENDER is the node pgpool routes writes to while pgpool
+# has ME down; "ok" otherwise. Asked on the node itself, "streaming from the new primary" is
+# true only once it has followed it: right after a failover it still names the dead primary
+# and must not be attached, or follow_primary never re-points it. Asks for "need role",
+# "need sender", "need pool".
+pgha_decide_attach() {
+  local me=$1 held=$2 role=$3 sender=$4 nodes=$5
+  if [[ "$held" == yes ]]; then
+    echo ok
+  elif [[ "$role" == '?' ]]; then
+    echo "need role"
+  elif [[ "$role" != standby ]]; then
+    echo ok
+  elif [[ "$sender" == '?' ]]; then
+    echo "need sender"
+  elif [[ -z "$sender" ]]; then
+    echo ok
+  elif [[ "$nodes" == '?' ]]; then
+    echo "need pool"
+  elif [[ -n "$nodes" && "$(_pgha_decide_pool_primary "$nodes")" == "$sender" ]] &&
+    awk -F'|' -v me="$me" '$2 == me && $3 == "down" { found = 1 } END { exit !found }' <<<"$nodes"; then
+    echo attach
+  else
+    echo ok
+  fi
+}
+
+# pgha_decide_disk FREE RESERVE ROLE CAUGHT_UP: on a primary whose volume has less than
+# RESERVE MB free (FREE, in MB; empty when df could not tell): "handover" when CAUGHT_UP
+# streaming standbys (at least one) have flushed all the WAL this primary flushed (with
+# synchronous replication every acknowledged commit is there; asynchronous, the few
+# milliseconds to the stop are the usual asynchronous risk), "full" when none has (the
+# primary keeps running: reads work, writes that need space fail); "ok" otherwise. Asks for
+# "need role", "need caught-up".
+pgha_decide_disk() {
+  local free=$1 reserve=$2 role=$3 caught_up=$4
+  if [[ ! "$free" =~ ^[0-9]+$ ]] || ((free >= reserve)); then
+    echo ok
+  elif [[ "$role" == '?' ]]; then
+    echo "need role"
+  elif [[ "$role" != primary ]]; then
+    echo ok
+  elif [[ "$caught_up" == '?' ]]; then
+    echo "need caught-up"
+  elif [[ "$caught_up" =~ ^[0-9]+$ ]] && ((caught_up > 0)); then
+    echo handover
+  else
+    echo full
+  fi
+}
+
+# --- pgpool-side decisions below ---
+
+# pgha_decide_promotion CANDIDATE DURABILITY BACKENDS REPORTS...: the standby to promote after
+# the primary failed. pgpool's CANDIDATE is the lowest-numbered live node, not the one holding
+# the most WAL: with synchronous replication and a lagging standby, promoting it would lose
+# commits another standby confirmed. BACKENDS is how many backends pgpool.conf names; REPORTS
+# are "HOST=LSN", the WAL position each standby asked says it received (LSN empty, or not a
+# position, when it did not answer), or the single word '?' before they are asked.
+#   "promote HOST"  the most advanced standby; CANDIDATE on a tie, or when no report beats it
+#   "need reports"  REPORTS is '?' and the standbys are to be asked first
+#   "refuse HOST..." durability strict, and these standbys did not answer
+# Asked only with more than two backends, or with durability strict: then every acknowledged
+# commit is on at least one standby (commits always waited for one), and WAL is received in
+# order, so the most advanced of all holds them all, and a standby that cannot answer (even
+# one detached earlier) may be the only one with the last commits: nothing is promoted.
+pgha_decide_promotion() {
+  local candidate=$1 durability=$2 backends=$3 report host value best=$1 best_value=-1 missing=''
+  shift 3
+  if [[ "$durability" != strict ]] && ((backends <= 2)); then
+    echo "promote $candidate"
+    return 0
+  elif [[ "$*" == '?' ]]; then
+    echo "need reports"
+    return 0
+  fi
+  for report in "$@"; do
+    host=${report%%=*}
+    if ! value=$(pgha_lsn_value "${report#*=}"); then
+      missing+=" $host"
+    elif ((value > best_value)) || { ((value == best_value)) && [[ "$host" == "$candidate" ]]; }; then
+      best=$host
+      best_value=$value
+    fi
+  done
+  if [[ -n "$missing" && "$durability" == strict ]]; then
+    echo "refuse$missing"
+  else
+    echo "promote $best"
+  fi
+}

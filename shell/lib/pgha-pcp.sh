@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# source: shell/lib/pgha-pcp.sh of pgha, copied verbatim into every image's build context by
+# `npm run generate`; edit the source, not the copy.
+#
+# pgpool as its pcp interface reports it: the backends and the watchdog, every call bounded.
+# pcp answers while pgpool fails over and while no backend is up (SHOW pool_nodes needs a
+# backend session, so it is refused exactly when the answer matters). Sourced by pgha-lib.sh,
+# never on its own.
+
+# pgha_pcp_nodes HOST SECONDS: "id|host|status|role" of every backend, in id order, as the
+# pgpool at HOST reports them, bounded by SECONDS in total; fails when pcp does not answer.
+pgha_pcp_nodes() {
+  local out
+  out=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$2" pcp_node_info -h "$1" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w 2>/dev/null) || return 1
+  # One line per backend, in id order: hostname port status weight status_name backend_status role ...
+  # "waiting" is a backend that is up but that no pgpool child has connected to since its last
+  # status change (a pgpool that just became leader reports its primary so): it is up. Read as
+  # anything else, an old primary returning right after a leader change started as a second
+  # primary, and its fence loop never saw pgpool's primary.
+  awk '{ status = $5 == "waiting" ? "up" : $5; print NR - 1 "|" $1 "|" status "|" $7 }' <<<"$out"
+}
+
+# --- The watchdog, as this node's pcp sees it (pgpool image).
+
+# pgha_watchdog_info SECONDS: pcp_watchdog_info -v of this node, bounded by SECONDS in total;
+# empty when it does not answer (pgpool starting, stopped or stuck), never an error.
+pgha_watchdog_info() {
+  PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$1" pcp_watchdog_info -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null || true
+}
+
+# pgha_watchdog_status INFO NODE: the status name (LEADER, STANDBY, LOST, ...) INFO gives NODE.
+pgha_watchdog_status() {
+  awk -v node="$2" -F' *: *' '/^Host Name/ { host = $2 } /^Status Name/ && host == node { print $2; exit }' <<<"$1"
+}
+
+# pgha_watchdog_leader INFO: the host name of the watchdog leader INFO names; empty without one.
+pgha_watchdog_leader() {
+  awk -F' *: *' '/^Leader Host Name/ { print $2; exit }' <<<"$1"
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# source: shell/postgres/node-watch.sh of pgha, copied verbatim into the postgres image's build
+# context by `npm run generate`; edit the source, not the copy.
+#
+# pgha-node's watch loop (supervisor runs `pgha-node watch-loop`): every few seconds it checks
+# this node against pgpool's view and its own data volume, fences a primary pgpool no longer
+# routes to (node-rejoin.sh), attaches a standby that streams from pgpool's primary while pgpool
+# has it down, and hands a primary whose volume runs full over to a standby. The verdicts are
+# pgha-decide.sh's; this file gathers their inputs and acts. Sourced by pgha-node.sh, never run.
+
+# --- A full data volume: a primary hands over while a standby has all its WAL.
+
+# pgha_node_disk_verdict: ok, handover or full (pgha_decide_disk) for this node's data volume;
+# the local role and the standbys' WAL are asked only on a volume below the reserve.
+pgha_node_disk_verdict() {
+  local free role='?' caught_up='?' verdict
+  free=$(pgha_node_disk_free_mb) || free=''
+  while verdict=$(pgha_decide_disk "$free" "$PGHA_DISK_RESERVE_MB" "$role" "$caught_up") && [[ "$verdict" == need\ * ]]; do
+    case "$verdict" in
+      "need role") role=$(pgha_node_local_role) ;;
+      "need caught-up")
+        caught_up=$(pgha_node_psql -c "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND flush_lsn >= pg_current_wal_flush_lsn()" 2>/dev/null) || caught_up=''
+        ;;
+    esac
+  done
+  echo "$verdict"
+}
+
+# pgha_node_disk_hand_over: stop the primary at once (a shutdown checkpoint needs room the
+# volume no longer has) and hold it; pgpool's health check then fails it over to the standby
+# that has its WAL. The node asks to be rebuilt once the volume has room again.
+pgha_node_disk_hand_over() {
+  pgha_log disk "the data volume has $(pgha_node_disk_free_mb) MB free (reserve $PGHA_DISK_RESERVE_MB MB) and a standby has all the WAL: stopping postgres so pgpool promotes it; this node rejoins as a standby once $((2 * PGHA_DISK_RESERVE_MB)) MB are free"
+  touch "$PGHA_DISK_FULL_MARKER"
+  touch "$PGHA_HOLD_MARKER" || pgha_log disk "WARNING: cannot create $PGHA_HOLD_MARKER on the full volume"
+  echo BACKUP >"$PGHA_ROLE_FILE" || true
+  pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
+    pgha_log disk "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
+}
+
+# pgha_node_disk_rejoin_if_room: a node held because its volume ran full asks to be rebuilt
+# once twice the reserve is free (an operator removed what filled it, or grew the volume).
+pgha_node_disk_rejoin_if_room() {
+  local free
+  [[ -e "$PGHA_DISK_FULL_MARKER" && -e "$PGHA_HOLD_MARKER" ]] || return 0
+  free=$(pgha_node_disk_free_mb)
+  [[ -n "$free" ]] && ((free >= 2 * PGHA_DISK_RESERVE_MB)) || return 0
+  pgha_log disk "the data volume has $free MB free again: asking to be rebuilt as a standby"
+  rm -f "$PGHA_DISK_FULL_MARKER"
+  touch "$PGHA_REJOIN_REQUEST"
+  pgha_node_rejoin
+}
+
+# --- Attaching: a standby that streams from pgpool's primary while pgpool has it down.
+
+# pgha_node_wal_sender: the host this standby streams from right now (its walreceiver is
+# streaming), or nothing.
+pgha_node_wal_sender() {
+  pgha_node_psql -c "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null || true
+}
+
+# pgha_node_attach_verdict: "attach" when this node is a standby, not held, streaming from the
+# node pgpool (through the delegate IP) routes writes to, while pgpool has this node down;
+# "ok" otherwise (pgha_decide_attach). This replaces pgpool's auto_failback, which decides on
+# the primary's pg_stat_replication as last seen by a pgpool node's check worker: right after a
+# failover that is stale, and the other pgpool nodes attached a standby the leader had just
+# marked down to re-point it (pgpool's follow degeneration), so follow_primary never ran for it
+# and it kept streaming from nowhere.
+pgha_node_attach_verdict() {
+  local held=no role='?' sender='?' nodes='?' verdict
+  if [[ -e "$PGHA_HOLD_MARKER" ]]; then held=yes; fi
+  while verdict=$(pgha_decide_attach "$PGHA_NODE" "$held" "$role" "$sender" "$nodes") && [[ "$verdict" == need\ * ]]; do
+    case "$verdict" in
+      "need role") role=$(pgha_node_local_role) ;;
+      "need sender") sender=$(pgha_node_wal_sender) ;;
+      "need pool") nodes=$(pgha_node_pool_nodes) || nodes='' ;;
+    esac
+  done
+  echo "$verdict"
+}
+
+# pgha_node_attach: pcp_attach_node for this node through the delegate IP (bounded); pgpool
+# runs failback.sh, which restores synchronous replication if the primary had suspended it.
+pgha_node_attach() {
+  pgha_log attach "streaming from the primary $(pgha_node_wal_sender) while pgpool has node $PGHA_NODE_ID down: attaching it (pcp_attach_node)"
+  if timeout "$PGHA_REMOTE_STEP_SECONDS" pcp_attach_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" >/dev/null 2>&1; then
+    pgha_log attach "node $PGHA_NODE_ID attached"
+  else
+    pgha_log attach "WARNING: pcp_attach_node -n $PGHA_NODE_ID failed or took over $PGHA_REMOTE_STEP_SECONDS s; trying again at the next check"
+  fi
+}
+
+# pgha_node_disk_watch: counts the watch checks in a row that find the primary's volume below
+# the reserve (PGHA_DISK_LOW_TICKS, kept by the loop); at PGHA_DISK_TICKS it hands over, or,
+# with no standby to take over, says so once a minute.
+PGHA_DISK_LOW_TICKS=0
+pgha_node_disk_watch() {
+  local verdict
+  verdict=$(pgha_node_disk_verdict)
+  if [[ "$verdict" == ok ]]; then
+    PGHA_DISK_LOW_TICKS=0
+    return 0
+  fi
+  PGHA_DISK_LOW_TICKS=$((PGHA_DISK_LOW_TICKS + 1))
+  ((PGHA_DISK_LOW_TICKS >= PGHA_DISK_TICKS)) || return 0
+  if [[ "$verdict" == handover ]]; then
+    PGHA_DISK_LOW_TICKS=0
+    pgha_node_disk_hand_over
+  elif (((PGHA_DISK_LOW_TICKS - PGHA_DISK_TICKS) % (60 / PGHA_WATCH_INTERVAL_SECONDS + 1) == 0)); then
+    pgha_log disk "WARNING: the data volume has $(pgha_node_disk_free_mb) MB free (reserve $PGHA_DISK_RESERVE_MB MB) and no standby has all the WAL to take over: this primary keeps running; writes that need space fail until space is freed"
+  fi
+}
+
+# pgha_node_check_superuser_role: POSTGRES_USER is made only at the first initialisation (as
+# the official image does); a cluster started later with another POSTGRES_USER has no such role
+# and its clients cannot log in. Says so once postgres answers; fails while it does not.
+pgha_node_check_superuser_role() {
+  local found
+  found=$(pgha_node_psql -v u="$POSTGRES_USER" <<<"SELECT count(*) FROM pg_roles WHERE rolname = :'u'" 2>/dev/null) || return 1
+  [[ "$found" == 0 ]] || return 0
+  pgha_log start "WARNING: POSTGRES_USER=$POSTGRES_USER has no role in this database cluster: POSTGRES_USER is used only at the first initialisation; create the role (CREATE ROLE \"$POSTGRES_USER\" LOGIN SUPERUSER PASSWORD ...) or set POSTGRES_USER back"
+}
+
+# pgha_node_watch_loop: every PGHA_WATCH_INTERVAL_SECONDS, for as long as the node runs
+# (supervisor keeps it running): the superuser role (until it has been checked once), fencing
+# (a fenced node checks nothing else that round), attaching, the disk watch, and the rejoin of
+# a node held for a full volume. A node without a delegate IP has no pgpool to ask.
+pgha_node_watch_loop() {
+  local verdict role_checked=0
+  if [[ -z "$PGHA_DELEGATE_IP" ]]; then
+    pgha_log watch "no delegate IP (a standalone node): nothing to fence against or attach to"
+    exec sleep infinity
+  fi
+  : "${PGHA_NODE_ID:?}"
+  while :; do
+    sleep "$PGHA_WATCH_INTERVAL_SECONDS"
+    if ((!role_checked)) && pgha_node_check_superuser_role; then role_checked=1; fi
+    verdict=$(pgha_node_fence_verdict)
+    if [[ "$verdict" == fence\ * ]]; then
+      pgha_node_fence "${verdict#fence }"
+      continue
+    fi
+    if [[ "$(pgha_node_attach_verdict)" == attach ]]; then pgha_node_attach; fi
+    pgha_node_disk_watch
+    pgha_node_disk_rejoin_if_room
+  done
+}
+
