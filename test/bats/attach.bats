@@ -72,12 +72,23 @@ pool() { POOL_ANSWER=$(printf '%s\n' "$@"); }
 @test "attach asks the pgpool behind the delegate IP for this node only, bounded" {
   CALLS="$BATS_TEST_TMPDIR/calls"
   export PGHA_REMOTE_STEP_SECONDS=7 PGHA_PCP_PORT=9898 PGHA_PCP_USER=pgpool
-  timeout() { echo "timeout $*" >>"$CALLS"; }
+  timeout() {
+    echo "timeout $*" >>"$CALLS"
+    echo "pcp_attach_node -- Command Successful"
+  }
   run pgha_node_attach
   [[ "$status" -eq 0 ]]
   [[ "$(cat "$CALLS")" == "timeout 7 pcp_attach_node -h 172.30.0.100 -p 9898 -U pgpool -w -n 2" ]]
   [[ "$output" == *"action=attach: streaming from the primary pg1 while pgpool has node 2 down: attaching it"* ]]
   [[ "$output" == *"node 2 attached"* ]]
+}
+
+@test "an attach that pcp answers with ERROR (exit status 0) is not reported as done" {
+  export PGHA_REMOTE_STEP_SECONDS=7 PGHA_PCP_PORT=9898 PGHA_PCP_USER=pgpool
+  timeout() { echo "ERROR: node 2 is not in down status" >&2; }
+  run pgha_node_attach
+  [[ "$output" != *"node 2 attached"* ]]
+  [[ "$output" == *"WARNING: pcp_attach_node -n 2 failed"* ]]
 }
 
 @test "only what the verdict needs is asked: nothing on a held node, pgpool not while the node does not stream" {

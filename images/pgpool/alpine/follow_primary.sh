@@ -37,8 +37,8 @@ pgha_ssh "$failed_node_host" pgha-node follow "$new_main_node_host" "$new_main_n
   pgha_die follow "$failed_node_host could not follow $new_main_node_host: see its container log"
 
 pgha_log follow "attaching node $failed_node_id with pcp_attach_node"
-PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$PGHA_REMOTE_STEP_SECONDS" pcp_attach_node -h localhost -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$failed_node_id" ||
-  pgha_die follow "pcp_attach_node for node $failed_node_id failed: check pcp.conf and PCPPASSFILE (PCP_PASSWORD)"
+said=$(pgha_pcp_run "$PGHA_REMOTE_STEP_SECONDS" localhost pcp_attach_node -n "$failed_node_id") ||
+  pgha_die follow "pcp_attach_node for node $failed_node_id failed (${said//$'\n'/ }): check pcp.conf and PCPPASSFILE (PCP_PASSWORD)"
 pgha_ssh "$new_main_node_host" pgha-node sync-restore ||
   pgha_log follow "WARNING: could not restore synchronous replication on $new_main_node_host"
 pgha_log follow "node $failed_node_id ($failed_node_host) is a standby of $new_main_node_host again"

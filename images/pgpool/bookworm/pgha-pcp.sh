@@ -20,6 +20,24 @@ pgha_pcp_nodes() {
   awk '{ status = $5 == "waiting" ? "up" : $5; print NR - 1 "|" $1 "|" status "|" $7 }' <<<"$out"
 }
 
+# pgha_pcp_run SECONDS HOST COMMAND [ARGS...]: a pcp action (pcp_attach_node,
+# pcp_recovery_node, ...) against the pgpool at HOST, bounded by SECONDS in total; prints what
+# pcp said (stdout and stderr). Succeeds only when pcp printed its success line: pcp's client
+# in 4.7 exits 0 whenever it connected, also after the server answered ERROR
+# (src/tools/pcp/pcp_frontend_client.c ends in `return 0` on both paths), so its exit status
+# alone reported a failed "1st stage" of an online recovery as done.
+pgha_pcp_run() {
+  local seconds=$1 host=$2 command=$3 out rc=0
+  shift 3
+  out=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$seconds" "$command" -h "$host" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w "$@" 2>&1) || rc=$?
+  [[ -z "$out" ]] || printf '%s\n' "$out"
+  ((rc == 124)) && printf '%s\n' "no answer within $seconds s"
+  ((rc == 0)) && pgha_pcp_succeeded "$command" "$out"
+}
+
+# pgha_pcp_succeeded COMMAND OUTPUT: whether OUTPUT holds COMMAND's success line.
+pgha_pcp_succeeded() { grep -qxF "$1 -- Command Successful" <<<"$2"; }
+
 # --- The watchdog, as this node's pcp sees it (pgpool image).
 
 # pgha_watchdog_info SECONDS: pcp_watchdog_info -v of this node, bounded by SECONDS in total;

@@ -128,7 +128,7 @@ pgha_node_hold_for_rejoin() {
 # which has this node rewind onto the primary or clone it (pgha-node rebuild, over SSH), then
 # pgpool_remote_start releases the hold.
 pgha_node_rejoin() {
-  local n=0
+  local n=0 said
   [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
   : "${PGHA_DELEGATE_IP:?}" "${PGHA_NODE_ID:?}"
   # sshd must be listening before the primary connects back to clone this node.
@@ -136,12 +136,13 @@ pgha_node_rejoin() {
   while ((n < PGHA_REJOIN_TRIES)); do
     n=$((n + 1))
     pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n/$PGHA_REJOIN_TRIES)"
-    if timeout "$PGHA_RECOVERY_WAIT_SECONDS" pcp_recovery_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" 2>&1 |
-      sed 's/^/  pcp_recovery_node: /' >&2; then
+    if said=$(pgha_pcp_run "$PGHA_RECOVERY_WAIT_SECONDS" "$PGHA_DELEGATE_IP" pcp_recovery_node -n "$PGHA_NODE_ID"); then
+      printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
       rm -f "$PGHA_REJOIN_REQUEST"
       pgha_log rejoin "node $PGHA_NODE_ID rebuilt and attached as a standby"
       return 0
     fi
+    printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
     pgha_log rejoin "WARNING: pcp_recovery_node for node $PGHA_NODE_ID failed; check PCP_PASSWORD, pcp_port $PGHA_PCP_PORT on $PGHA_DELEGATE_IP and the primary's log (recovery_1st_stage); retrying in $PGHA_REJOIN_RETRY_SECONDS s"
     sleep "$PGHA_REJOIN_RETRY_SECONDS"
   done

@@ -83,7 +83,7 @@ pgha_node_attach_verdict() {
 # runs failback.sh, which restores synchronous replication if the primary had suspended it.
 pgha_node_attach() {
   pgha_log attach "streaming from the primary $(pgha_node_wal_sender) while pgpool has node $PGHA_NODE_ID down: attaching it (pcp_attach_node)"
-  if timeout "$PGHA_REMOTE_STEP_SECONDS" pcp_attach_node -h "$PGHA_DELEGATE_IP" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -n "$PGHA_NODE_ID" >/dev/null 2>&1; then
+  if pgha_pcp_run "$PGHA_REMOTE_STEP_SECONDS" "$PGHA_DELEGATE_IP" pcp_attach_node -n "$PGHA_NODE_ID" >/dev/null; then
     pgha_log attach "node $PGHA_NODE_ID attached"
   else
     pgha_log attach "WARNING: pcp_attach_node -n $PGHA_NODE_ID failed or took over $PGHA_REMOTE_STEP_SECONDS s; trying again at the next check"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bats
+# pgha_pcp_run: a pcp action counts as done only when pcp printed its success line. pcp's client
+# (4.7) exits 0 once connected, also after the server answered ERROR: the exit status alone let
+# `pgha-node rejoin` log "rebuilt and attached" right after a failed recovery's "1st stage".
+
+setup() {
+  # shellcheck source=/dev/null
+  . "$BATS_TEST_DIRNAME/../../images/postgres/bookworm/pgha-lib.sh"
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+  PGHA_PCPPASS_FILE=/dev/null
+}
+
+# stub NAME BODY: an executable NAME on PATH running BODY (timeout runs executables, not functions).
+stub() {
+  printf '#!/usr/bin/env bash\n%s\n' "$2" >"$BATS_TEST_TMPDIR/bin/$1"
+  chmod +x "$BATS_TEST_TMPDIR/bin/$1"
+}
+
+@test "a pcp action succeeds only on its own success line, whatever pcp's exit status" {
+  # Each row: the command run | what the stub pcp does | expected status | a line the output must hold.
+  local -a rows=(
+    'pcp_recovery_node|echo "pcp_recovery_node -- Command Successful"|0|pcp_recovery_node -- Command Successful'
+    'pcp_recovery_node|echo "ERROR: executing recovery, execution of command failed at \"1st stage\"" >&2; exit 0|1|ERROR: executing recovery'
+    'pcp_attach_node|echo "ERROR: invalid node id" >&2|1|ERROR: invalid node id'
+    'pcp_attach_node|echo "ERROR: connection to host \"x\" failed" >&2; exit 1|1|connection to host'
+    'pcp_recovery_node|echo "pcp_attach_node -- Command Successful"|1|pcp_attach_node -- Command Successful'
+    'pcp_attach_node|echo "pcp_attach_node -- Command Successful"; exit 1|1|pcp_attach_node -- Command Successful'
+    'pcp_attach_node|sleep 5; echo "pcp_attach_node -- Command Successful"|1|no answer within 1 s'
+  )
+  local row command body expected line
+  for row in "${rows[@]}"; do
+    IFS='|' read -r command body expected line <<<"$row"
+    stub "$command" "$body"
+    run pgha_pcp_run 1 pgpool0 "$command" -n 0
+    [[ "$status" -eq "$expected" && "$output" == *"$line"* ]] || {
+      echo "row '$row': status $status, output '$output'"
+      false
+    }
+  done
+}
+
+@test "pcp is called with the host, port, user and pass file, and the action's own arguments" {
+  stub pcp_attach_node 'echo "args: $* pass=$PCPPASSFILE"; echo "pcp_attach_node -- Command Successful"'
+  PGHA_PCP_PORT=9898 PGHA_PCP_USER=pgpool PGHA_PCPPASS_FILE=/run/x/pcppass run pgha_pcp_run 3 10.0.0.5 pcp_attach_node -n 1
+  [[ "$status" -eq 0 ]]
+  [[ "${lines[0]}" == "args: -h 10.0.0.5 -p 9898 -U pgpool -w -n 1 pass=/run/x/pcppass" ]]
+}
+
+@test "rejoin: a recovery pcp answers with ERROR (exit 0) is retried, never logged as rebuilt, and the request stays" {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_NODE_ID=0 PGHA_DELEGATE_IP=172.30.0.100
+  export PGHA_HOME="$BATS_TEST_TMPDIR"
+  # shellcheck source=/dev/null
+  . "$CONTEXT/pgha-node.sh"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_REJOIN_TRIES=2 PGHA_REJOIN_RETRY_SECONDS=0
+  touch "$PGHA_REJOIN_REQUEST"
+  pgha_wait_port() { true; }
+  stub pcp_recovery_node 'echo "ERROR: executing recovery, execution of command failed at \"1st stage\"" >&2; echo "DETAIL: command:\"recovery_1st_stage\"" >&2'
+  run pgha_node_rejoin
+  [[ "$status" -ne 0 ]]
+  [[ "$output" != *"rebuilt and attached"* ]]
+  [[ "$(grep -c 'pcp_recovery_node: ERROR: executing recovery' <<<"$output")" -eq 2 ]]
+  [[ "$output" == *"could not be rebuilt after 2 attempts"* ]]
+  [[ -e "$PGHA_REJOIN_REQUEST" ]]
+  # And once pgpool says it is done, it is done.
+  stub pcp_recovery_node 'echo "pcp_recovery_node -- Command Successful"'
+  run pgha_node_rejoin
+  [[ "$status" -eq 0 ]]
+  [[ "$output" == *"node 0 rebuilt and attached as a standby"* ]]
+  [[ ! -e "$PGHA_REJOIN_REQUEST" ]]
+}
