@@ -83,7 +83,7 @@ function benchRows(benches: { rec: BenchRecord }[]): string[] {
     const pairs = keys.map((k) => ({ clients: k.split('/')[1], pgpool: newest.ratios[k]?.pgpool?.median, pgbouncer: newest.ratios[k]?.pgbouncer?.median }));
     const ok = pairs.every((p) => p.pgpool !== undefined && p.pgbouncer !== undefined && p.pgpool >= floor && p.pgpool >= p.pgbouncer);
     const text = pairs.map((p) => `${p.clients} clients ${p.pgpool?.toFixed(2) ?? '-'} (pgbouncer ${p.pgbouncer?.toFixed(2) ?? '-'})`).join(', ');
-    return `| ${label} | ${text} | ${newest.options.rounds} | ${run(newest)} | ${ok ? 'yes' : '**no**: what bounds it is in the README, "Measuring"'} |`;
+    return `| ${label} | ${text} | ${newest.options.rounds} | ${run(newest)} | ${ok ? 'yes' : '**no**: what bounds it is in docs/measuring.md'} |`;
   });
 }
 

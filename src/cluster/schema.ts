@@ -110,7 +110,7 @@ export const clusterSchema = z
             // connect bound (connectTimeoutMs, the smaller): detection is about period +
             // (retries + 1) x connect bound. A live backend on a saturated host answers the
             // connect at once (the kernel does) and then gets timeoutSeconds for fork, TLS,
-            // SCRAM and the query. See the README's "Failover timings".
+            // SCRAM and the query. See docs/failure-modes.md, "Failover timings".
             periodSeconds: seconds(1, 3600).default(1),
             timeoutSeconds: seconds(1, 3600).default(10),
             maxRetries: seconds(0, 100).default(1),

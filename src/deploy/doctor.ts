@@ -126,7 +126,7 @@ async function checkPoolNodes({ cluster, topo, c, running, add }: DoctorRun): Pr
 
 /**
  * Every pgpool node should see the backends as the leader does: a standby pgpool can keep a
- * stale "down" (README, known problems), which matters once it serves clients or leads.
+ * stale "down" (docs/failure-modes.md, "Known problems"), which matters once it serves clients or leads.
  */
 async function checkPgpoolViews({ cluster, topo, c, running, add }: DoctorRun): Promise<void> {
   const pgpools = topo.pgpool.filter((p) => running.has(p.host));

@@ -328,7 +328,7 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     const doctor = await tc.cli('doctor');
     expect(doctor.exitCode).not.toBe(0);
     expect(doctor.stdout).toMatch(new RegExp(`FAIL\\s+ssh \\S+ → ${standby.host}:`));
-    // The README's repair: put SSH right, promote the standby on its node, then tell pgpool
+    // The repair docs/failure-modes.md gives: put SSH right, promote the standby on its node, then tell pgpool
     // (pcp_promote_node without --switchover: there is no primary left to switch from).
     await sh(tc.container(standby.host), 'mv /run/pgha/ssh/authorized_keys.away /run/pgha/ssh/authorized_keys', { check: true });
     await sh(tc.container(standby.host), 'pgha-node promote', { user: 'postgres', check: true });
