@@ -177,3 +177,16 @@ logged() { grep -q -- "$1" "$BATS_TEST_TMPDIR/log"; }
   decides rejoin
   logged "the primary is pg1 and this node's data directory is a former primary's; it must be rebuilt"
 }
+
+@test "a wait limit that is not a number ends the wait (no verdict is never a reason to loop)" {
+  pool "0|pg0|down|standby" "1|pg1|up|standby"
+  PGHA_PRIMARY_WAIT_SECONDS=abc
+  # A loop that never ends would sleep for ever: the 50th sleep ends the case instead.
+  sleep() {
+    SLEPT=$((${SLEPT:-0} + 1))
+    ((SLEPT < 50)) || exit 99
+  }
+  run pgha_node_decide_start
+  [[ "$status" -ne 99 ]]
+  [[ "${lines[-1]}" == start ]]
+}

@@ -85,6 +85,12 @@ pgha_node_decide_start() {
         pgha_log rejoin-check "pgpool knows no healthy primary after $PGHA_PRIMARY_WAIT_SECONDS s; starting with the role on disk"
         break
         ;;
+      wait) ;;
+      *)
+        # No verdict (a wait limit that is not a number): never loop without a bound.
+        pgha_log rejoin-check "WARNING: no verdict on waiting for a primary (PGHA_PRIMARY_WAIT_SECONDS=${PGHA_PRIMARY_WAIT_SECONDS@Q}); starting with the role on disk"
+        break
+        ;;
     esac
     pgha_log rejoin-check "pgpool knows no healthy primary yet while another backend is up (a failover may be under way); waiting ($waited/$PGHA_PRIMARY_WAIT_SECONDS s)"
     sleep 2
