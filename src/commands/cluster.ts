@@ -8,7 +8,7 @@ import { changesOnly, clusterDown, clusterUp, deployFiles, missingImages, staleD
 import type Docker from 'dockerode';
 import { connectEngine, imageExists } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
-import { clusterImages, releaseImages } from '../images/catalog.js';
+import { clusterImages, releaseImages, type ImageSpec } from '../images/catalog.js';
 import { loadProject, type ProjectOptions } from '../project.js';
 import { render } from '../render/render.js';
 import { logUpdateStderr } from 'log-update';
@@ -48,7 +48,7 @@ export function clusterInputs(root: string, opts: ClusterOptions) {
   const { catalog, cluster } = project;
   const dir = resolve(opts.dir ?? resolve(root, 'deploy', cluster.name));
   const images = clusterImages(catalog, cluster);
-  return { cluster, topo: topology(cluster), files: deployFiles(rendered, cluster), dir, images };
+  return { cluster, topo: topology(cluster), files: deployFiles(rendered, cluster), dir, images, catalog };
 }
 
 /**
@@ -59,11 +59,11 @@ export function clusterInputs(root: string, opts: ClusterOptions) {
 export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Promise<void> {
   // Flags first: a bad --wait is refused before anything is started.
   const { wait } = parseFlags(z.object({ wait: wholeNumber(1, 86_400) }), { wait: opts.wait }, { wait: '--wait' });
-  const { cluster, topo, files, dir, images } = clusterInputs(root, opts);
+  const { cluster, topo, files, dir, images, catalog } = clusterInputs(root, opts);
   const stale = staleDeployFiles(files, dir);
   if (stale.length) throw new UsageError(stale);
   const docker = await connectEngine();
-  if (opts.build) await buildMissing(root, opts, docker, Object.values(images));
+  if (opts.build) await buildMissing(root, opts, docker, catalog, Object.values(images));
   const missing = await missingImages(docker, Object.values(images));
   if (missing.length) throw new UsageError(missing);
   const status = await clusterUp(docker, cluster, topo, dir, { say, waitSeconds: wait, progress: process.stderr.isTTY ? liveLine() : changesOnly(say) });
@@ -76,14 +76,14 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
 }
 
 /** `cluster up --build`: builds, as `pgha build --only` does, the cluster's images the engine lacks. */
-async function buildMissing(root: string, opts: ClusterUpOptions, docker: Docker, refs: string[]): Promise<void> {
+async function buildMissing(root: string, opts: ClusterUpOptions, docker: Docker, catalog: readonly ImageSpec[], refs: string[]): Promise<void> {
   const absent: string[] = [];
   for (const ref of refs) if (!(await imageExists(docker, ref))) absent.push(ref);
   if (!absent.length) {
     say(`images present: ${refs.join(', ')}`);
     return;
   }
-  const names = releaseImages(loadProject(root, { manifest: opts.manifest, cluster: null }).catalog)
+  const names = releaseImages(catalog)
     .filter((spec) => absent.includes(spec.ref))
     .map((spec) => spec.name);
   say(`building the missing images: ${names.join(', ')}`);
