@@ -24,6 +24,46 @@ pgha_node_local_role() {
   pgha_decide_local_role "$running" "$answer"
 }
 
+# pgha_node_state: "KIND TIMELINE LSN" of this node's data, for convergence (pgha_decide_converge
+# reads it; peers ask it over SSH, which also proves the node is not frozen). Running: primary
+# or standby, the timeline it writes or receives and its flushed or received position.
+# Stopped: held (behind the hold marker) or stopped, the newest timeline its pg_wal has a file
+# or history of (a promotion killed before its first checkpoint still shows), and its last
+# checkpoint. Fails when postgres runs but does not answer.
+pgha_node_state() {
+  local role kind tl lsn
+  role=$(pgha_node_local_role)
+  case "$role" in
+    primary | standby)
+      read -r tl lsn < <(pgha_node_psql -F ' ' -c "SELECT CASE WHEN pg_is_in_recovery() THEN greatest(coalesce((SELECT received_tli FROM pg_stat_wal_receiver), 0), (SELECT timeline_id FROM pg_control_checkpoint())) ELSE ('x' || substr(pg_walfile_name(pg_current_wal_flush_lsn()), 1, 8))::bit(32)::int END, CASE WHEN pg_is_in_recovery() THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_flush_lsn() END") || return 1
+      kind=$role
+      ;;
+    stopped)
+      kind=stopped
+      [[ -e "$PGHA_HOLD_MARKER" ]] && kind=held
+      tl=$(pgha_node_wal_timeline)
+      lsn=$(LC_ALL=C pg_controldata -D "$PGDATA" 2>/dev/null | sed -n 's/^Latest checkpoint location: *//p')
+      ;;
+    *) return 1 ;;
+  esac
+  echo "$kind ${tl:-0} ${lsn:-0/0}"
+}
+
+# pgha_node_wal_timeline: the newest timeline of a stopped data directory: its control file's,
+# or a newer one that a WAL segment or history file in pg_wal names; 0 without data.
+pgha_node_wal_timeline() {
+  local tl name hex
+  tl=$(LC_ALL=C pg_controldata -D "$PGDATA" 2>/dev/null | sed -n "s/^Latest checkpoint's TimeLineID: *//p")
+  tl=${tl:-0}
+  for name in "$PGDATA"/pg_wal/*; do
+    name=${name##*/}
+    [[ "$name" =~ ^([0-9A-F]{8})([0-9A-F]{16}(\.partial)?|\.history)$ ]] || continue
+    hex=$((16#${BASH_REMATCH[1]}))
+    ((hex > tl)) && tl=$hex
+  done
+  echo "$tl"
+}
+
 pgha_node_set_role() {
   case "$1" in
     MASTER | BACKUP) echo "$1" >"$PGHA_ROLE_FILE" ;;
@@ -142,6 +182,10 @@ pgha_node_health() {
   fi
   if [[ -e "$PGHA_HOLD_MARKER" && -e "$PGHA_DISK_FULL_MARKER" ]]; then
     echo "held: the data volume ran full ($(pgha_node_disk_free_mb) MB free); rejoins once $((2 * PGHA_DISK_RESERVE_MB)) MB are free"
+    return 1
+  fi
+  if [[ -e "$PGHA_HOLD_MARKER" && -s "$PGHA_HELD_WHY_FILE" && ! -L "$PGHA_HELD_WHY_FILE" ]]; then
+    echo "held: $(head -c 400 "$PGHA_HELD_WHY_FILE")"
     return 1
   fi
   if [[ -e "$PGHA_HOLD_MARKER" ]]; then

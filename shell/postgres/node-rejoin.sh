@@ -125,6 +125,7 @@ pgha_node_decide_start() {
 # supervisor runs once sshd is up) to be rebuilt from the primary.
 pgha_node_hold_for_rejoin() {
   touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  rm -f "$PGHA_HELD_WHY_FILE"
   echo BACKUP >"$PGHA_ROLE_FILE"
   pgha_log rejoin "held behind $PGHA_HOLD_MARKER, .node_role=BACKUP; pgha-node rejoin asks pgpool for pcp_recovery_node of node $PGHA_NODE_ID"
 }
@@ -132,27 +133,73 @@ pgha_node_hold_for_rejoin() {
 # pgha_node_rejoin: the entrypoint found another primary and held this node; ask pgpool (any
 # node, through the delegate IP) to rebuild it. pgpool runs recovery_1st_stage on the primary,
 # which has this node rewind onto the primary or clone it (pgha-node rebuild, over SSH), then
-# pgpool_remote_start releases the hold.
+# pgpool_remote_start releases the hold. It never gives up: a held node that stopped asking
+# stays down for good, and a compound fault (the primary lost during the rebuild) is repaired
+# only when it asks again. PGHA_REJOIN_TRIES attempts every PGHA_REJOIN_RETRY_SECONDS, then one
+# every PGHA_REJOIN_SLOW_RETRY_SECONDS; why it is still held is in PGHA_HELD_WHY_FILE for the
+# health check, and in the log when it changes (and every tenth slow attempt).
 pgha_node_rejoin() {
-  local n=0 said
+  local n=0 said why last_why='' wait
   [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
   : "${PGHA_DELEGATE_IP:?}" "${PGHA_NODE_ID:?}"
   # sshd must be listening before the primary connects back to clone this node.
   pgha_wait_port 127.0.0.1 "$PGHA_SSH_PORT" 10 || pgha_log rejoin "WARNING: sshd is not listening on $PGHA_SSH_PORT after 10 s; asking all the same"
-  while ((n < PGHA_REJOIN_TRIES)); do
+  while :; do
     n=$((n + 1))
-    pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n/$PGHA_REJOIN_TRIES)"
-    if said=$(pgha_pcp_run "$PGHA_RECOVERY_WAIT_SECONDS" "$PGHA_DELEGATE_IP" pcp_recovery_node -n "$PGHA_NODE_ID"); then
+    # An online recovery with no primary to copy from fails, and while it runs pgpool takes
+    # no new client (40 s, seen with the primary killed mid-rebuild): ask only when pgpool
+    # names one.
+    if why=$(pgha_node_rejoin_source); then
+      pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n)"
+      if said=$(pgha_pcp_run "$PGHA_RECOVERY_WAIT_SECONDS" "$PGHA_DELEGATE_IP" pcp_recovery_node -n "$PGHA_NODE_ID"); then
+        printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
+        rm -f "$PGHA_REJOIN_REQUEST" "$PGHA_HELD_WHY_FILE"
+        pgha_log rejoin "node $PGHA_NODE_ID rebuilt and attached as a standby"
+        return 0
+      fi
       printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
-      rm -f "$PGHA_REJOIN_REQUEST"
-      pgha_log rejoin "node $PGHA_NODE_ID rebuilt and attached as a standby"
-      return 0
+      why="pcp_recovery_node failed: $(pgha_node_rejoin_failure "$said")"
     fi
-    printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
-    pgha_log rejoin "WARNING: pcp_recovery_node for node $PGHA_NODE_ID failed; check PCP_PASSWORD, pcp_port $PGHA_PCP_PORT on $PGHA_DELEGATE_IP and the primary's log (recovery_1st_stage); retrying in $PGHA_REJOIN_RETRY_SECONDS s"
-    sleep "$PGHA_REJOIN_RETRY_SECONDS"
+    pgha_node_held_why "$why (attempt $n)"
+    wait=$PGHA_REJOIN_RETRY_SECONDS
+    ((n < PGHA_REJOIN_TRIES)) || wait=$PGHA_REJOIN_SLOW_RETRY_SECONDS
+    # One line per attempt while they are quick; later only when the cause changes, and every
+    # tenth attempt.
+    if [[ "$why" != "$last_why" ]] || ((n <= PGHA_REJOIN_TRIES || (n - PGHA_REJOIN_TRIES) % 10 == 0)); then
+      pgha_log rejoin "WARNING: node $PGHA_NODE_ID is still held: $why; asking again in $wait s (attempt $n; if it goes on: PCP_PASSWORD, pcp_port $PGHA_PCP_PORT on $PGHA_DELEGATE_IP, the primary's log for recovery_1st_stage)"
+    fi
+    last_why=$why
+    sleep "$wait"
   done
-  pgha_die rejoin "node $PGHA_NODE_ID could not be rebuilt after $PGHA_REJOIN_TRIES attempts; postgres stays held. Run pcp_recovery_node -n $PGHA_NODE_ID by hand once the cause is fixed"
+}
+
+# pgha_node_rejoin_source: succeeds when pgpool (through the delegate IP) has an up primary to
+# rebuild this node from; else fails, printing why.
+pgha_node_rejoin_source() {
+  local nodes
+  if ! nodes=$(pgha_node_pool_nodes) || [[ -z "$nodes" ]]; then
+    echo "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT"
+    return 1
+  fi
+  if [[ -z "$(_pgha_decide_pool_primary "$nodes")" ]]; then
+    echo "pgpool knows no primary to rebuild from ($(awk -F'|' '{ printf "%s%s %s %s", sep, $2, $3, $4; sep = ", " }' <<<"$nodes"))"
+    return 1
+  fi
+}
+
+# pgha_node_rejoin_failure OUTPUT: the cause in what pcp_recovery_node printed: its last ERROR or
+# FATAL line, else its last line, else "no output".
+pgha_node_rejoin_failure() {
+  local line
+  line=$(grep -E 'ERROR|FATAL|no answer within' <<<"$1" | tail -n 1)
+  [[ -n "$line" ]] || line=$(grep -v '^[[:space:]]*$' <<<"$1" | tail -n 1)
+  printf '%s\n' "${line:-no output}"
+}
+
+# pgha_node_held_why TEXT: why this node is still held, for the health check ("held: TEXT").
+pgha_node_held_why() {
+  # Written aside and renamed: the health check never reads half a line.
+  if printf '%s\n' "$1" >"$PGHA_HELD_WHY_FILE.tmp"; then mv -f "$PGHA_HELD_WHY_FILE.tmp" "$PGHA_HELD_WHY_FILE" || true; fi
 }
 
 # --- Fencing: a primary that pgpool no longer routes to stops itself.
@@ -190,6 +237,7 @@ pgha_node_fence() {
   local primary=$1
   pgha_log fence "this node runs as a primary but pgpool routes writes to $primary: stopping postgres now and rejoining as a standby"
   touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  rm -f "$PGHA_HELD_WHY_FILE"
   echo BACKUP >"$PGHA_ROLE_FILE"
   pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
     pgha_log fence "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"

@@ -90,6 +90,77 @@ pgha_node_attach() {
   fi
 }
 
+# --- Convergence: every node runs again and pgpool has no primary (a compound fault).
+
+# pgha_node_peer_state HOST: HOST's "KIND:TIMELINE:LSN" (pgha-node state over SSH, bounded),
+# or "silent" when it does not answer.
+pgha_node_peer_state() {
+  local out
+  if out=$(pgha_ssh_within "$PGHA_REMOTE_STEP_SECONDS" "$1" pgha-node state 2>/dev/null) &&
+    [[ "$out" =~ ^(primary|standby|held|stopped)\ [0-9]+\ [0-9A-Fa-f]+/[0-9A-Fa-f]+$ ]]; then
+    echo "${out// /:}"
+  else
+    echo silent
+  fi
+}
+
+# pgha_node_converge_verdict: pgha_decide_converge for this node, its inputs gathered as it
+# asks for them (pgpool only on a primary, the peers only when pgpool has no primary); a
+# verdict other than ok is followed by a second line: what it was decided on.
+pgha_node_converge_verdict() {
+  local role='?' nodes='?' mine='?' peers=('?') peer verdict
+  while verdict=$(pgha_decide_converge "$PGHA_NODE" "$(pgha_node_durability)" "$role" "$nodes" "$mine" "${peers[@]}") && [[ "$verdict" == need\ * ]]; do
+    case "$verdict" in
+      "need role") role=$(pgha_node_local_role) ;;
+      "need pool") nodes=$(pgha_node_pool_nodes) || nodes='' ;;
+      "need mine") mine=$(pgha_node_state) || mine='unknown 0 0/0' ;;
+      "need peers")
+        peers=()
+        for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+          [[ "$peer" == "$PGHA_NODE" ]] || peers+=("$peer=$(pgha_node_peer_state "$peer")")
+        done
+        ;;
+    esac
+  done
+  echo "$verdict"
+  [[ "$verdict" == ok ]] || echo "this node: $mine; peers: ${peers[*]}"
+}
+
+# pgha_node_converge VERDICT: acts on a verdict other than ok. attach: pcp_attach_node of this
+# node (pgpool then finds it is the primary; the held nodes' rejoin can go on). yield: stop and
+# be rebuilt from the newer primary, as fencing does. refuse / wait: say why when it changes,
+# and once a minute.
+PGHA_CONVERGE_SAID=''
+PGHA_CONVERGE_SAID_AT=0
+pgha_node_converge() {
+  local verdict=$1 inputs=$2
+  case "$verdict" in
+    attach)
+      pgha_log converge "pgpool has no primary and this node runs as one with the newest data of every node that answered ($inputs): attaching it (pcp_attach_node)"
+      if pgha_pcp_run "$PGHA_REMOTE_STEP_SECONDS" "$PGHA_DELEGATE_IP" pcp_attach_node -n "$PGHA_NODE_ID" >/dev/null; then
+        pgha_log converge "node $PGHA_NODE_ID attached"
+      else
+        pgha_log converge "WARNING: pcp_attach_node -n $PGHA_NODE_ID failed or took over $PGHA_REMOTE_STEP_SECONDS s; trying again at the next check"
+      fi
+      ;;
+    yield\ *)
+      pgha_log converge "pgpool has no primary and ${verdict#yield } runs as a primary with newer data ($inputs): this node stops and rejoins as its standby"
+      pgha_node_fence "${verdict#yield }"
+      ;;
+    *)
+      # The same verdict every 2 s would flood the log: say it when it changes, and once a minute.
+      if [[ "$verdict" != "$PGHA_CONVERGE_SAID" ]] || ((SECONDS - PGHA_CONVERGE_SAID_AT >= 60)); then
+        PGHA_CONVERGE_SAID_AT=$SECONDS
+        case "$verdict" in
+          refuse\ *) pgha_log converge "WARNING: pgpool has no primary; this node runs as one, but${verdict#refuse} hold newer data ($inputs): not attaching it, a person must choose (docs/failure-modes.md, convergence)" ;;
+          wait\ *) pgha_log converge "pgpool has no primary; this node runs as one, but${verdict#wait} did not answer and durability is strict: waiting until every node answers ($inputs)" ;;
+        esac
+      fi
+      ;;
+  esac
+  PGHA_CONVERGE_SAID=$verdict
+}
+
 # pgha_node_disk_watch: counts the watch checks in a row that find the primary's volume below
 # the reserve (PGHA_DISK_LOW_TICKS, kept by the loop); at PGHA_DISK_TICKS it hands over, or,
 # with no standby to take over, says so once a minute.
@@ -141,6 +212,8 @@ pgha_node_watch_loop() {
       continue
     fi
     if [[ "$(pgha_node_attach_verdict)" == attach ]]; then pgha_node_attach; fi
+    verdict=$(pgha_node_converge_verdict)
+    if [[ "$verdict" != ok ]]; then pgha_node_converge "${verdict%%$'\n'*}" "${verdict#*$'\n'}"; fi
     pgha_node_disk_watch
     pgha_node_disk_rejoin_if_room
   done

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { nemesisResultsMarkdown } from '../chaos/nemesis-report.js';
 import { chaosResultsMarkdown } from '../chaos/report.js';
 import { benchResultsMarkdown } from './report.js';
 import { targetsMarkdown } from './targets.js';
@@ -14,6 +15,7 @@ export function resultsMarkdown(resultsDir: string, mdDir: string): string {
     targetsMarkdown(resultsDir),
     '',
     chaosResultsMarkdown(resultsDir, mdDir),
+    nemesisResultsMarkdown(resultsDir, mdDir),
     benchResultsMarkdown(resultsDir, mdDir),
   ].join('\n');
 }

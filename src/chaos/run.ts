@@ -63,7 +63,8 @@ export interface ChaosIo {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ status: ClusterStatus; at: number } | { why: string }> {
+/** Until the cluster is whole (healedProblem), polled every 500 ms, or why not after `timeoutMs`. */
+export async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ status: ClusterStatus; at: number } | { why: string }> {
   const deadline = Date.now() + timeoutMs;
   let why = 'not asked yet';
   while (Date.now() < deadline) {
@@ -78,7 +79,8 @@ async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ status: Clu
   return { why };
 }
 
-async function logsSince(io: ChaosIo, since: number): Promise<ClusterEvent[]> {
+/** What every node of the cluster logged since `since`, as events, in time order. */
+export async function logsSince(io: ChaosIo, since: number): Promise<ClusterEvent[]> {
   const containers = clusterContainers(io.docker, io.cluster);
   const hosts = [...io.topo.postgres, ...io.topo.pgpool].map((n) => n.host);
   const events: ClusterEvent[] = [];

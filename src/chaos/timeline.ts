@@ -17,7 +17,14 @@ const COLOURS = { ok: '#2e9e44', error: '#d62728', fault: '#d62728', released: '
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export function timelineSvg(title: string, attempts: Attempt[], events: ClusterEvent[], marks: RoundMarks): string {
+/** A fault in effect from `from` to `to`, drawn as a shaded band over the lanes (the nemesis's episodes). */
+export interface FaultBand {
+  label: string;
+  from: number;
+  to: number;
+}
+
+export function timelineSvg(title: string, attempts: Attempt[], events: ClusterEvent[], marks: RoundMarks, bands: FaultBand[] = []): string {
   const span = Math.max(1, marks.to - marks.from);
   const x = (t: number) => LEFT + ((t - marks.from) / span) * (WIDTH - LEFT - RIGHT);
   const lanes = LANES.flatMap((lane) => (['write', 'read'] as const).map((op) => ({ lane, op, label: `${lane === 'new' ? 'new connection' : 'pooled connection'} ${op}` })));
@@ -39,6 +46,11 @@ export function timelineSvg(title: string, attempts: Attempt[], events: ClusterE
       const tip = `${new Date(a.start).toISOString()} ${a.ok ? `ok${a.server ? ` on ${a.server}` : ''}` : `error: ${a.error ?? ''}`}${a.seq !== undefined ? ` (seq ${a.seq})` : ''}`;
       out.push(`<rect x="${x(a.start).toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${LANE_HEIGHT - 8}" fill="${a.ok ? COLOURS.ok : COLOURS.error}"><title>${escape(tip)}</title></rect>`);
     }
+  });
+  bands.forEach((b, i) => {
+    const from = Math.max(marks.from, b.from);
+    const to = Math.min(marks.to, b.to);
+    out.push(`<rect x="${x(from).toFixed(1)}" y="${TOP}" width="${Math.max(1, x(to) - x(from)).toFixed(1)}" height="${lanesBottom - TOP}" fill="${COLOURS.fault}" fill-opacity="0.12"><title>${escape(b.label)}</title></rect>`, `<text x="${(x(from) + 3).toFixed(1)}" y="${TOP + 12 + i * 12}" fill="${COLOURS.fault}">${escape(b.label)}</text>`);
   });
   // Time axis: a tick every 5 s from the fault, labelled relative to it.
   for (let t = marks.fault - Math.floor((marks.fault - marks.from) / 5000) * 5000; t <= marks.to; t += 5000) {

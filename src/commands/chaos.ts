@@ -1,11 +1,18 @@
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { logUpdateStderr } from 'log-update';
 import { z } from 'zod';
 import { machineInfo, stampOf } from '../bench/machine.js';
-import { FAULTS } from '../chaos/faults.js';
+import { DEFAULT_LIMITS } from '../chaos/checker.js';
+import { FAULTS, type FaultName } from '../chaos/faults.js';
+import { runNemesis, type NemesisOptions } from '../chaos/nemesis.js';
+import { formatNemesis, nemesisRecord, nemesisTimelines, writeNemesisResults } from '../chaos/nemesis-report.js';
+import { parseDuration } from '../chaos/schedule.js';
 import { writeResultsMarkdown } from '../bench/results.js';
 import { chaosRecord, formatChaos, writeChaosResults } from '../chaos/report.js';
-import { runChaos, type ChaosOptions } from '../chaos/run.js';
+import { runChaos, type ChaosIo, type ChaosOptions } from '../chaos/run.js';
+import type { Machine } from '../chaos/report.js';
 import { clusterContainers } from '../deploy/inspect.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
@@ -23,14 +30,21 @@ export interface ChaosCommandOptions extends ClusterOptions {
   hold: string;
   down: string;
   healTimeout: string;
+  seed?: string;
+  duration?: string;
   json?: boolean;
   results: string | false;
 }
 
 const whole = wholeNumber;
 
+const FAULT_NAMES = [...FAULTS, 'random'] as const;
+
 const optionsSchema = z.object({
-  fault: z.array(z.enum(FAULTS, { error: (i) => `expected one of ${FAULTS.join(', ')}, got ${String(i.input)}` })).min(1, 'expected at least one fault'),
+  fault: z
+    .array(z.enum(FAULT_NAMES, { error: (i) => `expected one of ${FAULT_NAMES.join(', ')}, got ${String(i.input)}` }))
+    .min(1, 'expected at least one fault')
+    .refine((f) => !f.includes('random') || f.length === 1, 'expected random alone (the nemesis draws its own faults)'),
   rounds: whole(1, 1000),
   intervalMs: whole(20, 10_000),
   timeoutMs: whole(100, 60_000),
@@ -38,24 +52,53 @@ const optionsSchema = z.object({
   hold: whole(1, 3600),
   down: whole(0, 3600),
   healTimeout: whole(10, 3600),
+  seed: wholeNumber(0, 999_999_999).optional(),
+  duration: z
+    .string()
+    .transform((d, ctx) => {
+      const ms = parseDuration(d);
+      if (ms === null || ms < 10_000 || ms > 86_400_000) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration from 10s to 24h (as 90s, 10m, 1h), got ${d}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .optional(),
 });
 
-const FLAGS: Record<string, string> = { fault: '--fault', rounds: '--rounds', intervalMs: '--interval-ms', timeoutMs: '--timeout-ms', warmup: '--warmup', hold: '--hold', down: '--down', healTimeout: '--heal-timeout' };
+const FLAGS: Record<string, string> = { fault: '--fault', rounds: '--rounds', intervalMs: '--interval-ms', timeoutMs: '--timeout-ms', warmup: '--warmup', hold: '--hold', down: '--down', healTimeout: '--heal-timeout', seed: '--seed', duration: '--duration' };
+
+/** What `pgha chaos` runs: rounds of named faults, or the nemesis (`--fault random`). */
+export type ChaosPlan = { mode: 'rounds'; options: ChaosOptions } | { mode: 'nemesis'; options: NemesisOptions };
+
+/** Every bad option, one line each naming the flag; nothing runs unless all are good. A missing --seed is drawn (and printed). */
+export function parseChaosPlan(opts: ChaosCommandOptions): ChaosPlan {
+  const o = parseFlags(optionsSchema, opts, FLAGS);
+  if (o.fault[0] !== 'random') {
+    const stray = (['seed', 'duration'] as const).filter((k) => opts[k] !== undefined).map((k) => `${FLAGS[k]}: expected only with --fault random`);
+    if (stray.length) throw new UsageError(stray);
+    return { mode: 'rounds', options: parseChaosOptions(opts) };
+  }
+  return {
+    mode: 'nemesis',
+    options: { seed: o.seed ?? Math.floor(Math.random() * 1e9), durationMs: o.duration ?? 600_000, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, healTimeoutMs: o.healTimeout * 1000, limits: DEFAULT_LIMITS },
+  };
+}
 
 /** Every bad option, one line each naming the flag; nothing runs unless all are good. */
 export function parseChaosOptions(opts: ChaosCommandOptions): ChaosOptions {
   const o = parseFlags(optionsSchema, opts, FLAGS);
-  return { faults: o.fault, rounds: o.rounds, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, warmupSeconds: o.warmup, holdSeconds: o.hold, downSeconds: o.down, healTimeoutSeconds: o.healTimeout };
+  return { faults: o.fault.filter((f): f is FaultName => f !== 'random'), rounds: o.rounds, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, warmupSeconds: o.warmup, holdSeconds: o.hold, downSeconds: o.down, healTimeoutSeconds: o.healTimeout };
 }
 
 /**
  * `pgha chaos`: injects faults into a running cluster while a probe writes and reads through
  * the delegate IP; prints what clients saw and records it under bench/results. Returns the
  * exit status: 1 when the cluster did not heal or (synchronous replication) an acknowledged
- * write was lost.
+ * write was lost; with `--fault random`, 1 when any check of the nemesis failed.
  */
 export async function chaosCommand(root: string, opts: ChaosCommandOptions): Promise<number> {
-  const options = parseChaosOptions(opts);
+  const plan = parseChaosPlan(opts);
   const { cluster, topo, dir } = clusterInputs(root, opts);
   const password = runningClusterPassword(cluster.name, dir);
   const docker = await connectEngine();
@@ -68,10 +111,10 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
   const machine = await machineInfo(docker, root);
   const live = !opts.json && process.stderr.isTTY ? (line: string) => logUpdateStderr(line) : undefined;
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : (line: string) => (live ? (logUpdateStderr.clear(), say(line)) : say(line));
-  const run = await runChaos(
-    { docker, cluster, topo, say: log, live, target: { host: topo.delegateIp, port: cluster.pgpool.port, user: 'postgres', password: password, database: 'postgres' } },
-    options,
-  );
+  const io: ChaosIo = { docker, cluster, topo, say: log, live, target: { host: topo.delegateIp, port: cluster.pgpool.port, user: 'postgres', password: password, database: 'postgres' } };
+  if (plan.mode === 'nemesis') return nemesisCommand(io, plan.options, machine, opts);
+  const options = plan.options;
+  const run = await runChaos(io, options);
   if (live) logUpdateStderr.clear();
   const rec = chaosRecord(run, machine, { name: cluster.name, replication: cluster.postgres.replication, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes, timings: cluster.timings, databaseMB: run.databaseMB }, options);
   if (opts.results !== false) {
@@ -82,4 +125,23 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
   console.log(opts.json ? JSON.stringify(rec, null, 2) : formatChaos(rec));
   const lost = cluster.postgres.replication === 'sync' && (run.lostAcked === null || run.lostAcked.length > 0);
   return run.aborted || lost ? 1 : 0;
+}
+
+/** `pgha chaos --fault random`: the nemesis, its record and timelines; 1 when a check failed. */
+async function nemesisCommand(io: ChaosIo, options: NemesisOptions, machine: Machine, opts: ChaosCommandOptions): Promise<number> {
+  const { cluster } = io;
+  const stamp = stampOf(machine);
+  // A failed check keeps every container's log beside the record (or in a temporary directory with --no-results).
+  const logsDir = opts.results !== false ? join(resolve(opts.results), `${machine.date.slice(0, 10)}-${machine.commit}`, `nemesis-${stamp}-logs`) : mkdtempSync(join(tmpdir(), 'pgha-nemesis-logs-'));
+  io.say(`nemesis: seed ${options.seed}, ${(options.durationMs / 1000).toFixed(0)} s (rerun with --seed ${options.seed} for the same schedule)`);
+  const run = await runNemesis(io, options, logsDir);
+  if (io.live) logUpdateStderr.clear();
+  const rec = nemesisRecord(run, machine, { name: cluster.name, replication: cluster.postgres.replication, durability: cluster.postgres.durability, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes }, options);
+  if (opts.results !== false) {
+    const resultsDir = resolve(opts.results);
+    const out = writeNemesisResults(resultsDir, rec, nemesisTimelines(run, run.attempts, `${cluster.name}, seed ${options.seed}`), stamp);
+    io.say(`recorded in ${out}; summary in ${writeResultsMarkdown(resultsDir)}`);
+  }
+  console.log(opts.json ? JSON.stringify(rec, null, 2) : formatNemesis(rec));
+  return rec.passed ? 0 : 1;
 }

@@ -87,6 +87,7 @@ function pathVariables(): EnvVar[] {
     v('PGHA_PCPPASS_FILE', '${PGHA_PRIVATE_DIR}/pcppass', 'pcp pass file'),
     v('PGHA_PGPOOLKEY_FILE', '${PGHA_PRIVATE_DIR}/.pgpoolkey', 'AES key of pool_passwd'),
     v('PGHA_REJOIN_REQUEST', '${PGHA_PRIVATE_DIR}/rejoin-requested', 'present while this node waits to be rebuilt'),
+    v('PGHA_HELD_WHY_FILE', '${PGHA_PRIVATE_DIR}/held-why', 'why a node waiting to be rebuilt is still held: the last failure of its rebuild request (the health check shows it)'),
     v('PGHA_DISK_FULL_MARKER', '${PGHA_PRIVATE_DIR}/held-disk-full', 'present while this node is held because its data volume ran full (outside the volume, which may have no room for it)'),
     v('PGHA_IMAGE_CONF', `${PATHS.pgpoolEtc}/pgpool.conf`, 'the image\'s pgpool.conf defaults'),
     v('PGHA_IMAGE_POOL_HBA', `${PATHS.pgpoolEtc}/pool_hba.conf`, 'the image\'s pool_hba.conf'),
@@ -166,8 +167,9 @@ function waitVariables(): EnvVar[] {
     v('PGHA_RECONCILE_INTERVAL_SECONDS', 10, 'how often a pgpool standby compares its backend states with the leader\'s'),
     v('PGHA_RECONCILE_TICKS', 3, 'checks in a row that disagree before a pgpool standby restarts to take the leader\'s states'),
     v('PGHA_PGPOOL_RESTART_MAX_DELAY', 8, 'longest wait before pgpool is started again after it exited (1, 2, 4, ... s)'),
-    v('PGHA_REJOIN_TRIES', 30, 'pcp_recovery_node attempts of a node that asks to be rebuilt'),
-    v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between those attempts'),
+    v('PGHA_REJOIN_TRIES', 30, 'quick pcp_recovery_node attempts of a node that asks to be rebuilt; it then goes on asking, more slowly, until it is rebuilt'),
+    v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between the quick attempts'),
+    v('PGHA_REJOIN_SLOW_RETRY_SECONDS', 60, 'seconds between the attempts after the quick ones'),
   ];
 }
 

@@ -36,6 +36,18 @@ node_health() { run bash -c '. "$1/pgha-node.sh"; PATH="$2:$PATH"; id() { echo 7
   [[ "$status" -ne 0 && "$output" == "held: $PGHA_HOLD_MARKER present"* ]]
 }
 
+@test "postgres: a node still held after failed rebuild requests says why" {
+  export PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why"
+  touch "$PGHA_HOLD_MARKER"
+  echo 'pcp_recovery_node -n 0 at 10.0.0.1 failed 7 times; last: ERROR: no primary' >"$PGHA_HELD_WHY_FILE"
+  node_health
+  [[ "$status" -ne 0 && "$output" == "held: pcp_recovery_node -n 0 at 10.0.0.1 failed 7 times; last: ERROR: no primary" ]]
+  # A link planted in its place is not followed.
+  rm "$PGHA_HELD_WHY_FILE" && ln -s /etc/shadow "$PGHA_HELD_WHY_FILE"
+  node_health
+  [[ "$status" -ne 0 && "$output" == "held: $PGHA_HOLD_MARKER present"* ]]
+}
+
 @test "postgres: a data directory of another major is unhealthy, and says so" {
   mkdir -p "$BATS_TEST_TMPDIR/data"
   echo 14 >"$BATS_TEST_TMPDIR/data/PG_VERSION"

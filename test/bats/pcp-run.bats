@@ -47,26 +47,41 @@ stub() {
   [[ "${lines[0]}" == "args: -h 10.0.0.5 -p 9898 -U pgpool -w -n 1 pass=/run/x/pcppass" ]]
 }
 
-@test "rejoin: a recovery pcp answers with ERROR (exit 0) is retried, never logged as rebuilt, and the request stays" {
+@test "rejoin: a recovery pcp answers with ERROR (exit 0) is retried past the quick tries, never logged as rebuilt; the health check says why it is held" {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
   export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_NODE_ID=0 PGHA_DELEGATE_IP=172.30.0.100
   export PGHA_HOME="$BATS_TEST_TMPDIR"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
-  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_REJOIN_TRIES=2 PGHA_REJOIN_RETRY_SECONDS=0
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why"
+  PGHA_REJOIN_TRIES=2 PGHA_REJOIN_RETRY_SECONDS=0 PGHA_REJOIN_SLOW_RETRY_SECONDS=0
   touch "$PGHA_REJOIN_REQUEST"
   pgha_wait_port() { true; }
-  stub pcp_recovery_node 'echo "ERROR: executing recovery, execution of command failed at \"1st stage\"" >&2; echo "DETAIL: command:\"recovery_1st_stage\"" >&2'
-  run pgha_node_rejoin
-  [[ "$status" -ne 0 ]]
-  [[ "$output" != *"rebuilt and attached"* ]]
-  [[ "$(grep -c 'pcp_recovery_node: ERROR: executing recovery' <<<"$output")" -eq 2 ]]
-  [[ "$output" == *"could not be rebuilt after 2 attempts"* ]]
-  [[ -e "$PGHA_REJOIN_REQUEST" ]]
-  # And once pgpool says it is done, it is done.
-  stub pcp_recovery_node 'echo "pcp_recovery_node -- Command Successful"'
+  # pgpool first knows no primary (nothing is asked of pcp), then names one.
+  pgha_node_pool_nodes() {
+    if [[ -e "$BATS_TEST_TMPDIR/n" ]]; then printf '0|pg0|down|standby\n1|pg1|up|primary\n'; else printf '0|pg0|down|standby\n1|pg1|down|standby\n'; fi
+  }
+  run pgha_node_rejoin_source
+  [[ "$status" -ne 0 && "$output" == "pgpool knows no primary to rebuild from (pg0 down standby, pg1 down standby)" ]]
+  echo 0 >"$BATS_TEST_TMPDIR/n"
+  # Four answers of ERROR (the primary lost during the rebuild), then success; each attempt
+  # leaves the health check's line behind, checked here at the fourth.
+  stub pcp_recovery_node '
+    n=$(($(cat "$BATS_TEST_TMPDIR/n" 2>/dev/null || echo 0) + 1)); echo "$n" >"$BATS_TEST_TMPDIR/n"
+    if ((n == 4)); then cp "$PGHA_HELD_WHY_FILE" "$BATS_TEST_TMPDIR/why-at-4"; fi
+    if ((n <= 4)); then
+      echo "ERROR: executing recovery, execution of command failed at \"1st stage\"" >&2; echo "DETAIL: command:\"recovery_1st_stage\"" >&2
+    else
+      echo "pcp_recovery_node -- Command Successful"
+    fi'
+  export BATS_TEST_TMPDIR PGHA_HELD_WHY_FILE
   run pgha_node_rejoin
   [[ "$status" -eq 0 ]]
-  [[ "$output" == *"node 0 rebuilt and attached as a standby"* ]]
-  [[ ! -e "$PGHA_REJOIN_REQUEST" ]]
+  [[ "$(cat "$BATS_TEST_TMPDIR/n")" -eq 5 ]]
+  # Every failure before success; "rebuilt" only once, after the fifth.
+  [[ "$(grep -c 'still held: pcp_recovery_node failed: ERROR: executing recovery' <<<"$output")" -ge 2 ]]
+  [[ "$(grep -c 'rebuilt and attached' <<<"$output")" -eq 1 ]]
+  [[ "${lines[-1]}" == *"node 0 rebuilt and attached as a standby"* ]]
+  [[ "$(cat "$BATS_TEST_TMPDIR/why-at-4")" == 'pcp_recovery_node failed: ERROR: executing recovery, execution of command failed at "1st stage" (attempt 3)' ]]
+  [[ ! -e "$PGHA_REJOIN_REQUEST" && ! -e "$PGHA_HELD_WHY_FILE" ]]
 }

@@ -42,12 +42,15 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as postgres "pgha-node standby-lost pg1"; refused
 }
 
-@test "postgres may rebuild and release, nothing pgpool does" {
+@test "postgres may rebuild, release and ask a node's state, nothing pgpool does" {
   as postgres "pgha-node rebuild localhost 5432"; runs "pgha-node rebuild localhost 5432"
   # Only from the node that asks: another peer, or a host outside the cluster, is refused.
   as postgres "pgha-node rebuild pg1 5432"; refused
   as postgres "pgha-node rebuild elsewhere 5432"; refused
   as postgres "pgha-node release"; runs "pgha-node release"
+  as postgres "pgha-node state"; runs "pgha-node state"
+  as postgres "pgha-node state extra"; refused
+  as pgpool "pgha-node state"; refused
   as postgres "pgha-node promote"; refused
   as postgres "pgha-node drop-slot pg1"; refused
   as postgres "pgha-node receive-lsn"; refused

@@ -8,10 +8,10 @@ import { parseCluster } from '../../src/cluster/load.js';
 import type { ClusterInput, Cluster } from '../../src/cluster/schema.js';
 import { topology, type Topology } from '../../src/cluster/topology.js';
 import { compose, composeCommand } from '../../src/deploy/compose.js';
-import { clusterStatus, clusterContainers, vipHolders, type ClusterStatus } from '../../src/deploy/inspect.js';
+import { backendStates, clusterStatus, clusterContainers, vipHolders, type ClusterStatus } from '../../src/deploy/inspect.js';
 import { clusterImages } from '../../src/images/catalog.js';
 import { clusterDown, clusterUp, deployFiles, healedProblem, readiness, writeDeployFiles } from '../../src/deploy/lifecycle.js';
-import { logsOf, sh, waitFor } from '../../src/docker/exec.js';
+import { logsOf, sh, timestampedLogsSince, waitFor } from '../../src/docker/exec.js';
 import { render } from '../../src/render/render.js';
 import { stringify } from 'yaml';
 import { IN_CI, projectInput, ROOT } from '../helpers.js';
@@ -290,4 +290,65 @@ export async function e2eEngine(): Promise<Docker | null> {
   }
   await ensureImages(docker, ['postgres/bookworm', 'pgpool/bookworm']);
   return docker;
+}
+
+/** Lines of `host`'s log written at or after `since` (epoch ms). */
+export async function logSince(tc: TestCluster, host: string, since: number): Promise<string> {
+  return timestampedLogsSince(tc.container(host), since);
+}
+
+export interface CompoundOutcome {
+  /** The node that was primary first, and the one promoted after it was killed. */
+  first: string;
+  second: string;
+  /** Seconds from starting the second node again until the cluster was whole (healedProblem). */
+  healSeconds: number;
+  acked: number[];
+  /** Acknowledged ids missing through pgpool at the end. */
+  lostAcked: number[];
+}
+
+/**
+ * Issue 23's compound fault: kill the primary; once the standby is promoted, start the old
+ * primary and, while it is being rebuilt (its pcp_recovery_node under way), kill the new
+ * primary; then start that one too. Writes run through the delegate IP all along. Returns once
+ * the cluster is whole again (every node up, one primary, every standby streaming and attached)
+ * or throws after `healMs`.
+ */
+export async function killDuringRejoin(tc: TestCluster, table: string, healMs = 180_000): Promise<CompoundOutcome> {
+  const whole = await tc.waitReady('the cluster whole before the compound fault', 180_000, healedProblem);
+  const first = tc.primaryOf(whole)!;
+  const second = tc.topo.postgres.map((n) => n.host).find((h) => h !== first)!;
+  await tc.query(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY)`);
+  const writer = new Writer(tc, table, 20);
+  try {
+    await writer.ackedMore(50);
+    await tc.container(first).kill();
+    await waitFor(`${second} promoted`, async () => {
+      const s = await tc.status().catch(() => null);
+      return s && tc.primaryOf(s) === second;
+    }, 120_000, 500);
+    const restartedAt = Date.now();
+    await tc.container(first).start();
+    // The rebuild is under way once the returning node has asked pgpool for it.
+    await waitFor(`${first} to ask pgpool to rebuild it`, async () => /action=rejoin: asking pgpool/.test(await logSince(tc, first, restartedAt)), 120_000, 200);
+    await tc.container(second).kill();
+    // The second fault is real once pgpool has seen it (pcp answers while no backend is up).
+    // pcp, not SHOW pool_nodes (which needs a backend up, and none is).
+    await waitFor(`pgpool to mark ${second} down`, async () => {
+      const states = await backendStates(tc.container(tc.topo.pgpool[0]!.host), tc.cluster).catch(() => null);
+      return states?.find((b) => b.host === second)?.status === 'down';
+      // pgpool takes no decision while an online recovery runs (40 s when its primary is gone).
+    }, 120_000, 500);
+    const startedAt = Date.now();
+    await tc.container(second).start();
+    await tc.waitReady('the cluster whole again after the compound fault', healMs, healedProblem);
+    const healSeconds = (Date.now() - startedAt) / 1000;
+    await writer.ackedMore(20, 60_000);
+    const { acked } = await writer.stop();
+    const have = (await tc.query<{ id: number }>(`SELECT id FROM ${table}`)).map((r) => r.id);
+    return { first, second, healSeconds, acked, lostAcked: lost(acked, have) };
+  } finally {
+    await writer.stop();
+  }
 }

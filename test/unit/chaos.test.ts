@@ -185,7 +185,7 @@ describe('pgha chaos options', () => {
     }
     expect(err).toBeInstanceOf(UsageError);
     expect((err as UsageError).reasons).toEqual([
-      '--fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, got kill-everything',
+      '--fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, random, got kill-everything',
       '--rounds: expected a whole number from 1 to 1000, got 0',
       '--interval-ms: expected a whole number from 20 to 10000, got fast',
     ]);
@@ -196,7 +196,7 @@ describe('pgha chaos options', () => {
   it('the CLI: an unknown fault is one line and exit 2, before anything is asked of the engine', () => {
     const r = pgha('--fault', 'kill-everything', '--no-results');
     expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual(['pgha: --fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, got kill-everything']);
+    expect(r.stderr.trim().split('\n')).toEqual(['pgha: --fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, random, got kill-everything']);
   });
 
   it('the CLI: a cluster that is not running here is one line and exit 2', () => {

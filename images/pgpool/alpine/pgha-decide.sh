@@ -168,6 +168,86 @@ pgha_decide_disk() {
   fi
 }
 
+# --- Convergence: every node runs again, and pgpool has no primary.
+
+# A node's state as pgha_node_state reports it: "KIND TIMELINE LSN", KIND one of primary,
+# standby (running), held (stopped behind the hold marker) or stopped; TIMELINE the newest
+# timeline the data directory has WAL of; LSN how far it goes (a stopped node: its last
+# checkpoint, a lower bound). A peer's report is "HOST=KIND:TIMELINE:LSN", or "HOST=silent"
+# when HOST did not answer (down, frozen, cut off).
+
+# _pgha_decide_newer TL_A LSN_A TL_B LSN_B: A's data is ahead of B's: a newer timeline, or the
+# same timeline and a later WAL position. An unreadable LSN counts as 0/0.
+_pgha_decide_newer() {
+  local a b
+  a=$(pgha_lsn_value "$2") || a=0
+  b=$(pgha_lsn_value "$4") || b=0
+  ((10#$1 > 10#$3 || (10#$1 == 10#$3 && a > b)))
+}
+
+# pgha_decide_converge ME DURABILITY ROLE NODES MINE PEERS...: what a node that runs as a
+# primary does while pgpool answers with no primary and has ME down (the cluster came back
+# from a compound fault and nobody re-attached it). MINE is ME's "KIND TIMELINE LSN"; PEERS
+# one report per other postgres node. Verdicts:
+#   "ok"              nothing to do: not a primary, pgpool silent, pgpool has a primary or
+#                     has ME up
+#   "yield HOST"      HOST runs as a primary with newer data (or the same, and sorts first):
+#                     ME stops and asks to be rebuilt from it
+#   "refuse HOST..."  these nodes do not run as primary but hold newer data than ME: attaching
+#                     ME would lose it; a person must look
+#   "wait HOST..."    durability strict and these nodes did not answer: they may hold commits
+#                     ME lacks; nothing is attached until every node answers
+#   "attach"          ME holds the newest data of every node that answered: attach it
+# Asks for "need role", "need pool", "need mine", "need peers" (PEERS is the single word '?').
+pgha_decide_converge() {
+  local me=$1 durability=$2 role=$3 nodes=$4 mine=$5 report host kind tl lsn my_tl my_lsn yield='' refuse='' silent=''
+  shift 5
+  if [[ "$role" == '?' ]]; then
+    echo "need role"
+    return 0
+  elif [[ "$role" != primary ]]; then
+    echo ok
+    return 0
+  elif [[ "$nodes" == '?' ]]; then
+    echo "need pool"
+    return 0
+  elif [[ -z "$nodes" || -n "$(_pgha_decide_pool_primary "$nodes")" ]] ||
+    ! awk -F'|' -v me="$me" '$2 == me && $3 == "down" { found = 1 } END { exit !found }' <<<"$nodes"; then
+    echo ok
+    return 0
+  elif [[ "$mine" == '?' ]]; then
+    echo "need mine"
+    return 0
+  elif [[ "$*" == '?' ]]; then
+    echo "need peers"
+    return 0
+  fi
+  read -r _ my_tl my_lsn <<<"$mine"
+  for report in "$@"; do
+    host=${report%%=*}
+    IFS=: read -r kind tl lsn <<<"${report#*=}"
+    if [[ "$kind" == silent || ! "$tl" =~ ^[0-9]+$ ]]; then
+      silent+=" $host"
+    elif _pgha_decide_newer "$tl" "$lsn" "$my_tl" "$my_lsn" ||
+      { [[ "$kind" == primary && "$tl" == "$my_tl" && "$lsn" == "$my_lsn" && "$host" < "$me" ]]; }; then
+      if [[ "$kind" == primary ]]; then
+        yield=${yield:-$host}
+      else
+        refuse+=" $host"
+      fi
+    fi
+  done
+  if [[ -n "$yield" ]]; then
+    echo "yield $yield"
+  elif [[ -n "$refuse" ]]; then
+    echo "refuse$refuse"
+  elif [[ -n "$silent" && "$durability" == strict ]]; then
+    echo "wait$silent"
+  else
+    echo attach
+  fi
+}
+
 # --- pgpool-side decisions below ---
 
 # pgha_decide_promotion CANDIDATE DURABILITY BACKENDS REPORTS...: the standby to promote after

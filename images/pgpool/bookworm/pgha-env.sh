@@ -81,6 +81,8 @@
 : "${PGHA_PGPOOLKEY_FILE:=${PGHA_PRIVATE_DIR}/.pgpoolkey}"
 # present while this node waits to be rebuilt
 : "${PGHA_REJOIN_REQUEST:=${PGHA_PRIVATE_DIR}/rejoin-requested}"
+# why a node waiting to be rebuilt is still held: the last failure of its rebuild request (the health check shows it)
+: "${PGHA_HELD_WHY_FILE:=${PGHA_PRIVATE_DIR}/held-why}"
 # present while this node is held because its data volume ran full (outside the volume, which may have no room for it)
 : "${PGHA_DISK_FULL_MARKER:=${PGHA_PRIVATE_DIR}/held-disk-full}"
 # the image's pgpool.conf defaults
@@ -191,10 +193,12 @@
 : "${PGHA_RECONCILE_TICKS:=3}"
 # longest wait before pgpool is started again after it exited (1, 2, 4, ... s)
 : "${PGHA_PGPOOL_RESTART_MAX_DELAY:=8}"
-# pcp_recovery_node attempts of a node that asks to be rebuilt
+# quick pcp_recovery_node attempts of a node that asks to be rebuilt; it then goes on asking, more slowly, until it is rebuilt
 : "${PGHA_REJOIN_TRIES:=30}"
-# seconds between those attempts
+# seconds between the quick attempts
 : "${PGHA_REJOIN_RETRY_SECONDS:=10}"
+# seconds between the attempts after the quick ones
+: "${PGHA_REJOIN_SLOW_RETRY_SECONDS:=60}"
 # the deploy directory the init service fills with secrets and SSH material
 : "${PGHA_INIT_DIR:=/pgha/deploy}"
 # the secrets the init service makes, comma-separated: one file each under secrets/

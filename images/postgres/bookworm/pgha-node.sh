@@ -27,6 +27,7 @@
 #   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
 #   pgha-node health                   (the image's HEALTHCHECK)
 #   pgha-node disk                     (free space of the data volume: free_mb used_pct reserve_mb state)
+#   pgha-node state                    (KIND TIMELINE LSN of this node's data, for convergence)
 set -euo pipefail
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
@@ -65,7 +66,8 @@ _pgha_node_main() {
     standby-lost) pgha_node_standby_lost "${1:?host}" ;;
     health) pgha_node_health ;;
     disk) pgha_node_disk ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health, disk)" ;;
+    state) pgha_node_state ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health, disk, state)" ;;
   esac
 }
 

@@ -1,0 +1,85 @@
+import pg from 'pg';
+import type { RoleTick, SampledRole } from './checker.js';
+
+/**
+ * Asks every postgres node directly (not through pgpool) what it is, every `intervalMs`, all
+ * nodes at once: the nemesis's witness for "never two writable primaries". One connection per
+ * node, kept; a node that does not answer within the bound is `silent` and its connection is
+ * dropped (a frozen node completes the handshake and then never answers).
+ */
+export interface SampledNode {
+  host: string;
+  address: string;
+}
+
+export interface SamplerTarget {
+  port: number;
+  user: string;
+  password: string;
+}
+
+const ROLE_SQL = `SELECT pg_is_in_recovery() AS standby,
+  current_setting('synchronous_standby_names') = ''
+  OR EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming' AND sync_state IN ('sync', 'quorum')) AS commits_complete`;
+
+export class RoleSampler {
+  readonly ticks: RoleTick[] = [];
+  private clients = new Map<string, pg.Client>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  /** Called after each round (the nemesis stops at the first bad one). */
+  onTick: (t: RoleTick) => void = () => {};
+
+  constructor(
+    private readonly nodes: SampledNode[],
+    private readonly target: SamplerTarget,
+    private readonly intervalMs = 500,
+    private readonly timeoutMs = 400,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await Promise.all([...this.clients.values()].map((c) => c.end().catch(() => {})));
+    this.clients.clear();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const at = Date.now();
+      const answers = await Promise.all(this.nodes.map((n) => this.ask(n)));
+      const tick: RoleTick = { at, roles: Object.fromEntries(this.nodes.map((n, i) => [n.host, answers[i]!])) };
+      this.ticks.push(tick);
+      this.onTick(tick);
+      await new Promise((r) => setTimeout(r, Math.max(0, this.intervalMs - (Date.now() - at))));
+    }
+  }
+
+  private async ask(node: SampledNode): Promise<SampledRole> {
+    let c = this.clients.get(node.host);
+    try {
+      if (!c) {
+        c = new pg.Client({ host: node.address, port: this.target.port, user: this.target.user, password: this.target.password, database: 'postgres', connectionTimeoutMillis: this.timeoutMs, query_timeout: this.timeoutMs, application_name: 'pgha-nemesis' });
+        c.on('error', () => {});
+        this.clients.set(node.host, c);
+        await c.connect();
+      }
+      const row = (await c.query<{ standby: boolean; commits_complete: boolean }>(ROLE_SQL)).rows[0]!;
+      return row.standby ? 'standby' : row.commits_complete ? 'writable' : 'primary';
+    } catch {
+      this.clients.delete(node.host);
+      c?.end().catch(() => {});
+      return 'silent';
+    }
+  }
+}
+
+/** The rounds where some node's answer changed (what a record keeps of a long run), the first round included. */
+export function roleChanges(ticks: RoleTick[]): RoleTick[] {
+  return ticks.filter((t, i) => i === 0 || JSON.stringify(t.roles) !== JSON.stringify(ticks[i - 1]!.roles));
+}
