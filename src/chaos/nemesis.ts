@@ -5,7 +5,7 @@ import { clusterContainers, clusterStatus } from '../deploy/inspect.js';
 import { timestampedLogsSince } from '../docker/exec.js';
 import { cutOff } from '../docker/partition.js';
 import { PORTS } from '../images/facts.js';
-import { checkRun, DEFAULT_LIMITS, twoWritablePrimaries, type CheckLimits, type CheckResult, type HealRecord, type RestartCount, type RoleTick } from './checker.js';
+import { checkRun, twoWritablePrimaries, type CheckLimits, type CheckResult, type HealRecord, type RestartCount, type RoleTick } from './checker.js';
 import type { ClusterEvent } from './events.js';
 import { Probe, PROBE_TABLE, type Attempt } from './probe.js';
 import { logsSince, waitHealed, type ChaosIo } from './run.js';
@@ -93,7 +93,7 @@ export async function runNemesis(io: ChaosIo, opts: NemesisOptions, logsDir: str
   probe.start();
   const episodes: EpisodeResult[] = [];
   try {
-    await runEpisodes(io, opts, probe, live, episodes);
+    await runEpisodes(io, opts, probe, live, episodes, restartsBefore);
   } finally {
     await Promise.all([probe.stop(), sampler.stop()]);
   }
@@ -101,7 +101,7 @@ export async function runNemesis(io: ChaosIo, opts: NemesisOptions, logsDir: str
 }
 
 /** Episodes of the seed's schedule, one after another, until the duration is spent or a live check fails. */
-async function runEpisodes(io: ChaosIo, opts: NemesisOptions, probe: Probe, live: Live, out: EpisodeResult[]): Promise<void> {
+async function runEpisodes(io: ChaosIo, opts: NemesisOptions, probe: Probe, live: Live, out: EpisodeResult[], restartsBefore: RestartCount[]): Promise<void> {
   const end = Date.now() + opts.durationMs;
   // More episodes than any duration uses (each takes several seconds at least).
   for (const episode of drawSchedule(opts.seed, Math.ceil(opts.durationMs / 1000) + 1)) {
@@ -112,8 +112,19 @@ async function runEpisodes(io: ChaosIo, opts: NemesisOptions, probe: Probe, live
     out.push(result);
     const heal = result.healedAt === null ? 'NOT healed' : `healed ${((result.healedAt - result.released) / 1000).toFixed(1)} s after the release`;
     io.say(`episode ${episode.n}: ${result.faults.map((f) => `${f.kind} ${f.target} ${f.host ?? `skipped (${f.why})`}`).join('; ')}; ${heal}`);
-    if (result.healedAt === null) live.stop ??= `episode ${episode.n} not healed within ${(opts.healTimeoutMs / 1000).toFixed(0)} s of its release`;
+    live.stop ??= await failedBetweenEpisodes(io, opts, result, restartsBefore);
   }
+}
+
+/** The checks a run stops on between episodes: a heal too slow or missing, a container the engine keeps restarting. */
+async function failedBetweenEpisodes(io: ChaosIo, opts: NemesisOptions, result: EpisodeResult, restartsBefore: RestartCount[]): Promise<string | null> {
+  const n = result.episode.n;
+  if (result.healedAt === null) return `episode ${n} not healed within ${(opts.healTimeoutMs / 1000).toFixed(0)} s of its release`;
+  const healMs = result.healedAt - result.released;
+  if (healMs > opts.limits.healMs) return `episode ${n} healed ${(healMs / 1000).toFixed(1)} s after its release (limit ${(opts.limits.healMs / 1000).toFixed(0)} s)`;
+  const now = await restartCounts(io);
+  const looping = now.filter((r, i) => r.after - (restartsBefore[i]?.before ?? 0) > opts.limits.restarts);
+  return looping.length ? `after episode ${n}: ${looping.map((r) => r.container).join(', ')} restarted by the engine more than ${opts.limits.restarts} times` : null;
 }
 
 /** One episode: its faults injected at their times and released after their lengths, then the wait for the cluster to heal. */
@@ -299,7 +310,7 @@ async function finish(io: ChaosIo, opts: NemesisOptions, f: FinishInput): Promis
   const acked = writes.filter((a) => a.ok).map((a) => ({ seq: a.seq!, at: a.end }));
   const heals: HealRecord[] = f.episodes.map((e) => ({ episode: e.episode.n, released: e.released, healedAt: e.healedAt }));
   const primaryFaultsAt = f.episodes.flatMap((e) => e.faults.filter((x) => x.host && x.target === 'primary').map((x) => x.at));
-  const checks = checkRun({ replication: io.cluster.postgres.replication, ticks: f.ticks, acked, committed, primaryFaultsAt, heals, limits: opts.limits ?? DEFAULT_LIMITS, restarts });
+  const checks = checkRun({ replication: io.cluster.postgres.replication, ticks: f.ticks, acked, committed, primaryFaultsAt, heals, limits: opts.limits, restarts });
   if ('why' in whole) checks.push({ check: 'healed', ok: false, detail: `not whole at the end: ${whole.why}` });
   const failed = checks.some((c) => !c.ok) || f.live.stop !== null;
   const logsKeptIn = failed ? await keepLogs(io, f.runStart, f.logsDir) : null;

@@ -4,7 +4,16 @@
 // position, so a primary and a standby killed together leave the cluster without a primary,
 // loudly, rather than promote a standby that may lack commits only the dead one confirmed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NemesisRecord } from '../../src/chaos/nemesis-report.js';
+import { healedProblem } from '../../src/deploy/lifecycle.js';
 import { TestCluster, e2eEngine, waitFor } from './harness.js';
+
+/** The CI nemesis: a fixed seed, so a failure is reproducible with `pgha chaos --fault random --seed 23`. */
+const NEMESIS_SEED = '23';
+const NEMESIS_DURATION = '3m';
 
 const docker = await e2eEngine();
 
@@ -57,4 +66,27 @@ describe.skipIf(!docker)('e2e: durability strict (3 postgres nodes, synchronous 
     expect(tc.primaryOf(await tc.status())).toBeUndefined();
     expect(await tc.pgpoolLogs()).not.toMatch(/action=failover: promoting pg1/);
   });
+
+  it('every node back with no primary (the previous test left pg1 alone as a standby): the old primary, which holds every acknowledged commit, is attached again and the others follow it', async () => {
+    await Promise.all([tc.container('pg0').start(), tc.container('pg2').start()]);
+    // pg0 waits for a primary (PGHA_PRIMARY_WAIT_SECONDS) while pg1 is up, then starts on its
+    // own data; its watch loop finds pgpool with no primary and every peer older or level.
+    const s = await tc.waitReady('the cluster whole again with a primary', 240_000, healedProblem);
+    expect(tc.primaryOf(s)).toBe('pg0');
+    expect(await tc.logs('pg0')).toMatch(/node=pg0 action=converge: pgpool has no primary and this node runs as one with the newest data of every node that answered \(this node: primary 1 [0-9A-F/]+; peers: pg1=standby:1:[0-9A-F/]+ pg2=(stopped|held|standby):1:/);
+    expect(await tc.onNode('pg1', 'SELECT count(*) FROM strict_rows')).toBe('1');
+  });
+
+  it(`nemesis: ${NEMESIS_DURATION} of random faults (seed ${NEMESIS_SEED}), every check passes`, async () => {
+    const results = mkdtempSync(join(tmpdir(), 'pgha-nemesis-'));
+    const r = await tc.chaos(results, '--fault', 'random', '--seed', NEMESIS_SEED, '--duration', NEMESIS_DURATION, '--heal-timeout', '180');
+    console.log(r.stderr);
+    const rec = JSON.parse(r.stdout) as NemesisRecord;
+    console.log(rec.checks.map((c) => `${c.ok ? 'ok' : 'FAIL'} ${c.check}: ${c.detail}`).join('\n'));
+    expect(rec.seed).toBe(Number(NEMESIS_SEED));
+    expect(rec.episodes.length).toBeGreaterThan(0);
+    expect(rec.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(rec.stopped).toBeNull();
+    expect(r.exitCode).toBe(0);
+  }, 900_000);
 });

@@ -203,8 +203,19 @@ pgha_node_watch_loop() {
     exec sleep infinity
   fi
   : "${PGHA_NODE_ID:?}"
+  local began=$EPOCHSECONDS took
   while :; do
-    sleep "$PGHA_WATCH_INTERVAL_SECONDS"
+    # A round that took far longer than its sleep and steps can (the node was frozen: the
+    # cgroup freezer, a stalled VM) is followed at once by another: a primary failed over
+    # while it was frozen is writable from its thaw until it fences itself, so not one more
+    # interval (a nemesis run saw 4.3 s between a thaw and the fence).
+    took=$((EPOCHSECONDS - began))
+    if ((took > 2 * PGHA_WATCH_INTERVAL_SECONDS + 5)); then
+      pgha_log watch "the last check round took $took s (frozen or starved): checking again at once"
+    else
+      sleep "$PGHA_WATCH_INTERVAL_SECONDS"
+    fi
+    began=$EPOCHSECONDS
     if ((!role_checked)) && pgha_node_check_superuser_role; then role_checked=1; fi
     verdict=$(pgha_node_fence_verdict)
     if [[ "$verdict" == fence\ * ]]; then
