@@ -1,11 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import type { CheckResult, RoleTick } from './checker.js';
 import type { Spread } from './metrics.js';
 import { spread } from './metrics.js';
 import type { InjectedFault, NemesisOptions, NemesisRun } from './nemesis.js';
 import type { Attempt } from './probe.js';
-import { readRecords, s, writeRecord, type Machine } from './report.js';
+import { readRecords, s, writeWithTimelines, type Machine } from './report.js';
 import { roleChanges } from './sampler.js';
 import { describeEpisode } from './schedule.js';
 import { timelineSvg } from './timeline.js';
@@ -88,10 +87,7 @@ export function formatNemesis(rec: NemesisRecord): string {
 /** Writes the record and its timelines under `<resultsDir>/<date>-<commit>/`; returns that directory. */
 export function writeNemesisResults(resultsDir: string, rec: NemesisRecord, timelines: Map<string, string>, stamp: string): string {
   const prefix = `nemesis-${stamp}`;
-  const renamed: NemesisRecord = { ...rec, episodes: rec.episodes.map((e) => ({ ...e, timeline: `${prefix}-${e.timeline}` })) };
-  const dir = writeRecord(resultsDir, renamed, stamp);
-  for (const [name, svg] of timelines) writeFileSync(join(dir, `${prefix}-${name}`), svg);
-  return dir;
+  return writeWithTimelines(resultsDir, { ...rec, episodes: rec.episodes.map((e) => ({ ...e, timeline: `${prefix}-${e.timeline}` })) }, timelines, stamp, prefix);
 }
 
 /** The nemesis part of bench/RESULTS.md: every recorded run, newest first. */

@@ -94,8 +94,12 @@ export function formatChaos(rec: ChaosRecord): string {
 /** Writes the record and its timelines under `<resultsDir>/<date>-<commit>/`; returns that directory. */
 export function writeChaosResults(resultsDir: string, rec: ChaosRecord, timelines: Map<string, string>, stamp: string): string {
   const prefix = `chaos-${stamp}`;
-  const renamed: ChaosRecord = { ...rec, rounds: rec.rounds.map((r) => ({ ...r, timeline: `${prefix}-${r.timeline}` })) };
-  const dir = writeRecord(resultsDir, renamed, stamp);
+  return writeWithTimelines(resultsDir, { ...rec, rounds: rec.rounds.map((r) => ({ ...r, timeline: `${prefix}-${r.timeline}` })) }, timelines, stamp, prefix);
+}
+
+/** Writes a record (its timeline names already prefixed) and the SVGs beside it as `<prefix>-<name>`; returns the run directory. */
+export function writeWithTimelines<R extends { kind: string; machine: Machine }>(resultsDir: string, rec: R, timelines: Map<string, string>, stamp: string, prefix: string): string {
+  const dir = writeRecord(resultsDir, rec, stamp);
   for (const [name, svg] of timelines) writeFileSync(join(dir, `${prefix}-${name}`), svg);
   return dir;
 }

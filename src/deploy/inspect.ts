@@ -166,7 +166,14 @@ export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topo
   for (const node of topo.pgpool) {
     if (!(await containers.running(node.host))) continue;
     try {
-      rows = await poolNodes(containers.get(node.host), cluster);
+      rows = await poolNodes(containers.get(node.host), cluster).catch(async (err: Error) => {
+        // SHOW pool_nodes needs a backend session: refused exactly while no backend is up (after
+        // a compound fault). pcp still answers, without the replication columns.
+        const states = await backendStates(containers.get(node.host), cluster);
+        if (!states) throw err;
+        problems.push(`${node.host}: SHOW pool_nodes failed (no backend up?); backend states from pcp_node_info`);
+        return states.map((b, id) => [String(id), b.host, '', b.status, '', '', b.role]);
+      });
       wd = await watchdogInfo(containers.get(node.host), cluster);
       askedPgpool = node.host;
       break;

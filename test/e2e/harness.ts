@@ -306,6 +306,8 @@ export interface CompoundOutcome {
   acked: number[];
   /** Acknowledged ids missing through pgpool at the end. */
   lostAcked: number[];
+  /** `pgha cluster status` while both nodes were down in pgpool. */
+  downStatus: ClusterStatus;
 }
 
 /**
@@ -340,6 +342,7 @@ export async function killDuringRejoin(tc: TestCluster, table: string, healMs = 
       return states?.find((b) => b.host === second)?.status === 'down';
       // pgpool takes no decision while an online recovery runs (40 s when its primary is gone).
     }, 120_000, 500);
+    const downStatus = await tc.status();
     const startedAt = Date.now();
     await tc.container(second).start();
     await tc.waitReady('the cluster whole again after the compound fault', healMs, healedProblem);
@@ -347,7 +350,7 @@ export async function killDuringRejoin(tc: TestCluster, table: string, healMs = 
     await writer.ackedMore(20, 60_000);
     const { acked } = await writer.stop();
     const have = (await tc.query<{ id: number }>(`SELECT id FROM ${table}`)).map((r) => r.id);
-    return { first, second, healSeconds, acked, lostAcked: lost(acked, have) };
+    return { first, second, healSeconds, acked, lostAcked: lost(acked, have), downStatus };
   } finally {
     await writer.stop();
   }
