@@ -192,6 +192,19 @@ pgha_node_check_superuser_role() {
   pgha_log start "WARNING: POSTGRES_USER=$POSTGRES_USER has no role in this database cluster: POSTGRES_USER is used only at the first initialisation; create the role (CREATE ROLE \"$POSTGRES_USER\" LOGIN SUPERUSER PASSWORD ...) or set POSTGRES_USER back"
 }
 
+# pgha_node_watch_wait TOOK: the pause before a check round: PGHA_WATCH_INTERVAL_SECONDS, or
+# none when the last round took TOOK seconds, far longer than its sleep and steps can (the node
+# was frozen: the cgroup freezer, a stalled VM). A primary failed over while it was frozen is
+# writable from its thaw until it fences itself, so not one more interval (a nemesis run saw
+# 4.3 s between a thaw and the fence).
+pgha_node_watch_wait() {
+  if (($1 > 2 * PGHA_WATCH_INTERVAL_SECONDS + 5)); then
+    pgha_log watch "the last check round took $1 s (frozen, starved, or a remote step ran to its bound): checking again at once"
+  else
+    sleep "$PGHA_WATCH_INTERVAL_SECONDS"
+  fi
+}
+
 # pgha_node_watch_loop: every PGHA_WATCH_INTERVAL_SECONDS, for as long as the node runs
 # (supervisor keeps it running): the superuser role (until it has been checked once), fencing
 # (a fenced node checks nothing else that round), attaching, the disk watch, and the rejoin of
@@ -203,18 +216,9 @@ pgha_node_watch_loop() {
     exec sleep infinity
   fi
   : "${PGHA_NODE_ID:?}"
-  local began=$EPOCHSECONDS took
+  local began=$EPOCHSECONDS
   while :; do
-    # A round that took far longer than its sleep and steps can (the node was frozen: the
-    # cgroup freezer, a stalled VM) is followed at once by another: a primary failed over
-    # while it was frozen is writable from its thaw until it fences itself, so not one more
-    # interval (a nemesis run saw 4.3 s between a thaw and the fence).
-    took=$((EPOCHSECONDS - began))
-    if ((took > 2 * PGHA_WATCH_INTERVAL_SECONDS + 5)); then
-      pgha_log watch "the last check round took $took s (frozen or starved): checking again at once"
-    else
-      sleep "$PGHA_WATCH_INTERVAL_SECONDS"
-    fi
+    pgha_node_watch_wait $((EPOCHSECONDS - began))
     began=$EPOCHSECONDS
     if ((!role_checked)) && pgha_node_check_superuser_role; then role_checked=1; fi
     verdict=$(pgha_node_fence_verdict)

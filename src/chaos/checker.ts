@@ -4,10 +4,10 @@
  */
 
 /**
- * A node's answer to the sampler: `writable` (not in recovery, and a commit would not wait:
- * no synchronous_standby_names, or a synchronous standby streaming), `primary` (not in
- * recovery, but a commit waits for a standby that is not there: it acknowledges nothing),
- * `standby`, or `silent` (no answer within the sampler's bound: down, frozen, cut off).
+ * A node's answer to the sampler: `writable` (not in recovery, and an empty write transaction
+ * committed within the bound), `primary` (not in recovery, but its commit did not complete:
+ * it waits for a synchronous standby that is not there, and acknowledges nothing), `standby`,
+ * or `silent` (no answer within the sampler's bound: down, frozen, cut off).
  */
 export type SampledRole = 'writable' | 'primary' | 'standby' | 'silent';
 
@@ -23,6 +23,8 @@ export interface HealRecord {
   released: number;
   /** When the cluster was whole again and took writes; null: never within the run's bound. */
   healedAt: number | null;
+  /** The run stopped on another check while this episode was healing: its heal was not waited for. */
+  interrupted?: boolean;
 }
 
 export interface RestartCount {
@@ -85,7 +87,7 @@ export function ackedBeforeFault(at: number, primaryFaultsAt: number[]): number 
 
 /** Episodes not healed within the limit: never, or too late. */
 export function slowHeals(heals: HealRecord[], limitMs: number): HealRecord[] {
-  return heals.filter((h) => h.healedAt === null || h.healedAt - h.released > limitMs);
+  return heals.filter((h) => !h.interrupted && (h.healedAt === null || h.healedAt - h.released > limitMs));
 }
 
 const ms = (n: number) => `${(n / 1000).toFixed(1)} s`;
@@ -129,12 +131,13 @@ function checkLostWrites({ replication, acked, committed, primaryFaultsAt, limit
 
 function checkHeals({ heals, limits }: CheckInput): CheckResult {
   const slow = slowHeals(heals, limits.healMs);
+  const interrupted = heals.filter((h) => h.interrupted).map((h) => ` (episode ${h.episode}: the run stopped on another check before it healed)`).join('');
   return {
     check: 'healed',
     ok: slow.length === 0,
     detail: slow.length
-      ? slow.map((h) => `episode ${h.episode}: ${h.healedAt === null ? 'never healed' : `healed after ${ms(h.healedAt - h.released)}`}`).join('; ') + ` (limit ${ms(limits.healMs)})`
-      : `${heals.length} episodes, each healed within ${ms(limits.healMs)}`,
+      ? slow.map((h) => `episode ${h.episode}: ${h.healedAt === null ? 'never healed' : `healed after ${ms(h.healedAt - h.released)}`}`).join('; ') + ` (limit ${ms(limits.healMs)})${interrupted}`
+      : `${heals.filter((h) => !h.interrupted).length} episodes, each healed within ${ms(limits.healMs)}${interrupted}`,
   };
 }
 

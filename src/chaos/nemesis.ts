@@ -46,6 +46,8 @@ export interface EpisodeResult {
   start: number;
   released: number;
   healedAt: number | null;
+  /** The run stopped on another check before the heal was waited for. */
+  interrupted: boolean;
   faults: InjectedFault[];
   events: ClusterEvent[];
 }
@@ -119,6 +121,7 @@ async function runEpisodes(io: ChaosIo, opts: NemesisOptions, probe: Probe, live
 /** The checks a run stops on between episodes: a heal too slow or missing, a container the engine keeps restarting. */
 async function failedBetweenEpisodes(io: ChaosIo, opts: NemesisOptions, result: EpisodeResult, restartsBefore: RestartCount[]): Promise<string | null> {
   const n = result.episode.n;
+  if (result.interrupted) return null;
   if (result.healedAt === null) return `episode ${n} not healed within ${(opts.healTimeoutMs / 1000).toFixed(0)} s of its release`;
   const healMs = result.healedAt - result.released;
   if (healMs > opts.limits.healMs) return `episode ${n} healed ${(healMs / 1000).toFixed(1)} s after its release (limit ${(opts.limits.healMs / 1000).toFixed(0)} s)`;
@@ -143,7 +146,7 @@ async function runEpisode(io: ChaosIo, opts: NemesisOptions, probe: Probe, live:
   const released = Date.now();
   const healedAt = await waitWhole(io, probe, live, released, opts.healTimeoutMs);
   const events = (await logsSince(io, start - 2000).catch(() => [])).filter((e) => e.at >= start - 2000);
-  return { episode, start, released, healedAt, faults, events };
+  return { episode, start, released, healedAt, interrupted: healedAt === null && live.stop !== null, faults, events };
 }
 
 /** Resolves the fault's target now, injects it, and returns the promise of its release (after its length). */
@@ -308,7 +311,7 @@ async function finish(io: ChaosIo, opts: NemesisOptions, f: FinishInput): Promis
   const restarts = f.restartsBefore.map((r, i) => ({ ...r, after: after[i]!.after }));
   const writes = f.probe.attempts.filter((a) => a.op === 'write');
   const acked = writes.filter((a) => a.ok).map((a) => ({ seq: a.seq!, at: a.end }));
-  const heals: HealRecord[] = f.episodes.map((e) => ({ episode: e.episode.n, released: e.released, healedAt: e.healedAt }));
+  const heals: HealRecord[] = f.episodes.map((e) => ({ episode: e.episode.n, released: e.released, healedAt: e.healedAt, interrupted: e.interrupted }));
   const primaryFaultsAt = f.episodes.flatMap((e) => e.faults.filter((x) => x.host && x.target === 'primary').map((x) => x.at));
   const checks = checkRun({ replication: io.cluster.postgres.replication, ticks: f.ticks, acked, committed, primaryFaultsAt, heals, limits: opts.limits, restarts });
   if ('why' in whole) checks.push({ check: 'healed', ok: false, detail: `not whole at the end: ${whole.why}` });

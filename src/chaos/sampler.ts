@@ -18,9 +18,14 @@ export interface SamplerTarget {
   password: string;
 }
 
-const ROLE_SQL = `SELECT pg_is_in_recovery() AS standby,
-  current_setting('synchronous_standby_names') = ''
-  OR EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming' AND sync_state IN ('sync', 'quorum')) AS commits_complete`;
+/**
+ * A primary counts as writable only if a commit completes within the bound: an empty write
+ * transaction (an xid, a commit record) that waits for the synchronous standby as any commit
+ * does. `pg_stat_replication` is no witness: a primary cut off from its standbys still lists
+ * them as streaming until wal_sender_timeout (the 30-minute nemesis run at 03e29a3 stopped on
+ * that), while no commit of it can complete.
+ */
+const WRITE_PROBE_SQL = 'BEGIN; SELECT txid_current(); COMMIT';
 
 export class RoleSampler {
   readonly ticks: RoleTick[] = [];
@@ -69,13 +74,25 @@ export class RoleSampler {
         this.clients.set(node.host, c);
         await c.connect();
       }
-      const row = (await c.query<{ standby: boolean; commits_complete: boolean }>(ROLE_SQL)).rows[0]!;
-      return row.standby ? 'standby' : row.commits_complete ? 'writable' : 'primary';
+      if ((await c.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby')).rows[0]!.standby) return 'standby';
     } catch {
-      this.clients.delete(node.host);
-      c?.end().catch(() => {});
+      this.drop(node.host, c);
       return 'silent';
     }
+    try {
+      await c.query(WRITE_PROBE_SQL);
+      return 'writable';
+    } catch {
+      // Its commit waits (or failed): a primary that acknowledges nothing. The session is in an
+      // unknown state: a new one next round.
+      this.drop(node.host, c);
+      return 'primary';
+    }
+  }
+
+  private drop(host: string, c: pg.Client | undefined): void {
+    this.clients.delete(host);
+    c?.end().catch(() => {});
   }
 }
 

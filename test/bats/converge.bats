@@ -107,3 +107,14 @@ setup() {
   touch "$PGDATA/pg_wal/FFFFFFFF.junk" "$PGDATA/pg_wal/archive_status"
   [[ "$(pgha_node_state)" == "held 10 0/3000028" ]]
 }
+
+@test "the watch loop's pause: the interval, or none after a round that took far longer (a freeze)" {
+  PGHA_WATCH_INTERVAL_SECONDS=2
+  sleep() { echo "slept $1"; }
+  run pgha_node_watch_wait 3
+  [[ "$output" == "slept 2" ]]
+  run pgha_node_watch_wait 9
+  [[ "$output" == "slept 2" ]]
+  run pgha_node_watch_wait 31
+  [[ "$output" != *slept* && "$output" == *"action=watch: the last check round took 31 s (frozen, starved, or a remote step ran to its bound): checking again at once"* ]]
+}

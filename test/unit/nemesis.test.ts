@@ -82,7 +82,7 @@ describe('nemesis checker', () => {
     expect(checkRun(run)[0]!.detail).toBe('1 sampling rounds with two writable primaries, first at 1970-01-01T00:00:01.500Z: pg0 writable, pg1 writable');
   });
 
-  it('a primary whose commits wait for a missing standby is not writable: a thawed old primary beside the new one passes', () => {
+  it('a primary whose commit did not complete is not writable: a cut-off old primary beside the new one passes', () => {
     const run = goodRun();
     run.ticks.push(tick(1500, { pg0: 'primary', pg1: 'writable' }));
     expect(failed(run)).toEqual([]);
@@ -110,6 +110,12 @@ describe('nemesis checker', () => {
     expect(failed({ ...goodRun(), heals: [{ episode: 1, released: 10_000, healedAt: null }] })).toEqual(['healed']);
     expect(failed({ ...goodRun(), heals: [{ episode: 2, released: 10_000, healedAt: 70_001 }] })).toEqual(['healed']);
     expect(checkRun({ ...goodRun(), heals: [{ episode: 2, released: 10_000, healedAt: 70_001 }] })[2]!.detail).toBe('episode 2: healed after 60.0 s (limit 60.0 s)');
+  });
+
+  it('an episode whose heal was cut short by another failed check is not counted as never healed', () => {
+    const run = { ...goodRun(), heals: [{ episode: 1, released: 10_000, healedAt: 30_000 }, { episode: 2, released: 50_000, healedAt: null, interrupted: true }] };
+    expect(failed(run)).toEqual([]);
+    expect(checkRun(run)[2]!.detail).toBe('1 episodes, each healed within 60.0 s (episode 2: the run stopped on another check before it healed)');
   });
 
   it('a container the engine restarted again and again fails', () => {
