@@ -4,8 +4,8 @@
  */
 
 /**
- * A node's answer to the sampler: `writable` (not in recovery, and an empty write transaction
- * committed within the bound), `primary` (not in recovery, but its commit did not complete:
+ * A node's answer to the sampler: `writable` (not in recovery, and a transaction writing one
+ * WAL record committed within the bound), `primary` (not in recovery, but its commit did not complete:
  * it waits for a synchronous standby that is not there, and acknowledges nothing), `standby`,
  * or `silent` (no answer within the sampler's bound: down, frozen, cut off).
  */

@@ -19,13 +19,14 @@ export interface SamplerTarget {
 }
 
 /**
- * A primary counts as writable only if a commit completes within the bound: an empty write
- * transaction (an xid, a commit record) that waits for the synchronous standby as any commit
- * does. `pg_stat_replication` is no witness: a primary cut off from its standbys still lists
- * them as streaming until wal_sender_timeout (the 30-minute nemesis run at 03e29a3 stopped on
- * that), while no commit of it can complete.
+ * A primary counts as writable only if a commit completes within the bound: a transaction
+ * that writes one WAL record (a logical message, which touches no table) and so waits for the
+ * synchronous standby as any commit does. An xid alone is not enough: a commit that wrote no
+ * WAL skips the synchronous wait (RecordTransactionCommit), and a cut-off primary answered at
+ * once. Nor is `pg_stat_replication`: it lists a cut-off standby as streaming until
+ * wal_sender_timeout. Both false alarms stopped 30-minute runs here (records in bench/results).
  */
-const WRITE_PROBE_SQL = 'BEGIN; SELECT txid_current(); COMMIT';
+const WRITE_PROBE_SQL = "BEGIN; SELECT pg_logical_emit_message(true, 'pgha-nemesis', ''); COMMIT";
 
 export class RoleSampler {
   readonly ticks: RoleTick[] = [];
