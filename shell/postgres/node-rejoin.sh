@@ -139,17 +139,19 @@ pgha_node_hold_for_rejoin() {
 # every PGHA_REJOIN_SLOW_RETRY_SECONDS; why it is still held is in PGHA_HELD_WHY_FILE for the
 # health check, and in the log when it changes (and every tenth slow attempt).
 pgha_node_rejoin() {
-  local n=0 said why last_why='' wait
+  local n=0 said why last_why='' wait asked
   [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
   : "${PGHA_DELEGATE_IP:?}" "${PGHA_NODE_ID:?}"
   # sshd must be listening before the primary connects back to clone this node.
   pgha_wait_port 127.0.0.1 "$PGHA_SSH_PORT" 10 || pgha_log rejoin "WARNING: sshd is not listening on $PGHA_SSH_PORT after 10 s; asking all the same"
   while :; do
     n=$((n + 1))
+    asked=no
     # An online recovery with no primary to copy from fails, and while it runs pgpool takes
     # no new client (40 s, seen with the primary killed mid-rebuild): ask only when pgpool
     # names one.
     if why=$(pgha_node_rejoin_source); then
+      asked=yes
       pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n)"
       if said=$(pgha_pcp_run "$PGHA_RECOVERY_WAIT_SECONDS" "$PGHA_DELEGATE_IP" pcp_recovery_node -n "$PGHA_NODE_ID"); then
         printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
@@ -162,6 +164,9 @@ pgha_node_rejoin() {
     fi
     pgha_node_held_why "$why (attempt $n)"
     wait=$PGHA_REJOIN_RETRY_SECONDS
+    # Not asked (pgpool names no primary): looking again costs one pcp_node_info, and a primary
+    # named a moment later should not wait a whole retry interval (a nemesis episode lost 10 s so).
+    [[ "$asked" == yes ]] || wait=$PGHA_WATCH_INTERVAL_SECONDS
     ((n < PGHA_REJOIN_TRIES)) || wait=$PGHA_REJOIN_SLOW_RETRY_SECONDS
     # One line per attempt while they are quick; later only when the cause changes, and every
     # tenth attempt.

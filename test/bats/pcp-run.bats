@@ -85,3 +85,30 @@ stub() {
   [[ "$(cat "$BATS_TEST_TMPDIR/why-at-4")" == 'pcp_recovery_node failed: ERROR: executing recovery, execution of command failed at "1st stage" (attempt 3)' ]]
   [[ ! -e "$PGHA_REJOIN_REQUEST" && ! -e "$PGHA_HELD_WHY_FILE" ]]
 }
+
+@test "rejoin: while pgpool names no primary it is not asked to rebuild, and looks again after the watch interval, not the retry interval" {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_NODE_ID=0 PGHA_DELEGATE_IP=172.30.0.100
+  export PGHA_HOME="$BATS_TEST_TMPDIR"
+  # shellcheck source=/dev/null
+  . "$CONTEXT/pgha-node.sh"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why"
+  PGHA_REJOIN_TRIES=30 PGHA_REJOIN_RETRY_SECONDS=10 PGHA_WATCH_INTERVAL_SECONDS=2
+  touch "$PGHA_REJOIN_REQUEST"
+  pgha_wait_port() { true; }
+  sleep() { echo "slept $1" >>"$BATS_TEST_TMPDIR/sleeps"; }
+  # No primary for two looks, then pg1.
+  pgha_node_pool_nodes() {
+    local looks
+    looks=$(($(cat "$BATS_TEST_TMPDIR/looks" 2>/dev/null || echo 0) + 1))
+    echo "$looks" >"$BATS_TEST_TMPDIR/looks"
+    if ((looks > 2)); then printf '0|pg0|down|standby\n1|pg1|up|primary\n'; else printf '0|pg0|down|standby\n1|pg1|down|standby\n'; fi
+  }
+  stub pcp_recovery_node 'echo called >>"$BATS_TEST_TMPDIR/pcp"; echo "pcp_recovery_node -- Command Successful"'
+  export BATS_TEST_TMPDIR
+  run pgha_node_rejoin
+  [[ "$status" -eq 0 ]]
+  [[ "$(cat "$BATS_TEST_TMPDIR/sleeps")" == $'slept 2\nslept 2' ]]
+  [[ "$(wc -l <"$BATS_TEST_TMPDIR/pcp")" -eq 1 ]]
+  [[ "$output" == *"still held: pgpool knows no primary to rebuild from (pg0 down standby, pg1 down standby); asking again in 2 s"* ]]
+}
