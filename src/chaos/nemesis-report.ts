@@ -19,7 +19,7 @@ export interface NemesisRecord {
   /** The episodes that ran, as the schedule drew them. */
   schedule: string[];
   faults: InjectedFault[];
-  episodes: { n: number; start: number; released: number; healedAt: number | null; healMs: number | null; timeline: string }[];
+  episodes: { n: number; start: number; released: number; healedAt: number | null; healMs: number | null; notHealed: string | null; timeline: string }[];
   /** From each episode's release to the cluster whole and taking writes: min, median, max (ms). */
   heal: Spread | null;
   checks: CheckResult[];
@@ -44,7 +44,7 @@ export function nemesisRecord(run: NemesisRun, machine: Machine, cluster: Nemesi
     durationMs: opts.durationMs,
     schedule: run.episodes.map((e) => describeEpisode(e.episode)),
     faults: run.episodes.flatMap((e) => e.faults),
-    episodes: run.episodes.map((e) => ({ n: e.episode.n, start: e.start, released: e.released, healedAt: e.healedAt, healMs: healMs(e), timeline: `episode${e.episode.n}.svg` })),
+    episodes: run.episodes.map((e) => ({ n: e.episode.n, start: e.start, released: e.released, healedAt: e.healedAt, healMs: healMs(e), notHealed: e.notHealed, timeline: `episode${e.episode.n}.svg` })),
     heal: spread(run.episodes.map(healMs)),
     checks: run.checks,
     passed: run.checks.every((c) => c.ok) && run.stopped === null,
@@ -73,7 +73,7 @@ export function nemesisTimelines(run: NemesisRun, attempts: Attempt[], title: st
 export function formatNemesis(rec: NemesisRecord): string {
   const lines = [
     `nemesis seed ${rec.seed}, ${(rec.durationMs / 60_000).toFixed(1)} min on ${rec.cluster.name} (${rec.cluster.postgresNodes} postgres, ${rec.cluster.replication}, ${rec.cluster.durability})`,
-    ...rec.episodes.map((e, i) => `  ${rec.schedule[i]} -> ${e.healMs === null ? 'NOT healed' : `healed in ${s(e.healMs)} s`}`),
+    ...rec.episodes.map((e, i) => `  ${rec.schedule[i]} -> ${e.healMs === null ? `NOT healed: ${e.notHealed}` : `healed in ${s(e.healMs)} s`}`),
     `heal after release (s): ${rec.heal ? `min ${s(rec.heal.min)} / median ${s(rec.heal.median)} / max ${s(rec.heal.max)}` : '-'}`,
     `writes acknowledged ${rec.writes.acked}, failed ${rec.writes.failed}; sampler ${rec.sampling.rounds} rounds, median ${rec.sampling.medianIntervalMs ?? '-'} ms apart (max ${rec.sampling.maxIntervalMs ?? '-'} ms)`,
     ...rec.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`),

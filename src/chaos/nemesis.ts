@@ -48,6 +48,8 @@ export interface EpisodeResult {
   healedAt: number | null;
   /** The run stopped on another check before the heal was waited for. */
   interrupted: boolean;
+  /** What was still missing when the heal was given up. */
+  notHealed: string | null;
   faults: InjectedFault[];
   events: ClusterEvent[];
 }
@@ -112,7 +114,7 @@ async function runEpisodes(io: ChaosIo, opts: NemesisOptions, probe: Probe, live
     io.say(`episode ${describeEpisode(episode)}`);
     const result = await runEpisode(io, opts, probe, live, episode);
     out.push(result);
-    const heal = result.healedAt === null ? 'NOT healed' : `healed ${((result.healedAt - result.released) / 1000).toFixed(1)} s after the release`;
+    const heal = result.healedAt === null ? `NOT healed (${result.notHealed})` : `healed ${((result.healedAt - result.released) / 1000).toFixed(1)} s after the release`;
     io.say(`episode ${episode.n}: ${result.faults.map((f) => `${f.kind} ${f.target} ${f.host ?? `skipped (${f.why})`}`).join('; ')}; ${heal}`);
     live.stop ??= await failedBetweenEpisodes(io, opts, result, restartsBefore);
   }
@@ -122,7 +124,7 @@ async function runEpisodes(io: ChaosIo, opts: NemesisOptions, probe: Probe, live
 async function failedBetweenEpisodes(io: ChaosIo, opts: NemesisOptions, result: EpisodeResult, restartsBefore: RestartCount[]): Promise<string | null> {
   const n = result.episode.n;
   if (result.interrupted) return null;
-  if (result.healedAt === null) return `episode ${n} not healed within ${(opts.healTimeoutMs / 1000).toFixed(0)} s of its release`;
+  if (result.healedAt === null) return `episode ${n} not healed within ${(opts.healTimeoutMs / 1000).toFixed(0)} s of its release: ${result.notHealed}`;
   const healMs = result.healedAt - result.released;
   if (healMs > opts.limits.healMs) return `episode ${n} healed ${(healMs / 1000).toFixed(1)} s after its release (limit ${(opts.limits.healMs / 1000).toFixed(0)} s)`;
   const now = await restartCounts(io);
@@ -144,9 +146,10 @@ async function runEpisode(io: ChaosIo, opts: NemesisOptions, probe: Probe, live:
   }
   await Promise.all(releases);
   const released = Date.now();
-  const healedAt = await waitWhole(io, probe, live, released, opts.healTimeoutMs);
+  const healed = await waitWhole(io, probe, live, released, opts.healTimeoutMs);
+  const healedAt = 'at' in healed ? healed.at : null;
   const events = (await logsSince(io, start - 2000).catch(() => [])).filter((e) => e.at >= start - 2000);
-  return { episode, start, released, healedAt, interrupted: healedAt === null && live.stop !== null, faults, events };
+  return { episode, start, released, healedAt, notHealed: 'why' in healed ? healed.why : null, interrupted: healedAt === null && live.stop !== null, faults, events };
 }
 
 /** Resolves the fault's target now, injects it, and returns the promise of its release (after its length). */
@@ -242,34 +245,41 @@ function faultActions(io: ChaosIo, kind: NemesisKind, host: string): { inject: (
  * and a write through the published pgpool ports as a multi-host client makes it. The time
  * of the first moment all three hold; null when they do not within `timeoutMs`.
  */
-async function waitWhole(io: ChaosIo, probe: Probe, live: Live, released: number, timeoutMs: number): Promise<number | null> {
+async function waitWhole(io: ChaosIo, probe: Probe, live: Live, released: number, timeoutMs: number): Promise<{ at: number } | { why: string }> {
   const deadline = released + timeoutMs;
+  let why = 'the run stopped';
   while (Date.now() < deadline && !live.stop) {
     const whole = await waitHealed(io, Math.max(1000, deadline - Date.now()));
-    if ('why' in whole) return null;
+    if ('why' in whole) return whole;
     const viaVip = probe.attempts.some((a) => a.op === 'write' && a.ok && a.start >= released);
-    if (viaVip && (await writeThroughPublished(io))) return whole.at;
+    if (!viaVip) why = 'no write acknowledged through the delegate IP since the release';
+    else if (!(await writeThroughPublished(io))) why = 'no write acknowledged through the published ports (a multi-host read-write client)';
+    else return { at: whole.at };
     await sleep(500);
   }
-  return null;
+  return { why };
 }
 
 let publishedSeq = 0;
 
-/** One write as libpq with a multi-host string and target_session_attrs=read-write makes it: the first published pgpool that takes writes. */
+/**
+ * One write as a multi-host client with target_session_attrs=read-write makes it: the
+ * published pgpool nodes in order, the first that takes the write. (libpq itself skips a node
+ * by the in_hot_standby it reports, patch 0006; a `SHOW transaction_read_only` here would be
+ * load-balanced to a standby and skip nodes libpq keeps.)
+ */
 async function writeThroughPublished(io: ChaosIo): Promise<boolean> {
   if (!io.topo.published.length) return true;
   for (const p of io.topo.published) {
     const c = new pg.Client({ ...io.target, host: p.address === '0.0.0.0' ? '127.0.0.1' : p.address, port: p.port, connectionTimeoutMillis: 3000, query_timeout: 5000 });
     c.on('error', () => {});
     try {
-      // libpq goes on to the next host when a connection fails or the session is read-only.
-      const connected = await c.connect().then(() => true, () => false);
-      if (!connected) continue;
-      const ro = await c.query<{ transaction_read_only: string }>('SHOW transaction_read_only').then((r) => r.rows[0]?.transaction_read_only, () => 'on');
-      if (ro === 'on') continue;
       // Negative sequence numbers: never counted as the probe's acknowledged writes.
-      return await c.query(`INSERT INTO ${PROBE_TABLE} (seq, lane) VALUES ($1, 'published')`, [-++publishedSeq]).then(() => true, () => false);
+      const ok = await c.connect().then(
+        () => c.query(`INSERT INTO ${PROBE_TABLE} (seq, lane) VALUES ($1, 'published')`, [-++publishedSeq]).then(() => true, () => false),
+        () => false,
+      );
+      if (ok) return true;
     } finally {
       await c.end().catch(() => {});
     }
