@@ -32,6 +32,7 @@ export interface ChaosCommandOptions extends ClusterOptions {
   healTimeout: string;
   seed?: string;
   duration?: string;
+  healLimit?: string;
   json?: boolean;
   results: string | false;
 }
@@ -53,6 +54,7 @@ const optionsSchema = z.object({
   down: whole(0, 3600),
   healTimeout: whole(10, 3600),
   seed: wholeNumber(0, 999_999_999).optional(),
+  healLimit: whole(10, 3600).optional(),
   duration: z
     .string()
     .transform((d, ctx) => {
@@ -66,7 +68,7 @@ const optionsSchema = z.object({
     .optional(),
 });
 
-const FLAGS: Record<string, string> = { fault: '--fault', rounds: '--rounds', intervalMs: '--interval-ms', timeoutMs: '--timeout-ms', warmup: '--warmup', hold: '--hold', down: '--down', healTimeout: '--heal-timeout', seed: '--seed', duration: '--duration' };
+const FLAGS: Record<string, string> = { fault: '--fault', rounds: '--rounds', intervalMs: '--interval-ms', timeoutMs: '--timeout-ms', warmup: '--warmup', hold: '--hold', down: '--down', healTimeout: '--heal-timeout', seed: '--seed', duration: '--duration', healLimit: '--heal-limit' };
 
 /** What `pgha chaos` runs: rounds of named faults, or the nemesis (`--fault random`). */
 export type ChaosPlan = { mode: 'rounds'; options: ChaosOptions } | { mode: 'nemesis'; options: NemesisOptions };
@@ -75,13 +77,13 @@ export type ChaosPlan = { mode: 'rounds'; options: ChaosOptions } | { mode: 'nem
 export function parseChaosPlan(opts: ChaosCommandOptions): ChaosPlan {
   const o = parseFlags(optionsSchema, opts, FLAGS);
   if (o.fault[0] !== 'random') {
-    const stray = (['seed', 'duration'] as const).filter((k) => opts[k] !== undefined).map((k) => `${FLAGS[k]}: expected only with --fault random`);
+    const stray = (['seed', 'duration', 'healLimit'] as const).filter((k) => opts[k] !== undefined).map((k) => `${FLAGS[k]}: expected only with --fault random`);
     if (stray.length) throw new UsageError(stray);
     return { mode: 'rounds', options: parseChaosOptions(opts) };
   }
   return {
     mode: 'nemesis',
-    options: { seed: o.seed ?? Math.floor(Math.random() * 1e9), durationMs: o.duration ?? 600_000, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, healTimeoutMs: o.healTimeout * 1000, limits: DEFAULT_LIMITS },
+    options: { seed: o.seed ?? Math.floor(Math.random() * 1e9), durationMs: o.duration ?? 600_000, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, healTimeoutMs: o.healTimeout * 1000, limits: { ...DEFAULT_LIMITS, healMs: (o.healLimit ?? DEFAULT_LIMITS.healMs / 1000) * 1000 } },
   };
 }
 

@@ -79,10 +79,13 @@ describe.skipIf(!docker)('e2e: durability strict (3 postgres nodes, synchronous 
 
   it(`nemesis: ${NEMESIS_DURATION} of random faults (seed ${NEMESIS_SEED}), every check passes`, async () => {
     const results = mkdtempSync(join(tmpdir(), 'pgha-nemesis-'));
-    const r = await tc.chaos(results, '--fault', 'random', '--seed', NEMESIS_SEED, '--duration', NEMESIS_DURATION, '--heal-timeout', '180');
+    // Heal time is a target the 30-minute runs measure (60 s), not a timed assertion here: the
+    // healed check only asks that every episode heals within the run's 180 s bound.
+    const r = await tc.chaos(results, '--fault', 'random', '--seed', NEMESIS_SEED, '--duration', NEMESIS_DURATION, '--heal-timeout', '180', '--heal-limit', '180');
     console.log(r.stderr);
     const rec = JSON.parse(r.stdout) as NemesisRecord;
     console.log(rec.checks.map((c) => `${c.ok ? 'ok' : 'FAIL'} ${c.check}: ${c.detail}`).join('\n'));
+    console.log(`heal (ms): ${JSON.stringify(rec.heal)}; episodes: ${rec.schedule.join(' | ')}`);
     expect(rec.seed).toBe(Number(NEMESIS_SEED));
     expect(rec.episodes.length).toBeGreaterThan(0);
     expect(rec.checks.filter((c) => !c.ok)).toEqual([]);

@@ -134,7 +134,9 @@ describe('pgha chaos --fault random: flags', () => {
   it('random with a seed and a duration is the nemesis', () => {
     const plan = parseChaosPlan({ ...base, seed: '7', duration: '3m' });
     expect(plan.mode).toBe('nemesis');
-    if (plan.mode === 'nemesis') expect([plan.options.seed, plan.options.durationMs]).toEqual([7, 180_000]);
+    if (plan.mode === 'nemesis') expect([plan.options.seed, plan.options.durationMs, plan.options.limits.healMs]).toEqual([7, 180_000, 60_000]);
+    const lenient = parseChaosPlan({ ...base, seed: '7', healLimit: '180' });
+    if (lenient.mode === 'nemesis') expect(lenient.options.limits.healMs).toBe(180_000);
   });
   it('every bad flag is a line naming it', () => {
     expect(() => parseChaosPlan({ ...base, fault: ['random', 'kill-primary'], seed: 'x', duration: '3 weeks' })).toThrow(
