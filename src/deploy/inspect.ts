@@ -166,20 +166,26 @@ export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topo
   for (const node of topo.pgpool) {
     if (!(await containers.running(node.host))) continue;
     try {
-      rows = await poolNodes(containers.get(node.host), cluster).catch(async (err: Error) => {
-        // SHOW pool_nodes needs a backend session: refused exactly while no backend is up (after
-        // a compound fault). pcp still answers, without the replication columns.
-        const states = await backendStates(containers.get(node.host), cluster);
-        if (!states) throw err;
-        problems.push(`${node.host}: SHOW pool_nodes failed (no backend up?); backend states from pcp_node_info`);
-        return states.map((b, id) => [String(id), b.host, '', b.status, '', '', b.role]);
-      });
+      rows = await poolNodes(containers.get(node.host), cluster);
       wd = await watchdogInfo(containers.get(node.host), cluster);
       askedPgpool = node.host;
       break;
     } catch (err) {
       problems.push(`${node.host}: ${(err as Error).message}`);
     }
+  }
+  // SHOW pool_nodes needs a backend session: no node answers it while no backend is up (after a
+  // compound fault). pcp still answers, without the replication columns; only then is it asked,
+  // since a node cut off from the backends would answer it with its own stale view.
+  for (const node of askedPgpool ? [] : topo.pgpool) {
+    if (!(await containers.running(node.host))) continue;
+    const states = await backendStates(containers.get(node.host), cluster).catch(() => null);
+    if (!states) continue;
+    rows = states.map((b, id) => [String(id), b.host, '', b.status, '', '', b.role]);
+    wd = await watchdogInfo(containers.get(node.host), cluster).catch(() => null);
+    askedPgpool = node.host;
+    problems.push(`${node.host}: SHOW pool_nodes failed on every pgpool node (no backend up?); backend states from pcp_node_info`);
+    break;
   }
   if (!askedPgpool) problems.push('no pgpool node answered');
   const backends: Backend[] = await Promise.all(

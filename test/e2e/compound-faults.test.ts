@@ -30,7 +30,7 @@ for (const durability of ['strict', 'available'] as const) {
       expect(out.lostAcked).toEqual([]);
       // With no backend up, status still names each backend's state (from pcp), and says where it came from.
       expect(out.downStatus.backends.map((b) => b.status)).toEqual(['down', 'down']);
-      expect(out.downStatus.problems.join('\n')).toMatch(/SHOW pool_nodes failed \(no backend up\?\); backend states from pcp_node_info/);
+      expect(out.downStatus.problems.join('\n')).toMatch(/SHOW pool_nodes failed on every pgpool node \(no backend up\?\); backend states from pcp_node_info/);
       const s = await tc.status();
       expect(tc.primaryOf(s)).toBe(out.second);
       // The repair was really interrupted: the returning node's first rebuild failed and was retried.
