@@ -35,6 +35,11 @@ _pgha_decide_pool_primary() {
   awk -F'|' '$3 == "up" && $4 == "primary" { print $2; exit }' <<<"$1"
 }
 
+# _pgha_decide_pool_down NODES HOST: NODES lists HOST as down.
+_pgha_decide_pool_down() {
+  awk -F'|' -v host="$2" '$2 == host && $3 == "down" { found = 1 } END { exit !found }' <<<"$1"
+}
+
 # pgha_decide_primary_wait ME NODES WAITED LIMIT: one look, while a starting node waits for
 # pgpool to name the primary: "silent" (pgpool did not answer: ask the peers), "primary HOST"
 # (pgpool routes writes to HOST), "alone" (no backend but ME is up: the whole cluster is
@@ -136,8 +141,7 @@ pgha_decide_attach() {
     echo ok
   elif [[ "$nodes" == '?' ]]; then
     echo "need pool"
-  elif [[ -n "$nodes" && "$(_pgha_decide_pool_primary "$nodes")" == "$sender" ]] &&
-    awk -F'|' -v me="$me" '$2 == me && $3 == "down" { found = 1 } END { exit !found }' <<<"$nodes"; then
+  elif [[ -n "$nodes" && "$(_pgha_decide_pool_primary "$nodes")" == "$sender" ]] && _pgha_decide_pool_down "$nodes" "$me"; then
     echo attach
   else
     echo ok
@@ -211,8 +215,7 @@ pgha_decide_converge() {
   elif [[ "$nodes" == '?' ]]; then
     echo "need pool"
     return 0
-  elif [[ -z "$nodes" || -n "$(_pgha_decide_pool_primary "$nodes")" ]] ||
-    ! awk -F'|' -v me="$me" '$2 == me && $3 == "down" { found = 1 } END { exit !found }' <<<"$nodes"; then
+  elif [[ -z "$nodes" || -n "$(_pgha_decide_pool_primary "$nodes")" ]] || ! _pgha_decide_pool_down "$nodes" "$me"; then
     echo ok
     return 0
   elif [[ "$mine" == '?' ]]; then
