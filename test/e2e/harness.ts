@@ -95,6 +95,11 @@ export class TestCluster {
   }
 
   async destroy(): Promise<void> {
+    // For a person reading a failure: the containers and deploy directory stay (never in CI).
+    if (process.env.PGHA_E2E_KEEP === '1' && process.env.CI !== 'true') {
+      console.log(`[${this.cluster.name}] kept (PGHA_E2E_KEEP=1): ${this.dir}`);
+      return;
+    }
     await this.down({ volumes: true }).catch((err) => console.error(`[${this.cluster.name}] down failed: ${(err as Error).message}`));
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,11 +1,12 @@
-// Scenarios 1, 2, 8, 9, 9b, 10 and 4 of the failover suite, on one 2-node cluster whose
+// Scenarios 1, 2, 8, 9, 9b, 9c, 10 and 4 of the failover suite, on one 2-node cluster whose
 // initial primary is node 1. They run in order on the same cluster; 4 (every backend down)
 // is last because it leaves the cluster without a database.
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cutOff } from '../../src/docker/partition.js';
 import { connectionStrings } from '../../src/deploy/connect.js';
 import { healedProblem } from '../../src/deploy/lifecycle.js';
-import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
+import { TestCluster, Writer, e2eEngine, logSince, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
 
@@ -229,6 +230,72 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
       return s.watchdog.nodes.every((n) => ['LEADER', 'STANDBY'].includes(n.state)) && s.watchdog.vipHolders.length === 1 ? s : false;
     }, 120_000, 2000);
     expect(after.watchdog.vipHolders).toEqual([before.watchdog.leader]);
+  });
+
+  it('scenario 9c (patch 0007): a standby cut off while a session connects: the session goes on without it once pgpool marks it down, and when it answers again it is attached by failback and every pgpool node takes new sessions', async () => {
+    const before = await tc.waitReady('the cluster whole before the cut-off', 120_000, healedProblem);
+    const primary = tc.primaryOf(before)!;
+    const standby = tc.topo.postgres.find((n) => n.host !== primary)!;
+    // A database no pooled connection has seen, so the session's child connects to every
+    // backend afresh (a reused pooled connection would not).
+    const fresh = (tag: string) => `cutoff9c_${tag}_${Date.now()}`;
+    // Created through pgpool, then waited for on every node: a session reads from each.
+    const create = async (name: string) => {
+      await tc.query(`CREATE DATABASE ${name}`);
+      await waitFor(`${name} on every node`, async () => {
+        for (const n of tc.topo.postgres) if ((await tc.onNode(n.host, `SELECT count(*) FROM pg_database WHERE datname = '${name}'`)) !== '1') return false;
+        return true;
+      }, 30_000, 200);
+    };
+    const during = fresh('during');
+    await create(during);
+    const connectTo = (host: string, database: string) =>
+      new pg.Client({ host, port: tc.cluster.pgpool.port, user: 'postgres', password: tc.password, database, connectionTimeoutMillis: 90_000, statement_timeout: 15_000 });
+    const since = Date.now();
+    const partition = await cutOff(standby.address, `pgha-e2e ${tc.containerName(standby.host)}`);
+    let healedAt = 0;
+    let answeredAt = 0;
+    try {
+      const client = connectTo(tc.vip, during);
+      client.on('error', () => {});
+      const session = client.connect().then(() => client.query('SELECT 1')).then(() => { answeredAt = Date.now(); }, (e: Error) => e.message);
+      // pgpool's health check marks the standby down within seconds; unpatched, the session's
+      // connect to the cut-off host went on retrying until the cut-off ended. Bounded: 60 s.
+      const outcome = await Promise.race([session, new Promise((r) => setTimeout(r, 60_000))]);
+      await client.end().catch(() => {});
+      console.log(`scenario 9c: session ${answeredAt ? `answered after ${((answeredAt - since) / 1000).toFixed(1)} s` : `did not answer in 60 s (${outcome === undefined ? "still connecting" : String(outcome)})`}, ${standby.host} still cut off`);
+      expect(answeredAt).toBeGreaterThan(0);
+      const down = await tc.status();
+      expect(down.backends.find((b) => b.host === standby.host)?.status).toBe('down');
+      expect(tc.primaryOf(down)).toBe(primary);
+    } finally {
+      await partition.heal();
+      healedAt = Date.now();
+    }
+    // Back: the standby's own watch attaches it (pcp_attach_node, a failback), not a session.
+    await tc.waitReady('the cut-off standby attached again', 120_000, healedProblem);
+    const attachLog = await logSince(tc, standby.host, healedAt);
+    expect(attachLog).toMatch(/action=attach: node \d attached/);
+    // Every pgpool node takes a new session that connects to both backends afresh; unpatched,
+    // a node whose session raised the standby itself answered "kind does not match" to all.
+    const after = fresh('after');
+    await create(after);
+    const refused: string[] = [];
+    for (const node of tc.topo.pgpool) {
+      const c = connectTo(node.address, after);
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        await c.query('SELECT 1');
+      } catch (e) {
+        refused.push(`${node.host}: ${(e as Error).message}`);
+      } finally {
+        await c.end().catch(() => {});
+      }
+    }
+    expect(refused).toEqual([]);
+    await tc.query(`DROP DATABASE ${during} WITH (FORCE)`);
+    await tc.query(`DROP DATABASE ${after} WITH (FORCE)`);
   });
 
   it('published ports: the delegate IP string and the multi-host string both reach the primary from the host; with the first pgpool node killed, the multi-host string skips it', async () => {
