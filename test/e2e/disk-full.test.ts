@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
-import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
+import { TestCluster, Writer, e2eEngine, expectConverged, killDuringRejoin, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
 
@@ -90,5 +90,12 @@ describe.skipIf(!docker)('e2e: the primary\'s data volume runs full (2 postgres 
     expect(lost(acked, (await tc.onNode('pg0', 'SELECT id FROM disk_rows ORDER BY id')).split('\n').filter(Boolean).map(Number))).toEqual([]);
     const doctorAfter = await tc.cli('doctor');
     expect(doctorAfter.stdout).toMatch(/ok\s+data volume of pg0 has room/);
+  });
+
+  // Issue 23's compound fault with durability available (this cluster's default), here rather
+  // than on a cluster of its own: compound-faults.test.ts runs it with strict.
+  it('a second fault during the repair of the first (durability available): the new primary killed while the old one is being rebuilt, then started again: the cluster converges with no acknowledged write lost', async () => {
+    expect(tc.cluster.postgres.durability).toBe('available');
+    await expectConverged(tc, await killDuringRejoin(tc, 'compound_rows'), 'available');
   });
 });

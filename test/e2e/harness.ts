@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { parseCluster } from '../../src/cluster/load.js';
 import type { ClusterInput, Cluster } from '../../src/cluster/schema.js';
 import { topology, type Topology } from '../../src/cluster/topology.js';
@@ -359,4 +360,21 @@ export async function killDuringRejoin(tc: TestCluster, table: string, healMs = 
   } finally {
     await writer.stop();
   }
+}
+
+/**
+ * What the compound fault must end in, in either durability mode: no acknowledged write lost,
+ * pcp's view while no backend was up, the second node primary again, the first node's rebuild
+ * really interrupted and retried, and the second node's convergence.
+ */
+export async function expectConverged(tc: TestCluster, out: CompoundOutcome, label: string): Promise<void> {
+  console.log(`${label}: healed ${out.healSeconds.toFixed(1)} s after ${out.second} started again; ${out.acked.length} writes acknowledged`);
+  expect(out.lostAcked).toEqual([]);
+  // With no backend up, status still names each backend's state (from pcp), and says where it came from.
+  expect(out.downStatus.backends.map((b) => b.status)).toEqual(['down', 'down']);
+  expect(out.downStatus.problems.join('\n')).toMatch(/SHOW pool_nodes failed on every pgpool node \(no backend up\?\); backend states from pcp_node_info/);
+  expect(tc.primaryOf(await tc.status())).toBe(out.second);
+  // The repair was really interrupted: the returning node's first rebuild failed and was retried.
+  expect(await tc.logs(out.first)).toMatch(/action=rejoin: WARNING: node \d is still held: pcp_recovery_node failed: ERROR/);
+  expect(await tc.logs(out.second)).toMatch(/action=converge: pgpool has no primary and this node runs as one/);
 }
