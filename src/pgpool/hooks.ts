@@ -39,7 +39,7 @@ interface PgpoolHook {
 export const PGPOOL_HOOKS = {
   failover: { script: 'failover.sh', takes: ['%d', '%h', '%m', '%H', '%P', '%N'] },
   failback: { script: 'failback.sh', takes: ['%d', '%h', '%N'] },
-  followPrimary: { script: 'follow_primary.sh', takes: ['%d', '%h', '%p', '%m', '%H', '%r'] },
+  followPrimary: { script: 'follow_primary.sh', takes: ['%d', '%h', '%p', '%m', '%H', '%r', '%P'] },
 } as const satisfies Record<string, PgpoolHook>;
 
 const positional = (i: number) => (i < 9 ? `$${i + 1}` : `\${${i + 1}}`);

@@ -133,8 +133,8 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
 
     await waitFor('pg0 to hold every acknowledged row', async () => lost(acked, await ids('pg0')).length === 0, 60_000);
     expect(await tc.onNode('pg1', 'SELECT count(*) FROM acked_rows')).toBe(await tc.onNode('pg0', 'SELECT count(*) FROM acked_rows'));
-    // A standby is back, so commits wait for it again.
-    expect(await tc.onNode('pg1', 'SHOW synchronous_standby_names')).toBe('ANY 1 (*)');
+    // A standby is back, so commits wait for it again (failback.sh asks the primary in the background).
+    await waitFor('pg1 to restore synchronous replication', async () => (await tc.onNode('pg1', 'SHOW synchronous_standby_names')) === 'ANY 1 (*)', 30_000, 500);
     expect(await tc.onNode('pg1', "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg0'")).toBe('t');
   });
 
@@ -225,11 +225,12 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(round.metrics.worstWriteUnavailableMs).not.toBeNull();
     expect(round.metrics.worstWriteUnavailableMs!).toBeLessThan(round.marks.released!);
     // Steps run over SSH log into the log of the pgpool node that ran them.
+    // failback.sh asks the primary to restore synchronous replication in the background.
+    await waitFor(`${primary} to restore synchronous replication`, async () => (await tc.onNode(primary, 'SHOW synchronous_standby_names')) === 'ANY 1 (*)', 30_000, 500);
     const log = await tc.pgpoolLogs();
     expect(log).toContain(`node=${primary} action=standby-lost: ${standby} was the last standby streaming`);
     expect(log).toContain(`node=${primary} action=sync-suspend: synchronous replication`);
     expect(log).toContain(`node=${primary} action=sync-restore: synchronous_standby_names back to the configured 'ANY 1 (*)'`);
-    expect(await tc.onNode(primary, 'SHOW synchronous_standby_names')).toBe('ANY 1 (*)');
     // Attached by its own node (pgpool's auto_failback is off), once it streamed from the primary.
     expect(await tc.logs(standby)).toContain(`node=${standby} action=attach: streaming from the primary ${primary} while pgpool has node`);
     expect(log).not.toContain('request auto failback');

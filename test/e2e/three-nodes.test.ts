@@ -180,8 +180,8 @@ describe.skipIf(!docker)('e2e: three postgres nodes, follow the new primary', ()
     expect(logs).toMatch(/node=pg1 action=ensure-slot: replication slot pg2 present/);
     expect(logs).toMatch(/action=follow: attaching node 2 with pcp_attach_node/);
     expect(logs).toMatch(/action=follow: node 2 \(pg2\) is a standby of pg1 again/);
-    // The dead node is skipped, not failed on.
-    expect(logs).toMatch(/action=follow: node 0 \(pg0:5432\) does not answer; skipping it/);
+    // The primary that failed is left to rebuild itself, not re-pointed (nor failed on).
+    expect(logs).toMatch(/action=follow: node 0 was the primary that failed: it rebuilds itself/);
     // Nothing attached pg2 before it followed (pgpool's auto_failback, off, once did).
     expect(logs).not.toMatch(/request auto failback/);
   });
