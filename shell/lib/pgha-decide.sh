@@ -148,6 +148,43 @@ pgha_decide_attach() {
   fi
 }
 
+# pgha_decide_repoint ME HELD ROLE SENDER NODES STUCK GRACE: a standby left behind by a
+# failover. follow_primary.sh re-points every standby that answers while pgpool promotes; one
+# that was frozen or cut off then, and came back without a restart (which would have run the
+# start decision), still follows the old primary, or nothing, or a timeline the new primary
+# forked off: pgpool keeps it down and nothing else rebuilds it. "stuck" while ME is a
+# standby, not HELD, pgpool has it down and names an up primary other than ME that it does not
+# stream from (SENDER, empty when not streaming); "rebuild HOST" once that has held for STUCK
+# >= GRACE seconds (kept by the caller; follow_primary.sh, which holds the node while it works,
+# may still be on its way); "ok" otherwise. Asks for "need role", "need sender", "need pool".
+pgha_decide_repoint() {
+  local me=$1 held=$2 role=$3 sender=$4 nodes=$5 stuck=$6 grace=$7 primary
+  if [[ "$held" == yes ]]; then
+    echo ok
+    return 0
+  elif [[ "$role" == '?' ]]; then
+    echo "need role"
+    return 0
+  elif [[ "$role" != standby ]]; then
+    echo ok
+    return 0
+  elif [[ "$sender" == '?' ]]; then
+    echo "need sender"
+    return 0
+  elif [[ "$nodes" == '?' ]]; then
+    echo "need pool"
+    return 0
+  fi
+  primary=$(_pgha_decide_pool_primary "$nodes")
+  if [[ -z "$nodes" || -z "$primary" || "$primary" == "$me" || "$primary" == "$sender" ]] || ! _pgha_decide_pool_down "$nodes" "$me"; then
+    echo ok
+  elif [[ "$stuck" =~ ^[0-9]+$ && "$grace" =~ ^[0-9]+$ ]] && ((stuck >= grace)); then
+    echo "rebuild $primary"
+  else
+    echo stuck
+  fi
+}
+
 # pgha_decide_disk FREE RESERVE ROLE CAUGHT_UP: on a primary whose volume has less than
 # RESERVE MB free (FREE, in MB; empty when df could not tell): "handover" when CAUGHT_UP
 # streaming standbys (at least one) have flushed all the WAL this primary flushed (with

@@ -87,6 +87,7 @@ function pathVariables(): EnvVar[] {
     v('PGHA_PCPPASS_FILE', '${PGHA_PRIVATE_DIR}/pcppass', 'pcp pass file'),
     v('PGHA_PGPOOLKEY_FILE', '${PGHA_PRIVATE_DIR}/.pgpoolkey', 'AES key of pool_passwd'),
     v('PGHA_REJOIN_REQUEST', '${PGHA_PRIVATE_DIR}/rejoin-requested', 'present while this node waits to be rebuilt'),
+    v('PGHA_COPY_LOCK', '${PGHA_PRIVATE_DIR}/copy.lock', 'held (flock) while a follow or a rebuild replaces this node\'s data: one at a time'),
     v('PGHA_HELD_WHY_FILE', '${PGHA_PRIVATE_DIR}/held-why', 'why a node waiting to be rebuilt is still held: the last failure of its rebuild request (the health check shows it)'),
     v('PGHA_DISK_FULL_MARKER', '${PGHA_PRIVATE_DIR}/held-disk-full', 'present while this node is held because its data volume ran full (outside the volume, which may have no room for it)'),
     v('PGHA_IMAGE_CONF', `${PATHS.pgpoolEtc}/pgpool.conf`, 'the image\'s pgpool.conf defaults'),
@@ -170,6 +171,7 @@ function waitVariables(): EnvVar[] {
     v('PGHA_REJOIN_TRIES', 30, 'quick pcp_recovery_node attempts of a node that asks to be rebuilt; it then goes on asking, more slowly, until it is rebuilt'),
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between the quick attempts'),
     v('PGHA_REJOIN_SLOW_RETRY_SECONDS', 60, 'seconds between the attempts after the quick ones'),
+    v('PGHA_REPOINT_GRACE_SECONDS', 30, 'seconds a standby stays down in pgpool without streaming from pgpool\'s primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; follow_primary.sh may still be on its way until then'),
   ];
 }
 

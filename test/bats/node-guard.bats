@@ -5,7 +5,7 @@
 setup() {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
   export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0
-  export PGDATA="$BATS_TEST_TMPDIR/data"
+  export PGDATA="$BATS_TEST_TMPDIR/data" PGHA_COPY_LOCK="$BATS_TEST_TMPDIR/copy.lock" PGHA_PG_CTL_TIMEOUT=2
   mkdir -p "$PGDATA"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
@@ -109,4 +109,25 @@ setup() {
   LOCAL_UP=no PGHA_PG_CTL_TIMEOUT=1 run pgha_node_follow pg1 5432
   [[ "$status" -ne 0 ]]
   [[ "$output" == *"postgres did not accept connections within 1 s after the follow"* ]]
+}
+
+@test "one copy at a time: a follow waits for a rebuild still holding the lock, and gives up at its bound" {
+  echo 15 >"$PGDATA/PG_VERSION"
+  # Another verb's process holds the lock for 1 s: the follow waits, then goes on.
+  flock "$PGHA_COPY_LOCK" sleep 1 &
+  sleep 0.2
+  run pgha_node_follow pg1 5432
+  wait
+  [[ "$status" -eq 0 ]]
+  [[ "$output" == *"action=guard: another follow or rebuild of this node is under way: waiting for it"* ]]
+  grep -qx pg_rewind "$CALLS"
+  # Held longer than the bound (2 s here): refused, nothing touched.
+  rm -f "$CALLS"
+  flock "$PGHA_COPY_LOCK" sleep 4 &
+  sleep 0.2
+  run pgha_node_rebuild pg1 5432
+  [[ "$status" -ne 0 ]]
+  [[ "$output" == *"still runs after 2 s: refusing to replace its data meanwhile"* ]]
+  [[ ! -e "$CALLS" ]]
+  wait
 }

@@ -81,6 +81,8 @@
 : "${PGHA_PGPOOLKEY_FILE:=${PGHA_PRIVATE_DIR}/.pgpoolkey}"
 # present while this node waits to be rebuilt
 : "${PGHA_REJOIN_REQUEST:=${PGHA_PRIVATE_DIR}/rejoin-requested}"
+# held (flock) while a follow or a rebuild replaces this node's data: one at a time
+: "${PGHA_COPY_LOCK:=${PGHA_PRIVATE_DIR}/copy.lock}"
 # why a node waiting to be rebuilt is still held: the last failure of its rebuild request (the health check shows it)
 : "${PGHA_HELD_WHY_FILE:=${PGHA_PRIVATE_DIR}/held-why}"
 # present while this node is held because its data volume ran full (outside the volume, which may have no room for it)
@@ -199,6 +201,8 @@
 : "${PGHA_REJOIN_RETRY_SECONDS:=10}"
 # seconds between the attempts after the quick ones
 : "${PGHA_REJOIN_SLOW_RETRY_SECONDS:=60}"
+# seconds a standby stays down in pgpool without streaming from pgpool's primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; follow_primary.sh may still be on its way until then
+: "${PGHA_REPOINT_GRACE_SECONDS:=30}"
 # the deploy directory the init service fills with secrets and SSH material
 : "${PGHA_INIT_DIR:=/pgha/deploy}"
 # the secrets the init service makes, comma-separated: one file each under secrets/

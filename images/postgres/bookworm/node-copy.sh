@@ -82,11 +82,25 @@ pgha_node_clone() {
 # targets the primary), and only from a HOST that answers, so a wrong name wipes nothing.
 pgha_node_guard_copy() {
   local host=$1 port=$2
+  pgha_node_copy_lock
   if [[ "$(pgha_node_local_role)" == primary ]]; then
     pgha_die guard "this node runs as a primary: refusing to replace its data with a copy of $host"
   fi
   pg_isready -q -h "$host" -p "$port" -t "$PGHA_CONNECT_TIMEOUT" ||
     pgha_die guard "$host:$port does not answer: refusing to replace this node's data with a copy of it"
+}
+
+# pgha_node_copy_lock: one follow or rebuild at a time on this data directory, held until the
+# verb's process ends. follow_primary.sh and a rebuild asked through pgpool are separate steps
+# that met once (the follow's pg_ctl stop found the rebuild's single-user postgres); the second
+# waits for the first, at most PGHA_PG_CTL_TIMEOUT s.
+pgha_node_copy_lock() {
+  exec {PGHA_COPY_LOCK_FD}>>"$PGHA_COPY_LOCK" || pgha_die guard "cannot open the copy lock $PGHA_COPY_LOCK"
+  if ! flock -n "$PGHA_COPY_LOCK_FD"; then
+    pgha_log guard "another follow or rebuild of this node is under way: waiting for it (at most $PGHA_PG_CTL_TIMEOUT s)"
+    flock -w "$PGHA_PG_CTL_TIMEOUT" "$PGHA_COPY_LOCK_FD" ||
+      pgha_die guard "another follow or rebuild of this node still runs after $PGHA_PG_CTL_TIMEOUT s: refusing to replace its data meanwhile"
+  fi
 }
 
 # pgha_node_follow HOST PORT: a standby of a former primary becomes a standby of HOST:

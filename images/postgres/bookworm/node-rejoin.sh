@@ -241,10 +241,18 @@ pgha_node_peer_is_primary() {
 pgha_node_fence() {
   local primary=$1
   pgha_log fence "this node runs as a primary but pgpool routes writes to $primary: stopping postgres now and rejoining as a standby"
+  pgha_node_stop_for_rebuild fence
+}
+
+# pgha_node_stop_for_rebuild ACTION: held behind the marker, a BACKUP, postgres stopped at once
+# (immediate), then rebuilt through pgpool (pgha_node_rejoin: until it is, or a person is told
+# why not). Fencing and a standby left behind by a failover both end here.
+pgha_node_stop_for_rebuild() {
+  local action=$1
   touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
   rm -f "$PGHA_HELD_WHY_FILE"
   echo BACKUP >"$PGHA_ROLE_FILE"
   pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
-    pgha_log fence "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
+    pgha_log "$action" "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
   pgha_node_rejoin
 }

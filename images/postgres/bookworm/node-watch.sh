@@ -90,6 +90,48 @@ pgha_node_attach() {
   fi
 }
 
+# pgha_node_repoint_verdict STUCK: "rebuild HOST", "stuck" or "ok" (pgha_decide_repoint) for
+# this node, which has been stuck for STUCK seconds; inputs gathered as the decision asks.
+pgha_node_repoint_verdict() {
+  local held=no role='?' sender='?' nodes='?' verdict
+  if [[ -e "$PGHA_HOLD_MARKER" ]]; then held=yes; fi
+  while verdict=$(pgha_decide_repoint "$PGHA_NODE" "$held" "$role" "$sender" "$nodes" "$1" "$PGHA_REPOINT_GRACE_SECONDS") && [[ "$verdict" == need\ * ]]; do
+    case "$verdict" in
+      "need role") role=$(pgha_node_local_role) ;;
+      "need sender") sender=$(pgha_node_wal_sender) ;;
+      "need pool") nodes=$(pgha_node_pool_nodes) || nodes='' ;;
+    esac
+  done
+  echo "$verdict"
+}
+
+# pgha_node_repoint PRIMARY STUCK: a standby a failover passed by asks to be rebuilt from
+# PRIMARY (nothing else would: follow_primary.sh skipped it, and its start decision runs only
+# at a start).
+pgha_node_repoint() {
+  pgha_log repoint "pgpool has node $PGHA_NODE_ID down and routes writes to $1, which this standby has not streamed from for $2 s (a failover passed it by while it was frozen or cut off): stopping postgres and asking to be rebuilt from it"
+  pgha_node_stop_for_rebuild repoint
+}
+
+# pgha_node_repoint_check NOW: one look (at NOW, epoch seconds) for a standby a failover left
+# behind, keeping since when it has been stuck (PGHA_STUCK_SINCE, 0 when it is not); succeeds
+# when it rebuilt this node.
+PGHA_STUCK_SINCE=0
+pgha_node_repoint_check() {
+  local now=$1 verdict
+  verdict=$(pgha_node_repoint_verdict $((PGHA_STUCK_SINCE ? now - PGHA_STUCK_SINCE : 0)))
+  case "$verdict" in
+    stuck) ((PGHA_STUCK_SINCE)) || PGHA_STUCK_SINCE=$now ;;
+    rebuild\ *)
+      pgha_node_repoint "${verdict#rebuild }" $((now - PGHA_STUCK_SINCE))
+      PGHA_STUCK_SINCE=0
+      return 0
+      ;;
+    *) PGHA_STUCK_SINCE=0 ;;
+  esac
+  return 1
+}
+
 # --- Convergence: every node runs again and pgpool has no primary (a compound fault).
 
 # pgha_node_peer_state HOST: HOST's "KIND:TIMELINE:LSN" (pgha-node state over SSH, bounded),
@@ -207,8 +249,9 @@ pgha_node_watch_wait() {
 
 # pgha_node_watch_loop: every PGHA_WATCH_INTERVAL_SECONDS, for as long as the node runs
 # (supervisor keeps it running): the superuser role (until it has been checked once), fencing
-# (a fenced node checks nothing else that round), attaching, the disk watch, and the rejoin of
-# a node held for a full volume. A node without a delegate IP has no pgpool to ask.
+# (a fenced node checks nothing else that round), attaching, every fifth round a standby a
+# failover left behind, convergence, the disk watch, and the rejoin of a node held for a full
+# volume. A node without a delegate IP has no pgpool to ask.
 pgha_node_watch_loop() {
   local verdict role_checked=0
   if [[ -z "$PGHA_DELEGATE_IP" ]]; then
@@ -216,7 +259,7 @@ pgha_node_watch_loop() {
     exec sleep infinity
   fi
   : "${PGHA_NODE_ID:?}"
-  local began=$EPOCHSECONDS
+  local began=$EPOCHSECONDS rounds=0
   while :; do
     pgha_node_watch_wait $((EPOCHSECONDS - began))
     began=$EPOCHSECONDS
@@ -226,7 +269,12 @@ pgha_node_watch_loop() {
       pgha_node_fence "${verdict#fence }"
       continue
     fi
-    if [[ "$(pgha_node_attach_verdict)" == attach ]]; then pgha_node_attach; fi
+    if [[ "$(pgha_node_attach_verdict)" == attach ]]; then
+      pgha_node_attach
+    elif ((rounds++ % 5 == 0)) && pgha_node_repoint_check "$EPOCHSECONDS"; then
+      # Every fifth round: a left-behind standby is rare, and the grace is long.
+      continue
+    fi
     verdict=$(pgha_node_converge_verdict)
     if [[ "$verdict" != ok ]]; then pgha_node_converge "${verdict%%$'\n'*}" "${verdict#*$'\n'}"; fi
     pgha_node_disk_watch
