@@ -66,10 +66,15 @@ pgha_node_wal_sender() {
 # failover that is stale, and the other pgpool nodes attached a standby the leader had just
 # marked down to re-point it (pgpool's follow degeneration), so follow_primary never ran for it
 # and it kept streaming from nowhere.
-pgha_node_attach_verdict() {
-  local held=no role='?' sender='?' nodes='?' verdict
+pgha_node_attach_verdict() { pgha_node_standby_verdict pgha_decide_attach; }
+
+# pgha_node_standby_verdict DECIDE [ARG...]: DECIDE's verdict for this node (pgha_decide_attach
+# or pgha_decide_repoint: ME HELD ROLE SENDER NODES, then ARGs), its inputs gathered as it asks.
+pgha_node_standby_verdict() {
+  local decide=$1 held=no role='?' sender='?' nodes='?' verdict
+  shift
   if [[ -e "$PGHA_HOLD_MARKER" ]]; then held=yes; fi
-  while verdict=$(pgha_decide_attach "$PGHA_NODE" "$held" "$role" "$sender" "$nodes") && [[ "$verdict" == need\ * ]]; do
+  while verdict=$("$decide" "$PGHA_NODE" "$held" "$role" "$sender" "$nodes" "$@") && [[ "$verdict" == need\ * ]]; do
     case "$verdict" in
       "need role") role=$(pgha_node_local_role) ;;
       "need sender") sender=$(pgha_node_wal_sender) ;;
@@ -92,18 +97,7 @@ pgha_node_attach() {
 
 # pgha_node_repoint_verdict STUCK: "rebuild HOST", "stuck" or "ok" (pgha_decide_repoint) for
 # this node, which has been stuck for STUCK seconds; inputs gathered as the decision asks.
-pgha_node_repoint_verdict() {
-  local held=no role='?' sender='?' nodes='?' verdict
-  if [[ -e "$PGHA_HOLD_MARKER" ]]; then held=yes; fi
-  while verdict=$(pgha_decide_repoint "$PGHA_NODE" "$held" "$role" "$sender" "$nodes" "$1" "$PGHA_REPOINT_GRACE_SECONDS") && [[ "$verdict" == need\ * ]]; do
-    case "$verdict" in
-      "need role") role=$(pgha_node_local_role) ;;
-      "need sender") sender=$(pgha_node_wal_sender) ;;
-      "need pool") nodes=$(pgha_node_pool_nodes) || nodes='' ;;
-    esac
-  done
-  echo "$verdict"
-}
+pgha_node_repoint_verdict() { pgha_node_standby_verdict pgha_decide_repoint "$1" "$PGHA_REPOINT_GRACE_SECONDS"; }
 
 # pgha_node_repoint PRIMARY STUCK: a standby a failover passed by asks to be rebuilt from
 # PRIMARY (nothing else would: follow_primary.sh skipped it, and its start decision runs only
