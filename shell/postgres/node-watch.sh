@@ -155,6 +155,10 @@ pgha_node_converge_verdict() {
         for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
           [[ "$peer" == "$PGHA_NODE" ]] || peers+=("$peer=$(pgha_node_peer_state "$peer")")
         done
+        # This node's state again, after the peers': a running primary writes on meanwhile, and
+        # its standbys, which receive what it flushed, looked newer than the earlier snapshot
+        # (a nemesis run: "pg0 pg2 hold newer data", refused for minutes, none of it newer).
+        mine=$(pgha_node_state) || mine='unknown 0 0/0'
         ;;
     esac
   done

@@ -118,3 +118,19 @@ setup() {
   run pgha_node_watch_wait 31
   [[ "$output" != *slept* && "$output" == *"action=watch: the last check round took 31 s (frozen, starved, or a remote step ran to its bound): checking again at once"* ]]
 }
+
+@test "a running primary's own state is taken after its peers': its standbys, streaming what it flushed meanwhile, are not newer" {
+  # The primary writes on while its peers are asked: first 0/5000060, then 0/5000200; the
+  # standbys received up to 0/5000100, past the first snapshot only.
+  MINE_FILE="$BATS_TEST_TMPDIR/mine"
+  echo "primary 2 0/5000060" >"$MINE_FILE"
+  pgha_node_state() { cat "$MINE_FILE"; }
+  PEER=([pg0]="standby 2 0/5000100" [pg2]="standby 2 0/5000100")
+  pgha_ssh_within() {
+    echo "primary 2 0/5000200" >"$MINE_FILE"
+    echo "${PEER[$2]}"
+  }
+  run pgha_node_converge_verdict
+  [[ "$status" -eq 0 && "${lines[0]}" == attach ]]
+  [[ "${lines[1]}" == "this node: primary 2 0/5000200; peers: pg0=standby:2:0/5000100 pg2=standby:2:0/5000100" ]]
+}
