@@ -43,7 +43,7 @@ fi
 pgha_require_ssh "$failed_node_host" follow
 slot=$(pgha_slot_name "$failed_node_host")
 rc=0
-pgha_ssh "$new_main_node_host" pgha-node ensure-slot "$slot" || rc=$?
+pgha_ssh_within "$PGHA_REMOTE_STEP_SECONDS" "$new_main_node_host" pgha-node ensure-slot "$slot" || rc=$?
 ((rc != 255)) || pgha_die follow "$(pgha_ssh_failed "$new_main_node_host")"
 ((rc == 0)) || pgha_die follow "could not create slot $slot on $new_main_node_host"
 pgha_ssh "$failed_node_host" pgha-node follow "$new_main_node_host" "$new_main_node_port" ||
