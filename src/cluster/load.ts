@@ -5,6 +5,7 @@ import { checkSourceName, zodProblems } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import { checkKey, kindProblem } from '../pgpool/params.js';
 import { indexProblem, KEY_PATTERN, managedBy, valueProblem } from '../pgpool/conf.js';
+import { engineProblems } from './placement.js';
 import { clusterSchema, type Cluster } from './schema.js';
 import { backendMaxConnections } from './topology.js';
 
@@ -24,6 +25,8 @@ export function parseCluster(text: string, source: string, manifest: Manifest): 
   const refused = new Set(result.error?.issues.filter((i) => i.path[0] === 'pgpool' && i.path[1] === 'settings').map((i) => String(i.path[2])));
   const settings = Object.fromEntries(Object.entries(rawSettings(raw)).filter(([key]) => !refused.has(key)));
   const problems = [...(result.error ? zodProblems(result.error) : []), ...settingsProblems(settings, manifest)];
+  // The placement is checked whatever the settings say: both are reported in one run.
+  if (result.success) problems.push(...engineProblems(result.data));
   if (result.success && !problems.length) problems.push(...poolProblems(result.data));
   if (problems.length) throw new ConfigError(source, problems);
   return result.data!;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PORTS, ROLES } from '../images/facts.js';
 import { shown, UNPRINTABLE, type Problem } from '../errors.js';
 import { integer as int } from '../manifest/schema.js';
+import { ENGINES, engineWarnings } from './placement.js';
 import { hasLeadingZero, ipv4ToInt, intToIpv4, parseCidr, subnetWarning } from './net.js';
 
 const port = int(1, 65535);
@@ -14,12 +15,27 @@ export const clusterSchema = z
   .strictObject({
     /** Compose project name and container-name prefix. */
     name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'expected a lowercase name (letters, digits, dashes)').default('pgha'),
+    /** `compose`: every node on one Docker engine (the dev cluster). `swarm`: nodes placed on several hosts of a Docker Swarm (`hosts`). */
+    engine: z.enum(ENGINES).default('compose'),
+    /** With engine: swarm, each host (its Swarm node's hostname) and the pgha nodes placed on it, e.g. `{ name: db-a, nodes: [pg0, pgpool0] }`. */
+    hosts: z
+      .array(
+        z.strictObject({
+          // A Swarm node label's value in a placement constraint: no spaces, no operators.
+          name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a host name of letters, digits, '.', '_' and '-' (the Swarm node's hostname)"),
+          nodes: z.array(z.string()).min(1, 'expected at least one node, e.g. [pg0, pgpool0]'),
+        }),
+      )
+      .optional(),
     network: z
       .strictObject({
         /** The compose network's explicit IPv4 subnet; node addresses are derived from it. */
         subnet: z.string().default('172.30.0.0/24'),
-        /** The delegate (virtual) IP the watchdog leader holds; clients connect to it on pgpool.port. */
-        delegateIp: z.string().default('172.30.0.100'),
+        /**
+         * The delegate (virtual) IP the watchdog leader holds; clients connect to it on
+         * pgpool.port. engine: compose only (default DEFAULT_DELEGATE_IP).
+         */
+        delegateIp: z.string().optional(),
       })
       .prefault({}),
     postgres: z
@@ -95,8 +111,8 @@ export const clusterSchema = z
         publish: z
           .strictObject({
             enabled: z.boolean().default(true),
-            /** The host address the ports listen on: 127.0.0.1 keeps them local; 0.0.0.0 opens them to the network. */
-            address: z.string().default('127.0.0.1'),
+            /** The host address the ports listen on: 127.0.0.1 (the default) keeps them local; 0.0.0.0 opens them to the network. engine: compose only. */
+            address: z.string().optional(),
             firstPort: port.default(PORTS.pgpool),
           })
           .prefault({}),
@@ -171,7 +187,8 @@ export const clusterSchema = z
       seen.set(v, k);
     }
     if (!refused('pgpool', 'publish') && !refused('pgpool', 'nodes')) {
-      const { address, firstPort } = c.pgpool.publish;
+      const { firstPort } = c.pgpool.publish;
+      const address = publishAddress(c);
       if (ipv4ToInt(address) === null) {
         const why = hasLeadingZero(address) ? ' without leading zeros' : '';
         ctx.addIssue({ code: 'custom', path: ['pgpool', 'publish', 'address'], message: `expected an IPv4 address of the host such as 127.0.0.1${why}, got ${shown(address)}` });
@@ -192,17 +209,19 @@ export const clusterSchema = z
       ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected a prefix of /26 or wider to fit the nodes, got /${net.prefix}` });
       return;
     }
-    const vip = ipv4ToInt(c.network.delegateIp);
+    const delegateIp = delegateIpOf(c);
+    if (delegateIp === '') return;
+    const vip = ipv4ToInt(delegateIp);
     if (vip === null) {
-      const why = hasLeadingZero(c.network.delegateIp) ? ' without leading zeros (iproute2 reads 030 as octal)' : '';
-      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `expected an IPv4 address${why}, got ${shown(c.network.delegateIp)}` });
+      const why = hasLeadingZero(delegateIp) ? ' without leading zeros (iproute2 reads 030 as octal)' : '';
+      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `expected an IPv4 address${why}, got ${shown(delegateIp)}` });
       return;
     }
     if (vip <= net.first + 1 || vip >= net.last) {
       ctx.addIssue({
         code: 'custom',
         path: ['network', 'delegateIp'],
-        message: `expected an address inside ${c.network.subnet} other than the network, gateway (${intToIpv4(net.first + 1)}) and broadcast addresses, got ${shown(c.network.delegateIp)}`,
+        message: `expected an address inside ${c.network.subnet} other than the network, gateway (${intToIpv4(net.first + 1)}) and broadcast addresses, got ${shown(delegateIp)}`,
       });
       return;
     }
@@ -210,12 +229,23 @@ export const clusterSchema = z
     const taken = [...nodeOffsets('postgres', c.postgres.nodes), ...nodeOffsets('pgpool', c.pgpool.nodes), ...nodeOffsets('pgpool-metrics', c.pgpool.nodes)].map((o) => net.first + o);
     if (taken.includes(vip)) {
       const ranges = Object.values(NODE_BASES).map((b) => `.${b}-.${b + 9}`);
-      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `${c.network.delegateIp} is a node's address; choose one outside ${ranges.slice(0, -1).join(', ')} and ${ranges.at(-1)} of the subnet` });
+      ctx.addIssue({ code: 'custom', path: ['network', 'delegateIp'], message: `${delegateIp} is a node's address; choose one outside ${ranges.slice(0, -1).join(', ')} and ${ranges.at(-1)} of the subnet` });
     }
   });
 
 export type ClusterInput = z.input<typeof clusterSchema>;
 export type Cluster = z.output<typeof clusterSchema>;
+
+/** The delegate IP of a compose cluster that names none. */
+export const DEFAULT_DELEGATE_IP = '172.30.0.100';
+/** Where a compose cluster publishes its pgpool ports when the definition names no address. */
+export const DEFAULT_PUBLISH_ADDRESS = '127.0.0.1';
+
+/** The cluster's delegate IP, or '' when it has none (engine: swarm: the nodes find the watchdog leader by asking). */
+export const delegateIpOf = (c: Pick<Cluster, 'engine' | 'network'>): string => (c.engine === 'swarm' ? '' : (c.network.delegateIp ?? DEFAULT_DELEGATE_IP));
+
+/** The host address pgpool's ports are published on; on swarm, host-mode ports listen on every address. */
+export const publishAddress = (c: Pick<Cluster, 'engine' | 'pgpool'>): string => (c.engine === 'swarm' ? '0.0.0.0' : (c.pgpool.publish.address ?? DEFAULT_PUBLISH_ADDRESS));
 
 /** Where each kind of container starts in the subnet: postgres nodes at .10+i (i < 10), pgpool nodes at .20+i, each pgpool node's metrics service at .40+i. */
 const NODE_BASES = { postgres: 10, pgpool: 20, 'pgpool-metrics': 40 } as const;
@@ -227,9 +257,10 @@ export function nodeOffsets(kind: keyof typeof NODE_BASES, count: number): numbe
 
 /**
  * What is allowed but probably a mistake in a valid cluster definition, one line each, named
- * like a problem: a subnet outside the private ranges (public, loopback, multicast).
+ * like a problem: a subnet outside the private ranges (public, loopback, multicast),
+ * asynchronous replication across hosts.
  */
 export function clusterWarnings(cluster: Cluster): Problem[] {
   const subnet = subnetWarning(cluster.network.subnet);
-  return subnet ? [{ where: 'network.subnet', message: subnet }] : [];
+  return [...(subnet ? [{ where: 'network.subnet', message: subnet }] : []), ...engineWarnings(cluster)];
 }

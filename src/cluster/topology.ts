@@ -1,18 +1,24 @@
 import { PGPOOL_POOL } from '../images/facts.js';
 import { intToIpv4, parseCidr } from './net.js';
-import { nodeOffsets, type Cluster } from './schema.js';
+import { hostOf, type Engine } from './placement.js';
+import { delegateIpOf, nodeOffsets, publishAddress, type Cluster } from './schema.js';
 
 export interface Node {
   id: number;
   /** Compose service name, container hostname. */
   host: string;
+  /** Its static address on the compose network; on swarm, tasks get theirs from the overlay and this is unused. */
   address: string;
+  /** engine: swarm: the host (Swarm node hostname) it is pinned to. */
+  placedOn?: string;
 }
 
 export interface Topology {
+  engine: Engine;
   subnet: string;
   prefix: number;
   gateway: string;
+  /** '' when the cluster has none (engine: swarm). */
   delegateIp: string;
   postgres: Node[];
   pgpool: Node[];
@@ -32,8 +38,12 @@ export const clientDatabase = (cluster: Cluster): string => cluster.postgres.dat
 export function tlsNames(topo: Topology): string {
   const nodes = [...topo.postgres, ...topo.pgpool];
   const published = topo.published.map((p) => p.address).filter((a) => a !== '0.0.0.0');
-  const ips = [...new Set([topo.delegateIp, ...nodes.map((n) => n.address), '127.0.0.1', ...published])];
-  return [...nodes.map((n) => `DNS:${n.host}`), 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+  // On swarm the overlay gives the tasks their addresses: the names are what identifies them.
+  const addresses = topo.engine === 'swarm' ? [] : nodes.map((n) => n.address);
+  const ips = [...new Set([topo.delegateIp, ...addresses, '127.0.0.1', ...published].filter((a) => a !== ''))];
+  // On swarm clients reach a pgpool node at its host's name (host-mode ports).
+  const hosts = [...new Set(topo.pgpool.flatMap((n) => (n.placedOn ? [n.placedOn] : [])))];
+  return [...nodes.map((n) => `DNS:${n.host}`), ...hosts.map((h) => `DNS:${h}`), 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
 }
 
 /** One authorized key: `caller` may log in on `host`, its key forced through ssh-command as `kind`. */
@@ -93,17 +103,23 @@ export function topology(cluster: Cluster): Topology {
   const net = parseCidr(cluster.network.subnet);
   if (!net) throw new Error(`unvalidated subnet ${cluster.network.subnet}`);
   const nodes = (kind: Parameters<typeof nodeOffsets>[0], prefix: string, count: number, suffix = ''): Node[] =>
-    nodeOffsets(kind, count).map((offset, id) => ({ id, host: `${prefix}${id}${suffix}`, address: intToIpv4(net.first + offset) }));
+    nodeOffsets(kind, count).map((offset, id) => {
+      const placedOn = hostOf(cluster.hosts, `${prefix}${id}`);
+      return { id, host: `${prefix}${id}${suffix}`, address: intToIpv4(net.first + offset), ...(placedOn ? { placedOn } : {}) };
+    });
+  // One pgpool node per host on swarm: every one is published at firstPort of its own host.
+  const swarm = cluster.engine === 'swarm';
   return {
+    engine: cluster.engine,
     subnet: cluster.network.subnet,
     prefix: net.prefix,
     gateway: intToIpv4(net.first + 1),
-    delegateIp: cluster.network.delegateIp,
+    delegateIp: delegateIpOf(cluster),
     postgres: nodes('postgres', 'pg', cluster.postgres.nodes),
     pgpool: nodes('pgpool', 'pgpool', cluster.pgpool.nodes),
     pgpoolMetrics: nodes('pgpool-metrics', 'pgpool', cluster.pgpool.nodes, '-metrics'),
     published: cluster.pgpool.publish.enabled
-      ? Array.from({ length: cluster.pgpool.nodes }, (_, id) => ({ host: `pgpool${id}`, address: cluster.pgpool.publish.address, port: cluster.pgpool.publish.firstPort + id }))
+      ? Array.from({ length: cluster.pgpool.nodes }, (_, id) => ({ host: `pgpool${id}`, address: publishAddress(cluster), port: cluster.pgpool.publish.firstPort + (swarm ? 0 : id) }))
       : [],
   };
 }

@@ -44,8 +44,11 @@ export type ClusterStatusOptions = ClusterOptions & { json?: boolean };
 /** The cluster definition, its topology, deploy files and directory, and its images. */
 export function clusterInputs(root: string, opts: ClusterOptions) {
   const project = loadProject(root, opts);
-  const rendered = render(project);
   const { catalog, cluster } = project;
+  if (cluster.engine !== 'compose') {
+    throw new UsageError([`${project.clusterSource}: engine: ${cluster.engine}: pgha cluster, chaos and bench drive a compose cluster only so far; pgha generate renders the stack (docs/swarm.md)`]);
+  }
+  const rendered = render(project);
   const dir = resolve(opts.dir ?? resolve(root, 'deploy', cluster.name));
   const images = clusterImages(catalog, cluster);
   return { cluster, topo: topology(cluster), files: deployFiles(rendered, cluster), dir, images, catalog };

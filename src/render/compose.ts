@@ -9,7 +9,7 @@ import { VIP_DEVICE } from '../shell/env.js';
 export const INIT_SERVICE = 'init';
 
 /** A node's TLS environment and mount, when the cluster has TLS on (the CA's key stays in ca/, never mounted). */
-const tlsOf = (cluster: Cluster) =>
+export const tlsOf = (cluster: Cluster): { env: Record<string, string>; volumes: string[] } =>
   cluster.tls.enabled
     ? {
         env: { PGHA_TLS_CERT_FILE: `${PATHS.tlsMount}/server.crt`, PGHA_TLS_KEY_FILE: `${PATHS.tlsMount}/server.key`, PGHA_TLS_CA_FILE: `${PATHS.tlsMount}/ca.crt` },
@@ -23,7 +23,7 @@ const dependsOn = (started: string[]) => ({
   ...Object.fromEntries(started.map((s) => [s, { condition: 'service_started' }])),
 });
 
-const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `${PATHS.secretsMount}/${name}` });
+export const secretEnv = (name: string) => ({ [`${name.toUpperCase()}_FILE`]: `${PATHS.secretsMount}/${name}` });
 
 /**
  * The deploy directory's secrets/, bound whole into every node. Not compose's file `secrets:`:
@@ -41,6 +41,15 @@ interface ComposeContext {
   images: ClusterImages;
   /** The cluster's compose network (named after the cluster). */
   network: string;
+}
+
+/**
+ * The compose file that runs only the init service, for a swarm cluster: it fills the deploy
+ * directory (one level up, `..`) on the machine that deploys, before any secret is created.
+ */
+export function initComposeModel(images: ClusterImages, cluster: Cluster, topo: Topology): object {
+  const init = initService({ cluster, topo, images, network: cluster.name }) as { volumes: string[] };
+  return { services: { [INIT_SERVICE]: { ...init, volumes: [`..:${PATHS.deployMount}`] } } };
 }
 
 /** The compose file of the dev cluster, as an object; `docker compose up` (v2) and docker-compose 1.29 both read it. */
@@ -103,39 +112,49 @@ function initService({ cluster, topo, images }: ComposeContext): object {
   };
 }
 
+/** The node initialised as primary at the cluster's first start. */
+export const initialPrimary = (cluster: Cluster, topo: Topology): Node => topo.postgres[cluster.postgres.initialPrimary]!;
+
+/** A postgres node's environment on any engine; the secrets' *_FILE paths are where the engine mounts them. */
+export function postgresEnvironment(cluster: Cluster, topo: Topology, node: Node): Record<string, string> {
+  const primary = initialPrimary(cluster, topo);
+  const isPrimary = node.id === primary.id;
+  return {
+    PGHA_NODE: node.host,
+    PGHA_NODE_ID: String(node.id),
+    PGHA_ROLE: isPrimary ? 'primary' : 'standby',
+    ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
+    PGPORT: String(cluster.postgres.port),
+    PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
+    PGHA_DURABILITY: cluster.postgres.durability,
+    PGHA_MAX_CONNECTIONS: String(backendMaxConnections(cluster)),
+    // Replication is accepted from the cluster network only.
+    PGHA_CLUSTER_SUBNET: topo.subnet,
+    // A returning node asks pgpool, through the delegate IP, who the primary is now.
+    ...(topo.delegateIp ? { PGHA_DELEGATE_IP: topo.delegateIp } : {}),
+    PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+    PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
+    // When pgpool does not answer, a returning node asks these whether one runs as primary.
+    PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
+    POSTGRES_USER: cluster.postgres.user,
+    POSTGRES_DB: clientDatabase(cluster),
+    ...tlsOf(cluster).env,
+    ...secretEnv('postgres_password'),
+    ...secretEnv('pgpool_password'),
+    ...secretEnv('replication_password'),
+    ...secretEnv('pcp_password'),
+  };
+}
+
 /** A postgres node: the initial primary, or a standby that clones it on its first start. */
 function postgresService({ cluster, topo, images, network }: ComposeContext, node: Node): object {
-  const primary = topo.postgres[cluster.postgres.initialPrimary]!;
+  const primary = initialPrimary(cluster, topo);
   const isPrimary = node.id === primary.id;
   return {
     image: images.postgres,
     hostname: node.host,
     container_name: `${cluster.name}-${node.host}`,
-    environment: {
-      PGHA_NODE: node.host,
-      PGHA_NODE_ID: String(node.id),
-      PGHA_ROLE: isPrimary ? 'primary' : 'standby',
-      ...(isPrimary ? {} : { PGHA_PRIMARY_HOST: primary.host, PGHA_PRIMARY_PORT: String(cluster.postgres.port) }),
-      PGPORT: String(cluster.postgres.port),
-      PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
-      PGHA_DURABILITY: cluster.postgres.durability,
-      PGHA_MAX_CONNECTIONS: String(backendMaxConnections(cluster)),
-      // Replication is accepted from the cluster network only.
-      PGHA_CLUSTER_SUBNET: topo.subnet,
-      // A returning node asks pgpool, through the delegate IP, who the primary is now.
-      PGHA_DELEGATE_IP: topo.delegateIp,
-      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-      PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
-      // When pgpool does not answer, a returning node asks these whether one runs as primary.
-      PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
-      POSTGRES_USER: cluster.postgres.user,
-      POSTGRES_DB: clientDatabase(cluster),
-      ...tlsOf(cluster).env,
-      ...secretEnv('postgres_password'),
-      ...secretEnv('pgpool_password'),
-      ...secretEnv('replication_password'),
-      ...secretEnv('pcp_password'),
-    },
+    environment: postgresEnvironment(cluster, topo, node),
     // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
     stop_grace_period: '60s',
     volumes: [
@@ -158,6 +177,28 @@ function postgresService({ cluster, topo, images, network }: ComposeContext, nod
   };
 }
 
+/** A pgpool node's environment on any engine. */
+export function pgpoolEnvironment(cluster: Cluster, topo: Topology, node: Node): Record<string, string> {
+  return {
+    PGHA_NODE: node.host,
+    PGPOOL_NODE_ID: String(node.id),
+    PGHA_WD_PRIORITY: String(watchdogPriority(topo, node)),
+    ...(topo.delegateIp ? { PGHA_DELEGATE_IP: topo.delegateIp, PGHA_VIP_PREFIX: String(topo.prefix), PGHA_VIP_DEVICE: VIP_DEVICE } : {}),
+    PGHA_PGPOOL_PEERS: topo.pgpool.map((n) => n.host).join(','),
+    PGHA_DURABILITY: cluster.postgres.durability,
+    // The health check reaches pgpool on the port cluster.conf gives it.
+    PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+    PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
+    // pool_passwd gets an entry for the clients' superuser too.
+    POSTGRES_USER: cluster.postgres.user,
+    ...tlsOf(cluster).env,
+    ...secretEnv('postgres_password'),
+    ...secretEnv('pgpool_password'),
+    ...secretEnv('pcp_password'),
+    ...secretEnv('wd_authkey'),
+  };
+}
+
 /** A pgpool node: a watchdog member that may hold the delegate IP. */
 function pgpoolService({ cluster, topo, images, network }: ComposeContext, node: Node): object {
   const published = topo.published.find((x) => x.host === node.host);
@@ -167,26 +208,7 @@ function pgpoolService({ cluster, topo, images, network }: ComposeContext, node:
     container_name: `${cluster.name}-${node.host}`,
     // The delegate IP is added and announced from inside the container.
     cap_add: ['NET_ADMIN', 'NET_RAW'],
-    environment: {
-      PGHA_NODE: node.host,
-      PGPOOL_NODE_ID: String(node.id),
-      PGHA_WD_PRIORITY: String(watchdogPriority(topo, node)),
-      PGHA_DELEGATE_IP: topo.delegateIp,
-      PGHA_VIP_PREFIX: String(topo.prefix),
-      PGHA_VIP_DEVICE: VIP_DEVICE,
-      PGHA_PGPOOL_PEERS: topo.pgpool.map((n) => n.host).join(','),
-      PGHA_DURABILITY: cluster.postgres.durability,
-      // The health check reaches pgpool on the port cluster.conf gives it.
-      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-      PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
-      // pool_passwd gets an entry for the clients' superuser too.
-      POSTGRES_USER: cluster.postgres.user,
-      ...tlsOf(cluster).env,
-      ...secretEnv('postgres_password'),
-      ...secretEnv('pgpool_password'),
-      ...secretEnv('pcp_password'),
-      ...secretEnv('wd_authkey'),
-    },
+    environment: pgpoolEnvironment(cluster, topo, node),
     volumes: [`./pgpool/cluster.conf:${PATHS.pgpoolEtc}/cluster.conf:ro`, SECRETS_VOLUME, `./ssh/${node.host}:${PATHS.sshMount}:ro`, ...tlsOf(cluster).volumes],
     // Reachable from the host where the delegate IP is not (Docker Desktop, another machine).
     ...(published ? { ports: [`${published.address}:${published.port}:${cluster.pgpool.port}`] } : {}),

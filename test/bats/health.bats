@@ -92,3 +92,43 @@ pool_health() {
   VIP_CONF="$BATS_TEST_TMPDIR/none" WD_STATE="" pool_health
   [[ "$status" -eq 0 && "$output" == *"(no watchdog)" ]]
 }
+
+# The checks under an orchestrator: alive (processes run), never the role.
+node_alive() { run bash -c '. "$1/pgha-node.sh"; timeout() { if [[ "$*" == *"/dev/tcp/"* ]]; then [[ "$PORT_OPEN" == yes ]]; else shift; "$@"; fi; }; pgha_node_alive' _ "$PG"; }
+
+@test "postgres alive: sshd answering is enough; a held node is alive and says it is held" {
+  PSQL_FAILS=1 node_alive
+  [[ "$status" -eq 0 && "$output" == alive ]]
+  touch "$PGHA_HOLD_MARKER"
+  node_alive
+  [[ "$status" -eq 0 && "$output" == "alive (held: postgres stays down until this node is rebuilt or released)" ]]
+  PORT_OPEN=no node_alive
+  [[ "$status" -ne 0 && "$output" == "not alive: sshd does not answer on port 2222" ]]
+}
+
+pool_alive() {
+  run bash -c 'PGHA_LIB=$1/pgha-lib.sh; . "$1/entrypoint.sh"; pgha_process_running() { [[ "$1" == pgpool && -n "$PGPOOL_RUNS" ]]; }; pgha_pgpool_alive' _ "$POOL"
+}
+
+@test "pgpool alive: a pgpool process, joined or not; none is not alive" {
+  WD_STATE=JOINING PGPOOL_RUNS=1 pool_alive
+  [[ "$status" -eq 0 && "$output" == "alive: pgpool runs" ]]
+  PGPOOL_RUNS="" pool_alive
+  [[ "$status" -ne 0 && "$output" == "not alive: no pgpool process" ]]
+}
+
+@test "pgha_process_running reads command names from /proc" {
+  mkdir -p "$BATS_TEST_TMPDIR/proc/12" "$BATS_TEST_TMPDIR/proc/345" "$BATS_TEST_TMPDIR/proc/self"
+  echo sshd >"$BATS_TEST_TMPDIR/proc/12/comm"
+  echo pgpool >"$BATS_TEST_TMPDIR/proc/345/comm"
+  echo pgpool >"$BATS_TEST_TMPDIR/proc/self/comm"
+  run bash -c '. "$1/pgha-lib.sh"; pgha_process_running pgpool "$2"' _ "$POOL" "$BATS_TEST_TMPDIR/proc"
+  [[ "$status" -eq 0 ]]
+  rm "$BATS_TEST_TMPDIR/proc/345/comm"
+  # Only numbered entries are processes.
+  run bash -c '. "$1/pgha-lib.sh"; pgha_process_running pgpool "$2"' _ "$POOL" "$BATS_TEST_TMPDIR/proc"
+  [[ "$status" -ne 0 ]]
+  # And the real /proc: this very shell.
+  run bash -c '. "$1/pgha-lib.sh"; pgha_process_running bash' _ "$POOL"
+  [[ "$status" -eq 0 ]]
+}

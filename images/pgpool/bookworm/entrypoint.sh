@@ -41,6 +41,8 @@ _pgha_pgpool_main() {
 if ! pgha_is_sourced; then
   if [[ "${1:-}" == health ]]; then
     pgha_pgpool_health
+  elif [[ "${1:-}" == alive ]]; then
+    pgha_pgpool_alive
   else
     _pgha_pgpool_main "$@"
   fi

@@ -48,6 +48,18 @@ pgha_die() {
 # its functions) rather than run: it then defines its functions and runs nothing.
 pgha_is_sourced() { [[ "${FUNCNAME[1]:-}" == source ]]; }
 
+# pgha_process_running NAME [PROC]: a process whose command name is NAME runs, read from /proc
+# (or PROC) so no ps or pgrep is needed: busybox and procps differ, and neither is required.
+pgha_process_running() {
+  local name=$1 proc=${2:-/proc} comm f
+  for f in "$proc"/[0-9]*/comm; do
+    [[ -r "$f" ]] || continue
+    comm=$(<"$f") 2>/dev/null || continue
+    [[ "$comm" == "$name" ]] && return 0
+  done
+  return 1
+}
+
 # pgha_run_errexit COMMAND [ARG...]: COMMAND in a subshell with errexit on, so its first
 # failing step ends it (a function's too: a failing init script followed by a passing one is
 # a failure); its exit status in PGHA_RUN_STATUS, never a failure of this call. Call it as a

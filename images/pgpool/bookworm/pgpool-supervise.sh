@@ -121,6 +121,18 @@ pgha_pgpool_supervise() {
   done
 }
 
+# pgha_pgpool_alive: the health check under an orchestrator (`entrypoint.sh alive`). Alive:
+# a pgpool process runs, joined to the watchdog or not; between two runs the entrypoint's
+# supervisor waits at most PGHA_PGPOOL_RESTART_MAX_DELAY, shorter than the checks' retries.
+pgha_pgpool_alive() {
+  if pgha_process_running pgpool; then
+    echo "alive: pgpool runs"
+  else
+    echo "not alive: no pgpool process"
+    return 1
+  fi
+}
+
 # pgha_pgpool_health: the image's HEALTHCHECK (`entrypoint.sh health`). Healthy: pgpool answers
 # on its port and, with the watchdog on, this node is its leader or a joined standby; a node
 # cut off (LOST), still joining, or restarting is not. One line on stdout says which.

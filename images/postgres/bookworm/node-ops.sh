@@ -200,6 +200,21 @@ pgha_node_health() {
   [[ "$state" != *"not streaming" ]]
 }
 
+# pgha_node_alive: the health check under an orchestrator (Swarm replaces a task whose check
+# fails). Alive: sshd answers, the way in for every repair; postgres may be down on purpose
+# (held for a rebuild, starting, copying), which `health` reports and this does not count.
+pgha_node_alive() {
+  if ! pgha_port_open 127.0.0.1 "$PGHA_SSH_PORT" 3; then
+    echo "not alive: sshd does not answer on port $PGHA_SSH_PORT"
+    return 1
+  fi
+  if [[ -e "$PGHA_HOLD_MARKER" ]]; then
+    echo "alive (held: postgres stays down until this node is rebuilt or released)"
+  else
+    echo alive
+  fi
+}
+
 pgha_node_sync_restore() {
   if grep -q '^synchronous_standby_names' "$PGDATA/postgresql.auto.conf" 2>/dev/null; then
     pgha_node_psql -c 'ALTER SYSTEM RESET synchronous_standby_names' -c 'SELECT pg_reload_conf()' >/dev/null

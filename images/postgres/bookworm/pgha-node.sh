@@ -26,6 +26,7 @@
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 #   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
 #   pgha-node health                   (the image's HEALTHCHECK)
+#   pgha-node alive                    (the health check under an orchestrator: processes run)
 #   pgha-node disk                     (free space of the data volume: free_mb used_pct reserve_mb state)
 #   pgha-node state                    (KIND TIMELINE LSN of this node's data, for convergence)
 set -euo pipefail
@@ -65,9 +66,10 @@ _pgha_node_main() {
     sync-restore) pgha_node_sync_restore ;;
     standby-lost) pgha_node_standby_lost "${1:?host}" ;;
     health) pgha_node_health ;;
+    alive) pgha_node_alive ;;
     disk) pgha_node_disk ;;
     state) pgha_node_state ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health, disk, state)" ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health, alive, disk, state)" ;;
   esac
 }
 

@@ -1,0 +1,110 @@
+import { shown, type Problem } from '../errors.js';
+import type { Cluster } from './schema.js';
+
+/** Where the cluster's containers run: one Docker engine (compose) or a Docker Swarm of several hosts. */
+export const ENGINES = ['compose', 'swarm'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/**
+ * The fewest hosts a swarm cluster runs on: with one host down, the watchdog keeps a quorum
+ * of pgpool nodes and Swarm's Raft a majority of managers only with three or more.
+ */
+export const MIN_SWARM_HOSTS = 3;
+
+/** A host of a swarm cluster: its Swarm node's hostname (`docker node ls`) and the pgha nodes placed on it. */
+export interface HostPlacement {
+  name: string;
+  nodes: string[];
+}
+
+/** What the placement rules need of a cluster definition (already past its schema). */
+export interface PlacementInput {
+  engine: Engine;
+  hosts?: HostPlacement[];
+  postgresNodes: number;
+  pgpoolNodes: number;
+  replication: 'async' | 'sync';
+}
+
+/** The pgha node names a cluster of this size has, in the order the definition's docs list them. */
+export function nodeNames(postgresNodes: number, pgpoolNodes: number): { postgres: string[]; pgpool: string[] } {
+  return {
+    postgres: Array.from({ length: postgresNodes }, (_, i) => `pg${i}`),
+    pgpool: Array.from({ length: pgpoolNodes }, (_, i) => `pgpool${i}`),
+  };
+}
+
+const range = (names: string[]) => (names.length > 1 ? `${names[0]}-${names.at(-1)}` : names[0]!);
+
+/**
+ * One problem per mistake in `hosts`: hosts given to compose or missing for swarm, fewer than
+ * MIN_SWARM_HOSTS, a host named twice, a node that is not the cluster's, placed twice or not
+ * at all, two postgres nodes or two pgpool nodes on one host (the loss of that host would
+ * take both: a standby and its primary, or the watchdog's majority).
+ */
+export function placementProblems(input: PlacementInput): Problem[] {
+  const { engine, hosts } = input;
+  if (engine === 'compose') {
+    return hosts === undefined ? [] : [{ where: 'hosts', message: 'expected no hosts with engine: compose (one Docker engine runs every node); set engine: swarm to place nodes on several hosts' }];
+  }
+  const names = nodeNames(input.postgresNodes, input.pgpoolNodes);
+  if (hosts === undefined || hosts.length < MIN_SWARM_HOSTS) {
+    const got = hosts === undefined ? 'none' : String(hosts.length);
+    return [{ where: 'hosts', message: `expected at least ${MIN_SWARM_HOSTS} hosts with engine: swarm (with one host down, the watchdog's quorum and Swarm's Raft each need a majority), got ${got}` }];
+  }
+  const problems: Problem[] = [];
+  const placedOn = new Map<string, string>();
+  const hostSeen = new Set<string>();
+  hosts.forEach((host, h) => {
+    if (hostSeen.has(host.name)) problems.push({ where: `hosts[${h}].name`, message: `host ${host.name} is already listed; list each host once with all its nodes` });
+    hostSeen.add(host.name);
+    host.nodes.forEach((node, n) => {
+      const where = `hosts[${h}].nodes[${n}]`;
+      if (!names.postgres.includes(node) && !names.pgpool.includes(node)) {
+        problems.push({ where, message: `expected a node of this cluster (${range(names.postgres)}, ${range(names.pgpool)}), got ${shown(node)}` });
+      } else if (placedOn.has(node)) {
+        problems.push({ where, message: `${node} is already placed on ${placedOn.get(node)}; place each node on one host` });
+      } else placedOn.set(node, host.name);
+    });
+    for (const [kind, list] of [['postgres', names.postgres], ['pgpool', names.pgpool]] as const) {
+      const here = [...new Set(host.nodes.filter((n) => list.includes(n)))];
+      if (here.length > 1) problems.push({ where: `hosts[${h}].nodes`, message: `expected at most one ${kind} node per host (losing the host would take all of them), got ${here.join(', ')}` });
+    }
+  });
+  const unplaced = [...names.postgres, ...names.pgpool].filter((n) => !placedOn.has(n));
+  if (unplaced.length) problems.push({ where: 'hosts', message: `expected every node placed on a host, got none for ${unplaced.join(', ')}` });
+  return problems;
+}
+
+/** What is allowed but risky in a placement: asynchronous replication across hosts. */
+export function placementWarnings(input: PlacementInput): Problem[] {
+  if (input.engine !== 'swarm' || input.replication !== 'async') return [];
+  return [{ where: 'postgres.replication', message: 'async across several hosts: a failover after a host or network loss can lose acknowledged writes the old primary had not sent yet; postgres.replication: sync avoids it' }];
+}
+
+/** The placement rules' view of a cluster definition. */
+const placementInput = (c: Cluster): PlacementInput => ({ engine: c.engine, hosts: c.hosts, postgresNodes: c.postgres.nodes, pgpoolNodes: c.pgpool.nodes, replication: c.postgres.replication });
+
+/**
+ * The problems of a cluster definition (past its schema) that depend on its engine: the
+ * placement, and on swarm the settings that only one host can honour.
+ */
+export function engineProblems(cluster: Cluster): Problem[] {
+  const problems = placementProblems(placementInput(cluster));
+  if (cluster.engine !== 'swarm') return problems;
+  if (cluster.network.delegateIp !== undefined) {
+    problems.push({ where: 'network.delegateIp', message: 'expected no delegate IP with engine: swarm: an address added inside a container on an overlay network answers only on its own host' });
+  }
+  if (cluster.pgpool.publish.address !== undefined) {
+    problems.push({ where: 'pgpool.publish.address', message: "expected no address with engine: swarm: a port published in host mode listens on every address of its host (limit it with the host's firewall)" });
+  }
+  return problems;
+}
+
+/** What is allowed but risky in a valid definition's placement. */
+export const engineWarnings = (cluster: Cluster): Problem[] => placementWarnings(placementInput(cluster));
+
+/** The host a node is placed on (a valid swarm placement), or undefined for compose. */
+export function hostOf(hosts: HostPlacement[] | undefined, node: string): string | undefined {
+  return hosts?.find((h) => h.nodes.includes(node))?.name;
+}

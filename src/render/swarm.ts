@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import type { Cluster } from '../cluster/schema.js';
+import type { Node, Topology } from '../cluster/topology.js';
+import type { ClusterImages } from '../images/catalog.js';
+import { PATHS } from '../images/facts.js';
+import { pgpoolEnvironment, postgresEnvironment } from './compose.js';
+
+/**
+ * The Swarm stack of an `engine: swarm` cluster (deploy/<name>/swarm/stack.yml), from the same
+ * topology as the compose file. What differs, and why:
+ * - no static IP, no extra_hosts, no delegate IP: Swarm ignores ipv4_address, and an address
+ *   added inside a container on an overlay answers only on its own host;
+ * - every service is one pgha node (`replicas: 1`, `endpoint_mode: dnsrr`: its name resolves
+ *   to the task itself, as the SSH dispatcher's caller check needs), pinned to its host by
+ *   the node label PLACEMENT_LABEL, updated stop-first (never two postgres on one volume);
+ * - secrets and the init step's SSH and TLS material are Swarm secrets and configs, each
+ *   service given only its own; their names come from the environment of `docker stack
+ *   deploy` (SWARM_OBJECT_PREFIX + key), so a rotation is a new name and no secret, and no
+ *   hash of one, is in this file.
+ */
+
+/** The Swarm node label that pins a service to its host: `docker node update --label-add pgha.host=<host>`. */
+export const PLACEMENT_LABEL = 'pgha.host';
+/** The variables that name each external secret or config when the stack is deployed. */
+export const SWARM_OBJECT_PREFIX = 'PGHA_SWARM_';
+/** The variables that name the images (by digest, once pushed); the local tags otherwise. */
+export const SWARM_IMAGE_VARIABLES = { postgres: 'PGHA_POSTGRES_IMAGE', pgpool: 'PGHA_PGPOOL_IMAGE' } as const;
+/** The network alias applications use on the clients network: every pgpool node. */
+export const CLIENT_ALIAS = 'pgpool';
+
+/** Secrets every node of a kind reads (the rest of the five are never given to it). */
+const POSTGRES_SECRETS = ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password'];
+const PGPOOL_SECRETS = ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'];
+
+/** The deploy-time variable that names the external secret or config `key`. */
+export const swarmObjectVariable = (key: string): string => `${SWARM_OBJECT_PREFIX}${key.toUpperCase().replace(/-/g, '_')}`;
+
+/** An external secret or config whose real name `docker stack deploy` reads from the environment (deploy stops when unset). */
+const external = (key: string) => ({ external: true, name: `\${${swarmObjectVariable(key)}:?set by pgha for engine: swarm}` });
+
+/** A secret or config mounted at `target`, root-only unless `mode` says otherwise. */
+const mount = (source: string, target: string, mode = 0o400) => ({ source, target, uid: '0', gid: '0', mode });
+
+interface StackContext {
+  cluster: Cluster;
+  topo: Topology;
+  images: ClusterImages;
+  /** The cluster.conf config's name: the cluster's, with a hash of the content (a config cannot change in place). */
+  clusterConfName: string;
+}
+
+/** The stack file as an object; `clusterConf` is deploy/<name>/pgpool/cluster.conf's text, which the stack ships as a config. */
+export function stackModel(images: ClusterImages, cluster: Cluster, topo: Topology, clusterConf: string): object {
+  const hash = createHash('sha256').update(clusterConf).digest('hex').slice(0, 12);
+  const ctx: StackContext = { cluster, topo, images, clusterConfName: `${cluster.name}-cluster-conf-${hash}` };
+  const services: Record<string, object> = {};
+  for (const node of topo.postgres) services[node.host] = postgresService(ctx, node);
+  for (const node of topo.pgpool) services[node.host] = pgpoolService(ctx, node);
+  for (const metrics of topo.pgpoolMetrics) services[metrics.host] = metricsService(ctx, metrics);
+  const secretKeys = [...new Set([...POSTGRES_SECRETS, ...PGPOOL_SECRETS, ...(cluster.tls.enabled ? ['tls-server-key'] : []), ...sshSecretKeys(topo)])];
+  const configKeys = [...(cluster.tls.enabled ? ['tls-server-crt', 'tls-ca-crt'] : []), ...sshConfigKeys(topo)];
+  return {
+    version: '3.8',
+    services,
+    networks: {
+      cluster: { name: cluster.name, driver: 'overlay', ipam: { config: [{ subnet: topo.subnet }] } },
+      // Applications attach here and reach pgpool only: no pcp, sshd or postgres port.
+      clients: { name: `${cluster.name}-clients`, driver: 'overlay', attachable: true },
+    },
+    volumes: Object.fromEntries(topo.postgres.map((n) => [`${n.host}-data`, { name: `${cluster.name}-${n.host}-data` }])),
+    secrets: Object.fromEntries(secretKeys.map((k) => [k, external(k)])),
+    configs: {
+      'cluster-conf': { name: ctx.clusterConfName, file: '../pgpool/cluster.conf' },
+      ...Object.fromEntries(configKeys.map((k) => [k, external(k)])),
+    },
+  };
+}
+
+const sshSecretKeys = (topo: Topology) => [...topo.postgres, ...topo.pgpool].flatMap((n) => [`${n.host}-ssh-key`, `${n.host}-ssh-host-key`]);
+const sshConfigKeys = (topo: Topology) => [...topo.postgres, ...topo.pgpool].flatMap((n) => [`${n.host}-authorized-keys`, `${n.host}-known-hosts`]);
+
+/** A node's SSH material where pgha_install_ssh_material looks for it (PGHA_SSH_DIR). */
+const sshMounts = (node: Node) => ({
+  secrets: [mount(`${node.host}-ssh-key`, `${PATHS.sshMount}/id_ed25519`), mount(`${node.host}-ssh-host-key`, `${PATHS.sshMount}/ssh_host_ed25519_key`)],
+  configs: [mount(`${node.host}-authorized-keys`, `${PATHS.sshMount}/authorized_keys`), mount(`${node.host}-known-hosts`, `${PATHS.sshMount}/known_hosts`)],
+});
+
+/** The server certificate, its key and the CA where PGHA_TLS_*_FILE point (compose's ./tls mount). */
+const tlsMounts = (cluster: Cluster) =>
+  cluster.tls.enabled
+    ? { secrets: [mount('tls-server-key', `${PATHS.tlsMount}/server.key`)], configs: [mount('tls-server-crt', `${PATHS.tlsMount}/server.crt`, 0o444), mount('tls-ca-crt', `${PATHS.tlsMount}/ca.crt`, 0o444)] }
+    : { secrets: [], configs: [] };
+
+/** Where each of `keys` lands: /run/secrets/<key>, the *_FILE paths of the environment. */
+const passwordMounts = (keys: string[]) => keys.map((k) => mount(k, `${PATHS.secretsMount}/${k}`));
+
+/**
+ * Swarm replaces a task whose health check fails: under it the check says only whether the
+ * node's own processes run (`alive`), so a node held for a rebuild or a pgpool still joining
+ * is left alone. Role health stays in `pgha cluster status` and the image's `health`.
+ */
+const aliveCheck = (command: string) => ({ test: ['CMD', command, 'alive'], interval: '10s', timeout: '8s', retries: 3, start_period: '120s' });
+
+/**
+ * One replica pinned to its host, replaced stop-first one at a time: a postgres node's
+ * volume is local to its host, and two containers on it would be two postmasters on one
+ * data directory. `any`: a node that exits comes back, as `restart: unless-stopped` in compose.
+ */
+function deployOf(node: Node): object {
+  const update = { parallelism: 1, order: 'stop-first' };
+  return {
+    mode: 'replicated',
+    replicas: 1,
+    endpoint_mode: 'dnsrr',
+    placement: { constraints: [`node.labels.${PLACEMENT_LABEL} == ${node.placedOn}`] },
+    update_config: { ...update, failure_action: 'rollback' },
+    rollback_config: update,
+    restart_policy: { condition: 'any', delay: '5s' },
+  };
+}
+
+/** The image a service runs: the deploy-time variable (a digest in a registry), else the local tag. */
+const imageOf = (kind: keyof typeof SWARM_IMAGE_VARIABLES, tag: string) => `\${${SWARM_IMAGE_VARIABLES[kind]}:-${tag}}`;
+
+function postgresService({ cluster, topo, images }: StackContext, node: Node): object {
+  const ssh = sshMounts(node);
+  const tls = tlsMounts(cluster);
+  return {
+    image: imageOf('postgres', images.postgres),
+    hostname: node.host,
+    environment: postgresEnvironment(cluster, topo, node),
+    // The image's VOLUME at the official data path stays unused (PGDATA is under the named volume).
+    volumes: [
+      { type: 'volume', source: `${node.host}-data`, target: PATHS.postgresHome },
+      { type: 'tmpfs', target: PATHS.baseDataVolume },
+    ],
+    secrets: [...passwordMounts(POSTGRES_SECRETS), ...ssh.secrets, ...tls.secrets],
+    configs: [...ssh.configs, ...tls.configs],
+    networks: ['cluster'],
+    healthcheck: aliveCheck(PATHS.nodeCommand),
+    // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
+    stop_grace_period: '60s',
+    deploy: deployOf(node),
+  };
+}
+
+function pgpoolService({ cluster, topo, images }: StackContext, node: Node): object {
+  const ssh = sshMounts(node);
+  const tls = tlsMounts(cluster);
+  const published = topo.published.find((p) => p.host === node.host);
+  return {
+    image: imageOf('pgpool', images.pgpool),
+    hostname: node.host,
+    environment: pgpoolEnvironment(cluster, topo, node),
+    secrets: [...passwordMounts(PGPOOL_SECRETS), ...ssh.secrets, ...tls.secrets],
+    configs: [mount('cluster-conf', `${PATHS.pgpoolEtc}/cluster.conf`, 0o444), ...ssh.configs, ...tls.configs],
+    networks: { cluster: {}, clients: { aliases: [CLIENT_ALIAS] } },
+    // Host mode: the port is this host's own (no routing mesh, which needs IPVS); a client's
+    // multi-host string lists every host.
+    ...(published ? { ports: [{ target: cluster.pgpool.port, published: published.port, protocol: 'tcp', mode: 'host' }] } : {}),
+    healthcheck: aliveCheck(PATHS.entrypoint),
+    // docker stop is pgpool's fast shutdown (the entrypoint turns TERM into SIGINT).
+    stop_grace_period: '30s',
+    deploy: deployOf(node),
+  };
+}
+
+/** A pgpool node's metrics endpoint beside it on its host, with only the pgpool password and the CA. */
+function metricsService({ cluster, topo, images }: StackContext, metrics: Node): object {
+  const target = topo.pgpool[metrics.id]!;
+  return {
+    image: imageOf('postgres', images.postgres),
+    hostname: metrics.host,
+    entrypoint: [PATHS.pgpoolMetricsCommand],
+    environment: {
+      PGHA_NODE: metrics.host,
+      PGHA_METRICS_PGPOOL: target.host,
+      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+      ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: `${PATHS.metricsMount}/ca.crt` } : {}),
+      PGPOOL_PASSWORD_FILE: `${PATHS.metricsMount}/pgpool_password`,
+    },
+    secrets: [mount('pgpool_password', `${PATHS.metricsMount}/pgpool_password`)],
+    configs: cluster.tls.enabled ? [mount('tls-ca-crt', `${PATHS.metricsMount}/ca.crt`, 0o444)] : [],
+    volumes: [
+      { type: 'tmpfs', target: PATHS.postgresHome },
+      { type: 'tmpfs', target: PATHS.baseDataVolume },
+    ],
+    networks: ['cluster'],
+    healthcheck: { test: ['CMD', PATHS.pgpoolMetricsCommand, 'health'], interval: '10s', timeout: '5s', retries: 3 },
+    deploy: deployOf(metrics),
+  };
+}
