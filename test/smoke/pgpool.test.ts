@@ -15,7 +15,30 @@ const docker = await engineOrSkip();
 const SUBNET = '172.29.77.0/24';
 const ip = (n: number) => `172.29.77.${n}`;
 const PW = { postgres_password: 'smoke-pg-Pa55', pgpool_password: 'smoke-pgpool-Pa55', pcp_password: 'smoke-pcp-Pa55', wd_authkey: 'smoke-wd-key' };
-const UNPATCHED_TAG = `${PGPOOL_IMAGE}-rtt-unpatched`;
+const CONTROL_TAG = `${PGPOOL_IMAGE}-control`;
+/** The patches the control image is built without: each has a test below that it fails. */
+const CONTROL_SKIPS = ['watchdog-ping-rtt', 'unresolvable-watchdog-peer'];
+
+let controlBuilt: Promise<void> | undefined;
+/** The control image, built once per run: the same context as the pgpool image, without CONTROL_SKIPS. */
+function controlImage(docker: Docker): Promise<void> {
+  controlBuilt ??= (async () => {
+    if (await imageExists(docker, CONTROL_TAG)) return;
+    const built = await docker.getImage(PGPOOL_IMAGE).inspect();
+    const standin = built.Config.Labels?.['io.pgha.bases'] === 'standin';
+    const tarball = await ensurePgpoolTarball(manifest, defaultCacheDir(ROOT));
+    await buildImage(docker, {
+      name: 'pgpool/bookworm (control)',
+      contextDir: join(ROOT, 'images/pgpool/bookworm'),
+      extra: [{ name: derive(manifest).tarballFile, source: tarball.path }],
+      tags: [CONTROL_TAG],
+      buildargs: { ...(standin ? plans['pgpool/bookworm']!.standin! : plans['pgpool/bookworm']!.upstream), PGHA_SKIP_PATCHES: CONTROL_SKIPS.join(',') },
+      labels: { 'io.pgha.control': `built without ${CONTROL_SKIPS.join(', ')}, for the smoke test only` },
+      logFile: join(ROOT, 'results/logs/pgpool-bookworm-control.log'),
+    });
+  })();
+  return controlBuilt;
+}
 
 /** Rows of a psql -A result with a header line, as objects. */
 function table(out: string): Record<string, string>[] {
@@ -137,21 +160,7 @@ describe.skipIf(!docker)('pgpool image, Debian variant (real containers)', () =>
       symlinkSync('busybox', join(busyboxDir, 'ping'));
       // As in the Alpine image: pgpool runs as postgres, so BusyBox ping needs cap_net_raw.
       execFileSync('setcap', ['cap_net_raw+ep', join(busyboxDir, 'busybox')]);
-      // The control image: the same context, built without the RTT patch.
-      if (!(await imageExists(docker!, UNPATCHED_TAG))) {
-        const built = await docker!.getImage(PGPOOL_IMAGE).inspect();
-        const standin = built.Config.Labels?.['io.pgha.bases'] === 'standin';
-        const tarball = await ensurePgpoolTarball(manifest, defaultCacheDir(ROOT));
-        await buildImage(docker!, {
-          name: 'pgpool/bookworm (no RTT patch)',
-          contextDir: join(ROOT, 'images/pgpool/bookworm'),
-          extra: [{ name: derive(manifest).tarballFile, source: tarball.path }],
-          tags: [UNPATCHED_TAG],
-          buildargs: { ...(standin ? plans['pgpool/bookworm']!.standin! : plans['pgpool/bookworm']!.upstream), PGHA_SKIP_PATCHES: 'watchdog-ping-rtt' },
-          labels: { 'io.pgha.control': 'built without the watchdog-ping-rtt patch, for the smoke test only' },
-          logFile: join(ROOT, 'results/logs/pgpool-bookworm-rtt-unpatched.log'),
-        });
-      }
+      await controlImage(docker!);
     });
 
     async function watchdogNode(name: string, image: string, address: number): Promise<Docker.Container> {
@@ -199,11 +208,66 @@ describe.skipIf(!docker)('pgpool image, Debian variant (real containers)', () =>
 
     it('unpatched control image: the same watchdog fails to confirm the delegate IP', async (ctx) => {
       if (!busyboxDir) ctx.skip('busybox not installed');
-      const wd = await watchdogNode('wd-unpatched', UNPATCHED_TAG, 31);
-      expect((await sh(wd, 'cat /usr/local/share/pgha/patches/skipped', { check: true })).stdout.trim()).toBe('watchdog-ping-rtt');
+      const wd = await watchdogNode('wd-unpatched', CONTROL_TAG, 31);
+      expect((await sh(wd, 'cat /usr/local/share/pgha/patches/skipped', { check: true })).stdout.trim()).toBe(CONTROL_SKIPS.join(','));
       const logs = await waitForLog(wd, /successfully acquired the delegate IP|failed to acquire the delegate IP/, 120_000);
       expect(logs).toMatch(/failed to acquire the delegate IP/);
       expect(logs).not.toMatch(/successfully acquired the delegate IP/);
+    });
+  });
+  describe('a watchdog peer whose name does not resolve (patch 0008, proven both ways)', () => {
+    beforeAll(() => controlImage(docker!));
+
+    /**
+     * Watchdog node `id` of two; its peer is named, and the name is in neither DNS nor
+     * /etc/hosts until a container carrying it as a network alias runs. Heartbeat lifecheck,
+     * so the heartbeat sender resolves the name too. No delegate IP.
+     */
+    function peerConf(): string {
+      const dir = mkdtempSync(join(tmpdir(), 'pgha-wdname-'));
+      chmodSync(dir, 0o755);
+      const nodes = [
+        [0, ip(40)],
+        [1, 'wdpeer'],
+      ] as const;
+      const lines = ['use_watchdog = on', "delegate_ip = ''", "wd_lifecheck_method = 'heartbeat'", 'enable_consensus_with_half_votes = on', 'wd_heartbeat_keepalive = 1', 'wd_heartbeat_deadtime = 5'];
+      for (const [id, host] of nodes) lines.push(`hostname${id} = '${host}'`, `wd_port${id} = 9000`, `pgpool_port${id} = 9999`, `heartbeat_hostname${id} = '${host}'`, `heartbeat_port${id} = 9694`);
+      writeFileSync(join(dir, 'cluster.conf'), `${lines.join('\n')}\n`);
+      chmodSync(join(dir, 'cluster.conf'), 0o644);
+      return dir;
+    }
+    const conf = peerConf();
+    const node = (name: string, image: string, id: number, address?: string) =>
+      sandbox.run(name, image, {
+        network: net,
+        ...(address ? { ip: address } : {}),
+        Env: ['PGHA_BACKENDS=pg:5432', `PGPOOL_NODE_ID=${id}`, ...secretEnv],
+        HostConfig: { Binds: [`${secrets}:/run/secrets:ro`, `${conf}/cluster.conf:/etc/pgpool-II/cluster.conf:ro`] },
+      });
+
+    it('unpatched control: pgpool exits at start while its peer\'s name does not resolve', async () => {
+      const wd = await node('wdname-control', CONTROL_TAG, 0, ip(40));
+      const exit = await Promise.race([wd.wait(), new Promise<null>((r) => setTimeout(() => r(null), 90_000))]);
+      const logs = await logsOf(wd);
+      expect(exit, `still running after 90 s:\n${logs}`).not.toBeNull();
+      expect(exit!.StatusCode).not.toBe(0);
+      expect(logs).toMatch(/getaddrinfo failed with error/);
+      await wd.remove({ force: true, v: true });
+    });
+
+    it('patched: pgpool stays up, logs the peer as unreachable, and joins it once the name resolves', async () => {
+      const wd = await node('wdname-a', PGPOOL_IMAGE, 0, ip(40));
+      await waitForLog(wd, /watchdog peer "wdpeer" could not be resolved; treated as unreachable/, 60_000);
+      // Well past the start: still running, answering, the leader on its own (half votes).
+      await waitForLog(wd, /I am the cluster leader node/, 90_000);
+      expect((await wd.inspect()).State.Running).toBe(true);
+      const peer = await node('wdpeer', PGPOOL_IMAGE, 1);
+      const joined = await waitForLog(peer, /successfully joined the watchdog cluster as standby node/, 120_000).catch(async (err) => {
+        throw new Error(`${(err as Error).message}\n--- node 0:\n${await logsOf(wd)}`);
+      });
+      expect(joined).toMatch(/successfully joined/);
+      expect((await wd.inspect()).State.Running).toBe(true);
+      expect((await wd.inspect()).State.Restarting).toBe(false);
     });
   });
 });
