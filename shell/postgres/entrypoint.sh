@@ -21,10 +21,10 @@ pgha_postgres_check_config() {
   pgha_check_secret POSTGRES_PASSWORD required 'a password'
   pgha_check_secret PGPOOL_PASSWORD optional 'a password'
   pgha_check_secret PCP_PASSWORD optional 'a password'
-  if [[ -n "$PGHA_DELEGATE_IP" ]]; then
-    [[ "$PGHA_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGHA_NODE_ID "expected this node's backend id (0, 1, ...) when PGHA_DELEGATE_IP is set, got '$PGHA_NODE_ID'"
-    pgha_check_ipv4 PGHA_DELEGATE_IP "$PGHA_DELEGATE_IP"
+  if pgha_node_has_pgpool; then
+    [[ "$PGHA_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGHA_NODE_ID "expected this node's backend id (0, 1, ...) when PGHA_DELEGATE_IP or PGHA_PGPOOL_PEERS is set, got '$PGHA_NODE_ID'"
   fi
+  [[ -z "$PGHA_DELEGATE_IP" ]] || pgha_check_ipv4 PGHA_DELEGATE_IP "$PGHA_DELEGATE_IP"
   case "$PGHA_ROLE" in
     primary) pgha_check_secret REPLICATION_PASSWORD optional 'a password' ;;
     standby)
@@ -38,6 +38,10 @@ pgha_postgres_check_config() {
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
     pgha_is_host "$peer" || pgha_problem PGHA_POSTGRES_PEERS "expected host names separated by commas, got '$peer'"
   done
+  for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
+    pgha_is_host "$peer" || pgha_problem PGHA_PGPOOL_PEERS "expected host names separated by commas, got '$peer'"
+  done
+  pgha_check_count PGHA_PCP_PEER_SECONDS "$PGHA_PCP_PEER_SECONDS"
   pgha_check_port PGPORT "$PGPORT"
   pgha_check_count PGHA_WATCH_INTERVAL_SECONDS "$PGHA_WATCH_INTERVAL_SECONDS"
   pgha_check_count PGHA_DISK_RESERVE_MB "$PGHA_DISK_RESERVE_MB"
@@ -139,12 +143,12 @@ pgha_postgres_init() {
 # pgha_postgres_rejoin_if_held: a hold from before this start (failover.sh's breadcrumb on an
 # old primary that was down, or a rebuild cut short by a restart) is kept, and the node asks to
 # be rebuilt from whichever node is primary: nothing else would release it once the cluster
-# runs again. Without a watchdog (no delegate IP to ask) the hold waits for a person.
+# runs again. Without pgpool (no delegate IP, no pgpool peers to ask) the hold waits for a person.
 pgha_postgres_rejoin_if_held() {
   [[ -e "$PGHA_HOLD_MARKER" ]] || return 0
   if [[ -e "$PGHA_REJOIN_REQUEST" ]]; then
     return 0
-  elif [[ -n "$PGHA_DELEGATE_IP" && -n "$PGHA_NODE_ID" ]]; then
+  elif pgha_node_has_pgpool && [[ -n "$PGHA_NODE_ID" ]]; then
     touch "$PGHA_REJOIN_REQUEST"
     echo BACKUP >"$PGHA_ROLE_FILE"
     pgha_log start "$PGHA_HOLD_MARKER was left from before this start: postgres stays down; pgha-node rejoin asks pgpool to rebuild node $PGHA_NODE_ID from the primary"

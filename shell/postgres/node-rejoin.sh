@@ -2,18 +2,94 @@
 # source: shell/postgres/node-rejoin.sh of pgha, copied verbatim into the postgres image's
 # build context by `npm run generate`; edit the source, not the copy.
 #
-# pgha-node's answer to "is there another primary?": what pgpool (through the delegate IP) and
+# pgha-node's answer to "is there another primary?": what pgpool (its watchdog leader) and
 # the other nodes say, whether a node that may have been away starts on its own data or asks
 # to be rebuilt (rejoin), and fencing, which stops a primary that pgpool no longer routes to.
 # The verdicts themselves are pgha-decide.sh's; this file gathers their inputs and acts.
 # Sourced by pgha-node.sh, never run.
 
+# --- Which pgpool to ask: the delegate IP, or the watchdog leader the pgpool peers name.
+
+# pgha_node_has_pgpool: this node has a pgpool to ask (a delegate IP, or pgpool peers); a
+# standalone node has neither.
+pgha_node_has_pgpool() { [[ -n "$PGHA_DELEGATE_IP" || -n "$PGHA_PGPOOL_PEERS" ]]; }
+
+# pgha_node_find_leader: the watchdog leader's host name, as the first pgpool peer that answers
+# and has a quorum names it (pcp_watchdog_info, each peer bounded by PGHA_PCP_PEER_SECONDS); a
+# peer cut off from the others is not believed. Fails when none names one.
+pgha_node_find_leader() {
+  local peer info leader
+  for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
+    info=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$PGHA_PCP_PEER_SECONDS" pcp_watchdog_info -h "$peer" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null) || continue
+    grep -qE '^Quorum state *: *(QUORUM EXIST|QUORUM IS ON THE EDGE)$' <<<"$info" || continue
+    leader=$(pgha_watchdog_leader "$info")
+    # Only a configured peer: the name goes into later commands.
+    if [[ -n "$leader" && ",$PGHA_PGPOOL_PEERS," == *",$leader,"* ]]; then
+      echo "$leader"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# pgha_node_pgpool_host: where to ask pgpool over pcp: the delegate IP when there is one, else
+# the leader found last (PGHA_PGPOOL_LEADER_FILE), else the one the peers name now, which is
+# then kept. Fails when no peer names one.
+pgha_node_pgpool_host() {
+  local leader tmp
+  if [[ -n "$PGHA_DELEGATE_IP" ]]; then
+    echo "$PGHA_DELEGATE_IP"
+    return 0
+  fi
+  if [[ -f "$PGHA_PGPOOL_LEADER_FILE" && ! -L "$PGHA_PGPOOL_LEADER_FILE" ]]; then
+    leader=$(head -c 64 "$PGHA_PGPOOL_LEADER_FILE")
+    if [[ -n "$leader" && ",$PGHA_PGPOOL_PEERS," == *",$leader,"* ]]; then
+      echo "$leader"
+      return 0
+    fi
+  fi
+  leader=$(pgha_node_find_leader) || return 1
+  # A new file renamed over the old one: a link planted there is replaced, never followed.
+  if tmp=$(mktemp "$PGHA_PGPOOL_LEADER_FILE.XXXXXX" 2>/dev/null); then
+    if ! { printf '%s' "$leader" >"$tmp" && mv -f "$tmp" "$PGHA_PGPOOL_LEADER_FILE"; }; then rm -f "$tmp"; fi
+  fi
+  echo "$leader"
+}
+
+# pgha_node_forget_leader: the kept leader did not answer; the next call asks the peers again.
+pgha_node_forget_leader() { [[ -n "$PGHA_DELEGATE_IP" ]] || rm -f "$PGHA_PGPOOL_LEADER_FILE"; }
+
+# pgha_node_pgpool_where: where pgpool is asked, for log lines.
+pgha_node_pgpool_where() {
+  if [[ -n "$PGHA_DELEGATE_IP" ]]; then echo "at the delegate IP $PGHA_DELEGATE_IP"; else echo "at the watchdog leader (peers $PGHA_PGPOOL_PEERS)"; fi
+}
+
+# pgha_node_pcp SECONDS COMMAND [ARGS...]: pgha_pcp_run against pgpool_host; a failure forgets
+# the leader, so the next attempt asks the peers again.
+pgha_node_pcp() {
+  local seconds=$1 host
+  shift
+  if ! host=$(pgha_node_pgpool_host); then
+    echo "no pgpool peer (${PGHA_PGPOOL_PEERS}) names a watchdog leader"
+    return 1
+  fi
+  pgha_pcp_run "$seconds" "$host" "$@" && return 0
+  pgha_node_forget_leader
+  return 1
+}
+
 # --- Whether a node that may have been away may start on its own data.
 
-# pgha_node_pool_nodes: "id|host|status|role" of every backend, as the pgpool behind the
-# delegate IP reports them over pcp (pgha_pcp_nodes: "waiting" counts as up), bounded by
+# pgha_node_pool_nodes: "id|host|status|role" of every backend, as pgpool (pgpool_host)
+# reports them over pcp (pgha_pcp_nodes: "waiting" counts as up), bounded by
 # PGHA_REMOTE_STEP_SECONDS; fails when pgpool does not answer.
-pgha_node_pool_nodes() { pgha_pcp_nodes "$PGHA_DELEGATE_IP" "$PGHA_REMOTE_STEP_SECONDS"; }
+pgha_node_pool_nodes() {
+  local host
+  host=$(pgha_node_pgpool_host) || return 1
+  pgha_pcp_nodes "$host" "$PGHA_REMOTE_STEP_SECONDS" && return 0
+  pgha_node_forget_leader
+  return 1
+}
 
 # _pgha_node_ask HOST: psql to postgres on HOST directly, as the pgpool role; SQL on stdin.
 _pgha_node_ask() {
@@ -60,16 +136,16 @@ pgha_node_recorded_upstream() {
 # from the functions above and PGDATA, so a test can stub them, and says what it found.
 pgha_node_decide_start() {
   local waited=0 primary='' nodes step has_data=no upstream slot='?' verdict what
-  while [[ -n "$PGHA_DELEGATE_IP" ]]; do
+  while pgha_node_has_pgpool; do
     nodes=$(pgha_node_pool_nodes) || nodes=''
     step=$(pgha_decide_primary_wait "$PGHA_NODE" "$nodes" "$waited" "$PGHA_PRIMARY_WAIT_SECONDS")
     case "$step" in
       silent)
         primary=$(pgha_node_running_primary_peer)
         if [[ -z "$primary" ]]; then
-          pgha_log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PGPOOL_PORT and no other node (${PGHA_POSTGRES_PEERS:-none}) runs as primary; going by the data on disk"
+          pgha_log rejoin-check "pgpool does not answer $(pgha_node_pgpool_where) and no other node (${PGHA_POSTGRES_PEERS:-none}) runs as primary; going by the data on disk"
         else
-          pgha_log rejoin-check "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PGPOOL_PORT, but $primary runs as primary"
+          pgha_log rejoin-check "pgpool does not answer $(pgha_node_pgpool_where), but $primary runs as primary"
         fi
         break
         ;;
@@ -141,7 +217,8 @@ pgha_node_hold_for_rejoin() {
 pgha_node_rejoin() {
   local n=0 said why last_why='' wait asked
   [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
-  : "${PGHA_DELEGATE_IP:?}" "${PGHA_NODE_ID:?}"
+  pgha_node_has_pgpool || pgha_die rejoin "no pgpool to ask (neither PGHA_DELEGATE_IP nor PGHA_PGPOOL_PEERS is set)"
+  : "${PGHA_NODE_ID:?}"
   # sshd must be listening before the primary connects back to clone this node.
   pgha_wait_port 127.0.0.1 "$PGHA_SSH_PORT" 10 || pgha_log rejoin "WARNING: sshd is not listening on $PGHA_SSH_PORT after 10 s; asking all the same"
   while :; do
@@ -152,8 +229,8 @@ pgha_node_rejoin() {
     # names one.
     if why=$(pgha_node_rejoin_source); then
       asked=yes
-      pgha_log rejoin "asking pgpool at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT to rebuild node $PGHA_NODE_ID (attempt $n)"
-      if said=$(pgha_pcp_run "$PGHA_RECOVERY_WAIT_SECONDS" "$PGHA_DELEGATE_IP" pcp_recovery_node -n "$PGHA_NODE_ID"); then
+      pgha_log rejoin "asking pgpool $(pgha_node_pgpool_where) to rebuild node $PGHA_NODE_ID (attempt $n)"
+      if said=$(pgha_node_pcp "$PGHA_RECOVERY_WAIT_SECONDS" pcp_recovery_node -n "$PGHA_NODE_ID"); then
         printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
         rm -f "$PGHA_REJOIN_REQUEST" "$PGHA_HELD_WHY_FILE"
         pgha_log rejoin "node $PGHA_NODE_ID rebuilt and attached as a standby"
@@ -171,19 +248,19 @@ pgha_node_rejoin() {
     # One line per attempt while they are quick; later only when the cause changes, and every
     # tenth attempt.
     if [[ "$why" != "$last_why" ]] || ((n <= PGHA_REJOIN_TRIES || (n - PGHA_REJOIN_TRIES) % 10 == 0)); then
-      pgha_log rejoin "WARNING: node $PGHA_NODE_ID is still held: $why; asking again in $wait s (attempt $n; if it goes on: PCP_PASSWORD, pcp_port $PGHA_PCP_PORT on $PGHA_DELEGATE_IP, the primary's log for recovery_1st_stage)"
+      pgha_log rejoin "WARNING: node $PGHA_NODE_ID is still held: $why; asking again in $wait s (attempt $n; if it goes on: PCP_PASSWORD, pcp_port $PGHA_PCP_PORT $(pgha_node_pgpool_where), the primary's log for recovery_1st_stage)"
     fi
     last_why=$why
     sleep "$wait"
   done
 }
 
-# pgha_node_rejoin_source: succeeds when pgpool (through the delegate IP) has an up primary to
+# pgha_node_rejoin_source: succeeds when pgpool (pgpool_host) has an up primary to
 # rebuild this node from; else fails, printing why.
 pgha_node_rejoin_source() {
   local nodes
   if ! nodes=$(pgha_node_pool_nodes) || [[ -z "$nodes" ]]; then
-    echo "pgpool does not answer at $PGHA_DELEGATE_IP:$PGHA_PCP_PORT"
+    echo "pgpool does not answer $(pgha_node_pgpool_where)"
     return 1
   fi
   if [[ -z "$(_pgha_decide_pool_primary "$nodes")" ]]; then

@@ -136,6 +136,8 @@ export function postgresEnvironment(cluster: Cluster, topo: Topology, node: Node
     PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),
     // When pgpool does not answer, a returning node asks these whether one runs as primary.
     PGHA_POSTGRES_PEERS: topo.postgres.map((n) => n.host).join(','),
+    // Without a delegate IP, a node asks these who the watchdog leader is, and runs pcp there.
+    PGHA_PGPOOL_PEERS: topo.pgpool.map((n) => n.host).join(','),
     POSTGRES_USER: cluster.postgres.user,
     POSTGRES_DB: clientDatabase(cluster),
     ...tlsOf(cluster).env,

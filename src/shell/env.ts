@@ -83,6 +83,7 @@ function pathVariables(): EnvVar[] {
     v('PGHA_AUTHORIZED_KEYS', PATHS.authorizedKeys, 'keys allowed to log in as postgres'),
     v('PGHA_SSH_KEY', '${PGHA_PRIVATE_DIR}/id_ed25519', 'client key for SSH to the other nodes'),
     v('PGHA_KNOWN_HOSTS', '${PGHA_PRIVATE_DIR}/known_hosts', 'pinned host keys of the other nodes'),
+    v('PGHA_PGPOOL_LEADER_FILE', '${PGHA_PRIVATE_DIR}/pgpool-leader', 'the watchdog leader last found by asking the pgpool peers (no delegate IP); asked again when it does not answer'),
     v('PGHA_PGPASS_FILE', '${PGHA_PRIVATE_DIR}/pgpass', 'libpq pass file with the replication password'),
     v('PGHA_PCPPASS_FILE', '${PGHA_PRIVATE_DIR}/pcppass', 'pcp pass file'),
     v('PGHA_PGPOOLKEY_FILE', '${PGHA_PRIVATE_DIR}/.pgpoolkey', 'AES key of pool_passwd'),
@@ -144,7 +145,7 @@ function firstInitVariables(): EnvVar[] {
     v('PGHA_VIP_DEVICE', VIP_DEVICE, 'interface that carries the delegate IP'),
     v('PGHA_VIP_PREFIX', 24, 'prefix length of the delegate IP'),
     v('PGHA_POSTGRES_PEERS', '', 'every postgres node, comma-separated, asked when pgpool is silent'),
-    v('PGHA_PGPOOL_PEERS', '', 'every pgpool node, comma-separated, cleared of the delegate IP on escalation'),
+    v('PGHA_PGPOOL_PEERS', '', 'every pgpool node, comma-separated: cleared of the delegate IP on escalation (pgpool); asked who the watchdog leader is when there is no delegate IP (postgres)'),
     v('PGHA_BACKENDS', '', 'host[:port],... backends of a single pgpool without a cluster file'),
   ];
 }
@@ -156,6 +157,7 @@ function waitVariables(): EnvVar[] {
     v('PGHA_SSH_CONNECT_TIMEOUT', 5, 'seconds an SSH connection may take to connect'),
     v('PGHA_ESCALATION_SSH_TIMEOUT', 1, 'seconds escalation.sh waits to reach a peer pgpool node to clear the delegate IP'),
     v('PGHA_REMOTE_STEP_SECONDS', REMOTE_STEP_SECONDS, 'bound on the whole of one remote step run in the background (SSH connect, banner and command)'),
+    v('PGHA_PCP_PEER_SECONDS', 3, 'bound on asking one pgpool peer who the watchdog leader is (pcp_watchdog_info), when there is no delegate IP'),
     v('PGHA_PG_CTL_TIMEOUT', 60, 'seconds pg_ctl waits for a stop or a promotion'),
     v('PGHA_PRIMARY_WAIT_SECONDS', 60, 'seconds a starting node waits for a primary'),
     v('PGHA_RECOVERY_WAIT_SECONDS', RECOVERY_TIMEOUT_SECONDS + 60, `bound on one pcp_recovery_node: pgpool's recovery_timeout (${RECOVERY_TIMEOUT_SECONDS} s) and a minute for the copy to start`),

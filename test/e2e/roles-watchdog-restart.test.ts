@@ -107,6 +107,16 @@ describe.skipIf(!docker)('e2e: roles, load balancing, watchdog, restart (2 postg
     }
   });
 
+  it('without the delegate IP, a postgres node finds the watchdog leader by asking the pgpool peers, and reads the backends there', async () => {
+    const s = JSON.parse((await tc.cli('status', '--json')).stdout);
+    // As a node of a cluster with no delegate IP (several hosts) runs it: the same functions, PGHA_DELEGATE_IP empty.
+    const r = await sh(tc.container('pg0'), `runuser -u postgres -- env PGHA_DELEGATE_IP= PGHA_PGPOOL_LEADER_FILE=/tmp/pgha-leader-e2e bash -c '. /usr/local/bin/pgha-node && pgha_node_pgpool_host && pgha_node_pool_nodes'`);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const [host, ...nodes] = r.stdout.trim().split('\n');
+    expect(host).toBe(s.watchdog.leader);
+    expect(nodes).toEqual(['0|pg0|up|standby', '1|pg1|up|primary']);
+  });
+
   it('scenario 8: the watchdog leader is killed: escalation clears the VIP elsewhere first, one holder at every sample, clients reconnect', async () => {
     const before = await tc.status();
     const oldLeader = before.watchdog.leader!;

@@ -120,6 +120,8 @@ describe('the Swarm stack (deploy/<name>/swarm/stack.yml)', () => {
     const stack = text('swarm/stack.yml');
     expect(stack).not.toMatch(/ipv4_address|extra_hosts|container_name|depends_on|PGHA_DELEGATE_IP|NET_ADMIN/);
     expect(text('pgpool/cluster.conf')).toMatch(/^delegate_ip = ''$/m);
+    // With no delegate IP, a postgres node asks these who the watchdog leader is.
+    expect((parseYaml(stack) as Stack).services.pg1!.environment.PGHA_PGPOOL_PEERS).toBe('pgpool0,pgpool1,pgpool2');
     expect([...rendered.keys()].filter((p) => p.startsWith('deploy/')).sort()).toEqual(['deploy/pgha/pgpool/cluster.conf', 'deploy/pgha/swarm/init.yml', 'deploy/pgha/swarm/stack.yml']);
   });
 

@@ -84,11 +84,11 @@ pgha_node_standby_verdict() {
   echo "$verdict"
 }
 
-# pgha_node_attach: pcp_attach_node for this node through the delegate IP (bounded); pgpool
+# pgha_node_attach: pcp_attach_node for this node at pgpool (pgpool_host, bounded); pgpool
 # runs failback.sh, which restores synchronous replication if the primary had suspended it.
 pgha_node_attach() {
   pgha_log attach "streaming from the primary $(pgha_node_wal_sender) while pgpool has node $PGHA_NODE_ID down: attaching it (pcp_attach_node)"
-  if pgha_pcp_run "$PGHA_REMOTE_STEP_SECONDS" "$PGHA_DELEGATE_IP" pcp_attach_node -n "$PGHA_NODE_ID" >/dev/null; then
+  if pgha_node_pcp "$PGHA_REMOTE_STEP_SECONDS" pcp_attach_node -n "$PGHA_NODE_ID" >/dev/null; then
     pgha_log attach "node $PGHA_NODE_ID attached"
   else
     pgha_log attach "WARNING: pcp_attach_node -n $PGHA_NODE_ID failed or took over $PGHA_REMOTE_STEP_SECONDS s; trying again at the next check"
@@ -177,7 +177,7 @@ pgha_node_converge() {
   case "$verdict" in
     attach)
       pgha_log converge "pgpool has no primary and this node runs as one with the newest data of every node that answered ($inputs): attaching it (pcp_attach_node)"
-      if pgha_pcp_run "$PGHA_REMOTE_STEP_SECONDS" "$PGHA_DELEGATE_IP" pcp_attach_node -n "$PGHA_NODE_ID" >/dev/null; then
+      if pgha_node_pcp "$PGHA_REMOTE_STEP_SECONDS" pcp_attach_node -n "$PGHA_NODE_ID" >/dev/null; then
         pgha_log converge "node $PGHA_NODE_ID attached"
       else
         pgha_log converge "WARNING: pcp_attach_node -n $PGHA_NODE_ID failed or took over $PGHA_REMOTE_STEP_SECONDS s; trying again at the next check"
@@ -252,8 +252,8 @@ pgha_node_watch_wait() {
 # volume. A node without a delegate IP has no pgpool to ask.
 pgha_node_watch_loop() {
   local verdict role_checked=0
-  if [[ -z "$PGHA_DELEGATE_IP" ]]; then
-    pgha_log watch "no delegate IP (a standalone node): nothing to fence against or attach to"
+  if ! pgha_node_has_pgpool; then
+    pgha_log watch "no delegate IP and no pgpool peers (a standalone node): nothing to fence against or attach to"
     exec sleep infinity
   fi
   : "${PGHA_NODE_ID:?}"

@@ -73,6 +73,8 @@
 : "${PGHA_SSH_KEY:=${PGHA_PRIVATE_DIR}/id_ed25519}"
 # pinned host keys of the other nodes
 : "${PGHA_KNOWN_HOSTS:=${PGHA_PRIVATE_DIR}/known_hosts}"
+# the watchdog leader last found by asking the pgpool peers (no delegate IP); asked again when it does not answer
+: "${PGHA_PGPOOL_LEADER_FILE:=${PGHA_PRIVATE_DIR}/pgpool-leader}"
 # libpq pass file with the replication password
 : "${PGHA_PGPASS_FILE:=${PGHA_PRIVATE_DIR}/pgpass}"
 # pcp pass file
@@ -159,7 +161,7 @@
 : "${PGHA_VIP_PREFIX:=24}"
 # every postgres node, comma-separated, asked when pgpool is silent
 : "${PGHA_POSTGRES_PEERS:=}"
-# every pgpool node, comma-separated, cleared of the delegate IP on escalation
+# every pgpool node, comma-separated: cleared of the delegate IP on escalation (pgpool); asked who the watchdog leader is when there is no delegate IP (postgres)
 : "${PGHA_PGPOOL_PEERS:=}"
 # host[:port],... backends of a single pgpool without a cluster file
 : "${PGHA_BACKENDS:=}"
@@ -171,6 +173,8 @@
 : "${PGHA_ESCALATION_SSH_TIMEOUT:=1}"
 # bound on the whole of one remote step run in the background (SSH connect, banner and command)
 : "${PGHA_REMOTE_STEP_SECONDS:=15}"
+# bound on asking one pgpool peer who the watchdog leader is (pcp_watchdog_info), when there is no delegate IP
+: "${PGHA_PCP_PEER_SECONDS:=3}"
 # seconds pg_ctl waits for a stop or a promotion
 : "${PGHA_PG_CTL_TIMEOUT:=60}"
 # seconds a starting node waits for a primary
