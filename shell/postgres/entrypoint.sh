@@ -42,6 +42,7 @@ pgha_postgres_check_config() {
     pgha_is_host "$peer" || pgha_problem PGHA_PGPOOL_PEERS "expected host names separated by commas, got '$peer'"
   done
   pgha_check_count PGHA_PCP_PEER_SECONDS "$PGHA_PCP_PEER_SECONDS"
+  pgha_check_count PGHA_LEASE_LOG_SECONDS "$PGHA_LEASE_LOG_SECONDS"
   pgha_check_port PGPORT "$PGPORT"
   pgha_check_count PGHA_WATCH_INTERVAL_SECONDS "$PGHA_WATCH_INTERVAL_SECONDS"
   pgha_check_count PGHA_DISK_RESERVE_MB "$PGHA_DISK_RESERVE_MB"
@@ -157,6 +158,27 @@ pgha_postgres_rejoin_if_held() {
   fi
 }
 
+# pgha_postgres_take_lease: an exclusive lock on the data volume, held for the container's life:
+# the descriptor stays open through the exec into supervisord and is inherited by postgres. A
+# second container on the same volume (an orchestrator starting a task's new container before
+# the old one is gone) waits here, touching nothing in the volume, and says so every
+# PGHA_LEASE_LOG_SECONDS. The lock is on the volume's mount point (PGHA_HOME), a directory:
+# no file is made that another account could swap for a link.
+pgha_postgres_take_lease() {
+  local waited=0
+  exec {PGHA_LEASE_FD}<"$PGHA_HOME"
+  if flock -n "$PGHA_LEASE_FD"; then
+    pgha_log lease "took the lease on the data volume $PGHA_HOME"
+    return 0
+  fi
+  pgha_log lease "another container holds the lease on the data volume $PGHA_HOME: waiting for it to end before touching the data"
+  until flock -w "$PGHA_LEASE_LOG_SECONDS" "$PGHA_LEASE_FD"; do
+    waited=$((waited + PGHA_LEASE_LOG_SECONDS))
+    pgha_log lease "still waiting for the lease on $PGHA_HOME (${waited} s)"
+  done
+  pgha_log lease "took the lease on the data volume $PGHA_HOME after waiting at least ${waited} s"
+}
+
 # pgha_postgres_idle: keeps the container up without postgres, so a refusal is one line in
 # the log instead of a restart loop (the health check reports it unhealthy); ends on TERM/INT.
 pgha_postgres_idle() {
@@ -177,6 +199,7 @@ _pgha_postgres_main() {
     return 0
   fi
   pgha_postgres_check_config
+  pgha_postgres_take_lease
   refusal=$(pgha_node_data_major_problem)
   if [[ -n "$refusal" ]]; then
     pgha_log refuse "$refusal"

@@ -157,6 +157,7 @@ function waitVariables(): EnvVar[] {
     v('PGHA_SSH_CONNECT_TIMEOUT', 5, 'seconds an SSH connection may take to connect'),
     v('PGHA_ESCALATION_SSH_TIMEOUT', 1, 'seconds escalation.sh waits to reach a peer pgpool node to clear the delegate IP'),
     v('PGHA_REMOTE_STEP_SECONDS', REMOTE_STEP_SECONDS, 'bound on the whole of one remote step run in the background (SSH connect, banner and command)'),
+    v('PGHA_LEASE_LOG_SECONDS', 10, 'how often a container waiting for the lease on its data volume (another container of the node still holds it) says so'),
     v('PGHA_PCP_PEER_SECONDS', 3, 'bound on asking one pgpool peer who the watchdog leader is (pcp_watchdog_info), when there is no delegate IP'),
     v('PGHA_PG_CTL_TIMEOUT', 60, 'seconds pg_ctl waits for a stop or a promotion'),
     v('PGHA_PRIMARY_WAIT_SECONDS', 60, 'seconds a starting node waits for a primary'),

@@ -173,6 +173,8 @@
 : "${PGHA_ESCALATION_SSH_TIMEOUT:=1}"
 # bound on the whole of one remote step run in the background (SSH connect, banner and command)
 : "${PGHA_REMOTE_STEP_SECONDS:=15}"
+# how often a container waiting for the lease on its data volume (another container of the node still holds it) says so
+: "${PGHA_LEASE_LOG_SECONDS:=10}"
 # bound on asking one pgpool peer who the watchdog leader is (pcp_watchdog_info), when there is no delegate IP
 : "${PGHA_PCP_PEER_SECONDS:=3}"
 # seconds pg_ctl waits for a stop or a promotion
