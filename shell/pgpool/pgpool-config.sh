@@ -88,10 +88,14 @@ pgha_pgpool_check_config() {
     [[ -z "$PGHA_WD_PRIORITY" ]] || pgha_check_count PGHA_WD_PRIORITY "$PGHA_WD_PRIORITY"
     local vip
     vip=$(pgha_pgpool_conf_value delegate_ip)
-    pgha_is_ipv4 "$vip" || pgha_problem delegate_ip "expected the delegate IP (IPv4) in $PGHA_CLUSTER_CONF when use_watchdog = on, got '$vip'"
-    [[ -z "$PGHA_DELEGATE_IP" || "$PGHA_DELEGATE_IP" == "$vip" ]] || pgha_problem PGHA_DELEGATE_IP "expected the delegate_ip of $PGHA_CLUSTER_CONF ($vip), got '$PGHA_DELEGATE_IP'"
-    [[ "$PGHA_VIP_PREFIX" =~ ^([0-9]|[12][0-9]|3[0-2])$ ]] || pgha_problem PGHA_VIP_PREFIX "expected a prefix length 0-32, got '$PGHA_VIP_PREFIX'"
-    [[ "$PGHA_VIP_DEVICE" =~ ^[A-Za-z0-9_.-]{1,13}$ ]] || pgha_problem PGHA_VIP_DEVICE "expected an interface name, got '$PGHA_VIP_DEVICE'"
+    # No delegate IP is a watchdog without one (several hosts: clients use a multi-host string,
+    # postgres nodes ask the peers who leads); pgpool then brings no address up.
+    [[ -z "$vip" ]] || pgha_is_ipv4 "$vip" || pgha_problem delegate_ip "expected the delegate IP (IPv4) in $PGHA_CLUSTER_CONF, or '' for none, got '$vip'"
+    [[ -z "$PGHA_DELEGATE_IP" || "$PGHA_DELEGATE_IP" == "$vip" ]] || pgha_problem PGHA_DELEGATE_IP "expected the delegate_ip of $PGHA_CLUSTER_CONF (${vip:-none}), got '$PGHA_DELEGATE_IP'"
+    if [[ -n "$vip" ]]; then
+      [[ "$PGHA_VIP_PREFIX" =~ ^([0-9]|[12][0-9]|3[0-2])$ ]] || pgha_problem PGHA_VIP_PREFIX "expected a prefix length 0-32, got '$PGHA_VIP_PREFIX'"
+      [[ "$PGHA_VIP_DEVICE" =~ ^[A-Za-z0-9_.-]{1,13}$ ]] || pgha_problem PGHA_VIP_DEVICE "expected an interface name, got '$PGHA_VIP_DEVICE'"
+    fi
   fi
   local entry entries
   IFS=, read -ra entries <<<"$PGHA_BACKENDS"

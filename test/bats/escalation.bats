@@ -82,3 +82,9 @@ watchdog_info() {
   [[ "$output" == *"could not reach pgpool2"*"done; pgpool brings"* ]]
   [[ "$output" != *"in the background"* ]]
 }
+
+@test "without a delegate IP, becoming leader clears nothing and reaches no peer" {
+  PGHA_DELEGATE_IP='' run bash "$CONTEXT/escalation.sh"
+  [[ "$status" -eq 0 && "$output" == *"becoming leader; no delegate IP to clear"* ]]
+  [[ ! -e "$SSH_CALLS" ]]
+}

@@ -67,3 +67,15 @@ check() { run pgha_pgpool_check_config; }
     [[ "$status" -eq 2 && "$output" == "pgha-pgpool: configuration error: PGHA_BACKENDS: expected host[:port],... got '$bad'" ]] || { echo "accepted '$bad': $output"; return 1; }
   done
 }
+
+@test "a watchdog without a delegate IP passes (several hosts); the environment may not name one then" {
+  printf "use_watchdog = on\ndelegate_ip = ''\nbackend_hostname0 = 'pg0'\n" >"$PGHA_CLUSTER_CONF"
+  # Prefix and device do not matter without an address.
+  PGHA_VIP_PREFIX=99 check
+  [[ "$status" -eq 0 && -z "$output" ]]
+  PGHA_DELEGATE_IP=172.30.0.100 check
+  [[ "$status" -eq 2 && "$output" == "pgha-pgpool: configuration error: PGHA_DELEGATE_IP: expected the delegate_ip of $PGHA_CLUSTER_CONF (none), got '172.30.0.100'" ]]
+  printf "use_watchdog = on\ndelegate_ip = 'vip'\nbackend_hostname0 = 'pg0'\n" >"$PGHA_CLUSTER_CONF"
+  check
+  [[ "$status" -eq 2 && "$output" == *"delegate_ip: expected the delegate IP (IPv4) in $PGHA_CLUSTER_CONF, or '' for none, got 'vip'" ]]
+}

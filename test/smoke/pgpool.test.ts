@@ -23,8 +23,9 @@ let controlBuilt: Promise<void> | undefined;
 /** The control image, built once per run: the same context as the pgpool image, without CONTROL_SKIPS. */
 function controlImage(docker: Docker): Promise<void> {
   controlBuilt ??= (async () => {
-    if (await imageExists(docker, CONTROL_TAG)) return;
     const built = await docker.getImage(PGPOOL_IMAGE).inspect();
+    // Built beside this very pgpool image, or again: an old control image has old scripts.
+    if ((await imageExists(docker, CONTROL_TAG)) && (await docker.getImage(CONTROL_TAG).inspect()).Config.Labels?.['io.pgha.control.of'] === built.Id) return;
     const standin = built.Config.Labels?.['io.pgha.bases'] === 'standin';
     const tarball = await ensurePgpoolTarball(manifest, defaultCacheDir(ROOT));
     await buildImage(docker, {
@@ -33,7 +34,7 @@ function controlImage(docker: Docker): Promise<void> {
       extra: [{ name: derive(manifest).tarballFile, source: tarball.path }],
       tags: [CONTROL_TAG],
       buildargs: { ...(standin ? plans['pgpool/bookworm']!.standin! : plans['pgpool/bookworm']!.upstream), PGHA_SKIP_PATCHES: CONTROL_SKIPS.join(',') },
-      labels: { 'io.pgha.control': `built without ${CONTROL_SKIPS.join(', ')}, for the smoke test only` },
+      labels: { 'io.pgha.control': `built without ${CONTROL_SKIPS.join(', ')}, for the smoke test only`, 'io.pgha.control.of': built.Id },
       logFile: join(ROOT, 'results/logs/pgpool-bookworm-control.log'),
     });
   })();

@@ -4,13 +4,17 @@
 #
 # wd_escalation_command: runs on the pgpool node that has just become watchdog leader,
 # before it brings the delegate IP up. Clears the IP from every other pgpool node first,
-# so two nodes never answer for it.
+# so two nodes never answer for it. Without a delegate IP there is nothing to do.
 set -euo pipefail
 PGHA_SCRIPT=escalation.sh
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
 
-: "${PGHA_DELEGATE_IP:?PGHA_DELEGATE_IP is not set}"
+# A watchdog without a delegate IP (several hosts) has nothing to clear.
+if [[ -z "$PGHA_DELEGATE_IP" ]]; then
+  pgha_log escalation "becoming leader; no delegate IP to clear"
+  exit 0
+fi
 
 # escalation_clear_peer PEER: removes the delegate IP from one peer, bounded in total. A peer
 # that does not answer within PGHA_ESCALATION_SSH_TIMEOUT cannot answer ARP for the address
