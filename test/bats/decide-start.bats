@@ -18,7 +18,8 @@ setup() {
   pgha_node_pool_nodes() { [[ "$POOL_ANSWER" != silent ]] && printf '%s\n' "$POOL_ANSWER"; }
   pgha_node_running_primary_peer() { printf '%s' "$PEER_ANSWER"; }
   pgha_node_slot_on() { [[ "$1" == pg1 && "$SLOT_THERE" == yes ]]; }
-  sleep() { :; }
+  # Time passes only in sleep (the wait for a primary is counted in real seconds).
+  sleep() { SECONDS=$((SECONDS + ${1%.*})); }
 }
 
 # pool ROWS...: pgpool answers SHOW pool_nodes with these "id|host|status|role" rows.
@@ -75,7 +76,7 @@ logged() { grep -q -- "$1" "$BATS_TEST_TMPDIR/log"; }
   PEER_ANSWER=pg1
   data empty
   decides rejoin
-  logged "pgpool does not answer at 172.30.0.100:9999, but pg1 runs as primary"
+  logged "pgpool does not answer at the delegate IP 172.30.0.100, but pg1 runs as primary"
   logged "this node's data directory is empty; it must be rebuilt"
 }
 
@@ -176,6 +177,18 @@ logged() { grep -q -- "$1" "$BATS_TEST_TMPDIR/log"; }
   data primary
   decides rejoin
   logged "the primary is pg1 and this node's data directory is a former primary's; it must be rebuilt"
+}
+
+@test "the wait for a primary is counted in seconds, not passes: slow answers from pgpool use it up" {
+  pool "0|pg0|down|standby" "1|pg1|down|primary" "2|pg2|up|standby"
+  data primary
+  # Each answer takes a real second (a starved host): after one 2 s sleep at least 3 s have
+  # passed, where counting passes would say 2.
+  pgha_node_pool_nodes() { command sleep 1; printf '%s\n' "$POOL_ANSWER"; }
+  decides start
+  logged "waiting (0/4 s)"
+  ! logged "waiting (2/4 s)" || false
+  logged "pgpool knows no healthy primary after 4 s"
 }
 
 @test "a wait limit that is not a number ends the wait (no verdict is never a reason to loop)" {

@@ -135,7 +135,7 @@ pgha_node_recorded_upstream() {
 # start of a cluster). Gathers the inputs of pgha_decide_primary_wait and pgha_decide_start
 # from the functions above and PGDATA, so a test can stub them, and says what it found.
 pgha_node_decide_start() {
-  local waited=0 primary='' nodes step has_data=no upstream slot='?' verdict what
+  local waited=0 began=$SECONDS primary='' nodes step has_data=no upstream slot='?' verdict what
   while pgha_node_has_pgpool; do
     nodes=$(pgha_node_pool_nodes) || nodes=''
     step=$(pgha_decide_primary_wait "$PGHA_NODE" "$nodes" "$waited" "$PGHA_PRIMARY_WAIT_SECONDS")
@@ -170,7 +170,9 @@ pgha_node_decide_start() {
     esac
     pgha_log rejoin-check "pgpool knows no healthy primary yet while another backend is up (a failover may be under way); waiting ($waited/$PGHA_PRIMARY_WAIT_SECONDS s)"
     sleep 2
-    waited=$((waited + 2))
+    # Real time: each pass also spends up to PGHA_REMOTE_STEP_SECONDS asking pgpool (a 60 s
+    # wait counted in passes took 88-94 s on a starved host).
+    waited=$((SECONDS - began))
   done
   if [[ -s "$PGDATA/PG_VERSION" ]]; then has_data=yes; fi
   upstream=$(pgha_node_recorded_upstream) || upstream=''
