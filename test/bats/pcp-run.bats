@@ -82,7 +82,7 @@ stub() {
   [[ "$(grep -c 'still held: pcp_recovery_node failed: ERROR: executing recovery' <<<"$output")" -ge 2 ]]
   [[ "$(grep -c 'rebuilt and attached' <<<"$output")" -eq 1 ]]
   [[ "${lines[-1]}" == *"node 0 rebuilt and attached as a standby"* ]]
-  [[ "$(cat "$BATS_TEST_TMPDIR/why-at-4")" == 'pcp_recovery_node failed: ERROR: executing recovery, execution of command failed at "1st stage" (attempt 3)' ]]
+  [[ "$(cat "$BATS_TEST_TMPDIR/why-at-4")" == 'pcp_recovery_node failed: ERROR: executing recovery, execution of command failed at "1st stage" (DETAIL: command:"recovery_1st_stage") (attempt 3)' ]]
   [[ ! -e "$PGHA_REJOIN_REQUEST" && ! -e "$PGHA_HELD_WHY_FILE" ]]
 }
 
@@ -111,4 +111,31 @@ stub() {
   [[ "$(cat "$BATS_TEST_TMPDIR/sleeps")" == $'slept 2\nslept 2' ]]
   [[ "$(wc -l <"$BATS_TEST_TMPDIR/pcp")" -eq 1 ]]
   [[ "$output" == *"still held: pgpool knows no primary to rebuild from (pg0 down standby, pg1 down standby); asking again in 2 s"* ]]
+}
+
+@test "rejoin: refused because pgpool rebuilds another node, it asks again after the watch interval, uses up no quick try, and says why" {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_NODE_ID=0 PGHA_DELEGATE_IP=172.30.0.100
+  export PGHA_HOME="$BATS_TEST_TMPDIR"
+  # shellcheck source=/dev/null
+  . "$CONTEXT/pgha-node.sh"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why"
+  # Two quick tries only: four busy refusals must not use them up.
+  PGHA_REJOIN_TRIES=2 PGHA_REJOIN_RETRY_SECONDS=10 PGHA_REJOIN_SLOW_RETRY_SECONDS=60 PGHA_WATCH_INTERVAL_SECONDS=2
+  touch "$PGHA_REJOIN_REQUEST"
+  pgha_wait_port() { true; }
+  sleep() { echo "slept $1" >>"$BATS_TEST_TMPDIR/sleeps"; }
+  pgha_node_pool_nodes() { printf '0|pg0|down|standby\n1|pg1|up|primary\n'; }
+  stub pcp_recovery_node '
+    n=$(($(cat "$BATS_TEST_TMPDIR/n" 2>/dev/null || echo 0) + 1)); echo "$n" >"$BATS_TEST_TMPDIR/n"
+    if ((n <= 4)); then
+      echo "FATAL:  process recovery request failed" >&2; echo "DETAIL:  pgpool-II is already processing another recovery request." >&2
+    else
+      echo "pcp_recovery_node -- Command Successful"
+    fi'
+  export BATS_TEST_TMPDIR
+  run pgha_node_rejoin
+  [[ "$status" -eq 0 && "$(cat "$BATS_TEST_TMPDIR/n")" -eq 5 ]]
+  [[ "$(cat "$BATS_TEST_TMPDIR/sleeps")" == $'slept 2\nslept 2\nslept 2\nslept 2' ]]
+  [[ "$output" == *"still held: pcp_recovery_node failed: FATAL: process recovery request failed (DETAIL: pgpool-II is already processing another recovery request.); asking again in 2 s"* ]]
 }

@@ -217,7 +217,7 @@ pgha_node_hold_for_rejoin() {
 # every PGHA_REJOIN_SLOW_RETRY_SECONDS; why it is still held is in PGHA_HELD_WHY_FILE for the
 # health check, and in the log when it changes (and every tenth slow attempt).
 pgha_node_rejoin() {
-  local n=0 said why last_why='' wait asked
+  local n=0 tries=0 said why last_why='' wait asked
   [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
   pgha_node_has_pgpool || pgha_die rejoin "no pgpool to ask (neither PGHA_DELEGATE_IP nor PGHA_PGPOOL_PEERS is set)"
   : "${PGHA_NODE_ID:?}"
@@ -240,13 +240,18 @@ pgha_node_rejoin() {
       fi
       printf '  pcp_recovery_node: %s\n' "${said//$'\n'/$'\n  pcp_recovery_node: '}" >&2
       why="pcp_recovery_node failed: $(pgha_node_rejoin_failure "$said")"
+      # Refused while pgpool rebuilds another node: ask again as soon as it may be done (a
+      # nemesis episode lost 10 s to the retry interval after the other rebuild ended).
+      pgha_node_recovery_busy "$said" && asked=busy
     fi
     pgha_node_held_why "$why (attempt $n)"
     wait=$PGHA_REJOIN_RETRY_SECONDS
     # Not asked (pgpool names no primary): looking again costs one pcp_node_info, and a primary
     # named a moment later should not wait a whole retry interval (a nemesis episode lost 10 s so).
     [[ "$asked" == yes ]] || wait=$PGHA_WATCH_INTERVAL_SECONDS
-    ((n < PGHA_REJOIN_TRIES)) || wait=$PGHA_REJOIN_SLOW_RETRY_SECONDS
+    # A refusal while another rebuild runs uses up no quick try: that rebuild may take minutes.
+    [[ "$asked" == busy ]] || tries=$((tries + 1))
+    ((tries < PGHA_REJOIN_TRIES)) || wait=$PGHA_REJOIN_SLOW_RETRY_SECONDS
     # One line per attempt while they are quick; later only when the cause changes, and every
     # tenth attempt.
     if [[ "$why" != "$last_why" ]] || ((n <= PGHA_REJOIN_TRIES || (n - PGHA_REJOIN_TRIES) % 10 == 0)); then
@@ -272,13 +277,22 @@ pgha_node_rejoin_source() {
 }
 
 # pgha_node_rejoin_failure OUTPUT: the cause in what pcp_recovery_node printed: its last ERROR or
-# FATAL line, else its last line, else "no output".
+# FATAL line with the DETAIL line after it (pgpool puts the reason there: "already processing
+# another recovery request"), else its last line, else "no output".
 pgha_node_rejoin_failure() {
   local line
-  line=$(grep -E 'ERROR|FATAL|no answer within' <<<"$1" | tail -n 1)
+  line=$(awk '/ERROR|FATAL|no answer within/ { line = $0; detail = ""; next }
+    line != "" && detail == "" && /DETAIL:/ { detail = $0 }
+    END { if (line != "") print line (detail != "" ? " (" detail ")" : "") }' <<<"$1")
   [[ -n "$line" ]] || line=$(grep -v '^[[:space:]]*$' <<<"$1" | tail -n 1)
+  # pcp pads its levels ("FATAL:  x"): one space reads better in a log line.
+  line=${line//:  /: }
   printf '%s\n' "${line:-no output}"
 }
+
+# pgha_node_recovery_busy OUTPUT: pcp_recovery_node was refused only because pgpool is rebuilding
+# another node (it runs one online recovery at a time): worth asking again soon.
+pgha_node_recovery_busy() { [[ "$1" == *"already processing another recovery request"* ]]; }
 
 # pgha_node_held_why TEXT: why this node is still held, for the health check ("held: TEXT").
 pgha_node_held_why() {
