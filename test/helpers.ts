@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseCluster } from '../src/cluster/load.js';
+import { ConfigError } from '../src/errors.js';
+import type { Manifest } from '../src/manifest/schema.js';
 import { loadProject, type Project } from '../src/project.js';
 import { render } from '../src/render/render.js';
 
@@ -38,4 +41,15 @@ export function toolMissing(cmd: string): boolean {
 
 export function readManifestJson(): Record<string, unknown> {
   return JSON.parse(readFileSync(resolve(ROOT, 'versions.json'), 'utf8'));
+}
+
+/** The problems of a cluster definition's YAML, one "where: message" line each; none for a valid one. */
+export function clusterProblems(yaml: string, manifest: Manifest): string[] {
+  try {
+    parseCluster(yaml, 'c.yaml', manifest);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.where}: ${p.message}`);
+    throw err;
+  }
+  return [];
 }

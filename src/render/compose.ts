@@ -224,6 +224,17 @@ function pgpoolService({ cluster, topo, images, network }: ComposeContext, node:
   };
 }
 
+/** A pgpool node's metrics service's environment on any engine: its pgpool, the password and CA under metricsMount. */
+export function metricsEnvironment(cluster: Cluster, topo: Topology, metrics: Node): Record<string, string> {
+  return {
+    PGHA_NODE: metrics.host,
+    PGHA_METRICS_PGPOOL: topo.pgpool[metrics.id]!.host,
+    PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
+    ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: `${PATHS.metricsMount}/ca.crt` } : {}),
+    PGPOOL_PASSWORD_FILE: `${PATHS.metricsMount}/pgpool_password`,
+  };
+}
+
 /**
  * A pgpool node's metrics endpoint, a service of its own from the postgres image: the
  * exporter is Debian's package, which the Alpine pgpool image cannot carry, so every variant
@@ -239,13 +250,7 @@ function metricsService({ cluster, topo, images, network }: ComposeContext, metr
     hostname: metrics.host,
     container_name: `${cluster.name}-${metrics.host}`,
     entrypoint: [PATHS.pgpoolMetricsCommand],
-    environment: {
-      PGHA_NODE: metrics.host,
-      PGHA_METRICS_PGPOOL: target.host,
-      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-      ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: `${PATHS.metricsMount}/ca.crt` } : {}),
-      PGPOOL_PASSWORD_FILE: `${PATHS.metricsMount}/pgpool_password`,
-    },
+    environment: metricsEnvironment(cluster, topo, metrics),
     volumes: [`./metrics:${PATHS.metricsMount}:ro`],
     // The image's VOLUMEs, unused here: no anonymous volume per run.
     tmpfs: [PATHS.postgresHome, PATHS.baseDataVolume],

@@ -3,7 +3,7 @@ import type { Cluster } from '../cluster/schema.js';
 import type { Node, Topology } from '../cluster/topology.js';
 import type { ClusterImages } from '../images/catalog.js';
 import { PATHS } from '../images/facts.js';
-import { pgpoolEnvironment, postgresEnvironment } from './compose.js';
+import { metricsEnvironment, pgpoolEnvironment, postgresEnvironment } from './compose.js';
 
 /**
  * The Swarm stack of an `engine: swarm` cluster (deploy/<name>/swarm/stack.yml), from the same
@@ -167,18 +167,11 @@ function pgpoolService({ cluster, topo, images }: StackContext, node: Node): obj
 
 /** A pgpool node's metrics endpoint beside it on its host, with only the pgpool password and the CA. */
 function metricsService({ cluster, topo, images }: StackContext, metrics: Node): object {
-  const target = topo.pgpool[metrics.id]!;
   return {
     image: imageOf('postgres', images.postgres),
     hostname: metrics.host,
     entrypoint: [PATHS.pgpoolMetricsCommand],
-    environment: {
-      PGHA_NODE: metrics.host,
-      PGHA_METRICS_PGPOOL: target.host,
-      PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
-      ...(cluster.tls.enabled ? { PGHA_TLS_CA_FILE: `${PATHS.metricsMount}/ca.crt` } : {}),
-      PGPOOL_PASSWORD_FILE: `${PATHS.metricsMount}/pgpool_password`,
-    },
+    environment: metricsEnvironment(cluster, topo, metrics),
     secrets: [mount('pgpool_password', `${PATHS.metricsMount}/pgpool_password`)],
     configs: cluster.tls.enabled ? [mount('tls-ca-crt', `${PATHS.metricsMount}/ca.crt`, 0o444)] : [],
     volumes: [

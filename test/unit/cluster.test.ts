@@ -4,21 +4,12 @@ import { clusterWarnings } from '../../src/cluster/schema.js';
 import { topology } from '../../src/cluster/topology.js';
 import { connectionStrings, metricsEndpoints } from '../../src/deploy/connect.js';
 import { tlsNames } from '../../src/cluster/topology.js';
-import { ConfigError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
-import { projectInput, readManifestJson, ROOT } from '../helpers.js';
+import { clusterProblems, projectInput, readManifestJson, ROOT } from '../helpers.js';
 
 const manifest = parseManifest(JSON.stringify(readManifestJson()), 'versions.json', ROOT);
 
-function problems(yaml: string): string[] {
-  try {
-    parseCluster(yaml, 'c.yaml', manifest);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map((p) => `${p.where}: ${p.message}`);
-    throw err;
-  }
-  return [];
-}
+const problems = (yaml: string): string[] => clusterProblems(yaml, manifest);
 
 describe('cluster definition', () => {
   it('has built-in defaults: 2 postgres nodes, 3 pgpool nodes, a VIP in the subnet', () => {

@@ -7,11 +7,10 @@ import { parse as parseYaml } from 'yaml';
 import { parseCluster } from '../../src/cluster/load.js';
 import { clusterWarnings } from '../../src/cluster/schema.js';
 import { tlsNames, topology } from '../../src/cluster/topology.js';
-import { ConfigError } from '../../src/errors.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { render } from '../../src/render/render.js';
 import { CLIENT_ALIAS, PLACEMENT_LABEL, swarmObjectVariable } from '../../src/render/swarm.js';
-import { projectInput, readManifestJson, ROOT } from '../helpers.js';
+import { clusterProblems, projectInput, readManifestJson, ROOT } from '../helpers.js';
 
 const manifest = parseManifest(JSON.stringify(readManifestJson()), 'versions.json', ROOT);
 
@@ -23,15 +22,7 @@ hosts:
 postgres: { nodes: 3, replication: sync }
 `;
 
-function problems(yaml: string): string[] {
-  try {
-    parseCluster(yaml, 'c.yaml', manifest);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map((p) => `${p.where}: ${p.message}`);
-    throw err;
-  }
-  return [];
-}
+const problems = (yaml: string): string[] => clusterProblems(yaml, manifest);
 
 describe('engine and placement in cluster.yaml', () => {
   it('accepts three hosts, one postgres and one pgpool node each, and pins every node', () => {
