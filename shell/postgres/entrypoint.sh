@@ -159,11 +159,12 @@ pgha_postgres_rejoin_if_held() {
 }
 
 # pgha_postgres_take_lease: an exclusive lock on the data volume, held for the container's life:
-# the descriptor stays open through the exec into supervisord and is inherited by postgres. A
-# second container on the same volume (an orchestrator starting a task's new container before
-# the old one is gone) waits here, touching nothing in the volume, and says so every
-# PGHA_LEASE_LOG_SECONDS. The lock is on the volume's mount point (PGHA_HOME), a directory:
-# no file is made that another account could swap for a link.
+# the descriptor stays open through the exec into supervisord (which closes it in the programs
+# it starts: supervisord holds it, and it ends with the container). A second container on the
+# same volume (an orchestrator starting a task's new container before the old one is gone)
+# waits here, touching nothing in the volume, says so every PGHA_LEASE_LOG_SECONDS, and ends at
+# docker stop. The lock is on the volume's mount point (PGHA_HOME), a directory: no file is
+# made that another account could swap for a link.
 pgha_postgres_take_lease() {
   local waited=0
   exec {PGHA_LEASE_FD}<"$PGHA_HOME"
@@ -172,10 +173,15 @@ pgha_postgres_take_lease() {
     return 0
   fi
   pgha_log lease "another container holds the lease on the data volume $PGHA_HOME: waiting for it to end before touching the data"
+  # As PID 1 bash gets no default action for TERM: without the trap docker stop would wait
+  # for its SIGKILL. flock runs in the foreground, so the trap runs when it returns (at most
+  # PGHA_LEASE_LOG_SECONDS later).
+  trap 'pgha_log lease "stopped while waiting for the lease"; exit 0' TERM INT
   until flock -w "$PGHA_LEASE_LOG_SECONDS" "$PGHA_LEASE_FD"; do
     waited=$((waited + PGHA_LEASE_LOG_SECONDS))
     pgha_log lease "still waiting for the lease on $PGHA_HOME (${waited} s)"
   done
+  trap - TERM INT
   pgha_log lease "took the lease on the data volume $PGHA_HOME after waiting at least ${waited} s"
 }
 

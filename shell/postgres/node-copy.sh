@@ -157,11 +157,6 @@ pgha_node_rewind_or_clone() {
       pgha_log "$action" "could not checkpoint $host:$port before pg_rewind (repl needs pg_checkpoint); cloning instead"
     else
       pgha_log "$action" "rewinding onto $host:$port"
-      # A node killed or stopped in immediate mode needs crash recovery first, which pg_rewind
-      # runs in single-user mode; that refuses a standby.signal ("standby mode is not supported
-      # by single-user servers") and every such rewind became a full clone. The node is held
-      # and stopped; configure_standby writes the signal file again.
-      rm -f "$PGDATA/standby.signal" "$PGDATA/recovery.signal"
       if ! pg_rewind -D "$PGDATA" --source-server="$source" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
         pgha_log "$action" "pg_rewind failed; falling back to pg_basebackup"
       elif pgha_node_rewind_wal_present "$source"; then

@@ -200,11 +200,19 @@ pgha_node_health() {
   [[ "$state" != *"not streaming" ]]
 }
 
-# pgha_node_alive: the health check under an orchestrator (Swarm replaces a task whose check
-# fails). Alive: sshd answers, the way in for every repair; postgres may be down on purpose
-# (held for a rebuild, starting, copying), which `health` reports and this does not count.
+# pgha_node_alive [PID1_COMM]: the health check under an orchestrator (Swarm replaces a task
+# whose check fails). Alive: sshd answers, the way in for every repair; postgres may be down on
+# purpose (held for a rebuild, starting, copying), which `health` reports and this does not
+# count. Before supervisord (and so sshd) runs, the entrypoint is PID 1, waiting for the lease or
+# a primary, or making the first copy, which may take long: alive too. PID1_COMM: PID 1's command
+# name (default: read from /proc).
 pgha_node_alive() {
+  local pid1=${1:-$(cat /proc/1/comm 2>/dev/null || true)}
   if ! pgha_port_open 127.0.0.1 "$PGHA_SSH_PORT" 3; then
+    if [[ -n "$pid1" && "$pid1" != supervisord ]]; then
+      echo "alive (starting: the entrypoint runs as PID 1; sshd starts with supervisord)"
+      return 0
+    fi
     echo "not alive: sshd does not answer on port $PGHA_SSH_PORT"
     return 1
   fi

@@ -14,27 +14,33 @@
 # standalone node has neither.
 pgha_node_has_pgpool() { [[ -n "$PGHA_DELEGATE_IP" || -n "$PGHA_PGPOOL_PEERS" ]]; }
 
-# pgha_node_find_leader: the watchdog leader's host name, as the first pgpool peer that answers
-# and has a quorum names it (pcp_watchdog_info, each peer bounded by PGHA_PCP_PEER_SECONDS); a
-# peer cut off from the others is not believed. Fails when none names one.
+# pgha_node_leader_named_by PEER: the watchdog leader PEER names, when PEER answers (bounded by
+# PGHA_PCP_PEER_SECONDS) and has a quorum, and the leader is one of the pgpool peers (the name goes
+# into later commands); else fails. A peer cut off from the others is not believed.
+pgha_node_leader_named_by() {
+  local info leader
+  info=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$PGHA_PCP_PEER_SECONDS" pcp_watchdog_info -h "$1" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null) || return 1
+  grep -qE '^Quorum state *: *(QUORUM EXIST|QUORUM IS ON THE EDGE)$' <<<"$info" || return 1
+  leader=$(pgha_watchdog_leader "$info")
+  [[ -n "$leader" && ",$PGHA_PGPOOL_PEERS," == *",$leader,"* ]] || return 1
+  echo "$leader"
+}
+
+# pgha_node_find_leader: the watchdog leader, as the first pgpool peer that answers with a
+# quorum names it (pgha_node_leader_named_by). Fails when none names one.
 pgha_node_find_leader() {
-  local peer info leader
+  local peer
   for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
-    info=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$PGHA_PCP_PEER_SECONDS" pcp_watchdog_info -h "$peer" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w -v 2>/dev/null) || continue
-    grep -qE '^Quorum state *: *(QUORUM EXIST|QUORUM IS ON THE EDGE)$' <<<"$info" || continue
-    leader=$(pgha_watchdog_leader "$info")
-    # Only a configured peer: the name goes into later commands.
-    if [[ -n "$leader" && ",$PGHA_PGPOOL_PEERS," == *",$leader,"* ]]; then
-      echo "$leader"
-      return 0
-    fi
+    pgha_node_leader_named_by "$peer" && return 0
   done
   return 1
 }
 
 # pgha_node_pgpool_host: where to ask pgpool over pcp: the delegate IP when there is one, else
-# the leader found last (PGHA_PGPOOL_LEADER_FILE), else the one the peers name now, which is
-# then kept. Fails when no peer names one.
+# the leader found last (PGHA_PGPOOL_LEADER_FILE) while it still leads with a quorum (asked
+# first, one pcp_watchdog_info: a former leader cut off from the others would still answer
+# pcp from its old view), else the one the peers name now, which is then kept. Fails when no
+# peer names one.
 pgha_node_pgpool_host() {
   local leader tmp
   if [[ -n "$PGHA_DELEGATE_IP" ]]; then
@@ -43,10 +49,11 @@ pgha_node_pgpool_host() {
   fi
   if [[ -f "$PGHA_PGPOOL_LEADER_FILE" && ! -L "$PGHA_PGPOOL_LEADER_FILE" ]]; then
     leader=$(head -c 64 "$PGHA_PGPOOL_LEADER_FILE")
-    if [[ -n "$leader" && ",$PGHA_PGPOOL_PEERS," == *",$leader,"* ]]; then
+    if [[ -n "$leader" && ",$PGHA_PGPOOL_PEERS," == *",$leader,"* && "$(pgha_node_leader_named_by "$leader")" == "$leader" ]]; then
       echo "$leader"
       return 0
     fi
+    rm -f "$PGHA_PGPOOL_LEADER_FILE"
   fi
   leader=$(pgha_node_find_leader) || return 1
   # A new file renamed over the old one: a link planted there is replaced, never followed.
@@ -65,16 +72,21 @@ pgha_node_pgpool_where() {
 }
 
 # pgha_node_pcp SECONDS COMMAND [ARGS...]: pgha_pcp_run against pgpool_host; a failure forgets
-# the leader, so the next attempt asks the peers again.
+# the leader, so the next attempt asks the peers again, unless the leader answered that it is
+# busy with another recovery (it is the leader, and will be asked again soon).
 pgha_node_pcp() {
-  local seconds=$1 host
+  local seconds=$1 host out
   shift
   if ! host=$(pgha_node_pgpool_host); then
     echo "no pgpool peer (${PGHA_PGPOOL_PEERS}) names a watchdog leader"
     return 1
   fi
-  pgha_pcp_run "$seconds" "$host" "$@" && return 0
-  pgha_node_forget_leader
+  if out=$(pgha_pcp_run "$seconds" "$host" "$@"); then
+    [[ -z "$out" ]] || printf '%s\n' "$out"
+    return 0
+  fi
+  [[ -z "$out" ]] || printf '%s\n' "$out"
+  pgha_node_recovery_busy "$out" || pgha_node_forget_leader
   return 1
 }
 

@@ -66,7 +66,7 @@ _pgha_node_main() {
     sync-restore) pgha_node_sync_restore ;;
     standby-lost) pgha_node_standby_lost "${1:?host}" ;;
     health) pgha_node_health ;;
-    alive) pgha_node_alive ;;
+    alive) pgha_node_alive "$(cat /proc/1/comm 2>/dev/null || true)" ;;
     disk) pgha_node_disk ;;
     state) pgha_node_state ;;
     *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health, alive, disk, state)" ;;

@@ -92,6 +92,11 @@ const placementInput = (c: Cluster): PlacementInput => ({ engine: c.engine, host
 export function engineProblems(cluster: Cluster): Problem[] {
   const problems = placementProblems(placementInput(cluster));
   if (cluster.engine !== 'swarm') return problems;
+  // Postgres nodes find the primary and ask for rebuilds through the watchdog leader (no
+  // delegate IP): without a watchdog, or with one that loses its quorum with a host, they cannot.
+  if (cluster.pgpool.nodes < MIN_SWARM_HOSTS) {
+    problems.push({ where: 'pgpool.nodes', message: `expected at least ${MIN_SWARM_HOSTS} pgpool nodes with engine: swarm (the watchdog keeps its quorum with one host down, and the postgres nodes find its leader by asking them), got ${cluster.pgpool.nodes}` });
+  }
   if (cluster.network.delegateIp !== undefined) {
     problems.push({ where: 'network.delegateIp', message: 'expected no delegate IP with engine: swarm: an address added inside a container on an overlay network answers only on its own host' });
   }

@@ -209,8 +209,9 @@ export const clusterSchema = z
       ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected a prefix of /26 or wider to fit the nodes, got /${net.prefix}` });
       return;
     }
+    // Swarm has no delegate IP (engineProblems refuses one); on compose '' is no address.
+    if (c.engine === 'swarm') return;
     const delegateIp = delegateIpOf(c);
-    if (delegateIp === '') return;
     const vip = ipv4ToInt(delegateIp);
     if (vip === null) {
       const why = hasLeadingZero(delegateIp) ? ' without leading zeros (iproute2 reads 030 as octal)' : '';

@@ -6,7 +6,7 @@
 setup() {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/pgpool/bookworm"
   export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pgpool0 PGHA_DELEGATE_IP=172.30.0.100
-  export PGHA_PGPOOL_PEERS=pgpool0,pgpool1,pgpool2 PGHA_REMOTE_STEP_SECONDS=2
+  export PGHA_PGPOOL_PEERS=pgpool0,pgpool1,pgpool2 PGHA_REMOTE_STEP_SECONDS=2 PGHA_VIP_CONF="$BATS_TEST_TMPDIR/vip.conf"
   export SSH_CALLS="$BATS_TEST_TMPDIR/ssh-calls" SSH_HANGS=""
   mkdir -p "$BATS_TEST_TMPDIR/bin"
   cat >"$BATS_TEST_TMPDIR/bin/ssh" <<'STUB'
@@ -87,4 +87,11 @@ watchdog_info() {
   PGHA_DELEGATE_IP='' run bash "$CONTEXT/escalation.sh"
   [[ "$status" -eq 0 && "$output" == *"becoming leader; no delegate IP to clear"* ]]
   [[ ! -e "$SSH_CALLS" ]]
+}
+
+@test "the delegate IP is the one the entrypoint wrote for pgpool, even when the environment lacks it" {
+  printf 'delegate_ip=172.30.0.100\nprefix=24\ndevice=eth0\n' >"$PGHA_VIP_CONF"
+  PGHA_DELEGATE_IP='' run bash "$CONTEXT/escalation.sh"
+  [[ "$status" -eq 0 ]]
+  [[ "$(sort "$SSH_CALLS")" == "pgpool1 connect-timeout=1 vip-down 172.30.0.100"$'\n'"pgpool2 connect-timeout=1 vip-down 172.30.0.100" ]]
 }

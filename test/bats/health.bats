@@ -94,7 +94,7 @@ pool_health() {
 }
 
 # The checks under an orchestrator: alive (processes run), never the role.
-node_alive() { run bash -c '. "$1/pgha-node.sh"; timeout() { if [[ "$*" == *"/dev/tcp/"* ]]; then [[ "$PORT_OPEN" == yes ]]; else shift; "$@"; fi; }; pgha_node_alive' _ "$PG"; }
+node_alive() { run bash -c '. "$1/pgha-node.sh"; timeout() { if [[ "$*" == *"/dev/tcp/"* ]]; then [[ "$PORT_OPEN" == yes ]]; else shift; "$@"; fi; }; pgha_node_alive "${PID1:-supervisord}"' _ "$PG"; }
 
 @test "postgres alive: sshd answering is enough; a held node is alive and says it is held" {
   PSQL_FAILS=1 node_alive
@@ -104,6 +104,9 @@ node_alive() { run bash -c '. "$1/pgha-node.sh"; timeout() { if [[ "$*" == *"/de
   [[ "$status" -eq 0 && "$output" == "alive (held: postgres stays down until this node is rebuilt or released)" ]]
   PORT_OPEN=no node_alive
   [[ "$status" -ne 0 && "$output" == "not alive: sshd does not answer on port 2222" ]]
+  # Before supervisord: the entrypoint (PID 1) waits or makes the first copy; no sshd yet.
+  PORT_OPEN=no PID1=entrypoint.sh node_alive
+  [[ "$status" -eq 0 && "$output" == "alive (starting: the entrypoint runs as PID 1; sshd starts with supervisord)" ]]
 }
 
 pool_alive() {

@@ -61,23 +61,44 @@ node() { run bash -c '. "$1/pgha-node.sh"; PATH="$2:$PATH"; "${@:3}"' _ "$PG" "$
   [[ "$status" -ne 0 ]]
 }
 
-@test "the leader found is kept; a failed pcp forgets it, and the next call asks the peers again" {
+@test "the leader found is kept while it leads; a failed pcp forgets it" {
   wd pgpool1 'QUORUM EXIST' pgpool1
   echo pgpool1 >"$BATS_TEST_TMPDIR/up"
   node pgha_node_pcp 2 pcp_attach_node -n 1
   [[ "$status" -eq 0 ]]
   node pgha_node_pcp 2 pcp_attach_node -n 1
   [[ "$status" -eq 0 ]]
-  # Asked the peers once, then went straight to the kept leader.
-  [[ "$(grep -c '^pgpool' "$BATS_TEST_TMPDIR/asked")" -eq 2 && "$(grep -c '^attach at pgpool1' "$BATS_TEST_TMPDIR/asked")" -eq 2 ]]
-  # The leader moves: the kept one fails once, is forgotten, and the new one is found.
+  # Asked the peers in order once (pgpool0 silent, pgpool1), then only the kept leader itself.
+  [[ "$(grep '^pgpool' "$BATS_TEST_TMPDIR/asked" | tr '\n' ' ')" == "pgpool0 pgpool1 pgpool1 " && "$(grep -c '^attach at pgpool1' "$BATS_TEST_TMPDIR/asked")" -eq 2 ]]
+  # The leader moves: the kept one no longer answers as leader, so the new one is found and used.
   rm "$BATS_TEST_TMPDIR/wd.pgpool1"
   wd pgpool2 'QUORUM EXIST' pgpool2
   echo pgpool2 >"$BATS_TEST_TMPDIR/up"
   node pgha_node_pcp 2 pcp_attach_node -n 1
-  [[ "$status" -ne 0 && ! -e "$PGHA_PGPOOL_LEADER_FILE" ]]
-  node pgha_node_pcp 2 pcp_attach_node -n 1
   [[ "$status" -eq 0 && "$(cat "$PGHA_PGPOOL_LEADER_FILE")" == pgpool2 ]]
+  # A kept leader whose pcp action fails (it answered as leader, then failed) is forgotten.
+  echo nobody >"$BATS_TEST_TMPDIR/up"
+  node pgha_node_pcp 2 pcp_attach_node -n 1
+  [[ "$status" -ne 0 && ! -e "$PGHA_PGPOOL_LEADER_FILE" ]]
+}
+
+@test "a kept leader that lost its quorum (cut off, answering from its old view) is not used" {
+  echo pgpool1 >"$PGHA_PGPOOL_LEADER_FILE"
+  wd pgpool1 'QUORUM ABSENT' pgpool1
+  wd pgpool2 'QUORUM EXIST' pgpool2
+  node pgha_node_pgpool_host
+  [[ "$status" -eq 0 && "$output" == pgpool2 && "$(cat "$PGHA_PGPOOL_LEADER_FILE")" == pgpool2 ]]
+}
+
+@test "a leader busy with another recovery is kept; any other failure forgets it" {
+  echo pgpool1 >"$PGHA_PGPOOL_LEADER_FILE"
+  wd pgpool1 'QUORUM EXIST' pgpool1
+  printf '#!/usr/bin/env bash\necho "FATAL:  process recovery request failed" >&2\necho "DETAIL:  pgpool-II is already processing another recovery request." >&2\n' >"$BATS_TEST_TMPDIR/bin/pcp_recovery_node"
+  chmod +x "$BATS_TEST_TMPDIR/bin/pcp_recovery_node"
+  node pgha_node_pcp 2 pcp_recovery_node -n 1
+  [[ "$status" -ne 0 && "$output" == *"already processing another recovery request"* && "$(cat "$PGHA_PGPOOL_LEADER_FILE")" == pgpool1 ]]
+  node pgha_node_pcp 2 pcp_attach_node -n 1
+  [[ "$status" -ne 0 && ! -e "$PGHA_PGPOOL_LEADER_FILE" ]]
 }
 
 @test "a kept leader that is a link, or not a peer, is not believed; the link is replaced, not followed" {

@@ -67,20 +67,3 @@ STUB
   [[ "$status" -eq 0 && "$output" == *"rewound onto pg1:5432"* ]]
   ! grep -q basebackup "$CALLS" || false
 }
-
-@test "a standby killed mid-stream is rewound, not cloned: pg_rewind's single-user crash recovery meets no standby.signal" {
-  # pg_rewind (PostgreSQL 15) runs single-user crash recovery on a target that was not shut
-  # down cleanly, and single-user postgres refuses standby mode.
-  pg_rewind() {
-    echo pg_rewind >>"$CALLS"
-    if [[ -e "$PGDATA/standby.signal" ]]; then
-      echo "FATAL:  standby mode is not supported by single-user servers" >&2
-      return 1
-    fi
-    printf 'START WAL LOCATION: 0/191ACE18 (file %s)\n' "$SEGMENT" >"$PGDATA/backup_label"
-  }
-  touch "$PGDATA/standby.signal" "$PGDATA/pg_wal/$SEGMENT"
-  run pgha_node_rewind_or_clone follow pg1 5432
-  [[ "$status" -eq 0 && "$output" == *"action=follow: rewound onto pg1:5432"* ]]
-  ! grep -q basebackup "$CALLS" || false
-}

@@ -267,8 +267,9 @@ describe.skipIf(!docker)('pgpool image, Debian variant (real containers)', () =>
         throw new Error(`${(err as Error).message}\n--- node 0:\n${await logsOf(wd)}`);
       });
       expect(joined).toMatch(/successfully joined/);
-      expect((await wd.inspect()).State.Running).toBe(true);
-      expect((await wd.inspect()).State.Restarting).toBe(false);
+      // The entrypoint restarts a pgpool that exits after its first seconds: the container's
+      // state cannot show a crash, its log does.
+      expect(await logsOf(wd)).not.toMatch(/pgpool exited with status/);
     });
   });
 });

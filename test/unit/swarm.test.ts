@@ -64,6 +64,11 @@ postgres: { nodes: 3 }
       "pgpool.publish.address: expected no address with engine: swarm: a port published in host mode listens on every address of its host (limit it with the host's firewall)",
     ]);
     expect(problems('engine: kubernetes\n')[0]).toMatch(/^engine: /);
+    expect(problems(`${THREE_HOSTS.replace(', pgpool2]', ']').replace(', pgpool1]', ']')}pgpool: { nodes: 1 }\n`)).toEqual([
+      'pgpool.nodes: expected at least 3 pgpool nodes with engine: swarm (the watchdog keeps its quorum with one host down, and the postgres nodes find its leader by asking them), got 1',
+    ]);
+    // On compose an empty delegate IP is no address, not "none".
+    expect(problems("network: { delegateIp: '' }\n")).toEqual(['network.delegateIp: expected an IPv4 address, got ""']);
     expect(problems(`${THREE_HOSTS.replace('db-c', 'db c')}`)).toEqual(["hosts[2].name: expected a host name of letters, digits, '.', '_' and '-' (the Swarm node's hostname)"]);
   });
 
@@ -130,7 +135,7 @@ describe('the Swarm stack (deploy/<name>/swarm/stack.yml)', () => {
     expect(stack.services.pgpool0!.healthcheck!.test.at(-1)).toBe('alive');
   });
 
-  it('lets clients reach pgpool only: host-mode ports and the pgpool alias on the clients network', () => {
+  it('lets clients reach pgpool: host-mode ports and the pgpool alias on the clients network, no postgres node there', () => {
     const { stack } = swarmFiles();
     for (const [name, svc] of Object.entries(stack.services)) {
       const onClients = !Array.isArray(svc.networks) && 'clients' in svc.networks;

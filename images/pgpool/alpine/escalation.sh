@@ -10,6 +10,11 @@ PGHA_SCRIPT=escalation.sh
 # shellcheck source=pgha-lib.sh
 . "${PGHA_LIB:-/usr/local/lib/pgha/pgha-lib.sh}"
 
+# The address pgpool brings up next is the one the entrypoint wrote (root) from cluster.conf;
+# a container environment without it must not make this a no-op while pgpool raises it.
+if pgha_read_vip_conf && [[ -n "${PGHA_VIP_CONF_IP:-}" ]]; then
+  PGHA_DELEGATE_IP=$PGHA_VIP_CONF_IP
+fi
 # A watchdog without a delegate IP (several hosts) has nothing to clear.
 if [[ -z "$PGHA_DELEGATE_IP" ]]; then
   pgha_log escalation "becoming leader; no delegate IP to clear"
