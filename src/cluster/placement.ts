@@ -26,11 +26,14 @@ export interface PlacementInput {
   replication: 'async' | 'sync';
 }
 
+/** How a node is named: the prefix of its kind, then its id (pg0, pgpool2). */
+export const NODE_PREFIX = { postgres: 'pg', pgpool: 'pgpool' } as const;
+
 /** The pgha node names a cluster of this size has, in the order the definition's docs list them. */
 export function nodeNames(postgresNodes: number, pgpoolNodes: number): { postgres: string[]; pgpool: string[] } {
   return {
-    postgres: Array.from({ length: postgresNodes }, (_, i) => `pg${i}`),
-    pgpool: Array.from({ length: pgpoolNodes }, (_, i) => `pgpool${i}`),
+    postgres: Array.from({ length: postgresNodes }, (_, i) => `${NODE_PREFIX.postgres}${i}`),
+    pgpool: Array.from({ length: pgpoolNodes }, (_, i) => `${NODE_PREFIX.pgpool}${i}`),
   };
 }
 

@@ -1,6 +1,6 @@
 import { PGPOOL_POOL } from '../images/facts.js';
 import { intToIpv4, parseCidr } from './net.js';
-import { hostOf, type Engine } from './placement.js';
+import { hostOf, NODE_PREFIX, type Engine } from './placement.js';
 import { delegateIpOf, nodeOffsets, publishAddress, type Cluster } from './schema.js';
 
 export interface Node {
@@ -115,11 +115,11 @@ export function topology(cluster: Cluster): Topology {
     prefix: net.prefix,
     gateway: intToIpv4(net.first + 1),
     delegateIp: delegateIpOf(cluster),
-    postgres: nodes('postgres', 'pg', cluster.postgres.nodes),
-    pgpool: nodes('pgpool', 'pgpool', cluster.pgpool.nodes),
-    pgpoolMetrics: nodes('pgpool-metrics', 'pgpool', cluster.pgpool.nodes, '-metrics'),
+    postgres: nodes('postgres', NODE_PREFIX.postgres, cluster.postgres.nodes),
+    pgpool: nodes('pgpool', NODE_PREFIX.pgpool, cluster.pgpool.nodes),
+    pgpoolMetrics: nodes('pgpool-metrics', NODE_PREFIX.pgpool, cluster.pgpool.nodes, '-metrics'),
     published: cluster.pgpool.publish.enabled
-      ? Array.from({ length: cluster.pgpool.nodes }, (_, id) => ({ host: `pgpool${id}`, address: publishAddress(cluster), port: cluster.pgpool.publish.firstPort + (swarm ? 0 : id) }))
+      ? Array.from({ length: cluster.pgpool.nodes }, (_, id) => ({ host: `${NODE_PREFIX.pgpool}${id}`, address: publishAddress(cluster), port: cluster.pgpool.publish.firstPort + (swarm ? 0 : id) }))
       : [],
   };
 }
