@@ -8,6 +8,7 @@ import { FAULTS } from './chaos/faults.js';
 import { bumpCommand, type BumpOptions } from './commands/bump.js';
 import { EXIT_UNREACHABLE } from './bump/check.js';
 import { buildCommand, type BuildCommandOptions } from './commands/build.js';
+import { publishCommand, type PublishOptions } from './commands/publish.js';
 import { clusterDoctorCommand, clusterDownCommand, clusterStatusCommand, clusterUpCommand, type ClusterDownOptions, type ClusterOptions, type ClusterStatusOptions, type ClusterUpOptions } from './commands/cluster.js';
 import { generateCommand, type GenerateOptions } from './commands/generate.js';
 import { sourcesCommand, type SourcesOptions } from './commands/sources.js';
@@ -105,12 +106,19 @@ program
     process.exitCode = await bumpCommand(PROJECT_ROOT, pairs, opts);
   });
 
+withCommon(program.command('publish'))
+  .description('push every image built here to a registry, tagged under it; print each image\'s digest')
+  .requiredOption('--registry <host[:port]>', 'the registry, as an image reference names it (127.0.0.1:5000, ghcr.io)')
+  .option('--json', 'print [{image, tag, digest, reference}] as JSON')
+  .action((opts: PublishOptions) => publishCommand(PROJECT_ROOT, opts));
+
 const clusterCmd = program.command('cluster').description('run the dev cluster: up, down, status, doctor');
 
 withCluster(clusterCmd.command('up'))
   .description('create secrets and SSH keys when missing, start the cluster with compose, wait until it is ready')
   .option('--wait <seconds>', 'how long to wait for the cluster to become ready', '240')
   .option('--build', 'first build the cluster\'s images that the engine does not have (as pgha build --only would)')
+  .option('--registry <host[:port]>', 'engine: swarm: the registry pgha publish pushed the images to; the stack pins them there by digest')
   .action((opts: ClusterUpOptions) => clusterUpCommand(PROJECT_ROOT, opts));
 
 withCluster(clusterCmd.command('down'))

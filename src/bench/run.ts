@@ -3,7 +3,7 @@ import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
 import { parseEvents, type ClusterEvent } from '../chaos/events.js';
 import { spread, type Spread } from '../chaos/metrics.js';
-import { clusterStatus } from '../deploy/inspect.js';
+import { clusterContainers, clusterStatus } from '../deploy/inspect.js';
 import { sh, timestampedLogsSince } from '../docker/exec.js';
 import type { Log } from '../log.js';
 import { BENCH_OFFSETS, BENCH_PORTS, SAMPLE_PGPOOL_DIR, haproxyCfg, pgbouncerIni, samplePgpoolOverrides } from './proxies.js';
@@ -216,7 +216,7 @@ export function benchRatios(measurements: Measurement[]): Pick<BenchRun, 'ratios
 }
 
 async function primaryOf(io: BenchIo): Promise<{ host: string; ip: string }> {
-  const s = await clusterStatus(io.docker, io.cluster, io.topo);
+  const s = await clusterStatus(clusterContainers(io.docker, io.cluster), io.cluster, io.topo);
   const host = s.backends.find((b) => b.role === 'primary' && b.status === 'up')?.host;
   if (!host) throw new Error(`cluster ${io.cluster.name} has no primary up: ${s.problems.join('; ') || 'see pgha cluster status'}`);
   return { host, ip: io.topo.postgres.find((n) => n.host === host)!.address };

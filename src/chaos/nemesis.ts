@@ -193,7 +193,7 @@ async function releaseWithRetry(release: () => Promise<void>): Promise<void> {
 
 /** The container a role names right now: pgpool's primary and leader, else what the sampler last saw. */
 async function resolveTarget(io: ChaosIo, live: Live, f: ScheduledFault): Promise<{ host: string } | { why: string }> {
-  const status = await clusterStatus(io.docker, io.cluster, io.topo).catch(() => null);
+  const status = await clusterStatus(clusterContainers(io.docker, io.cluster), io.cluster, io.topo).catch(() => null);
   const sampledPrimary = Object.entries(live.lastTick?.roles ?? {}).find(([, r]) => r === 'writable' || r === 'primary')?.[0];
   const primary = status?.backends.find((b) => b.role === 'primary' && b.status === 'up')?.host ?? sampledPrimary;
   const leader = status?.watchdog.leader ?? undefined;

@@ -54,10 +54,31 @@ export class Probe {
   private running = false;
   private loops: Promise<void>[] = [];
 
+  /**
+   * `alternates`: further pgpool nodes, tried in order when the target does not connect, as
+   * libpq does with a multi-host string (a swarm cluster has no delegate IP).
+   */
   constructor(
     private readonly target: ProbeTarget,
     private readonly opts: ProbeOptions,
+    private readonly alternates: ProbeTarget[] = [],
   ) {}
+
+  /** A connected client: the target, else the first alternate that connects; the last error when none does. */
+  private async connect(timeoutMs: number): Promise<pg.Client> {
+    let last: unknown;
+    for (const t of [this.target, ...this.alternates]) {
+      const c = client(t, timeoutMs);
+      try {
+        await c.connect();
+        return c;
+      } catch (err) {
+        last = err;
+        await c.end().catch(() => {});
+      }
+    }
+    throw last;
+  }
 
   /** Creates the probe table (a leftover of an interrupted run is replaced). */
   async prepare(): Promise<void> {
@@ -97,15 +118,15 @@ export class Probe {
   private async retry<T>(deadlineMs: number, work: (c: pg.Client) => Promise<T>): Promise<T> {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
-      const c = client(this.target, Math.max(this.opts.timeoutMs, 5000));
+      let c: pg.Client | null = null;
       try {
-        await c.connect();
+        c = await this.connect(Math.max(this.opts.timeoutMs, 5000));
         return await work(c);
       } catch (err) {
         if (Date.now() > deadline) throw err;
         await sleep(500);
       } finally {
-        await c.end().catch(() => {});
+        await c?.end().catch(() => {});
       }
     }
   }
@@ -117,8 +138,7 @@ export class Probe {
       let c: pg.Client | null = lane === 'pooled' ? pooled : null;
       try {
         if (!c) {
-          c = client(this.target, this.opts.timeoutMs);
-          await c.connect();
+          c = await this.connect(this.opts.timeoutMs);
           if (lane === 'pooled') pooled = c;
         }
       } catch (err) {

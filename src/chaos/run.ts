@@ -68,7 +68,7 @@ export async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ stat
   const deadline = Date.now() + timeoutMs;
   let why = 'not asked yet';
   while (Date.now() < deadline) {
-    const s = await clusterStatus(io.docker, io.cluster, io.topo).catch((err: Error) => err);
+    const s = await clusterStatus(clusterContainers(io.docker, io.cluster), io.cluster, io.topo).catch((err: Error) => err);
     if (!(s instanceof Error)) {
       const problem = healedProblem(s);
       if (!problem) return { status: s, at: Date.now() };

@@ -116,3 +116,6 @@ export const engineWarnings = (cluster: Cluster): Problem[] => placementWarnings
 export function hostOf(hosts: HostPlacement[] | undefined, node: string): string | undefined {
   return hosts?.find((h) => h.nodes.includes(node))?.name;
 }
+
+/** The hosts of a swarm cluster, in the definition's order (none for compose). */
+export const hostNames = (cluster: Cluster): string[] => (cluster.hosts ?? []).map((h) => h.name);

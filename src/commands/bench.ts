@@ -7,7 +7,7 @@ import { writeResultsMarkdown } from '../bench/results.js';
 import { runProxyBench, runSoak, type BenchIo } from '../bench/run.js';
 import { writeRecord } from '../chaos/report.js';
 import { healedProblem } from '../deploy/lifecycle.js';
-import { clusterStatus } from '../deploy/inspect.js';
+import { clusterContainers, clusterStatus } from '../deploy/inspect.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
 import { clusterInputs, runningClusterPassword, type ClusterOptions } from './cluster.js';
@@ -44,7 +44,7 @@ export async function benchCommand(root: string, opts: BenchCommandOptions): Pro
   const { cluster, topo, dir, images } = clusterInputs(root, opts);
   const password = runningClusterPassword(cluster.name, dir);
   const docker = await connectEngine();
-  const status = await clusterStatus(docker, cluster, topo);
+  const status = await clusterStatus(clusterContainers(docker, cluster), cluster, topo);
   const machine = await machineInfo(docker, root);
   const problem = healedProblem(status);
   if (problem) throw new UsageError([`cluster ${cluster.name} is not ready for a benchmark: ${problem}`]);

@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { topology } from '../cluster/topology.js';
-import { clusterStatus, formatStatus } from '../deploy/inspect.js';
+import { clusterContainers, clusterStatus, formatStatus, type ClusterContainers } from '../deploy/inspect.js';
+import type { Cluster } from '../cluster/schema.js';
+import { swarmContainers } from '../swarm/containers.js';
+import { swarmDown, swarmUp } from '../swarm/deploy.js';
+import { swarmTarget } from '../swarm/target.js';
+import { registrySchema } from './publish.js';
 import { connectionStrings, metricsEndpoints } from '../deploy/connect.js';
 import { doctor, formatChecks } from '../deploy/doctor.js';
 import { changesOnly, clusterDown, clusterUp, deployFiles, missingImages, staleDeployFiles, waitingLine, type WaitProgress } from '../deploy/lifecycle.js';
@@ -33,6 +38,8 @@ export function runningClusterPassword(clusterName: string, dir: string): string
 }
 
 export type ClusterUpOptions = ClusterOptions & {
+  /** engine: swarm: the registry `pgha publish` pushed the images to; the stack pins them by digest there. */
+  registry?: string;
   /** Seconds to wait for the cluster to become ready. */
   wait: string;
   /** Build the cluster's images the engine lacks before starting (`./dev up` uses it). */
@@ -41,12 +48,12 @@ export type ClusterUpOptions = ClusterOptions & {
 export type ClusterDownOptions = ClusterOptions & { volumes?: boolean };
 export type ClusterStatusOptions = ClusterOptions & { json?: boolean };
 
-/** The cluster definition, its topology, deploy files and directory, and its images. */
-export function clusterInputs(root: string, opts: ClusterOptions) {
+/** The cluster definition, its topology, deploy files and directory, and its images; `swarm` lets an engine: swarm cluster through. */
+export function clusterInputs(root: string, opts: ClusterOptions, engines: { swarm?: boolean } = {}) {
   const project = loadProject(root, opts);
   const { catalog, cluster } = project;
-  if (cluster.engine !== 'compose') {
-    throw new UsageError([`${project.clusterSource}: engine: ${cluster.engine}: pgha cluster, chaos and bench drive a compose cluster only so far; pgha generate renders the stack (docs/swarm.md)`]);
+  if (cluster.engine === 'swarm' && !engines.swarm) {
+    throw new UsageError([`${project.clusterSource}: engine: swarm: pgha chaos and bench drive a compose cluster only so far; pgha cluster up|down|status|doctor drive a swarm (docs/swarm.md)`]);
   }
   const rendered = render(project);
   const dir = resolve(opts.dir ?? resolve(root, 'deploy', cluster.name));
@@ -61,11 +68,22 @@ export function clusterInputs(root: string, opts: ClusterOptions) {
  */
 export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Promise<void> {
   // Flags first: a bad --wait is refused before anything is started.
-  const { wait } = parseFlags(z.object({ wait: wholeNumber(1, 86_400) }), { wait: opts.wait }, { wait: '--wait' });
-  const { cluster, topo, files, dir, images, catalog } = clusterInputs(root, opts);
+  const { wait, registry } = parseFlags(
+    z.object({ wait: wholeNumber(1, 86_400), registry: registrySchema.optional() }),
+    { wait: opts.wait, registry: opts.registry },
+    { wait: '--wait', registry: '--registry' },
+  );
+  const { cluster, topo, files, dir, images, catalog } = clusterInputs(root, opts, { swarm: true });
   const stale = staleDeployFiles(files, dir);
   if (stale.length) throw new UsageError(stale);
   const docker = await connectEngine();
+  if (cluster.engine === 'swarm') {
+    if (!registry) throw new UsageError(['--registry: engine: swarm needs the images in a registry every host pulls from: pgha publish --registry HOST[:PORT] first']);
+    const status = await swarmUp(docker, await swarmTarget(cluster), cluster, topo, dir, { say, waitSeconds: wait, progress: changesOnly(say), images, registry });
+    console.log(formatStatus(status));
+    console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
+    return;
+  }
   if (opts.build) await buildMissing(root, opts, docker, catalog, Object.values(images));
   const missing = await missingImages(docker, Object.values(images));
   if (missing.length) throw new UsageError(missing);
@@ -103,23 +121,24 @@ function liveLine(): WaitProgress {
 
 /** `pgha cluster down`: removes the containers and network; the data volumes too with `volumes`. */
 export async function clusterDownCommand(root: string, opts: ClusterDownOptions): Promise<void> {
-  const { cluster, dir } = clusterInputs(root, opts);
-  await clusterDown(cluster, dir, { volumes: Boolean(opts.volumes) });
+  const { cluster, topo, dir } = clusterInputs(root, opts, { swarm: true });
+  if (cluster.engine === 'swarm') await swarmDown(await swarmTarget(cluster), cluster, topo, { volumes: Boolean(opts.volumes) });
+  else await clusterDown(cluster, dir, { volumes: Boolean(opts.volumes) });
   say(`cluster ${cluster.name} is down${opts.volumes ? ' and its volumes removed' : '; data volumes kept'}`);
 }
 
 /** `pgha cluster status`: backends and watchdog. Returns the exit status: 1 when no pgpool answered. */
 export async function clusterStatusCommand(root: string, opts: ClusterStatusOptions): Promise<number> {
-  const { cluster, topo } = clusterInputs(root, opts);
-  const status = await clusterStatus(await connectEngine(), cluster, topo);
+  const { cluster, topo } = clusterInputs(root, opts, { swarm: true });
+  const status = await clusterStatus(await containersOf(cluster), cluster, topo);
   console.log(opts.json ? JSON.stringify(status, null, 2) : formatStatus(status));
   return status.askedPgpool ? 0 : 1;
 }
 
 /** `pgha cluster doctor`: checks from inside the cluster. Returns the exit status: 1 when any check failed. */
 export async function clusterDoctorCommand(root: string, opts: ClusterOptions & { json?: boolean }): Promise<number> {
-  const { cluster, topo } = clusterInputs(root, opts);
-  const checks = await doctor(await connectEngine(), cluster, topo);
+  const { cluster, topo } = clusterInputs(root, opts, { swarm: true });
+  const checks = await doctor(await containersOf(cluster), cluster, topo);
   const failed = checks.filter((c) => !c.ok).length;
   if (opts.json) {
     console.log(JSON.stringify({ ok: failed === 0, failed, checks }, null, 2));
@@ -128,4 +147,10 @@ export async function clusterDoctorCommand(root: string, opts: ClusterOptions & 
     console.log(failed ? `${failed} of ${checks.length} checks failed` : `all ${checks.length} checks passed`);
   }
   return failed ? 1 : 0;
+}
+
+/** The cluster's containers: by compose name on the local engine, or by service label on each swarm host's engine. */
+async function containersOf(cluster: Cluster): Promise<ClusterContainers> {
+  if (cluster.engine === 'swarm') return swarmContainers((await swarmTarget(cluster)).engines, cluster);
+  return clusterContainers(await connectEngine(), cluster);
 }

@@ -17,8 +17,8 @@ export async function composeCommand(): Promise<string[]> {
   throw new Error('neither `docker compose` nor docker-compose is installed: install the compose plugin or Debian\'s docker-compose');
 }
 
-/** Runs compose on the cluster's compose file, as project `project`. */
-export async function compose(deployDir: string, project: string, args: string[], opts: Options = {}) {
+/** Runs compose on a compose file of the deploy directory (the cluster's own by default), as project `project`. */
+export async function compose(deployDir: string, project: string, args: string[], opts: Options = {}, file = 'docker-compose.yml') {
   const cmd = await composeCommand();
-  return execa(cmd[0]!, [...cmd.slice(1), '--project-directory', deployDir, '-f', `${deployDir}/docker-compose.yml`, '-p', project, ...args], opts);
+  return execa(cmd[0]!, [...cmd.slice(1), '--project-directory', deployDir, '-f', `${deployDir}/${file}`, '-p', project, ...args], opts);
 }

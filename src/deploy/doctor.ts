@@ -37,15 +37,16 @@ const pcpNodeCount = (host: string, cluster: Cluster) => bounded(`PCPPASSFILE=${
  * pool_passwd decrypting with .pgpoolkey (a scram login through pgpool), every backend
  * reachable, and the delegate IP on exactly one node.
  */
-export async function doctor(docker: Docker, cluster: Cluster, topo: Topology): Promise<Check[]> {
+export async function doctor(containers: ClusterContainers, cluster: Cluster, topo: Topology): Promise<Check[]> {
   const checks: Check[] = [];
-  const run: DoctorRun = { cluster, topo, c: clusterContainers(docker, cluster), running: new Set(), add: (name, ok, detail = '') => checks.push({ name, ok, detail }) };
+  const run: DoctorRun = { cluster, topo, c: containers, running: new Set(), add: (name, ok, detail = '') => checks.push({ name, ok, detail }) };
   await checkContainers(run);
   await checkSsh(run);
   for (const p of topo.pgpool) if (run.running.has(p.host)) await checkPgpoolNode(run, p.host);
   for (const s of topo.postgres) if (run.running.has(s.host)) await checkPostgresNode(run, s.host);
   await checkPoolNodes(run);
   await checkPgpoolViews(run);
+  if (!topo.delegateIp) return checks;
   const holders = await vipHolders(run.c, topo);
   run.add(`delegate IP ${topo.delegateIp} on exactly one node`, holders.length === 1, holders.length === 1 ? `held by ${holders[0]}` : `held by ${holders.length ? holders.join(', ') : 'nobody'}`);
   return checks;

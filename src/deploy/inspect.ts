@@ -157,8 +157,7 @@ export async function vipHolders(containers: ClusterContainers, topo: Topology):
 }
 
 /** The cluster as pgpool and the watchdog see it, asked from inside the first pgpool node that answers. */
-export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topology): Promise<ClusterStatus> {
-  const containers = clusterContainers(docker, cluster);
+export async function clusterStatus(containers: ClusterContainers, cluster: Cluster, topo: Topology): Promise<ClusterStatus> {
   const problems: string[] = [];
   let askedPgpool: string | null = null;
   let rows: string[][] = [];
@@ -227,7 +226,6 @@ export async function clusterStatus(docker: Docker, cluster: Cluster, topo: Topo
   };
 }
 
-
 export function formatStatus(s: ClusterStatus): string {
   const backends = table(
     ['ID', 'HOST', 'CONTAINER', 'STATUS', 'ROLE', 'LAG (bytes)', 'REPLICATION', 'DISK'],
@@ -246,6 +244,7 @@ export function formatStatus(s: ClusterStatus): string {
     ['PGPOOL', 'CONTAINER', 'WATCHDOG', 'VIP'],
     s.watchdog.nodes.map((n) => [n.host, n.container, n.state, n.holdsVip ? s.watchdog.delegateIp : '-']),
   );
-  const summary = `leader: ${s.watchdog.leader ?? 'none'}; quorum: ${s.watchdog.quorum ?? 'unknown'}; delegate IP ${s.watchdog.delegateIp} held by ${s.watchdog.vipHolders.join(', ') || 'nobody'}${s.askedPgpool ? ` (asked ${s.askedPgpool})` : ''}`;
+  const vip = s.watchdog.delegateIp ? `; delegate IP ${s.watchdog.delegateIp} held by ${s.watchdog.vipHolders.join(', ') || 'nobody'}` : '; no delegate IP';
+  const summary = `leader: ${s.watchdog.leader ?? 'none'}; quorum: ${s.watchdog.quorum ?? 'unknown'}${vip}${s.askedPgpool ? ` (asked ${s.askedPgpool})` : ''}`;
   return [backends, '', watchdog, summary, ...s.problems.map((p) => `problem: ${p}`)].join('\n');
 }

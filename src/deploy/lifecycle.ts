@@ -9,7 +9,7 @@ import type { Log } from '../log.js';
 import { INIT_SERVICE } from '../render/compose.js';
 import type { Rendered } from '../render/render.js';
 import { compose } from './compose.js';
-import { clusterStatus, type ClusterStatus } from './inspect.js';
+import { clusterContainers, clusterStatus, type ClusterStatus } from './inspect.js';
 
 /** The rendered files of one cluster's deploy directory, keyed by their path inside it. */
 export function deployFiles(rendered: Rendered, cluster: Cluster): Map<string, string> {
@@ -42,7 +42,7 @@ export async function missingImages(docker: Docker, images: string[]): Promise<s
   return problems;
 }
 
-/** A cluster is ready when pgpool sees one primary, every backend up, a leader, and one VIP holder. */
+/** A cluster is ready when pgpool sees one primary, every backend up, a leader, and one VIP holder (when it has a delegate IP). */
 export function readiness(s: ClusterStatus): string | null {
   const primaries = s.backends.filter((b) => b.role === 'primary' && b.status === 'up');
   if (!s.askedPgpool) return s.problems.join('; ') || 'no pgpool answered';
@@ -52,7 +52,8 @@ export function readiness(s: ClusterStatus): string | null {
   if (!s.watchdog.leader) return 'no watchdog leader';
   const outside = s.watchdog.nodes.filter((n) => n.container === 'running' && !['LEADER', 'STANDBY'].includes(n.state));
   if (outside.length) return `watchdog nodes not joined: ${outside.map((n) => `${n.host} (${n.state})`).join(', ')}`;
-  if (s.watchdog.vipHolders.length !== 1) return `delegate IP held by ${s.watchdog.vipHolders.length} nodes`;
+  // No delegate IP (engine: swarm by default): clients use the published ports or the alias.
+  if (s.watchdog.delegateIp && s.watchdog.vipHolders.length !== 1) return `delegate IP held by ${s.watchdog.vipHolders.length} nodes`;
   return null;
 }
 
@@ -138,6 +139,11 @@ export async function clusterUp(
     throw new Error(`docker compose up failed: ${why}`);
   }
   opts.say(`waiting up to ${opts.waitSeconds} s for one primary, every backend up and every standby streaming, a watchdog leader and the delegate IP`);
+  return waitReady(() => clusterStatus(clusterContainers(docker, cluster), cluster, topo), { ...opts, hint: `see docker logs ${cluster.name}-<node>` });
+}
+
+/** Waits until `statusOf` reads a whole cluster (healedProblem), showing what it waits for; the last status. */
+export async function waitReady(statusOf: () => Promise<ClusterStatus>, opts: { say: Log; waitSeconds: number; progress?: WaitProgress; hint: string }): Promise<ClusterStatus> {
   const progress = opts.progress ?? changesOnly(opts.say);
   const started = Date.now();
   let last: ClusterStatus | null = null;
@@ -145,7 +151,7 @@ export async function clusterUp(
     await waitFor(
       'the cluster to become ready',
       async () => {
-        last = await clusterStatus(docker, cluster, topo);
+        last = await statusOf();
         // The full reason goes into the error a timeout ends with; the line shows its short form.
         const why = healedProblem(last);
         if (why) progress.update(waitingFor(last) ?? why, Math.round((Date.now() - started) / 1000));
@@ -156,7 +162,7 @@ export async function clusterUp(
       2000,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; see docker logs ${cluster.name}-<node>`);
+    throw new Error(`${(err as Error).message}; ${opts.hint}`);
   } finally {
     progress.done();
   }

@@ -57,8 +57,7 @@ export function stackModel(images: ClusterImages, cluster: Cluster, topo: Topolo
   for (const node of topo.postgres) services[node.host] = postgresService(ctx, node);
   for (const node of topo.pgpool) services[node.host] = pgpoolService(ctx, node);
   for (const metrics of topo.pgpoolMetrics) services[metrics.host] = metricsService(ctx, metrics);
-  const secretKeys = [...new Set([...POSTGRES_SECRETS, ...PGPOOL_SECRETS, ...(cluster.tls.enabled ? ['tls-server-key'] : []), ...sshSecretKeys(topo)])];
-  const configKeys = [...(cluster.tls.enabled ? ['tls-server-crt', 'tls-ca-crt'] : []), ...sshConfigKeys(topo)];
+  const { secrets: secretKeys, configs: configKeys } = swarmObjectKeys(cluster, topo);
   return {
     version: '3.8',
     services,
@@ -75,6 +74,23 @@ export function stackModel(images: ClusterImages, cluster: Cluster, topo: Topolo
       ...Object.fromEntries(configKeys.map((k) => [k, external(k)])),
     },
   };
+}
+
+/** The external secrets and configs the stack names, by key: what `pgha cluster up` creates before deploying. */
+export function swarmObjectKeys(cluster: Cluster, topo: Topology): { secrets: string[]; configs: string[] } {
+  return {
+    secrets: [...new Set([...POSTGRES_SECRETS, ...PGPOOL_SECRETS, ...(cluster.tls.enabled ? ['tls-server-key'] : []), ...sshSecretKeys(topo)])],
+    configs: [...(cluster.tls.enabled ? ['tls-server-crt', 'tls-ca-crt'] : []), ...sshConfigKeys(topo)],
+  };
+}
+
+/** The file of the init step's output (in the deploy directory) that the secret or config `key` is made from. */
+export function swarmObjectSource(key: string): string {
+  const tls: Record<string, string> = { 'tls-server-key': 'tls/server.key', 'tls-server-crt': 'tls/server.crt', 'tls-ca-crt': 'tls/ca.crt' };
+  if (tls[key]) return tls[key];
+  const ssh = /^(.+)-(ssh-key|ssh-host-key|authorized-keys|known-hosts)$/.exec(key);
+  if (ssh) return `ssh/${ssh[1]}/${{ 'ssh-key': 'id_ed25519', 'ssh-host-key': 'ssh_host_ed25519_key', 'authorized-keys': 'authorized_keys', 'known-hosts': 'known_hosts' }[ssh[2]!]}`;
+  return `secrets/${key}`;
 }
 
 const sshSecretKeys = (topo: Topology) => [...topo.postgres, ...topo.pgpool].flatMap((n) => [`${n.host}-ssh-key`, `${n.host}-ssh-host-key`]);

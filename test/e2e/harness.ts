@@ -118,7 +118,7 @@ export class TestCluster {
   }
 
   status(): Promise<ClusterStatus> {
-    return clusterStatus(this.docker, this.cluster, this.topo);
+    return clusterStatus(clusterContainers(this.docker, this.cluster), this.cluster, this.topo);
   }
 
   /** Until `check` finds nothing missing (readiness by default; healedProblem: standbys streaming too). */

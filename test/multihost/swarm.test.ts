@@ -1,0 +1,168 @@
+/**
+ * Several hosts on Docker Swarm (issue 22), on the rig of three simulated hosts
+ * (test/multihost/rig.ts): a registry, Swarm with three managers, the stack deployed with the
+ * CLI under test (`pgha publish`, `pgha cluster up`), and faults on whole tasks and hosts.
+ * One cluster serves every scenario, in order; each waits until the cluster is whole again.
+ * Figures are printed (::figure lines), never asserted as times: the waits below are bounds
+ * on correctness (the cluster came back at all), generous on a shared 2-core machine.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Probe, type ProbeTarget } from '../../src/chaos/probe.js';
+import { standinRefs } from '../../src/images/catalog.js';
+import { healedProblem } from '../../src/deploy/lifecycle.js';
+import { waitFor } from '../../src/docker/exec.js';
+import { swarmContainers } from '../../src/swarm/containers.js';
+import { engineOrSkip, ensureImages } from '../smoke/harness.js';
+import { projectInput, ROOT } from '../helpers.js';
+import { ensureHostImage, startRig, type Rig } from './rig.js';
+import { loadProject } from '../../src/project.js';
+import { topology, type Topology } from '../../src/cluster/topology.js';
+import type { Cluster } from '../../src/cluster/schema.js';
+import { hostOf } from '../../src/cluster/placement.js';
+import { swarmStatus } from '../../src/swarm/deploy.js';
+
+const docker = await engineOrSkip();
+const HOSTS = ['rig-a', 'rig-b', 'rig-c'];
+const NAME = 'geo';
+const DEFINITION = `name: ${NAME}
+engine: swarm
+hosts:
+  - { name: rig-a, nodes: [pg0, pgpool0] }
+  - { name: rig-b, nodes: [pg1, pgpool1] }
+  - { name: rig-c, nodes: [pgpool2] }
+postgres:
+  nodes: 2
+  replication: sync
+pgpool:
+  nodes: 3
+`;
+
+const figure = (name: string, value: string) => console.log(`::figure ${name}: ${value}`);
+
+describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated hosts', () => {
+  let rig: Rig;
+  let work: string;
+  let cluster: Cluster;
+  let topo: Topology;
+  let deployDir: string;
+  const env = () => ({ ...process.env, DOCKER_CONFIG: rig.dockerConfig });
+  const pgha = (args: string[]) => execa('npx', ['tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: env(), all: true, reject: false });
+  const status = () => swarmStatus({ engines: rig.engines, manager: HOSTS[0]! }, cluster, topo);
+  const whole = (label: string, ms = 240_000) =>
+    waitFor(label, async () => {
+      const s = await status();
+      const why = healedProblem(s);
+      if (why) throw new Error(why);
+      return s;
+    }, ms, 2000);
+
+  beforeAll(async () => {
+    await ensureImages(docker!, ['postgres/bookworm', 'pgpool/bookworm']);
+    work = mkdtempSync(join(tmpdir(), 'pgha-multihost-'));
+    const image = await ensureHostImage(docker!, standinRefs(projectInput().manifest).debian, work);
+    rig = await startRig(docker!, image, HOSTS, (l) => console.log(l));
+    const published = await pgha(['publish', '--registry', rig.registry]);
+    expect(published.exitCode, published.all).toBe(0);
+    writeFileSync(join(work, 'cluster.yaml'), DEFINITION);
+    const generated = await pgha(['generate', '--cluster', join(work, 'cluster.yaml'), '--out', join(work, 'out')]);
+    expect(generated.exitCode, generated.all).toBe(0);
+    deployDir = join(work, 'out', 'deploy', NAME);
+    cluster = loadProject(ROOT, { cluster: join(work, 'cluster.yaml') }).cluster;
+    topo = topology(cluster);
+    const started = Date.now();
+    const up = await pgha(['cluster', 'up', '--cluster', join(work, 'cluster.yaml'), '--dir', deployDir, '--registry', rig.registry, '--wait', '420']);
+    console.log(up.all);
+    expect(up.exitCode, up.all).toBe(0);
+    figure('cluster up (deploy to whole)', `${Math.round((Date.now() - started) / 1000)} s`);
+  });
+
+  afterAll(async () => {
+    await rig?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('1: the stack has no static IP, no extra_hosts, no delegate IP, and pins every service to a host', () => {
+    const text = readFileSync(join(deployDir, 'swarm', 'stack.yml'), 'utf8');
+    expect(text).not.toMatch(/ipv4_address|extra_hosts|PGHA_DELEGATE_IP: ['"]?\d/);
+    const stack = parse(text) as { services: Record<string, { deploy: { placement: { constraints: string[] } } }> };
+    for (const [name, svc] of Object.entries(stack.services)) expect(svc.deploy.placement.constraints, name).toEqual([expect.stringMatching(/^node\.labels\.pgha\.host == rig-[abc]$/)]);
+  });
+
+  it('2: each postgres task and its data volume are on its own host only', async () => {
+    for (const node of topo.postgres) {
+      const home = hostOf(cluster.hosts, node.host);
+      for (const host of HOSTS) {
+        const engine = rig.engines.get(host)!;
+        const tasks = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [`com.docker.swarm.service.name=${NAME}_${node.host}`] }) });
+        const volume = await engine.getVolume(`${NAME}-${node.host}-data`).inspect().then(() => true, () => false);
+        expect([host, tasks.length > 0, volume]).toEqual([host, host === home, host === home]);
+      }
+    }
+  });
+
+  it('3: the primary\'s task killed: writes come back, nothing acknowledged is lost, the old primary returns as a standby, no pgpool restarts', async () => {
+    const before = await whole('the cluster whole before the fault');
+    const primary = before.backends.find((b) => b.role === 'primary')!.host;
+    const restarts = await pgpoolStarts(rig, cluster, topo);
+    const probe = await startProbe(rig, cluster, deployDir);
+    await sleep(5000);
+    const containers = await swarmContainers(rig.engines, cluster);
+    const killedAt = Date.now();
+    await containers.get(primary).kill();
+    const after = await whole('the cluster whole after the primary was killed', 300_000);
+    const healedAt = Date.now();
+    await sleep(3000);
+    await probe.stop();
+    const lostWrites = await lostAcked(probe);
+    expect(lostWrites).toEqual([]);
+    expect(after.backends.find((b) => b.host === primary)).toMatchObject({ role: 'standby', status: 'up', replicationState: 'streaming' });
+    expect(await pgpoolStarts(rig, cluster, topo)).toEqual(restarts);
+    figure('kill primary task: first acknowledged write after the kill', `${firstWriteAfter(probe, killedAt)} s`);
+    figure('kill primary task: whole again (old primary streaming)', `${Math.round((healedAt - killedAt) / 1000)} s`);
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Each pgpool task's container id and its start time: a restart or a replaced task changes it. */
+async function pgpoolStarts(rig: Rig, cluster: Cluster, topo: Topology): Promise<Record<string, string>> {
+  const containers = await swarmContainers(rig.engines, cluster);
+  const out: Record<string, string> = {};
+  for (const n of topo.pgpool) {
+    const info = await containers.get(n.host).inspect();
+    out[n.host] = `${info.Id.slice(0, 12)} ${info.State.StartedAt} restarts=${info.RestartCount}`;
+  }
+  return out;
+}
+
+/** The probe, through every pgpool node's host-mode port on its host, in order (the multi-host string's behaviour). */
+async function startProbe(rig: Rig, cluster: Cluster, deployDir: string): Promise<Probe> {
+  const password = readFileSync(join(deployDir, 'secrets', 'postgres_password'), 'utf8').trim();
+  const targets: ProbeTarget[] = [];
+  for (const { host: node, port } of topology(cluster).published) {
+    const host = hostOf(cluster.hosts, node)!;
+    const ip = (await rig.containers.get(host)!.inspect()).NetworkSettings.Networks[rig.network]!.IPAddress;
+    targets.push({ host: ip, port, user: 'postgres', password, database: 'postgres' });
+  }
+  const probe = new Probe(targets[0]!, { intervalMs: 100, timeoutMs: 2000 }, targets.slice(1));
+  await probe.prepare();
+  probe.start();
+  return probe;
+}
+
+async function lostAcked(probe: Probe): Promise<number[]> {
+  const committed = await probe.committedSeqs(60_000);
+  return probe.attempts.filter((a) => a.op === 'write' && a.ok && !committed.has(a.seq!)).map((a) => a.seq!);
+}
+
+/** Seconds from `at` to the first acknowledged write that started after it. */
+function firstWriteAfter(probe: Probe, at: number): string {
+  const first = probe.attempts.filter((a) => a.op === 'write' && a.ok && a.start > at).sort((a, b) => a.end - b.end)[0];
+  return first ? ((first.end - at) / 1000).toFixed(1) : 'none';
+}
+
