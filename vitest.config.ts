@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The multi-host rig runs as its own phase (vitest.multihost.config.ts), never beside e2e.
+    exclude: ['test/multihost/**', 'node_modules/**'],
     // Image builds and clusters are slow; unit tests finish long before this.
     testTimeout: 600_000,
     hookTimeout: 900_000,

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Probe, type ProbeTarget } from '../../src/chaos/probe.js';
 import { standinRefs } from '../../src/images/catalog.js';
 import { healedProblem } from '../../src/deploy/lifecycle.js';
-import { waitFor } from '../../src/docker/exec.js';
+import { sh, waitFor } from '../../src/docker/exec.js';
 import { swarmContainers } from '../../src/swarm/containers.js';
 import { engineOrSkip, ensureImages } from '../smoke/harness.js';
 import { projectInput, ROOT } from '../helpers.js';
@@ -125,9 +125,75 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     figure('kill primary task: first acknowledged write after the kill', `${firstWriteAfter(probe, killedAt)} s`);
     figure('kill primary task: whole again (old primary streaming)', `${Math.round((healedAt - killedAt) / 1000)} s`);
   });
+
+  it('4: the watchdog leader\'s whole host killed: a new leader, new connections succeed, no surviving pgpool restarts; the host returns', async () => {
+    const before = await whole('the cluster whole before the host fault');
+    const leader = before.watchdog.leader!.split(':')[0]!;
+    const host = hostOf(cluster.hosts, leader)!;
+    const primaryThere = hostOf(cluster.hosts, before.backends.find((b) => b.role === 'primary')!.host) === host;
+    console.log(`killing host ${host}: watchdog leader ${leader}${primaryThere ? ' and the primary' : ''}`);
+    const survivors = topo.pgpool.filter((n) => hostOf(cluster.hosts, n.host) !== host);
+    const restarts = pick(await pgpoolStarts(rig, cluster, topo), survivors.map((n) => n.host));
+    const probe = await startProbe(rig, cluster, deployDir);
+    await sleep(5000);
+    const killedAt = Date.now();
+    await rig.containers.get(host)!.kill();
+    const others = { engines: new Map([...rig.engines].filter(([h]) => h !== host)), manager: HOSTS.find((h) => h !== host)! };
+    const newLeader = await waitFor('a new watchdog leader among the surviving hosts', async () => {
+      const s = await swarmStatus(others, cluster, topo);
+      const name = s.watchdog.leader?.split(':')[0];
+      return name && name !== leader && s.watchdog.quorum?.includes('QUORUM EXIST') ? name : null;
+    }, 180_000, 1000);
+    const leaderAt = Date.now();
+    await waitFor('an acknowledged write after the host was killed', async () => probe.attempts.some((a) => a.op === 'write' && a.ok && a.start > leaderAt), 180_000, 1000);
+    figure(`host-kill ${host}: new watchdog leader ${newLeader}`, `${((leaderAt - killedAt) / 1000).toFixed(1)} s`);
+    figure(`host-kill ${host}: first acknowledged write after the kill`, `${firstWriteAfter(probe, killedAt)} s`);
+    figure(`host-kill ${host}: name lookup of a vanished task from a survivor`, await lookupTime(rig, cluster, survivors[0]!.host, leader));
+    expect(pick(await pgpoolStarts(rig, cluster, topo), survivors.map((n) => n.host))).toEqual(restarts);
+    await rig.containers.get(host)!.start();
+    await whole('the cluster whole after the host came back', 420_000);
+    figure(`host-kill ${host}: whole again after the host's return (from the kill)`, `${Math.round((Date.now() - killedAt) / 1000)} s`);
+    await probe.stop();
+    expect(await lostAcked(probe)).toEqual([]);
+  });
+
+  it('5: the primary\'s whole host killed: writes come back, nothing lost, its postgres task starts nowhere else; back as a standby on its own volume', async () => {
+    const before = await whole('the cluster whole before the host fault');
+    const primary = before.backends.find((b) => b.role === 'primary')!.host;
+    const host = hostOf(cluster.hosts, primary)!;
+    const probe = await startProbe(rig, cluster, deployDir);
+    await sleep(5000);
+    const killedAt = Date.now();
+    await rig.containers.get(host)!.kill();
+    await waitFor('an acknowledged write after the primary\'s host was killed', async () => probe.attempts.some((a) => a.op === 'write' && a.ok && a.start > killedAt + 1000), 240_000, 1000);
+    figure(`host-kill ${host} (primary ${primary}): first acknowledged write after the kill`, `${firstWriteAfter(probe, killedAt)} s`);
+    await sleep(15_000);
+    for (const [h, engine] of rig.engines) {
+      if (h === host) continue;
+      const elsewhere = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [`com.docker.swarm.service.name=${NAME}_${primary}`] }) });
+      expect([h, elsewhere.length]).toEqual([h, 0]);
+    }
+    const backAt = Date.now();
+    await rig.containers.get(host)!.start();
+    const after = await whole('the cluster whole after the primary\'s host came back', 420_000);
+    figure(`host-kill ${host}: old primary streaming again after the host's return`, `${Math.round((Date.now() - backAt) / 1000)} s`);
+    expect(after.backends.find((b) => b.host === primary)).toMatchObject({ role: 'standby', status: 'up', replicationState: 'streaming' });
+    await probe.stop();
+    expect(await lostAcked(probe)).toEqual([]);
+  });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const pick = (o: Record<string, string>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, o[k]]));
+
+/** How long a surviving pgpool node takes to fail a lookup of `name` (Docker's DNS forgets a vanished task). */
+async function lookupTime(rig: Rig, cluster: Cluster, from: string, name: string): Promise<string> {
+  const containers = await swarmContainers(new Map([...rig.engines].filter(([h]) => h !== hostOf(cluster.hosts, name))), cluster);
+  const r = await sh(containers.get(from), `s=$(date +%s%N); getent hosts ${name} >/dev/null; rc=$?; echo "$rc $(( ($(date +%s%N) - s) / 1000000 ))"`);
+  const [rc, ms] = r.stdout.trim().split(' ');
+  return `${ms} ms (${rc === '0' ? 'still resolves' : 'not found'})`;
+}
 
 /** Each pgpool task's container id and its start time: a restart or a replaced task changes it. */
 async function pgpoolStarts(rig: Rig, cluster: Cluster, topo: Topology): Promise<Record<string, string>> {
