@@ -174,6 +174,7 @@ function waitVariables(): EnvVar[] {
     v('PGHA_REJOIN_TRIES', 30, 'quick pcp_recovery_node attempts of a node that asks to be rebuilt; it then goes on asking, more slowly, until it is rebuilt'),
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between the quick attempts'),
     v('PGHA_REJOIN_SLOW_RETRY_SECONDS', 60, 'seconds between the attempts after the quick ones'),
+    v('PGHA_ISOLATION_FENCE_SECONDS', 15, 'a primary that for this long reaches no pgpool node and no other postgres node (after one answered since its start) stops postgres and rejoins through pgpool once it answers; 0 turns this off. Shorter than pgpool\'s failover detection, so a cut-off primary stops about when the other side promotes'),
     v('PGHA_REPOINT_GRACE_SECONDS', 30, 'seconds a standby stays down in pgpool without streaming from pgpool\'s primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; follow_primary.sh may still be on its way until then'),
   ];
 }

@@ -180,6 +180,17 @@ wd_info() {
   grep -q "status 0 after [01] s" "$BATS_TEST_TMPDIR/out"
 }
 
+# exec_done PID: waits (up to 5 s) until the child forked as PID has exec'd the program named
+# pgpool: right after the fork its name is still the shell's, more so on a loaded machine.
+exec_done() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ "$(cat "/proc/$1/comm" 2>/dev/null)" == pgpool ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 @test "the reconcile restart signals only a pgpool of postgres that the pid file names" {
   # Not a number, a process that is not pgpool (this shell), no such process: refused.
   ! pgha_pgpool_is_pgpool '' || false
@@ -190,7 +201,7 @@ wd_info() {
   cp "$(command -v sleep)" "$BATS_TEST_TMPDIR/pgpool"
   "$BATS_TEST_TMPDIR/pgpool" 30 &
   pid=$!
-  [[ "$(cat "/proc/$pid/comm")" == pgpool ]]
+  exec_done "$pid"
   ! pgha_pgpool_is_pgpool "$pid" || false
   kill "$pid"
   # The same, run as postgres where this host has that account: accepted.
@@ -198,7 +209,7 @@ wd_info() {
     chmod 0755 "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR/pgpool"
     setpriv --reuid postgres --regid postgres --clear-groups "$BATS_TEST_TMPDIR/pgpool" 30 &
     pid=$!
-    sleep 0.2
+    exec_done "$pid"
     pgha_pgpool_is_pgpool "$pid"
     kill "$pid"
   fi

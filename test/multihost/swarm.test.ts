@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Probe, type ProbeTarget } from '../../src/chaos/probe.js';
 import { standinRefs } from '../../src/images/catalog.js';
 import { healedProblem } from '../../src/deploy/lifecycle.js';
@@ -133,11 +133,13 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     const primaryThere = hostOf(cluster.hosts, before.backends.find((b) => b.role === 'primary')!.host) === host;
     console.log(`killing host ${host}: watchdog leader ${leader}${primaryThere ? ' and the primary' : ''}`);
     const survivors = topo.pgpool.filter((n) => hostOf(cluster.hosts, n.host) !== host);
-    const restarts = pick(await pgpoolStarts(rig, cluster, topo), survivors.map((n) => n.host));
+    const restarts = await pgpoolStarts(rig, cluster, topo, survivors.map((n) => n.host));
     const probe = await startProbe(rig, cluster, deployDir);
     await sleep(5000);
     const killedAt = Date.now();
     await rig.containers.get(host)!.kill();
+    // The host comes back whatever happens below: the next scenario needs all three.
+    onTestFinished(() => startHost(rig, host));
     const others = { engines: new Map([...rig.engines].filter(([h]) => h !== host)), manager: HOSTS.find((h) => h !== host)! };
     const newLeader = await waitFor('a new watchdog leader among the surviving hosts', async () => {
       const s = await swarmStatus(others, cluster, topo);
@@ -149,8 +151,8 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     figure(`host-kill ${host}: new watchdog leader ${newLeader}`, `${((leaderAt - killedAt) / 1000).toFixed(1)} s`);
     figure(`host-kill ${host}: first acknowledged write after the kill`, `${firstWriteAfter(probe, killedAt)} s`);
     figure(`host-kill ${host}: name lookup of a vanished task from a survivor`, await lookupTime(rig, cluster, survivors[0]!.host, leader));
-    expect(pick(await pgpoolStarts(rig, cluster, topo), survivors.map((n) => n.host))).toEqual(restarts);
-    await rig.containers.get(host)!.start();
+    expect(await pgpoolStarts(rig, cluster, topo, survivors.map((n) => n.host))).toEqual(restarts);
+    await startHost(rig, host);
     await whole('the cluster whole after the host came back', 420_000);
     figure(`host-kill ${host}: whole again after the host's return (from the kill)`, `${Math.round((Date.now() - killedAt) / 1000)} s`);
     await probe.stop();
@@ -165,6 +167,7 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     await sleep(5000);
     const killedAt = Date.now();
     await rig.containers.get(host)!.kill();
+    onTestFinished(() => startHost(rig, host));
     await waitFor('an acknowledged write after the primary\'s host was killed', async () => probe.attempts.some((a) => a.op === 'write' && a.ok && a.start > killedAt + 1000), 240_000, 1000);
     figure(`host-kill ${host} (primary ${primary}): first acknowledged write after the kill`, `${firstWriteAfter(probe, killedAt)} s`);
     await sleep(15_000);
@@ -174,7 +177,7 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
       expect([h, elsewhere.length]).toEqual([h, 0]);
     }
     const backAt = Date.now();
-    await rig.containers.get(host)!.start();
+    await startHost(rig, host);
     const after = await whole('the cluster whole after the primary\'s host came back', 420_000);
     figure(`host-kill ${host}: old primary streaming again after the host's return`, `${Math.round((Date.now() - backAt) / 1000)} s`);
     expect(after.backends.find((b) => b.host === primary)).toMatchObject({ role: 'standby', status: 'up', replicationState: 'streaming' });
@@ -185,7 +188,11 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const pick = (o: Record<string, string>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, o[k]]));
+/** Starts a killed host's engine container again (a no-op when it runs). */
+async function startHost(rig: Rig, host: string): Promise<void> {
+  const c = rig.containers.get(host)!;
+  if (!(await c.inspect()).State.Running) await c.start();
+}
 
 /** How long a surviving pgpool node takes to fail a lookup of `name` (Docker's DNS forgets a vanished task). */
 async function lookupTime(rig: Rig, cluster: Cluster, from: string, name: string): Promise<string> {
@@ -195,11 +202,11 @@ async function lookupTime(rig: Rig, cluster: Cluster, from: string, name: string
   return `${ms} ms (${rc === '0' ? 'still resolves' : 'not found'})`;
 }
 
-/** Each pgpool task's container id and its start time: a restart or a replaced task changes it. */
-async function pgpoolStarts(rig: Rig, cluster: Cluster, topo: Topology): Promise<Record<string, string>> {
+/** Each pgpool task's container id and its start time (of `only`, else all): a restart or a replaced task changes it. */
+async function pgpoolStarts(rig: Rig, cluster: Cluster, topo: Topology, only?: string[]): Promise<Record<string, string>> {
   const containers = await swarmContainers(rig.engines, cluster);
   const out: Record<string, string> = {};
-  for (const n of topo.pgpool) {
+  for (const n of topo.pgpool.filter((p) => !only || only.includes(p.host))) {
     const info = await containers.get(n.host).inspect();
     out[n.host] = `${info.Id.slice(0, 12)} ${info.State.StartedAt} restarts=${info.RestartCount}`;
   }

@@ -121,6 +121,33 @@ pgha_decide_fence() {
   fi
 }
 
+# pgha_decide_isolation ROLE REACHED ARMED ALONE BOUND: whether a primary cut off from every
+# peer fences itself. REACHED: yes when a pgpool node or another postgres node answered this
+# round; ARMED: yes once one has answered since this node started (a whole-cluster start, where
+# nobody answers yet, must not stop the only primary); ALONE: seconds since the first round in
+# which none answered; BOUND: PGHA_ISOLATION_FENCE_SECONDS (0 turns this off). "fence" once
+# ALONE reaches BOUND: by then the majority's pgpool may have promoted a standby, and a client
+# on this side would commit where nobody else sees it. "alone" while it waits; "ok" otherwise.
+# Asks for "need role", "need peers" (only a primary's peers are asked).
+pgha_decide_isolation() {
+  local role=$1 reached=$2 armed=$3 alone=$4 bound=$5
+  if ((bound == 0)); then
+    echo ok
+  elif [[ "$role" == '?' ]]; then
+    echo "need role"
+  elif [[ "$role" != primary ]]; then
+    echo ok
+  elif [[ "$reached" == '?' ]]; then
+    echo "need peers"
+  elif [[ "$reached" == yes || "$armed" != yes ]]; then
+    echo ok
+  elif ((alone >= bound)); then
+    echo fence
+  else
+    echo alone
+  fi
+}
+
 # pgha_decide_attach ME HELD ROLE SENDER NODES: "attach" when ME is a standby, not HELD (yes
 # or no), streaming from SENDER, and SENDER is the node pgpool routes writes to while pgpool
 # has ME down; "ok" otherwise. Asked on the node itself, "streaming from the new primary" is

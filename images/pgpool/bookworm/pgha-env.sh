@@ -207,6 +207,8 @@
 : "${PGHA_REJOIN_RETRY_SECONDS:=10}"
 # seconds between the attempts after the quick ones
 : "${PGHA_REJOIN_SLOW_RETRY_SECONDS:=60}"
+# a primary that for this long reaches no pgpool node and no other postgres node (after one answered since its start) stops postgres and rejoins through pgpool once it answers; 0 turns this off. Shorter than pgpool's failover detection, so a cut-off primary stops about when the other side promotes
+: "${PGHA_ISOLATION_FENCE_SECONDS:=15}"
 # seconds a standby stays down in pgpool without streaming from pgpool's primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; follow_primary.sh may still be on its way until then
 : "${PGHA_REPOINT_GRACE_SECONDS:=30}"
 # the deploy directory the init service fills with secrets and SSH material

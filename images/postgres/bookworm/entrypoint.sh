@@ -45,6 +45,8 @@ pgha_postgres_check_config() {
   pgha_check_count PGHA_LEASE_LOG_SECONDS "$PGHA_LEASE_LOG_SECONDS"
   pgha_check_port PGPORT "$PGPORT"
   pgha_check_count PGHA_WATCH_INTERVAL_SECONDS "$PGHA_WATCH_INTERVAL_SECONDS"
+  [[ "$PGHA_ISOLATION_FENCE_SECONDS" =~ ^(0|[1-9][0-9]{0,5})$ ]] ||
+    pgha_problem PGHA_ISOLATION_FENCE_SECONDS "expected a whole number of seconds (0 turns the fence off), got '$PGHA_ISOLATION_FENCE_SECONDS'"
   pgha_check_count PGHA_DISK_RESERVE_MB "$PGHA_DISK_RESERVE_MB"
   pgha_check_count PGHA_DISK_TICKS "$PGHA_DISK_TICKS"
   pgha_check_count PGHA_MAX_CONNECTIONS "$PGHA_MAX_CONNECTIONS"

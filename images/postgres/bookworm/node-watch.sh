@@ -51,6 +51,50 @@ pgha_node_disk_rejoin_if_room() {
   pgha_node_rejoin
 }
 
+# --- Isolation: a primary that reaches no peer at all fences itself.
+
+# pgha_node_reaches_peer: true when a pgpool node (its client port) or another postgres node
+# (its postgres port) accepts a connection, each try bounded by a second; the pgpool nodes
+# first, since one of them answering is the common case.
+pgha_node_reaches_peer() {
+  local peer
+  for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
+    pgha_port_open "$peer" "$PGHA_PGPOOL_PORT" 1 && return 0
+  done
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+    [[ "$peer" == "$PGHA_NODE" ]] && continue
+    pgha_port_open "$peer" "$PGPORT" 1 && return 0
+  done
+  return 1
+}
+
+# pgha_node_isolation_check NOW: one look (at NOW, epoch seconds) for a primary cut off from
+# every peer (pgha_decide_isolation), keeping whether a peer has answered since the start
+# (PGHA_PEER_SEEN) and since when none has (PGHA_ALONE_SINCE); succeeds when it fenced this node.
+PGHA_PEER_SEEN=no
+PGHA_ALONE_SINCE=0
+pgha_node_isolation_check() {
+  local now=$1 role='?' reached='?' verdict
+  while verdict=$(pgha_decide_isolation "$role" "$reached" "$PGHA_PEER_SEEN" $((PGHA_ALONE_SINCE ? now - PGHA_ALONE_SINCE : 0)) "$PGHA_ISOLATION_FENCE_SECONDS") && [[ "$verdict" == need\ * ]]; do
+    case "$verdict" in
+      "need role") role=$(pgha_node_local_role) ;;
+      "need peers") if pgha_node_reaches_peer; then reached=yes; else reached=no; fi ;;
+    esac
+  done
+  [[ "$reached" == yes ]] && PGHA_PEER_SEEN=yes
+  case "$verdict" in
+    alone) ((PGHA_ALONE_SINCE)) || PGHA_ALONE_SINCE=$now ;;
+    fence)
+      pgha_log isolate "this primary has reached no pgpool node (${PGHA_PGPOOL_PEERS:-none}) and no other postgres node for $((now - PGHA_ALONE_SINCE)) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, so no client on this side commits alone, and rejoining through pgpool once it answers"
+      PGHA_ALONE_SINCE=0
+      pgha_node_stop_for_rebuild isolate
+      return 0
+      ;;
+    *) PGHA_ALONE_SINCE=0 ;;
+  esac
+  return 1
+}
+
 # --- Attaching: a standby that streams from pgpool's primary while pgpool has it down.
 
 # pgha_node_wal_sender: the host this standby streams from right now (its walreceiver is
@@ -247,7 +291,7 @@ pgha_node_watch_wait() {
 
 # pgha_node_watch_loop: every PGHA_WATCH_INTERVAL_SECONDS, for as long as the node runs
 # (supervisor keeps it running): the superuser role (until it has been checked once), fencing
-# (a fenced node checks nothing else that round), attaching, every fifth round a standby a
+# (a fenced node checks nothing else that round), a primary cut off from every peer, attaching, every fifth round a standby a
 # failover left behind, convergence, the disk watch, and the rejoin of a node held for a full
 # volume. A node without a delegate IP has no pgpool to ask.
 pgha_node_watch_loop() {
@@ -267,6 +311,7 @@ pgha_node_watch_loop() {
       pgha_node_fence "${verdict#fence }"
       continue
     fi
+    pgha_node_isolation_check "$EPOCHSECONDS" && continue
     if [[ "$(pgha_node_attach_verdict)" == attach ]]; then
       pgha_node_attach
     elif ((rounds++ % 5 == 0)) && pgha_node_repoint_check "$EPOCHSECONDS"; then
