@@ -82,6 +82,9 @@ export async function clusterUpCommand(root: string, opts: ClusterUpOptions): Pr
     const status = await swarmUp(docker, await swarmTarget(cluster), cluster, topo, dir, { say, waitSeconds: wait, progress: changesOnly(say), images, registry });
     console.log(formatStatus(status));
     console.log(`ready; the password is in ${resolve(dir, 'secrets/postgres_password')}`);
+    const published = connectionStrings(cluster, topo, resolve(dir, 'tls/ca.crt')).published;
+    if (published) console.log(`  through each host's published port (a dead host is skipped): psql "${published}"`);
+    console.log(`  from a container on the ${cluster.name}-clients network: host=pgpool port=${cluster.pgpool.port}`);
     return;
   }
   if (opts.build) await buildMissing(root, opts, docker, catalog, Object.values(images));

@@ -1,3 +1,4 @@
+import { hostOf } from '../cluster/placement.js';
 import type { Cluster } from '../cluster/schema.js';
 import { clientDatabase, type Topology } from '../cluster/topology.js';
 import { PORTS } from '../images/facts.js';
@@ -17,10 +18,12 @@ export function connectionStrings(cluster: Cluster, topo: Topology, caFile?: str
   const user = `user=${cluster.postgres.user} dbname=${clientDatabase(cluster)}${tls}`;
   // A port published on every address is reached locally at 127.0.0.1.
   const local = (a: string) => (a === '0.0.0.0' ? '127.0.0.1' : a);
+  // On a swarm each pgpool node's port is published on its own host (host mode).
+  const where = (p: Topology['published'][number]) => (cluster.engine === 'swarm' ? hostOf(cluster.hosts, p.host)! : local(p.address));
   return {
     delegateIp: `host=${topo.delegateIp} port=${cluster.pgpool.port} ${user}`,
     published: topo.published.length
-      ? `host=${topo.published.map((p) => local(p.address)).join(',')} port=${topo.published.map((p) => p.port).join(',')} ${user} connect_timeout=3 target_session_attrs=read-write`
+      ? `host=${topo.published.map(where).join(',')} port=${topo.published.map((p) => p.port).join(',')} ${user} connect_timeout=3 target_session_attrs=read-write`
       : null,
   };
 }

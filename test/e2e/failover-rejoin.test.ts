@@ -157,36 +157,32 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(lost(acked, await ids('pg0'))).toEqual([]);
   });
 
-  it('scenario 11: pgha chaos, one kill-primary, one kill-leader and one kill-leader-and-primary round: the cluster heals after each, no acknowledged write lost, the probe table dropped', async () => {
+  // One round, the hardest of the three it once ran: kill-primary is scenario 3 and kill-leader
+  // roles-watchdog-restart's scenario 8, each with its own checks (cut to keep CI's time).
+  it('scenario 11: pgha chaos, one kill-leader-and-primary round: the surviving pgpool nodes elect a leader and fail the primary over, no acknowledged write lost, the record and timeline written, the probe table dropped', async () => {
     const results = mkdtempSync(join(tmpdir(), 'pgha-chaos-results-'));
-    const r = await tc.chaos(results, '--fault', 'kill-primary', 'kill-leader', 'kill-leader-and-primary', '--rounds', '1', '--warmup', '3');
+    const r = await tc.chaos(results, '--fault', 'kill-leader-and-primary', '--rounds', '1', '--warmup', '3');
     console.log(r.stderr);
     expect(r.exitCode).toBe(0);
     const rec = JSON.parse(r.stdout) as ChaosRecord;
     expect(rec.cluster.replication).toBe('sync');
     expect(rec.aborted).toBeNull();
-    expect(rec.rounds.map((x) => [x.fault, x.notHealed ?? 'healed'])).toEqual([['kill-primary', 'healed'], ['kill-leader', 'healed'], ['kill-leader-and-primary', 'healed']]);
+    expect(rec.rounds.map((x) => [x.fault, x.notHealed ?? 'healed'])).toEqual([['kill-leader-and-primary', 'healed']]);
     expect(rec.lostAcked).toEqual([]);
-    for (const round of rec.rounds) {
-      expect(round.metrics.lostAcked).toEqual([]);
-      expect(round.metrics.attempts.acked).toBeGreaterThan(0);
-      // The round saw the fault: some attempts failed, and writes came back in both lanes.
-      expect(round.metrics.attempts.errors).toBeGreaterThan(0);
-      expect(round.metrics.writeUnavailableMs.new).not.toBeNull();
-      expect(round.metrics.writeUnavailableMs.pooled).not.toBeNull();
-    }
-    const killed = rec.rounds[0]!;
-    expect(killed.after!.primary).not.toBe(killed.before.primary);
-    expect(killed.events.some((e) => e.kind === 'promoted')).toBe(true);
-    expect(rec.rounds[1]!.after!.vipHolder).not.toBe(rec.rounds[1]!.before.vipHolder);
-    // Both at once: the surviving pgpool nodes elect a leader and fail the primary over.
-    const both = rec.rounds[2]!;
+    const both = rec.rounds[0]!;
+    expect(both.metrics.lostAcked).toEqual([]);
+    expect(both.metrics.attempts.acked).toBeGreaterThan(0);
+    // The round saw the fault: some attempts failed, and writes came back in both lanes.
+    expect(both.metrics.attempts.errors).toBeGreaterThan(0);
+    expect(both.metrics.writeUnavailableMs.new).not.toBeNull();
+    expect(both.metrics.writeUnavailableMs.pooled).not.toBeNull();
     expect(both.targets).toEqual([both.before.leader, both.before.primary]);
     expect(both.after!.primary).not.toBe(both.before.primary);
+    expect(both.events.some((e) => e.kind === 'promoted')).toBe(true);
     expect(both.after!.vipHolder).not.toBe(both.before.vipHolder);
     const runDir = join(results, 'results', readdirSync(join(results, 'results'))[0]!);
-    expect(readdirSync(runDir).filter((f) => f.endsWith('.svg'))).toHaveLength(3);
-    expect(readFileSync(join(results, 'RESULTS.md'), 'utf8')).toContain('kill-primary');
+    expect(readdirSync(runDir).filter((f) => f.endsWith('.svg'))).toHaveLength(1);
+    expect(readFileSync(join(results, 'RESULTS.md'), 'utf8')).toContain('kill-leader-and-primary');
     expect(await tc.query("SELECT to_regclass('pgha_chaos_probe') AS t")).toEqual([{ t: null }]);
   });
 

@@ -28,6 +28,8 @@ case "${1:-engine}" in
   engine)
     rig_cgroups_writable
     rig_forward_registry
+    # A killed host keeps its filesystem: the dead engine's pid files would stop the new one.
+    rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
     mkdir -p /run/rig
     exec dockerd --host unix:///run/rig/docker.sock --host unix:///var/run/docker.sock
     ;;
