@@ -48,6 +48,17 @@ function client(target: ProbeTarget, timeoutMs: number): pg.Client {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Ends a client within a bound: end() waits for the server to close its side, and a pgpool
+ * child stuck on a backend whose host vanished (no reset, a black hole) was seen never to, so
+ * the lane hung. After the bound the socket is destroyed.
+ */
+async function close(c: pg.Client | null, boundMs = 2000): Promise<void> {
+  if (!c) return;
+  const ended = await Promise.race([c.end().then(() => true, () => true), sleep(boundMs).then(() => false)]);
+  if (!ended) (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 export class Probe {
   readonly attempts: Attempt[] = [];
   private nextSeq = 1;
@@ -74,7 +85,7 @@ export class Probe {
         return c;
       } catch (err) {
         last = err;
-        await c.end().catch(() => {});
+        await close(c);
       }
     }
     throw last;
@@ -126,7 +137,7 @@ export class Probe {
         if (Date.now() > deadline) throw err;
         await sleep(500);
       } finally {
-        await c?.end().catch(() => {});
+        await close(c);
       }
     }
   }
@@ -145,7 +156,7 @@ export class Probe {
         // The connection failed: both operations of this tick fail with it.
         const end = Date.now();
         for (const op of ['write', 'read'] as const) this.attempts.push({ lane, op, start: tick, end, ok: false, error: `connect: ${message(err)}` });
-        await c?.end().catch(() => {});
+        await close(c);
         pooled = null;
         await sleep(Math.max(0, tick + this.opts.intervalMs - Date.now()));
         continue;
@@ -153,12 +164,12 @@ export class Probe {
       const wrote = await this.attempt(lane, 'write', c, this.nextSeq++);
       const read = wrote ? await this.attempt(lane, 'read', c) : false;
       if (lane === 'new' || !wrote || !read) {
-        await c.end().catch(() => {});
+        await close(c);
         if (lane === 'pooled') pooled = null;
       }
       await sleep(Math.max(0, tick + this.opts.intervalMs - Date.now()));
     }
-    await pooled?.end().catch(() => {});
+    await close(pooled);
   }
 
   private async attempt(lane: Lane, op: 'write' | 'read', c: pg.Client, seq?: number): Promise<boolean> {
