@@ -6,6 +6,7 @@ import type { Cluster } from '../cluster/schema.js';
 import { swarmContainers } from '../swarm/containers.js';
 import { swarmDown, swarmUp } from '../swarm/deploy.js';
 import { swarmTarget } from '../swarm/target.js';
+import { swarmDoctor } from '../swarm/doctor.js';
 import { registrySchema } from './publish.js';
 import { connectionStrings, metricsEndpoints } from '../deploy/connect.js';
 import { doctor, formatChecks } from '../deploy/doctor.js';
@@ -142,6 +143,10 @@ export async function clusterStatusCommand(root: string, opts: ClusterStatusOpti
 export async function clusterDoctorCommand(root: string, opts: ClusterOptions & { json?: boolean }): Promise<number> {
   const { cluster, topo } = clusterInputs(root, opts, { swarm: true });
   const checks = await doctor(await containersOf(cluster), cluster, topo);
+  if (cluster.engine === 'swarm') {
+    const target = await swarmTarget(cluster);
+    checks.push(...(await swarmDoctor(target.engines, target.engines.get(target.manager)!, cluster, topo)));
+  }
   const failed = checks.filter((c) => !c.ok).length;
   if (opts.json) {
     console.log(JSON.stringify({ ok: failed === 0, failed, checks }, null, 2));

@@ -100,10 +100,12 @@ async function checkPgpoolNode({ cluster, topo, c, add }: DoctorRun, host: strin
   }
 }
 
-/** One postgres node: a pcp login through the delegate IP (pcp_recovery_node's path), and room on its data volume. */
+/** One postgres node: a pcp login through the delegate IP or a pgpool node (pcp_recovery_node's path), and room on its data volume. */
 async function checkPostgresNode({ cluster, topo, c, add }: DoctorRun, host: string): Promise<void> {
-  const r = await sh(c.get(host), pcpNodeCount(topo.delegateIp, cluster), { user: 'postgres' });
-  add(`pcp login from ${host} through ${topo.delegateIp} (pcp_recovery_node's path)`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim()}: check pcp_password is mounted on ${host}`);
+  // Without a delegate IP (a swarm) the node asks the watchdog leader; any pgpool node takes the same login.
+  const target = topo.delegateIp || topo.pgpool[0]!.host;
+  const r = await sh(c.get(host), pcpNodeCount(target, cluster), { user: 'postgres' });
+  add(`pcp login from ${host} through ${target} (pcp_recovery_node's path)`, r.exitCode === 0, r.exitCode === 0 ? '' : `${r.stderr.trim()}: check pcp_password is mounted on ${host}`);
   const disk = await dataVolume(c.get(host));
   const problem = disk ? diskProblem(host, disk) : `${host}: pgha-node disk did not answer`;
   add(`data volume of ${host} has room`, problem === null, problem ?? '');

@@ -93,6 +93,14 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     for (const [name, svc] of Object.entries(stack.services)) expect(svc.deploy.placement.constraints, name).toEqual([expect.stringMatching(/^node\.labels\.pgha\.host == rig-[abc]$/)]);
   });
 
+  it('pgha cluster doctor passes every check on the swarm, its own (placement, one image per kind, secrets, name lookups) included', async () => {
+    const r = await pgha(['cluster', 'doctor', '--cluster', join(work, 'cluster.yaml'), '--dir', deployDir]);
+    console.log(r.all);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('every postgres node runs the same image');
+    expect(r.all).toContain('pg0 runs on rig-a only');
+  });
+
   it('2: each postgres task and its data volume are on its own host only', async () => {
     for (const node of topo.postgres) {
       const home = hostOf(cluster.hosts, node.host);

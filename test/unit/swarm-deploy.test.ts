@@ -9,6 +9,7 @@ import { parseManifest } from '../../src/manifest/load.js';
 import { registrySchema } from '../../src/commands/publish.js';
 import { swarmObjectKeys, swarmObjectSource } from '../../src/render/swarm.js';
 import { objectName } from '../../src/swarm/deploy.js';
+import { placementChecks } from '../../src/swarm/doctor.js';
 import { contextHost, dockerContextDir, engineOptions, hostEngines } from '../../src/swarm/engines.js';
 import { readManifestJson, ROOT } from '../helpers.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -85,5 +86,36 @@ describe('deploying a swarm cluster', () => {
   it('a registry is HOST[:PORT], as an image reference names it', () => {
     for (const ok of ['127.0.0.1:5000', 'ghcr.io', 'registry.example.net:5000']) expect(registrySchema.safeParse(ok).success, ok).toBe(true);
     for (const bad of ['https://ghcr.io', 'ghcr.io/pgha', '', 'host:port', '-x']) expect(registrySchema.safeParse(bad).success, bad).toBe(false);
+  });
+});
+
+describe('doctor on a swarm', () => {
+  const tasks = [
+    { node: 'pg0', host: 'db-a', imageId: 'sha256:aaaaaaaaaaaaaaaaaaaa' },
+    { node: 'pg1', host: 'db-b', imageId: 'sha256:aaaaaaaaaaaaaaaaaaaa' },
+    { node: 'pgpool0', host: 'db-a', imageId: 'sha256:bbbbbbbbbbbbbbbbbbbb' },
+    { node: 'pgpool1', host: 'db-b', imageId: 'sha256:bbbbbbbbbbbbbbbbbbbb' },
+    { node: 'pgpool2', host: 'db-c', imageId: 'sha256:bbbbbbbbbbbbbbbbbbbb' },
+  ];
+  const failed = (t: typeof tasks) => placementChecks(cluster, topo, t).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+
+  it('passes when every node runs once, on its host, and each kind runs one image', () => {
+    expect(failed(tasks)).toEqual([]);
+  });
+
+  it('names a node on the wrong host, on two hosts or on none, and the nodes that run other bytes', () => {
+    const wrong = [
+      { ...tasks[0]!, host: 'db-c' },
+      tasks[1]!,
+      { ...tasks[1]!, host: 'db-c' },
+      tasks[2]!,
+      { ...tasks[3]!, imageId: 'sha256:cccccccccccccccccccc' },
+    ];
+    expect(failed(wrong)).toEqual([
+      'pg0 runs on db-a only: running on db-c: docker service ps geo_pg0',
+      'pg1 runs on db-b only: running on db-b, db-c: docker service ps geo_pg1',
+      'pgpool2 runs on db-c only: running on no host: docker service ps geo_pgpool2',
+      'every pgpool node runs the same image: pgpool0: bbbbbbbbbbbb; pgpool1: cccccccccccc',
+    ]);
   });
 });
