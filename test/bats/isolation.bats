@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # A cut-off primary (pgha_node_isolation_check in node-watch.sh): armed by the first peer that
-# answers, it stops postgres once no peer has answered for PGHA_ISOLATION_FENCE_SECONDS.
-# The local role, the peers' ports and the stop are stubbed.
+# answers (a pgpool leader with a quorum, or another postgres node), it stops postgres once none
+# has answered for PGHA_ISOLATION_FENCE_SECONDS. The local role, the leader search, the peers'
+# ports and the stop are stubbed.
 
 setup() {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
@@ -11,7 +12,7 @@ setup() {
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
   PGHA_ISOLATION_FENCE_SECONDS=15
-  ROLE=primary OPEN=""
+  ROLE=primary OPEN="" LEADER=""
   ASKED="$BATS_TEST_TMPDIR/asked" STOPPED="$BATS_TEST_TMPDIR/stopped"
   pgha_node_local_role() { echo "$ROLE"; }
   # OPEN: the host:port pairs that accept a connection; every one asked is recorded.
@@ -20,11 +21,16 @@ setup() {
     [[ " $OPEN " == *" $1:$2 "* ]]
   }
   pgha_node_stop_for_rebuild() { echo "$1" >"$STOPPED"; }
+  # LEADER: the watchdog leader the pgpool peers name with a quorum (none: nobody does).
+  pgha_node_pgpool_host() {
+    echo leader >>"$ASKED"
+    [[ -n "$LEADER" ]] && echo "$LEADER"
+  }
   pgha_log() { :; }
 }
 
-@test "a peer answers: not alone, and armed from then on" {
-  OPEN="pgpool1:$PGHA_PGPOOL_PORT"
+@test "a pgpool leader with a quorum answers: not alone, and armed from then on" {
+  LEADER=pgpool1
   ! pgha_node_isolation_check 100
   [[ "$PGHA_PEER_SEEN" == yes && "$PGHA_ALONE_SINCE" == 0 ]]
 }
@@ -43,9 +49,9 @@ setup() {
 }
 
 @test "armed, then alone: stops once the bound has passed, not before" {
-  OPEN="pgpool0:$PGHA_PGPOOL_PORT"
+  LEADER=pgpool0
   ! pgha_node_isolation_check 100
-  OPEN=""
+  LEADER=""
   ! pgha_node_isolation_check 102
   [[ "$PGHA_ALONE_SINCE" == 102 ]]
   ! pgha_node_isolation_check 116
@@ -57,9 +63,9 @@ setup() {
 @test "alone for a while, then a peer answers again: the count starts over" {
   PGHA_PEER_SEEN=yes
   ! pgha_node_isolation_check 100
-  OPEN="pgpool1:$PGHA_PGPOOL_PORT"
+  LEADER=pgpool1
   ! pgha_node_isolation_check 110
-  OPEN=""
+  LEADER=""
   ! pgha_node_isolation_check 120
   ! pgha_node_isolation_check 134
   [[ ! -e "$STOPPED" ]]
@@ -75,4 +81,15 @@ setup() {
   PGHA_ISOLATION_FENCE_SECONDS=0 PGHA_PEER_SEEN=yes PGHA_ALONE_SINCE=1
   ! pgha_node_isolation_check 1000
   [[ ! -e "$STOPPED" && ! -e "$ASKED" ]]
+}
+
+@test "with a delegate IP: its pcp port answering is a pgpool with a quorum (only such a leader holds it)" {
+  PGHA_DELEGATE_IP=172.30.0.100
+  OPEN="172.30.0.100:$PGHA_PCP_PORT"
+  ! pgha_node_isolation_check 100
+  [[ "$PGHA_PEER_SEEN" == yes ]]
+  ! grep -qx leader "$ASKED"
+  OPEN=""
+  ! pgha_node_isolation_check 101
+  pgha_node_isolation_check 116
 }

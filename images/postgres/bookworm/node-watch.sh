@@ -53,14 +53,17 @@ pgha_node_disk_rejoin_if_room() {
 
 # --- Isolation: a primary that reaches no peer at all fences itself.
 
-# pgha_node_reaches_peer: true when a pgpool node (its client port) or another postgres node
-# (its postgres port) accepts a connection, each try bounded by a second; the pgpool nodes
-# first, since one of them answering is the common case.
+# pgha_node_reaches_peer: true when this node reaches a pgpool node that has a quorum (the
+# delegate IP's pcp port, which only a leader with a quorum holds; else a leader the peers name
+# with a quorum: pgha_node_pgpool_host) or another postgres node's port (a second each). A pgpool
+# node on this node's own host answers through any cut: without a quorum it does not count.
 pgha_node_reaches_peer() {
   local peer
-  for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
-    pgha_port_open "$peer" "$PGHA_PGPOOL_PORT" 1 && return 0
-  done
+  if [[ -n "$PGHA_DELEGATE_IP" ]]; then
+    pgha_port_open "$PGHA_DELEGATE_IP" "$PGHA_PCP_PORT" 1 && return 0
+  elif pgha_node_pgpool_host >/dev/null; then
+    return 0
+  fi
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
     [[ "$peer" == "$PGHA_NODE" ]] && continue
     pgha_port_open "$peer" "$PGPORT" 1 && return 0
@@ -85,7 +88,7 @@ pgha_node_isolation_check() {
   case "$verdict" in
     alone) ((PGHA_ALONE_SINCE)) || PGHA_ALONE_SINCE=$now ;;
     fence)
-      pgha_log isolate "this primary has reached no pgpool node (${PGHA_PGPOOL_PEERS:-none}) and no other postgres node for $((now - PGHA_ALONE_SINCE)) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, so no client on this side commits alone, and rejoining through pgpool once it answers"
+      pgha_log isolate "this primary has reached no pgpool node with a quorum ($(pgha_node_pgpool_where)) and no other postgres node for $((now - PGHA_ALONE_SINCE)) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, so no client on this side commits alone, and rejoining through pgpool once it answers"
       PGHA_ALONE_SINCE=0
       pgha_node_stop_for_rebuild isolate
       return 0
