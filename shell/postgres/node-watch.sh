@@ -71,30 +71,36 @@ pgha_node_reaches_peer() {
   return 1
 }
 
-# pgha_node_isolation_check NOW: one look (at NOW, epoch seconds) for a primary cut off from
-# every peer (pgha_decide_isolation), keeping whether a peer has answered since the start
-# (PGHA_PEER_SEEN) and since when none has (PGHA_ALONE_SINCE); succeeds when it fenced this node.
-PGHA_PEER_SEEN=no
-PGHA_ALONE_SINCE=0
+# pgha_node_now: epoch seconds (a function, so a test can set the clock).
+pgha_node_now() { echo "$EPOCHSECONDS"; }
+
+# pgha_node_alone_seconds: seconds since a peer last answered (PGHA_LAST_PEER_AT), at the
+# moment of asking, so the time the peer checks themselves took counts; 0 while not armed.
+pgha_node_alone_seconds() {
+  if ((PGHA_LAST_PEER_AT)); then echo $(($(pgha_node_now) - PGHA_LAST_PEER_AT)); else echo 0; fi
+}
+
+# pgha_node_isolation_check: one look for a primary cut off from every peer
+# (pgha_decide_isolation), keeping when a peer last answered (PGHA_LAST_PEER_AT, 0 when none
+# has since the start or the last fence); time as a non-primary counts as not alone. Succeeds
+# when it fenced this node.
+PGHA_LAST_PEER_AT=0
 pgha_node_isolation_check() {
-  local now=$1 role='?' reached='?' verdict
-  while verdict=$(pgha_decide_isolation "$role" "$reached" "$PGHA_PEER_SEEN" $((PGHA_ALONE_SINCE ? now - PGHA_ALONE_SINCE : 0)) "$PGHA_ISOLATION_FENCE_SECONDS") && [[ "$verdict" == need\ * ]]; do
+  local role='?' reached='?' armed=no verdict
+  ((PGHA_LAST_PEER_AT)) && armed=yes
+  while verdict=$(pgha_decide_isolation "$role" "$reached" "$armed" "$(pgha_node_alone_seconds)" "$PGHA_ISOLATION_FENCE_SECONDS") && [[ "$verdict" == need\ * ]]; do
     case "$verdict" in
       "need role") role=$(pgha_node_local_role) ;;
       "need peers") if pgha_node_reaches_peer; then reached=yes; else reached=no; fi ;;
     esac
   done
-  [[ "$reached" == yes ]] && PGHA_PEER_SEEN=yes
-  case "$verdict" in
-    alone) ((PGHA_ALONE_SINCE)) || PGHA_ALONE_SINCE=$now ;;
-    fence)
-      pgha_log isolate "this primary has reached no pgpool node with a quorum ($(pgha_node_pgpool_where)) and no other postgres node for $((now - PGHA_ALONE_SINCE)) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, so no client on this side commits alone, and rejoining through pgpool once it answers"
-      PGHA_ALONE_SINCE=0
-      pgha_node_stop_for_rebuild isolate
-      return 0
-      ;;
-    *) PGHA_ALONE_SINCE=0 ;;
-  esac
+  if [[ "$verdict" == fence ]]; then
+    pgha_log isolate "this primary has reached no pgpool node with a quorum ($(pgha_node_pgpool_where)) and no other postgres node for $(pgha_node_alone_seconds) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, so no client on this side commits alone, and rejoining through pgpool once it answers"
+    PGHA_LAST_PEER_AT=0
+    pgha_node_stop_for_rebuild isolate
+    return 0
+  fi
+  if [[ "$reached" == yes ]] || { [[ "$reached" == '?' && "$armed" == yes ]]; }; then PGHA_LAST_PEER_AT=$(pgha_node_now); fi
   return 1
 }
 
@@ -314,7 +320,7 @@ pgha_node_watch_loop() {
       pgha_node_fence "${verdict#fence }"
       continue
     fi
-    pgha_node_isolation_check "$EPOCHSECONDS" && continue
+    pgha_node_isolation_check && continue
     if [[ "$(pgha_node_attach_verdict)" == attach ]]; then
       pgha_node_attach
     elif ((rounds++ % 5 == 0)) && pgha_node_repoint_check "$EPOCHSECONDS"; then

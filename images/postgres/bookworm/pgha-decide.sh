@@ -124,8 +124,7 @@ pgha_decide_fence() {
 # pgha_decide_isolation ROLE REACHED ARMED ALONE BOUND: whether a primary cut off from every
 # peer fences itself. REACHED: yes when a pgpool node or another postgres node answered this
 # round; ARMED: yes once one has answered since this node started (a whole-cluster start, where
-# nobody answers yet, must not stop the only primary); ALONE: seconds since the first round in
-# which none answered; BOUND: PGHA_ISOLATION_FENCE_SECONDS (0 turns this off). "fence" once
+# nobody answers yet, must not stop the only primary); ALONE: seconds since one last answered; BOUND: PGHA_ISOLATION_FENCE_SECONDS (0 turns this off). "fence" once
 # ALONE reaches BOUND: by then the majority's pgpool may have promoted a standby, and a client
 # on this side would commit where nobody else sees it. "alone" while it waits; "ok" otherwise.
 # Asks for "need role", "need peers" (only a primary's peers are asked).
