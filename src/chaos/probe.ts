@@ -107,6 +107,7 @@ export class Probe {
     this.loops = LANES.map((lane) => this.loop(lane));
   }
 
+  /** Stops the lanes; a second call (a test's cleanup after its own) waits for the same end. */
   async stop(): Promise<void> {
     this.running = false;
     await Promise.all(this.loops);

@@ -24,7 +24,8 @@ export interface Published {
 
 /** Pushes `tag` and returns the digest the registry reported (the push stream's last aux record). */
 async function push(docker: Docker, tag: string): Promise<string> {
-  // The engine wants an auth header even for a registry without auth; it uses its own credentials.
+  // The engine wants an auth header even for a registry without auth. It is empty: the push is
+  // anonymous (a registry that needs a login is not supported yet; docker push it instead).
   const stream = (await docker.getImage(tag).push({ authconfig: {} } as never)) as unknown as NodeJS.ReadableStream;
   let digest = '';
   let error = '';

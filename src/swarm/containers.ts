@@ -29,7 +29,9 @@ export async function swarmContainers(engines: Map<string, Docker>, cluster: Clu
     list.sort((a, b) => Number(b.State === 'running') - Number(a.State === 'running') || b.Created - a.Created);
     for (const c of list) {
       const node = c.Labels[SERVICE_LABEL]?.slice(cluster.name.length + 1);
-      if (node && !found.has(node)) found.set(node, { engine, id: c.Id });
+      // Only on the node's own host (a metrics service is not placed by name: any host).
+      const home = node ? hostOf(cluster.hosts, node) : undefined;
+      if (node && !found.has(node) && (!home || home === host)) found.set(node, { engine, id: c.Id });
     }
   }
   const state = async (node: string) => {

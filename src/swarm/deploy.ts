@@ -16,6 +16,8 @@ import { swarmContainers } from './containers.js';
 
 /** The label on every secret and config pgha creates for a cluster: what `cluster down` removes. */
 export const CLUSTER_LABEL = 'io.pgha.cluster';
+/** Swarm's longest secret or config name. */
+const SWARM_NAME_MAX = 64;
 /** Where the key that names secrets lives: a name is an HMAC of the content, never a plain hash of a secret. */
 const NAMES_KEY_FILE = 'secrets/swarm_names_key';
 
@@ -53,17 +55,25 @@ export async function ensureObjects(manager: Docker, cluster: Cluster, topo: Top
   const { secrets, configs } = swarmObjectKeys(cluster, topo);
   const key = namesKey(dir);
   const existing = new Set([...(await manager.listSecrets()).map((s) => s.Spec?.Name), ...(await manager.listConfigs()).map((c) => c.Spec?.Name)]);
-  const vars: Record<string, string> = {};
+  const objects: { kind: 'secret' | 'config'; key: string; name: string; content: Buffer }[] = [];
   for (const [kind, keys] of [['secret', secrets], ['config', configs]] as const) {
     for (const k of keys) {
       const file = join(dir, swarmObjectSource(k));
       if (!existsSync(file)) throw new Error(`${file}: missing; the init step did not make it`);
       const content = readFileSync(file);
-      const name = objectName(cluster.name, k, content, key);
-      const spec = { Name: name, Labels: { [CLUSTER_LABEL]: cluster.name }, Data: content.toString('base64') };
-      if (!existing.has(name)) await (kind === 'secret' ? manager.createSecret(spec) : manager.createConfig(spec));
-      vars[swarmObjectVariable(k)] = name;
+      objects.push({ kind, key: k, name: objectName(cluster.name, k, content, key), content });
     }
+  }
+  // Every name checked before any object is created.
+  const longest = objects.reduce((a, b) => (b.name.length > a.name.length ? b : a));
+  if (longest.name.length > SWARM_NAME_MAX) {
+    throw new Error(`name: ${cluster.name} is too long for engine: swarm: the ${longest.kind} ${longest.name} would have ${longest.name.length} characters, Swarm allows ${SWARM_NAME_MAX}; choose a name of at most ${cluster.name.length - (longest.name.length - SWARM_NAME_MAX)} characters`);
+  }
+  const vars: Record<string, string> = {};
+  for (const o of objects) {
+    const spec = { Name: o.name, Labels: { [CLUSTER_LABEL]: cluster.name }, Data: o.content.toString('base64') };
+    if (!existing.has(o.name)) await (o.kind === 'secret' ? manager.createSecret(spec) : manager.createConfig(spec));
+    vars[swarmObjectVariable(o.key)] = o.name;
   }
   return vars;
 }
@@ -73,9 +83,12 @@ export async function labelHosts(manager: Docker, cluster: Cluster): Promise<str
   const nodes = await manager.listNodes();
   const problems: string[] = [];
   for (const { name } of cluster.hosts ?? []) {
-    const node = nodes.find((n) => n.Description?.Hostname === name);
+    // A host that left and joined again leaves a Down node of the same name behind.
+    const named = nodes.filter((n) => n.Description?.Hostname === name);
+    const ready = named.filter((n) => n.Status?.State === 'ready');
+    const node = ready.length === 1 ? ready[0] : undefined;
     if (!node) {
-      problems.push(`host ${name}: no node of this swarm has that hostname (docker node ls on ${name}'s engine)`);
+      problems.push(`host ${name}: ${named.length ? `${ready.length} ready nodes of this swarm have that hostname (docker node ls; docker node rm the stale one)` : "no node of this swarm has that hostname (docker node ls on its engine)"}`);
       continue;
     }
     if (node.Spec?.Labels?.[PLACEMENT_LABEL] === name) continue;
@@ -149,13 +162,18 @@ export async function swarmDown(target: SwarmTarget, cluster: Cluster, topo: Top
     }
   }
   if (!opts.volumes) return;
+  const failed: string[] = [];
+  const note = (what: string) => (err: Error) => {
+    if (!/no such/i.test(err.message)) failed.push(`${what}: ${err.message}`);
+  };
   for (const node of topo.postgres) {
-    const host = hostOf(cluster.hosts, node.host);
-    const engine = host ? target.engines.get(host) : undefined;
-    await engine?.getVolume(`${cluster.name}-${node.host}-data`).remove().catch(() => undefined);
+    const host = hostOf(cluster.hosts, node.host)!;
+    const volume = `${cluster.name}-${node.host}-data`;
+    await target.engines.get(host)!.getVolume(volume).remove().catch(note(`volume ${volume} on ${host}`));
   }
   const manager = target.engines.get(target.manager)!;
   const filters = JSON.stringify({ label: [`${CLUSTER_LABEL}=${cluster.name}`] });
-  for (const s of await manager.listSecrets({ filters })) await manager.getSecret(s.ID).remove().catch(() => undefined);
-  for (const c of await manager.listConfigs({ filters })) await manager.getConfig(c.ID).remove().catch(() => undefined);
+  for (const s of await manager.listSecrets({ filters })) await manager.getSecret(s.ID).remove().catch(note(`secret ${s.Spec?.Name}`));
+  for (const c of await manager.listConfigs({ filters })) await manager.getConfig(c.ID).remove().catch(note(`config ${c.Spec?.Name}`));
+  if (failed.length) throw new Error(`the stack is removed, but not all of its data: ${failed.join('; ')}`);
 }

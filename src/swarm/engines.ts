@@ -9,7 +9,7 @@ import { z } from 'zod';
  * The engine of each host of a swarm cluster. Swarm's API runs services but cannot exec into a
  * container on another node, and status, doctor and chaos run commands inside the nodes: so the
  * CLI reaches each host's own engine, through a Docker context named after the host (`docker
- * context create db-a --docker host=ssh://admin@db-a`). Contexts are Docker's own way of naming
+ * context create db-a --docker host=unix:///run/pgha-db-a.sock` over a forwarded socket). Contexts are Docker's own way of naming
  * engines, and the docker CLI that deploys the stack reads the same ones.
  */
 
@@ -24,24 +24,33 @@ const contextMeta = z.object({ Endpoints: z.object({ docker: z.object({ Host: z.
 /** The engine address of context `name`, or the reason there is none. */
 export function contextHost(config: string, name: string): { host: string } | { problem: string } {
   const file = join(dockerContextDir(config, name), 'meta.json');
-  if (!existsSync(file)) return { problem: `no Docker context named ${name} in ${config}: create it with docker context create ${name} --docker host=ssh://<user>@${name}` };
+  if (!existsSync(file)) return { problem: `no Docker context named ${name} in ${config}: create it with docker context create ${name} --docker host=unix:///run/pgha-${name}.sock (docs/swarm.md)` };
   const parsed = contextMeta.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   if (!parsed.success) return { problem: `Docker context ${name} (${file}): no Endpoints.docker.Host` };
   return { host: parsed.data.Endpoints.docker.Host };
 }
 
-/** dockerode's options for an engine address as DOCKER_HOST spells it: unix://, tcp:// or ssh://. */
+/** Bound on one request to a host's engine (an exec's output included: the commands run there are bounded shorter). */
+export const ENGINE_REQUEST_MS = 60_000;
+
+/** dockerode's options for an engine address as DOCKER_HOST spells it: unix:// or tcp:// (plain HTTP). */
 export function engineOptions(address: string): Docker.DockerOptions | { problem: string } {
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    return { problem: `${address}: not an engine address (unix:///path, tcp://host:port or ssh://user@host)` };
+    return { problem: `${address}: not an engine address (unix:///path or tcp://host:port)` };
   }
-  if (url.protocol === 'unix:') return { socketPath: url.pathname };
-  if (url.protocol === 'tcp:') return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
-  if (url.protocol === 'ssh:') return { protocol: 'ssh', host: url.hostname, port: Number(url.port || 22), username: url.username || undefined };
-  return { problem: `${address}: unsupported scheme ${url.protocol} (unix, tcp or ssh)` };
+  // Every request is bounded: a host cut off must not hang status, doctor or the wait in up.
+  const timeout = ENGINE_REQUEST_MS;
+  if (url.protocol === 'unix:') return { socketPath: url.pathname, timeout };
+  if (url.protocol === 'tcp:') return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http', timeout };
+  if (url.protocol === 'ssh:') {
+    // dockerode's SSH transport neither uses the agent unless DOCKER_HOST says ssh:// nor checks
+    // host keys: refused rather than half-working. A forwarded socket is plain ssh, and tried.
+    return { problem: `${address}: ssh:// contexts are not supported yet; forward the engine's socket (ssh -nNT -L /run/pgha-${url.hostname}.sock:/var/run/docker.sock ${url.username ? `${url.username}@` : ''}${url.hostname}) and use a unix:// context` };
+  }
+  return { problem: `${address}: unsupported scheme ${url.protocol} (unix or tcp)` };
 }
 
 /** Each host's engine from its context; every host that has none, or whose engine does not answer, is one problem line. */

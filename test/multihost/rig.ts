@@ -5,7 +5,7 @@
  * the CLI under test finds them by. Everything here is created by the rig and removed by
  * `stop()`; nothing touches a container or network it did not create.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,10 +61,11 @@ async function ipOn(container: Docker.Container, network: string): Promise<strin
 
 /** Starts the registry, the hosts, Swarm (every host a manager) and one context per host. */
 export async function startRig(docker: Docker, image: string, hosts: string[], log: (line: string) => void): Promise<Rig> {
-  const id = `${process.pid}`;
+  // The pid repeats across CI containers; a random part keeps two runs' rigs apart.
+  const id = `${process.pid}${randomBytes(2).toString('hex')}`;
   const network = `pgha-rig-${id}`;
   const dir = join(tmpdir(), `pgha-rig-${id}`);
-  const port = REGISTRY_PORT_BASE + (process.pid % 1000);
+  const port = REGISTRY_PORT_BASE + Math.floor(Math.random() * 1000);
   const created: Docker.Container[] = [];
   const stop = async () => {
     for (const c of created) await c.remove({ force: true, v: true }).catch(() => undefined);
