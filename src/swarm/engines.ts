@@ -25,7 +25,13 @@ const contextMeta = z.object({ Endpoints: z.object({ docker: z.object({ Host: z.
 export function contextHost(config: string, name: string): { host: string } | { problem: string } {
   const file = join(dockerContextDir(config, name), 'meta.json');
   if (!existsSync(file)) return { problem: `no Docker context named ${name} in ${config}: create it with docker context create ${name} --docker host=unix:///run/pgha-${name}.sock (docs/swarm.md)` };
-  const parsed = contextMeta.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  let meta: unknown;
+  try {
+    meta = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return { problem: `Docker context ${name} (${file}): not JSON` };
+  }
+  const parsed = contextMeta.safeParse(meta);
   if (!parsed.success) return { problem: `Docker context ${name} (${file}): no Endpoints.docker.Host` };
   return { host: parsed.data.Endpoints.docker.Host };
 }

@@ -61,6 +61,21 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
       return s;
     }, ms, 2000);
 
+  /**
+   * The probe writing for 5 s, then `host`'s whole engine killed (its container, with every
+   * task on it). Whatever follows, the probe stops and the host comes back: the next scenario
+   * needs all three.
+   */
+  const killHostUnderProbe = async (host: string) => {
+    const probe = await startProbe(rig, cluster, deployDir);
+    onTestFinished(() => probe.stop());
+    await sleep(5000);
+    const killedAt = Date.now();
+    await rig.containers.get(host)!.kill();
+    onTestFinished(() => startHost(rig, host));
+    return { probe, killedAt };
+  };
+
   beforeAll(async () => {
     await ensureImages(docker!, ['postgres/bookworm', 'pgpool/bookworm']);
     work = mkdtempSync(join(tmpdir(), 'pgha-multihost-'));
@@ -145,13 +160,7 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     console.log(`killing host ${host}: watchdog leader ${leader}${primaryThere ? ' and the primary' : ''}`);
     const survivors = topo.pgpool.filter((n) => hostOf(cluster.hosts, n.host) !== host);
     const restarts = await pgpoolStarts(rig, cluster, topo, survivors.map((n) => n.host));
-    const probe = await startProbe(rig, cluster, deployDir);
-    onTestFinished(() => probe.stop());
-    await sleep(5000);
-    const killedAt = Date.now();
-    await rig.containers.get(host)!.kill();
-    // The host comes back whatever happens below: the next scenario needs all three.
-    onTestFinished(() => startHost(rig, host));
+    const { probe, killedAt } = await killHostUnderProbe(host);
     const others = { engines: new Map([...rig.engines].filter(([h]) => h !== host)), manager: HOSTS.find((h) => h !== host)! };
     const newLeader = await waitFor('a new watchdog leader among the surviving hosts', async () => {
       const s = await swarmStatus(others, cluster, topo);
@@ -175,12 +184,7 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     const before = await whole('the cluster whole before the host fault');
     const primary = before.backends.find((b) => b.role === 'primary')!.host;
     const host = hostOf(cluster.hosts, primary)!;
-    const probe = await startProbe(rig, cluster, deployDir);
-    onTestFinished(() => probe.stop());
-    await sleep(5000);
-    const killedAt = Date.now();
-    await rig.containers.get(host)!.kill();
-    onTestFinished(() => startHost(rig, host));
+    const { probe, killedAt } = await killHostUnderProbe(host);
     await waitFor('an acknowledged write after the primary\'s host was killed', async () => probe.attempts.some((a) => a.op === 'write' && a.ok && a.start > killedAt + 1000), 240_000, 1000);
     // From a write started 1 s after the kill: one in flight as the host died may still be acknowledged.
     figure(`host-kill ${host} (primary ${primary}): first acknowledged write started 1 s or more after the kill`, `${firstWriteAfter(probe, killedAt, 1000)} s`);
