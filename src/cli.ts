@@ -9,6 +9,7 @@ import { bumpCommand, type BumpOptions } from './commands/bump.js';
 import { EXIT_UNREACHABLE } from './bump/check.js';
 import { buildCommand, type BuildCommandOptions } from './commands/build.js';
 import { publishCommand, type PublishOptions } from './commands/publish.js';
+import { sbomCommand, type SbomOptions } from './commands/sbom.js';
 import { clusterDoctorCommand, clusterDownCommand, clusterStatusCommand, clusterUpCommand, type ClusterDownOptions, type ClusterOptions, type ClusterStatusOptions, type ClusterUpOptions } from './commands/cluster.js';
 import { generateCommand, type GenerateOptions } from './commands/generate.js';
 import { sourcesCommand, type SourcesOptions } from './commands/sources.js';
@@ -107,10 +108,19 @@ program
   });
 
 withCommon(program.command('publish'))
-  .description('push every image built here to a registry, tagged under it; print each image\'s digest')
+  .description('push every image built here to a registry under every tag of the scheme (docs/releases.md); print each image\'s tags and digest')
   .requiredOption('--registry <host[:port]>', 'the registry, as an image reference names it (127.0.0.1:5000, ghcr.io)')
-  .option('--json', 'print [{image, tag, digest, reference}] as JSON')
+  .option('--tag-suffix <suffix>', 'append "-<suffix>" to every tag pushed (e.g. rc1), so no unsuffixed tag moves')
+  .option('--allow-dirty', 'publish from a tree with uncommitted changes, or images built from another commit')
+  .option('--json', 'print [{image, ref, repository, tags, digest, reference}] as JSON')
   .action((opts: PublishOptions) => publishCommand(PROJECT_ROOT, opts));
+
+program
+  .command('sbom')
+  .description('write a CycloneDX 1.5 SBOM of every image built here, read from the image (OS packages, pgpool and its patches)')
+  .addOption(manifestOption())
+  .option('--out <dir>', 'where to write <image>.cdx.json (default: results/sbom)')
+  .action((opts: SbomOptions) => sbomCommand(PROJECT_ROOT, opts));
 
 const clusterCmd = program.command('cluster').description('run the dev cluster: up, down, status, doctor');
 

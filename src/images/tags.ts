@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { derive, type Derived, type Manifest } from '../manifest/schema.js';
+import { imageCatalog, releaseImages, type ImageSpec } from './catalog.js';
+
+/**
+ * The tag scheme of the published images, derived from the manifest and an image's catalog entry
+ * (docs/releases.md shows it; a test keeps that table equal to tagSchemeTable()):
+ * - exact: the catalog's tag, what `pgha build` tags locally (15.17-pgpool4.7.2, 4.7.2-bookworm,
+ *   4.7.2-alpine3.23); a rebuild of the same versions moves it;
+ * - immutable: the exact tag and the build's stamp, its UTC date and short git revision
+ *   (15.17-pgpool4.7.2-20261208-1a2b3c4), never pushed twice for two builds;
+ * - moving: one per minor, following every release of the line (15-pgpool4.7, 4.7-bookworm,
+ *   4.7-alpine).
+ * A --tag-suffix is appended to every tag ("-rc1"), so a suffixed push moves no unsuffixed tag.
+ * The digest the registry answers is the reference a deployment pins.
+ */
+
+/** Docker's tag grammar: a word character first, then word characters, "." and "-"; 128 at most. */
+export const TAG_GRAMMAR = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** Hexadecimal digits of the git revision in an immutable tag (git's own short default). */
+export const SHORT_REVISION_LENGTH = 7;
+
+/** When and from which commit an image was built, as its immutable tag names it. */
+export interface BuildStamp {
+  /** UTC date of the build, YYYYMMDD. */
+  date: string;
+  /** The first SHORT_REVISION_LENGTH hex digits of the commit it was built from. */
+  revision: string;
+}
+
+/** Labels `pgha build` sets that the stamp is read from. */
+export const STAMP_LABELS = { created: 'org.opencontainers.image.created', revision: 'org.opencontainers.image.revision' } as const;
+
+/**
+ * The stamp of a built image, from its created and revision labels; a line saying what is wrong
+ * when one is missing or malformed (an image not built by `pgha build`, or outside a git checkout).
+ */
+export function buildStamp(labels: Readonly<Record<string, string>>): BuildStamp | string {
+  const created = labels[STAMP_LABELS.created];
+  const revision = labels[STAMP_LABELS.revision];
+  const at = created === undefined ? NaN : Date.parse(created);
+  if (Number.isNaN(at)) return `label ${STAMP_LABELS.created} is ${created === undefined ? 'missing' : JSON.stringify(created)}: expected the build's time (pgha build sets it)`;
+  if (revision === undefined || !/^[0-9a-f]{40}$/.test(revision)) {
+    return `label ${STAMP_LABELS.revision} is ${revision === undefined ? 'missing' : JSON.stringify(revision)}: expected the 40-digit git commit it was built from (build in a git checkout)`;
+  }
+  return { date: new Date(at).toISOString().slice(0, 10).replaceAll('-', ''), revision: revision.slice(0, SHORT_REVISION_LENGTH) };
+}
+
+/** The tag that follows every release of an image's minor line: 15-pgpool4.7, 4.7-bookworm, 4.7-alpine. */
+export function movingTag(spec: ImageSpec, m: Manifest, d: Derived): string {
+  if (spec.kind === 'postgres') return `${m.postgres.major}-pgpool${d.pgpoolMinor}`;
+  if (spec.kind === 'pgpool') return spec.family === 'alpine' ? `${d.pgpoolMinor}-alpine` : `${d.pgpoolMinor}-${m.debian.suite}`;
+  throw new Error(`${spec.name}: a stand-in base is never published`);
+}
+
+/** The tag of one build of an image: the exact tag and the build's stamp. */
+export function immutableTag(spec: ImageSpec, stamp: BuildStamp): string {
+  return `${spec.tag}-${stamp.date}-${stamp.revision}`;
+}
+
+/** The tags of one image. */
+export interface ImageTags {
+  immutable: string;
+  exact: string;
+  moving: string;
+}
+
+/** Every tag an image is pushed under, each with the suffix when one is given. */
+export function imageTags(spec: ImageSpec, m: Manifest, d: Derived, stamp: BuildStamp, suffix?: string): ImageTags {
+  const add = (tag: string) => (suffix ? `${tag}-${suffix}` : tag);
+  const tags = { immutable: add(immutableTag(spec, stamp)), exact: add(spec.tag), moving: add(movingTag(spec, m, d)) };
+  const bad = Object.values(tags).filter((t) => !TAG_GRAMMAR.test(t));
+  if (bad.length) throw new Error(`${spec.name}: not a Docker tag: ${bad.join(', ')}`);
+  return tags;
+}
+
+/** The repository of an image, its ref without the tag: pgha/pgpool. */
+export function repositoryOf(spec: ImageSpec): string {
+  return spec.ref.slice(0, spec.ref.lastIndexOf(':'));
+}
+
+/** The longest a --tag-suffix may be: the longest immutable tag of the release images, "-" and the suffix fit in 128. */
+export function longestSuffix(catalog: readonly ImageSpec[]): number {
+  const stamp = { date: 'YYYYMMDD', revision: 'r'.repeat(SHORT_REVISION_LENGTH) };
+  return 128 - 1 - Math.max(...releaseImages(catalog).map((spec) => immutableTag(spec, stamp).length));
+}
+
+/** A --tag-suffix: a tag of its own (Docker's grammar), short enough for every tag it ends. */
+export function tagSuffixSchema(catalog: readonly ImageSpec[]) {
+  const max = longestSuffix(catalog);
+  const expected = `expected letters, digits, "_", "." and "-", not starting with "." or "-", at most ${max} characters (every tag it ends stays within Docker's 128)`;
+  return z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, expected).max(max, expected);
+}
+
+/**
+ * A manifest whose versions are names (N.n, P.Q.R, A.B.C, SUITE): the scheme rendered from it
+ * shows where each part of a tag comes from, whatever versions.json pins today.
+ */
+const SYMBOLIC = {
+  postgres: { major: 'N', version: 'N.n' },
+  pgpool: { version: 'P.Q.R' },
+  alpine: { version: 'A.B.C' },
+  debian: { suite: 'SUITE' },
+  patches: {},
+} as unknown as Manifest;
+
+/** The tag scheme as a Markdown table (docs/releases.md holds it; a test compares the two). */
+export function tagSchemeTable(): string {
+  const d = derive(SYMBOLIC);
+  const stamp = { date: 'YYYYMMDD', revision: 'REV' };
+  const rows = releaseImages(imageCatalog(SYMBOLIC, d)).map((spec) => {
+    const t = imageTags(spec, SYMBOLIC, d, stamp);
+    return `| \`${spec.name}\` | \`${repositoryOf(spec)}\` | \`${t.immutable}\` | \`${t.exact}\` | \`${t.moving}\` |`;
+  });
+  return ['| image | repository | immutable (one build) | exact (moves with a rebuild) | moving (the minor line) |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
