@@ -1,16 +1,36 @@
 import { defineConfig } from 'vitest/config';
 
+// Two groups, one after the other. The files that need no engine (unit, static, patch, bump)
+// run two at a time: they are CPU-bound subprocesses and this machine has 2 cores. The files
+// that build images and run clusters run one at a time after them, on an otherwise idle
+// machine, so their waits mean what they say. The multi-host rig is a phase of its own
+// (vitest.multihost.config.ts), never beside either group.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // The multi-host rig runs as its own phase (vitest.multihost.config.ts), never beside e2e.
     exclude: ['test/multihost/**', 'node_modules/**'],
     // Image builds and clusters are slow; unit tests finish long before this.
     testTimeout: 600_000,
     hookTimeout: 900_000,
     reporters: ['default'],
-    // Smoke files build images and run containers on 2 cores: one file at a time keeps their
-    // waits meaningful. Unit files are fast either way.
-    fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'no-engine',
+          include: ['test/{unit,static,patches,bump}/**/*.test.ts'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'engine',
+          include: ['test/{smoke,e2e}/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

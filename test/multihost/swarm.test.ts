@@ -25,6 +25,7 @@ import { topology, type Topology } from '../../src/cluster/topology.js';
 import type { Cluster } from '../../src/cluster/schema.js';
 import { hostOf } from '../../src/cluster/placement.js';
 import { swarmStatus } from '../../src/swarm/deploy.js';
+import type { Published } from '../../src/commands/publish.js';
 
 const docker = await engineOrSkip();
 const HOSTS = ['rig-a', 'rig-b', 'rig-c'];
@@ -50,6 +51,7 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
   let cluster: Cluster;
   let topo: Topology;
   let deployDir: string;
+  let firstPush: Published[] = [];
   const env = () => ({ ...process.env, DOCKER_CONFIG: rig.dockerConfig });
   const pgha = (args: string[]) => execa('npx', ['tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: env(), all: true, reject: false });
   const status = () => swarmStatus({ engines: rig.engines, manager: HOSTS[0]! }, cluster, topo);
@@ -82,8 +84,9 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     const image = await ensureHostImage(docker!, standinRefs(projectInput().manifest).debian, work);
     rig = await startRig(docker!, image, HOSTS, (l) => console.log(l));
     // --allow-dirty: the rig deploys what this working tree built; release discipline is not under test here.
-    const published = await pgha(['publish', '--registry', rig.registry, '--allow-dirty']);
+    const published = await pgha(['publish', '--registry', rig.registry, '--allow-dirty', '--json']);
     expect(published.exitCode, published.all).toBe(0);
+    firstPush = JSON.parse(published.stdout) as Published[];
     writeFileSync(join(work, 'cluster.yaml'), DEFINITION);
     const generated = await pgha(['generate', '--cluster', join(work, 'cluster.yaml'), '--out', join(work, 'out')]);
     expect(generated.exitCode, generated.all).toBe(0);
@@ -99,6 +102,8 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
 
   afterAll(async () => {
     await rig?.stop();
+    // The tags publish made in this engine name a registry that is gone now.
+    for (const p of firstPush) for (const tag of p.tags) await docker!.getImage(`${p.repository}:${tag}`).remove({ noprune: true }).catch(() => undefined);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -107,6 +112,18 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     expect(text).not.toMatch(/ipv4_address|extra_hosts|PGHA_DELEGATE_IP: ['"]?\d/);
     const stack = parse(text) as { services: Record<string, { deploy: { placement: { constraints: string[] } } }> };
     for (const [name, svc] of Object.entries(stack.services)) expect(svc.deploy.placement.constraints, name).toEqual([expect.stringMatching(/^node\.labels\.pgha\.host == rig-[abc]$/)]);
+  });
+
+  it('publish: the same build pushed again answers the same digests, under every tag of the scheme; each host pulled the images by digest', async () => {
+    expect(firstPush.map((p) => p.image)).toEqual(['postgres/bookworm', 'pgpool/bookworm']);
+    const again = await pgha(['publish', '--registry', rig.registry, '--allow-dirty', '--json']);
+    expect(again.exitCode, again.all).toBe(0);
+    const second = JSON.parse(again.stdout) as Published[];
+    expect(second.map((p) => [p.image, p.tags.length, p.reference])).toEqual(firstPush.map((p) => [p.image, 3, p.reference]));
+    for (const host of HOSTS) {
+      const pulled = await rig.engines.get(host)!.listImages({ digests: true });
+      for (const p of firstPush) expect(pulled.some((i) => (i.RepoDigests ?? []).includes(p.reference)), `${host} holds ${p.reference}`).toBe(true);
+    }
   });
 
   it('pgha cluster doctor passes every check on the swarm, its own (placement, one image per kind, secrets, name lookups) included', async () => {
