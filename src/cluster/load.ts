@@ -26,7 +26,7 @@ export function parseCluster(text: string, source: string, manifest: Manifest): 
   const settings = Object.fromEntries(Object.entries(rawSettings(raw)).filter(([key]) => !refused.has(key)));
   const problems = [...(result.error ? zodProblems(result.error) : []), ...settingsProblems(settings, manifest)];
   // The placement is checked whatever the settings say: both are reported in one run.
-  if (result.success) problems.push(...engineProblems(result.data));
+  if (result.success) problems.push(...engineProblems(result.data, { subnet: writtenSubnet(raw) }));
   if (result.success && !problems.length) problems.push(...poolProblems(result.data));
   if (problems.length) throw new ConfigError(source, problems);
   return result.data!;
@@ -48,6 +48,11 @@ function poolProblems(cluster: Cluster): Problem[] {
   const key = ['num_init_children', 'max_pool'].find((k) => k in cluster.pgpool.settings);
   const where = key ? jsonPath(['pgpool', 'settings', key]) : 'pgpool.nodes';
   return [{ where, message: `expected pgpool.nodes x num_init_children x max_pool to fit the postgres nodes' max_connections (at most ${MAX_BACKEND_CONNECTIONS}), got pools that need ${needed}` }];
+}
+
+/** Whether the definition gives network.subnet itself (engine: kubernetes has no default range). */
+function writtenSubnet(raw: unknown): boolean {
+  return (raw as { network?: { subnet?: unknown } } | null)?.network?.subnet !== undefined;
 }
 
 /** pgpool.settings of a definition that failed the schema elsewhere, so its keys are checked too. */

@@ -1,8 +1,11 @@
 import { shown, type Problem } from '../errors.js';
 import type { Cluster } from './schema.js';
 
-/** Where the cluster's containers run: one Docker engine (compose) or a Docker Swarm of several hosts. */
-export const ENGINES = ['compose', 'swarm'] as const;
+/**
+ * Where the cluster's containers run: one Docker engine (compose), a Docker Swarm of several
+ * hosts, or Kubernetes (manifests rendered only: no pgha command drives such a cluster).
+ */
+export const ENGINES = ['compose', 'swarm', 'kubernetes'] as const;
 export type Engine = (typeof ENGINES)[number];
 
 /**
@@ -10,6 +13,12 @@ export type Engine = (typeof ENGINES)[number];
  * of pgpool nodes and Swarm's Raft a majority of managers only with three or more.
  */
 export const MIN_SWARM_HOSTS = 3;
+
+/**
+ * The fewest pgpool nodes without a delegate IP (swarm, kubernetes): the watchdog keeps a
+ * quorum with one of them lost, and the postgres nodes find its leader by asking them.
+ */
+export const MIN_WATCHDOG_NODES = 3;
 
 /** A host of a swarm cluster: its Swarm node's hostname (`docker node ls`) and the pgha nodes placed on it. */
 export interface HostPlacement {
@@ -50,6 +59,9 @@ export function placementProblems(input: PlacementInput): Problem[] {
   if (engine === 'compose') {
     return hosts === undefined ? [] : [{ where: 'hosts', message: 'expected no hosts with engine: compose (one Docker engine runs every node); set engine: swarm to place nodes on several hosts' }];
   }
+  if (engine === 'kubernetes') {
+    return hosts === undefined ? [] : [{ where: 'hosts', message: 'expected no hosts with engine: kubernetes: Kubernetes places the pods, and required anti-affinity keeps two postgres pods (and two pgpool pods) off one node' }];
+  }
   const names = nodeNames(input.postgresNodes, input.pgpoolNodes);
   if (hosts === undefined || hosts.length < MIN_SWARM_HOSTS) {
     const got = hosts === undefined ? 'none' : String(hosts.length);
@@ -79,32 +91,59 @@ export function placementProblems(input: PlacementInput): Problem[] {
   return problems;
 }
 
-/** What is allowed but risky in a placement: asynchronous replication across hosts. */
+/** What is allowed but risky in a placement: asynchronous replication across hosts (swarm, kubernetes). */
 export function placementWarnings(input: PlacementInput): Problem[] {
-  if (input.engine !== 'swarm' || input.replication !== 'async') return [];
+  if (input.engine === 'compose' || input.replication !== 'async') return [];
   return [{ where: 'postgres.replication', message: 'async across several hosts: a failover after a host or network loss can lose acknowledged writes the old primary had not sent yet; postgres.replication: sync avoids it' }];
 }
 
 /** The placement rules' view of a cluster definition. */
 const placementInput = (c: Cluster): PlacementInput => ({ engine: c.engine, hosts: c.hosts, postgresNodes: c.postgres.nodes, pgpoolNodes: c.pgpool.nodes, replication: c.postgres.replication });
 
+/** What a cluster definition said itself, where the schema's default would hide it. */
+export interface WrittenFields {
+  /** network.subnet was given (not the compose network's default). */
+  subnet: boolean;
+}
+
 /**
  * The problems of a cluster definition (past its schema) that depend on its engine: the
- * placement, and on swarm the settings that only one host can honour.
+ * placement, the settings that only one host can honour, and what a Kubernetes pod cannot
+ * have. `written` says which defaulted fields the definition gave itself.
  */
-export function engineProblems(cluster: Cluster): Problem[] {
+export function engineProblems(cluster: Cluster, written: WrittenFields = { subnet: true }): Problem[] {
   const problems = placementProblems(placementInput(cluster));
-  if (cluster.engine !== 'swarm') return problems;
+  const { engine } = cluster;
+  if (cluster.kubernetes !== undefined && engine !== 'kubernetes') {
+    problems.push({ where: 'kubernetes', message: `expected no kubernetes settings with engine: ${engine}; set engine: kubernetes to render Kubernetes manifests` });
+  }
+  if (engine === 'compose') return problems;
+  if (engine === 'kubernetes') problems.push(...kubernetesProblems(cluster, written));
   // Postgres nodes find the primary and ask for rebuilds through the watchdog leader (no
   // delegate IP): without a watchdog, or with one that loses its quorum with a host, they cannot.
-  if (cluster.pgpool.nodes < MIN_SWARM_HOSTS) {
-    problems.push({ where: 'pgpool.nodes', message: `expected at least ${MIN_SWARM_HOSTS} pgpool nodes with engine: swarm (the watchdog keeps its quorum with one host down, and the postgres nodes find its leader by asking them), got ${cluster.pgpool.nodes}` });
+  const unit = engine === 'swarm' ? 'host' : 'node';
+  if (cluster.pgpool.nodes < MIN_WATCHDOG_NODES) {
+    problems.push({ where: 'pgpool.nodes', message: `expected at least ${MIN_WATCHDOG_NODES} pgpool nodes with engine: ${engine} (the watchdog keeps its quorum with one ${unit} down, and the postgres nodes find its leader by asking them), got ${cluster.pgpool.nodes}` });
   }
   if (cluster.network.delegateIp !== undefined) {
-    problems.push({ where: 'network.delegateIp', message: 'expected no delegate IP with engine: swarm: an address added inside a container on an overlay network answers only on its own host' });
+    const why = engine === 'swarm' ? 'an address added inside a container on an overlay network answers only on its own host' : 'an address added inside a pod answers nowhere useful; clients use the pgpool Service';
+    problems.push({ where: 'network.delegateIp', message: `expected no delegate IP with engine: ${engine}: ${why}` });
   }
   if (cluster.pgpool.publish.address !== undefined) {
-    problems.push({ where: 'pgpool.publish.address', message: "expected no address with engine: swarm: a port published in host mode listens on every address of its host (limit it with the host's firewall)" });
+    const why = engine === 'swarm' ? "a port published in host mode listens on every address of its host (limit it with the host's firewall)" : 'nothing is published on a host; clients use the pgpool Service';
+    problems.push({ where: 'pgpool.publish.address', message: `expected no address with engine: ${engine}: ${why}` });
+  }
+  return problems;
+}
+
+/** What only engine: kubernetes refuses: the pods' address range left at the compose default, a directory of this machine. */
+function kubernetesProblems(cluster: Cluster, written: WrittenFields): Problem[] {
+  const problems: Problem[] = [];
+  if (!written.subnet) {
+    problems.push({ where: 'network.subnet', message: "expected the pods' address range (the cluster's pod CIDR, e.g. 10.244.0.0/16) with engine: kubernetes: postgres accepts replication, and sshd the nodes' keys, from it only" });
+  }
+  if (cluster.postgres.initScripts !== undefined) {
+    problems.push({ where: 'postgres.initScripts', message: 'expected no initScripts with engine: kubernetes: a pod mounts no directory of this machine' });
   }
   return problems;
 }

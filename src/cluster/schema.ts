@@ -6,6 +6,8 @@ import { ENGINES, engineWarnings } from './placement.js';
 import { hasLeadingZero, ipv4ToInt, intToIpv4, parseCidr, subnetWarning } from './net.js';
 
 const port = int(1, 65535);
+/** The data volume each postgres pod of an engine: kubernetes cluster claims, when the definition names no size. */
+export const DEFAULT_VOLUME_SIZE = '10Gi';
 /** Role names CREATE ROLE refuses as reserved (pgha-lib.sh's pgha_check_superuser says the same). */
 const RESERVED_ROLE = /^(pg_.*|public|none)$/;
 const seconds = int;
@@ -15,7 +17,11 @@ export const clusterSchema = z
   .strictObject({
     /** Compose project name and container-name prefix. */
     name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'expected a lowercase name (letters, digits, dashes)').default('pgha'),
-    /** `compose`: every node on one Docker engine (the dev cluster). `swarm`: nodes placed on several hosts of a Docker Swarm (`hosts`). */
+    /**
+     * `compose`: every node on one Docker engine (the dev cluster). `swarm`: nodes placed on
+     * several hosts of a Docker Swarm (`hosts`). `kubernetes`: manifests rendered under
+     * deploy/<name>/k8s/ for `kubectl apply -k` (no pgha command drives such a cluster).
+     */
     engine: z.enum(ENGINES).default('compose'),
     /** With engine: swarm, each host (its Swarm node's hostname) and the pgha nodes placed on it, e.g. `{ name: db-a, nodes: [pg0, pgpool0] }`. */
     hosts: z
@@ -29,7 +35,11 @@ export const clusterSchema = z
       .optional(),
     network: z
       .strictObject({
-        /** The compose network's explicit IPv4 subnet; node addresses are derived from it. */
+        /**
+         * The compose network's explicit IPv4 subnet; node addresses are derived from it. With
+         * engine: kubernetes (where it must be given): the pods' address range, the only one
+         * replication and the nodes' SSH keys are accepted from.
+         */
         subnet: z.string().default('172.30.0.0/24'),
         /**
          * The delegate (virtual) IP the watchdog leader holds; clients connect to it on
@@ -118,6 +128,18 @@ export const clusterSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /** With engine: kubernetes: each postgres node's data volume (its StatefulSet's volumeClaimTemplate). */
+    kubernetes: z
+      .strictObject({
+        /** The storage each postgres pod's claim requests: a whole number of Mi, Gi or Ti. */
+        volumeSize: z.string().regex(/^[1-9][0-9]{0,5}(Mi|Gi|Ti)$/, 'expected a size like 10Gi (a whole number of Mi, Gi or Ti)').default(DEFAULT_VOLUME_SIZE),
+        /** The claims' StorageClass; the Kubernetes cluster's default class when not given. */
+        storageClass: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "expected a StorageClass name (lower-case letters, digits, '-' and '.')")
+          .optional(),
+      })
+      .optional(),
     timings: z
       .strictObject({
         healthCheck: z
@@ -209,8 +231,8 @@ export const clusterSchema = z
       ctx.addIssue({ code: 'custom', path: ['network', 'subnet'], message: `expected a prefix of /26 or wider to fit the nodes, got /${net.prefix}` });
       return;
     }
-    // Swarm has no delegate IP (engineProblems refuses one); on compose '' is no address.
-    if (c.engine === 'swarm') return;
+    // Swarm and Kubernetes have no delegate IP (engineProblems refuses one); on compose '' is no address.
+    if (c.engine !== 'compose') return;
     const delegateIp = delegateIpOf(c);
     const vip = ipv4ToInt(delegateIp);
     if (vip === null) {
@@ -242,8 +264,8 @@ export const DEFAULT_DELEGATE_IP = '172.30.0.100';
 /** Where a compose cluster publishes its pgpool ports when the definition names no address. */
 export const DEFAULT_PUBLISH_ADDRESS = '127.0.0.1';
 
-/** The cluster's delegate IP, or '' when it has none (engine: swarm: the nodes find the watchdog leader by asking). */
-export const delegateIpOf = (c: Pick<Cluster, 'engine' | 'network'>): string => (c.engine === 'swarm' ? '' : (c.network.delegateIp ?? DEFAULT_DELEGATE_IP));
+/** The cluster's delegate IP, or '' when it has none (swarm, kubernetes: the nodes find the watchdog leader by asking). */
+export const delegateIpOf = (c: Pick<Cluster, 'engine' | 'network'>): string => (c.engine === 'compose' ? (c.network.delegateIp ?? DEFAULT_DELEGATE_IP) : '');
 
 /** The host address pgpool's ports are published on; on swarm, host-mode ports listen on every address. */
 export const publishAddress = (c: Pick<Cluster, 'engine' | 'pgpool'>): string => (c.engine === 'swarm' ? '0.0.0.0' : (c.pgpool.publish.address ?? DEFAULT_PUBLISH_ADDRESS));

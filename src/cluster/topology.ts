@@ -31,6 +31,9 @@ export interface Topology {
 /** The database clients use: postgres.database, else the user's name (as POSTGRES_DB defaults in the official image). */
 export const clientDatabase = (cluster: Cluster): string => cluster.postgres.database ?? cluster.postgres.user;
 
+/** engine: kubernetes: the Service clients reach every ready pgpool node by, in the cluster's namespace. */
+export const CLIENT_SERVICE = 'pgpool';
+
 /**
  * The names the dev cluster's server certificate is issued for, as openssl's subjectAltName
  * list: every node by name and address, the delegate IP, and this machine (published ports).
@@ -38,12 +41,15 @@ export const clientDatabase = (cluster: Cluster): string => cluster.postgres.dat
 export function tlsNames(topo: Topology): string {
   const nodes = [...topo.postgres, ...topo.pgpool];
   const published = topo.published.map((p) => p.address).filter((a) => a !== '0.0.0.0');
-  // On swarm the overlay gives the tasks their addresses: the names are what identifies them.
-  const addresses = topo.engine === 'swarm' ? [] : nodes.map((n) => n.address);
+  // On swarm and kubernetes the tasks and pods get their addresses as they start: the names
+  // are what identifies them.
+  const addresses = topo.engine === 'compose' ? nodes.map((n) => n.address) : [];
   const ips = [...new Set([topo.delegateIp, ...addresses, '127.0.0.1', ...published].filter((a) => a !== ''))];
-  // On swarm clients reach a pgpool node at its host's name (host-mode ports).
+  // On swarm clients reach a pgpool node at its host's name (host-mode ports); on kubernetes
+  // at the pgpool Service.
   const hosts = [...new Set(topo.pgpool.flatMap((n) => (n.placedOn ? [n.placedOn] : [])))];
-  return [...nodes.map((n) => `DNS:${n.host}`), ...hosts.map((h) => `DNS:${h}`), 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+  const service = topo.engine === 'kubernetes' ? [CLIENT_SERVICE] : [];
+  return [...nodes.map((n) => `DNS:${n.host}`), ...hosts.map((h) => `DNS:${h}`), ...service.map((h) => `DNS:${h}`), 'DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
 }
 
 /** One authorized key: `caller` may log in on `host`, its key forced through ssh-command as `kind`. */
@@ -118,7 +124,8 @@ export function topology(cluster: Cluster): Topology {
     postgres: nodes('postgres', NODE_PREFIX.postgres, cluster.postgres.nodes),
     pgpool: nodes('pgpool', NODE_PREFIX.pgpool, cluster.pgpool.nodes),
     pgpoolMetrics: nodes('pgpool-metrics', NODE_PREFIX.pgpool, cluster.pgpool.nodes, '-metrics'),
-    published: cluster.pgpool.publish.enabled
+    // Kubernetes publishes nothing on a host: clients use the pgpool Service.
+    published: cluster.pgpool.publish.enabled && cluster.engine !== 'kubernetes'
       ? Array.from({ length: cluster.pgpool.nodes }, (_, id) => ({ host: `${NODE_PREFIX.pgpool}${id}`, address: publishAddress(cluster), port: cluster.pgpool.publish.firstPort + (swarm ? 0 : id) }))
       : [],
   };

@@ -49,10 +49,17 @@ export type ClusterUpOptions = ClusterOptions & {
 export type ClusterDownOptions = ClusterOptions & { volumes?: boolean };
 export type ClusterStatusOptions = ClusterOptions & { json?: boolean };
 
-/** The cluster definition, its topology, deploy files and directory, and its images; `swarm` lets an engine: swarm cluster through. */
+/**
+ * The cluster definition, its topology, deploy files and directory, and its images; `swarm`
+ * lets an engine: swarm cluster through. An engine: kubernetes cluster is refused, one line:
+ * no pgha command drives it.
+ */
 export function clusterInputs(root: string, opts: ClusterOptions, engines: { swarm?: boolean } = {}) {
   const project = loadProject(root, opts);
   const { catalog, cluster } = project;
+  if (cluster.engine === 'kubernetes') {
+    throw new UsageError([`${project.clusterSource}: engine: kubernetes is rendered only: apply deploy/${cluster.name}/k8s with kubectl apply -k (see docs/kubernetes.md)`]);
+  }
   if (cluster.engine === 'swarm' && !engines.swarm) {
     throw new UsageError([`${project.clusterSource}: engine: swarm: pgha chaos and bench drive a compose cluster only so far; pgha cluster up|down|status|doctor drive a swarm (docs/swarm.md)`]);
   }

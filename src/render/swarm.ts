@@ -4,6 +4,7 @@ import type { Node, Topology } from '../cluster/topology.js';
 import type { ClusterImages } from '../images/catalog.js';
 import { PATHS } from '../images/facts.js';
 import { metricsEnvironment, pgpoolEnvironment, postgresEnvironment } from './compose.js';
+import { clusterObjectKeys, metricsFiles, nodeFiles, objectSource, type NodeFile } from './node-files.js';
 
 /**
  * The Swarm stack of an `engine: swarm` cluster (deploy/<name>/swarm/stack.yml), from the same
@@ -27,10 +28,6 @@ export const SWARM_OBJECT_PREFIX = 'PGHA_SWARM_';
 export const SWARM_IMAGE_VARIABLES = { postgres: 'PGHA_POSTGRES_IMAGE', pgpool: 'PGHA_PGPOOL_IMAGE' } as const;
 /** The network alias applications use on the clients network: every pgpool node. */
 export const CLIENT_ALIAS = 'pgpool';
-
-/** Secrets every node of a kind reads (the rest of the five are never given to it). */
-const POSTGRES_SECRETS = ['postgres_password', 'pgpool_password', 'replication_password', 'pcp_password'];
-const PGPOOL_SECRETS = ['postgres_password', 'pgpool_password', 'pcp_password', 'wd_authkey'];
 
 /** The deploy-time variable that names the external secret or config `key`. */
 export const swarmObjectVariable = (key: string): string => `${SWARM_OBJECT_PREFIX}${key.toUpperCase().replace(/-/g, '_')}`;
@@ -77,39 +74,16 @@ export function stackModel(images: ClusterImages, cluster: Cluster, topo: Topolo
 }
 
 /** The external secrets and configs the stack names, by key: what `pgha cluster up` creates before deploying. */
-export function swarmObjectKeys(cluster: Cluster, topo: Topology): { secrets: string[]; configs: string[] } {
-  return {
-    secrets: [...new Set([...POSTGRES_SECRETS, ...PGPOOL_SECRETS, ...(cluster.tls.enabled ? ['tls-server-key'] : []), ...sshSecretKeys(topo)])],
-    configs: [...(cluster.tls.enabled ? ['tls-server-crt', 'tls-ca-crt'] : []), ...sshConfigKeys(topo)],
-  };
-}
+export const swarmObjectKeys = (cluster: Cluster, topo: Topology): { secrets: string[]; configs: string[] } => clusterObjectKeys(cluster, topo);
 
 /** The file of the init step's output (in the deploy directory) that the secret or config `key` is made from. */
-export function swarmObjectSource(key: string): string {
-  const tls: Record<string, string> = { 'tls-server-key': 'tls/server.key', 'tls-server-crt': 'tls/server.crt', 'tls-ca-crt': 'tls/ca.crt' };
-  if (tls[key]) return tls[key];
-  const ssh = /^(.+)-(ssh-key|ssh-host-key|authorized-keys|known-hosts)$/.exec(key);
-  if (ssh) return `ssh/${ssh[1]}/${{ 'ssh-key': 'id_ed25519', 'ssh-host-key': 'ssh_host_ed25519_key', 'authorized-keys': 'authorized_keys', 'known-hosts': 'known_hosts' }[ssh[2]!]}`;
-  return `secrets/${key}`;
-}
+export const swarmObjectSource = (key: string): string => objectSource(key);
 
-const sshSecretKeys = (topo: Topology) => [...topo.postgres, ...topo.pgpool].flatMap((n) => [`${n.host}-ssh-key`, `${n.host}-ssh-host-key`]);
-const sshConfigKeys = (topo: Topology) => [...topo.postgres, ...topo.pgpool].flatMap((n) => [`${n.host}-authorized-keys`, `${n.host}-known-hosts`]);
-
-/** A node's SSH material where pgha_install_ssh_material looks for it (PGHA_SSH_DIR). */
-const sshMounts = (node: Node) => ({
-  secrets: [mount(`${node.host}-ssh-key`, `${PATHS.sshMount}/id_ed25519`), mount(`${node.host}-ssh-host-key`, `${PATHS.sshMount}/ssh_host_ed25519_key`)],
-  configs: [mount(`${node.host}-authorized-keys`, `${PATHS.sshMount}/authorized_keys`), mount(`${node.host}-known-hosts`, `${PATHS.sshMount}/known_hosts`)],
+/** A node's files as the service's secrets and configs, each mounted where the node reads it. */
+const mountsOf = (files: NodeFile[]) => ({
+  secrets: files.filter((f) => f.secret).map((f) => mount(f.key, f.target, f.mode)),
+  configs: files.filter((f) => !f.secret).map((f) => mount(f.key, f.target, f.mode)),
 });
-
-/** The server certificate, its key and the CA where PGHA_TLS_*_FILE point (compose's ./tls mount). */
-const tlsMounts = (cluster: Cluster) =>
-  cluster.tls.enabled
-    ? { secrets: [mount('tls-server-key', `${PATHS.tlsMount}/server.key`)], configs: [mount('tls-server-crt', `${PATHS.tlsMount}/server.crt`, 0o444), mount('tls-ca-crt', `${PATHS.tlsMount}/ca.crt`, 0o444)] }
-    : { secrets: [], configs: [] };
-
-/** Where each of `keys` lands: /run/secrets/<key>, the *_FILE paths of the environment. */
-const passwordMounts = (keys: string[]) => keys.map((k) => mount(k, `${PATHS.secretsMount}/${k}`));
 
 /**
  * Swarm replaces a task whose health check fails: under it the check says only whether the
@@ -140,8 +114,7 @@ function deployOf(node: Node): object {
 const imageOf = (kind: keyof typeof SWARM_IMAGE_VARIABLES, tag: string) => `\${${SWARM_IMAGE_VARIABLES[kind]}:-${tag}}`;
 
 function postgresService({ cluster, topo, images }: StackContext, node: Node): object {
-  const ssh = sshMounts(node);
-  const tls = tlsMounts(cluster);
+  const files = mountsOf(nodeFiles(cluster, node, 'postgres'));
   return {
     image: imageOf('postgres', images.postgres),
     hostname: node.host,
@@ -151,8 +124,8 @@ function postgresService({ cluster, topo, images }: StackContext, node: Node): o
       { type: 'volume', source: `${node.host}-data`, target: PATHS.postgresHome },
       { type: 'tmpfs', target: PATHS.baseDataVolume },
     ],
-    secrets: [...passwordMounts(POSTGRES_SECRETS), ...ssh.secrets, ...tls.secrets],
-    configs: [...ssh.configs, ...tls.configs],
+    secrets: files.secrets,
+    configs: files.configs,
     networks: ['cluster'],
     healthcheck: aliveCheck(PATHS.nodeCommand),
     // supervisord stops postgres with a fast shutdown; give it time before SIGKILL.
@@ -162,15 +135,14 @@ function postgresService({ cluster, topo, images }: StackContext, node: Node): o
 }
 
 function pgpoolService({ cluster, topo, images }: StackContext, node: Node): object {
-  const ssh = sshMounts(node);
-  const tls = tlsMounts(cluster);
+  const files = mountsOf(nodeFiles(cluster, node, 'pgpool'));
   const published = topo.published.find((p) => p.host === node.host);
   return {
     image: imageOf('pgpool', images.pgpool),
     hostname: node.host,
     environment: pgpoolEnvironment(cluster, topo, node),
-    secrets: [...passwordMounts(PGPOOL_SECRETS), ...ssh.secrets, ...tls.secrets],
-    configs: [mount('cluster-conf', `${PATHS.pgpoolEtc}/cluster.conf`, 0o444), ...ssh.configs, ...tls.configs],
+    secrets: files.secrets,
+    configs: [mount('cluster-conf', `${PATHS.pgpoolEtc}/cluster.conf`, 0o444), ...files.configs],
     networks: { cluster: {}, clients: { aliases: [CLIENT_ALIAS] } },
     // Host mode: the port is this host's own (no routing mesh, which needs IPVS); a client's
     // multi-host string lists every host.
@@ -184,13 +156,14 @@ function pgpoolService({ cluster, topo, images }: StackContext, node: Node): obj
 
 /** A pgpool node's metrics endpoint beside it on its host, with only the pgpool password and the CA. */
 function metricsService({ cluster, topo, images }: StackContext, metrics: Node): object {
+  const files = mountsOf(metricsFiles(cluster));
   return {
     image: imageOf('postgres', images.postgres),
     hostname: metrics.host,
     entrypoint: [PATHS.pgpoolMetricsCommand],
     environment: metricsEnvironment(cluster, topo, metrics),
-    secrets: [mount('pgpool_password', `${PATHS.metricsMount}/pgpool_password`)],
-    configs: cluster.tls.enabled ? [mount('tls-ca-crt', `${PATHS.metricsMount}/ca.crt`, 0o444)] : [],
+    secrets: files.secrets,
+    configs: files.configs,
     volumes: [
       { type: 'tmpfs', target: PATHS.postgresHome },
       { type: 'tmpfs', target: PATHS.baseDataVolume },

@@ -63,7 +63,7 @@ postgres: { nodes: 3 }
       'network.delegateIp: expected no delegate IP with engine: swarm: an address added inside a container on an overlay network answers only on its own host',
       "pgpool.publish.address: expected no address with engine: swarm: a port published in host mode listens on every address of its host (limit it with the host's firewall)",
     ]);
-    expect(problems('engine: kubernetes\n')[0]).toMatch(/^engine: /);
+    expect(problems('engine: nomad\n')[0]).toMatch(/^engine: /);
     expect(problems(`${THREE_HOSTS.replace(', pgpool2]', ']').replace(', pgpool1]', ']')}pgpool: { nodes: 1 }\n`)).toEqual([
       'pgpool.nodes: expected at least 3 pgpool nodes with engine: swarm (the watchdog keeps its quorum with one host down, and the postgres nodes find its leader by asking them), got 1',
     ]);
