@@ -90,6 +90,26 @@ pgha_decide_start() {
   fi
 }
 
+# pgha_decide_empty_volume ROLE PEER: what a node whose data directory is empty does once no
+# primary is known (pgha_decide_start said "start none"). ROLE: the role it was given for the
+# cluster's first start (primary or standby); PEER: another postgres node of this cluster that
+# answers (empty: none does, '?': not asked yet). A standby clones ("clone"). The first primary
+# runs initdb ("initdb") only when no other node answers: at a first start none can, as the
+# standbys wait for it. When one answers, the cluster exists and holds data this node lacks: a
+# new, empty database would replace it. It is held to be rebuilt ("hold PEER"). Asks "need peer".
+pgha_decide_empty_volume() {
+  local role=$1 peer=$2
+  if [[ "$role" == standby ]]; then
+    echo clone
+  elif [[ "$peer" == '?' ]]; then
+    echo "need peer"
+  elif [[ -n "$peer" ]]; then
+    echo "hold $peer"
+  else
+    echo initdb
+  fi
+}
+
 # pgha_decide_fence ME ROLE NODES PEER_ROLE: "fence HOST" when ME runs as a primary while
 # pgpool routes writes to HOST as its up primary and HOST says itself it is a primary
 # (PEER_ROLE; pgpool's view can lag, as with a pgpool still starting); "ok" otherwise,

@@ -124,6 +124,19 @@ pgha_node_running_primary_peer() {
   done
 }
 
+# pgha_node_running_peer: the first other postgres node of this cluster that answers a query
+# (as primary or standby: either holds the cluster's data), if any.
+pgha_node_running_peer() {
+  local peer
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+    [[ "$peer" == "$PGHA_NODE" ]] && continue
+    if [[ "$(_pgha_node_ask "$peer" <<<'SELECT pg_is_in_recovery()')" == [tf] ]]; then
+      echo "$peer"
+      return 0
+    fi
+  done
+}
+
 # pgha_node_slot_on HOST: this node's replication slot exists on HOST and still holds its WAL.
 pgha_node_slot_on() {
   # psql expands :'slot' only in input it reads, not in -c.

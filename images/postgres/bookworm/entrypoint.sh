@@ -134,13 +134,32 @@ pgha_postgres_init() {
   elif [[ -s "$PGDATA/PG_VERSION" ]]; then
     pgha_log start "existing database cluster in $PGDATA; role $(cat "$PGHA_ROLE_FILE" 2>/dev/null || echo unknown)"
     pgha_postgres_write_server_config
-  elif [[ "$PGHA_ROLE" == standby ]]; then
-    pgha_postgres_init_standby
   else
-    pgha_postgres_init_primary
+    pgha_postgres_init_empty
   fi
   if [[ -s "$PGDATA/PG_VERSION" ]]; then pgha_postgres_install_recovery_scripts; fi
   pgha_postgres_rejoin_if_held
+}
+
+# pgha_postgres_init_empty: an empty data directory and no primary known. A standby clones the
+# primary; the first primary initialises one, unless another node of the cluster answers: then
+# the cluster was initialised before (this volume was lost or replaced) and a new database would
+# take its place, so the node is held and rebuilt from whichever node becomes primary.
+pgha_postgres_init_empty() {
+  local peer='' verdict
+  verdict=$(pgha_decide_empty_volume "$PGHA_ROLE" '?')
+  if [[ "$verdict" == "need peer" ]]; then
+    peer=$(pgha_node_running_peer)
+    verdict=$(pgha_decide_empty_volume "$PGHA_ROLE" "$peer")
+  fi
+  case "$verdict" in
+    clone) pgha_postgres_init_standby ;;
+    initdb) pgha_postgres_init_primary ;;
+    hold\ *)
+      pgha_log init "$PGDATA is empty, but ${verdict#hold } answers with this cluster's data: not initialising a new database over it; held to be rebuilt from the primary"
+      pgha_node_hold_for_rejoin
+      ;;
+  esac
 }
 
 # pgha_postgres_rejoin_if_held: a hold from before this start (failover.sh's breadcrumb on an
