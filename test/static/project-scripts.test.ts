@@ -31,3 +31,21 @@ describe.skipIf(toolMissing('shellcheck'))('project scripts', () => {
     expect(lines.at(-1)).toBe('exec bash ./dev test');
   });
 });
+
+describe('vitest groups', () => {
+  // A test directory that no group includes would never run, and nothing would say so.
+  it('every directory holding test files is run by exactly one group: no-engine, engine or the multi-host phase', async () => {
+    const { default: config } = await import('../../vitest.config.js');
+    const { default: multihost } = await import('../../vitest.multihost.config.js');
+    const projects = (config.test!.projects as { test: { name: string; include: string[] } }[]).map((p) => p.test);
+    const groups = [...projects, { name: 'multihost', include: multihost.test!.include! }];
+    const dirsOf = (glob: string) => /^test\/\{([^}]+)\}\//.exec(glob)?.[1]!.split(',') ?? [/^test\/([^/*]+)\//.exec(glob)![1]!];
+    const owners = new Map<string, string[]>();
+    for (const g of groups) for (const glob of g.include) for (const dir of dirsOf(glob)) owners.set(dir, [...(owners.get(dir) ?? []), g.name]);
+    const testDirs = readdirSync(join(ROOT, 'test'), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && readdirSync(join(ROOT, 'test', e.name), { recursive: true }).some((f) => String(f).endsWith('.test.ts')))
+      .map((e) => e.name);
+    expect(testDirs.length).toBeGreaterThan(5);
+    expect(testDirs.filter((d) => owners.get(d)?.length !== 1).map((d) => `${d}: ${owners.get(d)?.join(', ') ?? 'no group'}`)).toEqual([]);
+  });
+});
