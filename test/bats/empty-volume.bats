@@ -53,3 +53,14 @@ setup() {
   PGHA_ROLE=standby run pgha_postgres_init_empty
   [[ "$(cat "$RAN")" == clone ]]
 }
+
+@test "the peer that runs as primary is told from one that runs as a standby (the same question, another answer)" {
+  ANSWERS='pg1=t pg2=f'
+  run pgha_node_running_primary_peer
+  [[ "$output" == pg2 ]]
+  run pgha_node_running_peer
+  [[ "$output" == pg1 ]]
+  ANSWERS='pg1=t'
+  run pgha_node_running_primary_peer
+  [[ -z "$output" ]]
+}

@@ -112,30 +112,26 @@ _pgha_node_ask() {
     psql -X -h "$1" -p "$PGPORT" -U "$PGHA_PGPOOL_USER" -d postgres -At "${@:2}" 2>/dev/null
 }
 
-# pgha_node_running_primary_peer: the first other postgres node that answers as a primary, if any.
-pgha_node_running_primary_peer() {
+# pgha_node_peer_answering PATTERN: the first other postgres node whose pg_is_in_recovery()
+# answer matches PATTERN (a glob: f, t or [tf]), if any.
+pgha_node_peer_answering() {
   local peer
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
     [[ "$peer" == "$PGHA_NODE" ]] && continue
-    if [[ "$(_pgha_node_ask "$peer" <<<'SELECT pg_is_in_recovery()')" == f ]]; then
+    # shellcheck disable=SC2053 # PATTERN is a glob on purpose
+    if [[ "$(_pgha_node_ask "$peer" <<<'SELECT pg_is_in_recovery()')" == $1 ]]; then
       echo "$peer"
       return 0
     fi
   done
 }
 
+# pgha_node_running_primary_peer: the first other postgres node that answers as a primary, if any.
+pgha_node_running_primary_peer() { pgha_node_peer_answering f; }
+
 # pgha_node_running_peer: the first other postgres node of this cluster that answers a query
 # (as primary or standby: either holds the cluster's data), if any.
-pgha_node_running_peer() {
-  local peer
-  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
-    [[ "$peer" == "$PGHA_NODE" ]] && continue
-    if [[ "$(_pgha_node_ask "$peer" <<<'SELECT pg_is_in_recovery()')" == [tf] ]]; then
-      echo "$peer"
-      return 0
-    fi
-  done
-}
+pgha_node_running_peer() { pgha_node_peer_answering '[tf]'; }
 
 # pgha_node_slot_on HOST: this node's replication slot exists on HOST and still holds its WAL.
 pgha_node_slot_on() {
