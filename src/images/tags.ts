@@ -114,3 +114,91 @@ export function tagSchemeTable(): string {
   });
   return ['| image | repository | immutable (one build) | exact (moves with a rebuild) | moving (the minor line) |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
+
+/**
+ * The LABEL instructions of a rendered Dockerfile, name to value (the templates write every value
+ * in double quotes).
+ */
+export function dockerfileLabels(dockerfile: string): Record<string, string> {
+  const blocks = [...dockerfile.matchAll(/^LABEL ((?:.*\\\n)*.*)$/gm)].map((b) => b[1]!);
+  return Object.fromEntries(blocks.flatMap((b) => [...b.matchAll(/([\w.-]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!])));
+}
+
+/**
+ * The image the last stage of a Dockerfile is built FROM, as a registry names it
+ * (docker.io/library/alpine:3.23.3): a `${ARG}` is read from the build args, else the ARG's default.
+ */
+export function finalBase(dockerfile: string, args: Readonly<Record<string, string>>): string {
+  const from = [...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)/gm)].at(-1)?.[1];
+  if (from === undefined) throw new Error('no FROM in the Dockerfile');
+  const arg = /^\$\{?(\w+)\}?$/.exec(from)?.[1];
+  const ref = arg === undefined ? from : (args[arg] ?? new RegExp(`^ARG ${arg}=(\\S+)$`, 'm').exec(dockerfile)?.[1]);
+  if (ref === undefined) throw new Error(`FROM ${from}: no build arg and no default for ${arg}`);
+  const first = ref.split('/')[0]!;
+  if (!ref.includes('/')) return `docker.io/library/${ref}`;
+  return first.includes('.') || first.includes(':') || first === 'localhost' ? ref : `docker.io/${ref}`;
+}
+
+/** What the images workflow pushes for one build context. */
+export interface WorkflowPush {
+  /** The repository under the registry's namespace, lower case: ghcr.io/owner/pgha/pgpool. */
+  image: string;
+  /** The image's three tags (imageTags). */
+  tags: string[];
+  /** The Buildx registry cache of this context, one per context (two contexts share pgha/pgpool). */
+  cache: string;
+  /** Labels of the image, and its annotations on the image manifests and the index. */
+  labels: Record<string, string>;
+}
+
+/**
+ * What .github/workflows/images.yml pushes for one release image: its repository under
+ * `namespace`, the tags of the scheme above for a build at `created` of commit `revision`, and
+ * the labels. The labels are the Dockerfile's own (docker/metadata-action would otherwise put the
+ * GitHub repository's title, description and licence over them) with the build stamp, the base
+ * image and the bases' args as `pgha build` labels them; `pgha publish`'s label checks accept them.
+ */
+export function workflowPush(
+  spec: ImageSpec,
+  m: Manifest,
+  d: Derived,
+  dockerfile: string,
+  at: { namespace: string; created: string; revision: string; suffix?: string },
+): WorkflowPush {
+  if (spec.kind === 'standin') throw new Error(`${spec.name}: a stand-in base is never published`);
+  const labels: Record<string, string> = {
+    ...dockerfileLabels(dockerfile),
+    [STAMP_LABELS.created]: at.created,
+    [STAMP_LABELS.revision]: at.revision,
+    'org.opencontainers.image.base.name': finalBase(dockerfile, spec.upstream),
+    'io.pgha.bases': 'upstream',
+    'io.pgha.base-images': Object.values(spec.upstream).join(','),
+  };
+  const stamp = buildStamp(labels);
+  if (typeof stamp === 'string') throw new Error(`${spec.name}: ${stamp}`);
+  // The workflow hands these over as list inputs: one item a line, "#" starts a comment.
+  const bad = Object.entries(labels).filter(([k, v]) => /[\n#]/.test(k + v));
+  if (bad.length) throw new Error(`${spec.name}: labels with a newline or "#": ${bad.map(([k]) => k).join(', ')}`);
+  const image = `${at.namespace}/${repositoryOf(spec)}`.toLowerCase();
+  return {
+    image,
+    tags: Object.values(imageTags(spec, m, d, stamp, at.suffix || undefined)),
+    cache: `${image}:buildcache-${spec.name.slice(spec.name.indexOf('/') + 1)}`,
+    labels,
+  };
+}
+
+/**
+ * A WorkflowPush as step outputs ($GITHUB_OUTPUT): image and cache, tags as docker/metadata-action's
+ * `type=raw,value=` lines, labels as `name=value` lines.
+ */
+export function workflowOutputs(push: WorkflowPush): string {
+  const multi = (name: string, lines: string[]) => [`${name}<<PGHA_EOF`, ...lines, 'PGHA_EOF'];
+  return [
+    `image=${push.image}`,
+    `cache=${push.cache}`,
+    ...multi('tags', push.tags.map((t) => `type=raw,value=${t}`)),
+    ...multi('labels', Object.entries(push.labels).map(([k, v]) => `${k}=${v}`)),
+    '',
+  ].join('\n');
+}

