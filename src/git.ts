@@ -8,14 +8,21 @@ export interface GitTree {
   changes: string[];
 }
 
+const git = (root: string, ...args: string[]) => execa('git', args, { cwd: root, timeout: 30_000, reject: false });
+
+/** The commit checked out at `root` (40 hex digits), or null outside a git checkout. */
+export async function gitHead(root: string): Promise<string | null> {
+  const head = await git(root, 'rev-parse', '--verify', 'HEAD');
+  return head.exitCode === 0 ? head.stdout.trim() : null;
+}
+
 /** Reads the checkout at `root` (the edge: runs git). */
 export async function gitTree(root: string): Promise<GitTree> {
-  const git = (...args: string[]) => execa('git', args, { cwd: root, timeout: 30_000, reject: false });
-  const head = await git('rev-parse', '--verify', 'HEAD');
-  if (head.exitCode !== 0) return { head: null, changes: [] };
-  const status = await git('status', '--porcelain');
+  const head = await gitHead(root);
+  if (head === null) return { head: null, changes: [] };
+  const status = await git(root, 'status', '--porcelain');
   if (status.exitCode !== 0) throw new Error(`git status in ${root} failed: ${String(status.stderr).trim()}`);
-  return { head: head.stdout.trim(), changes: status.stdout.split('\n').filter((l) => l.trim() !== '') };
+  return { head, changes: status.stdout.split('\n').filter((l) => l.trim() !== '') };
 }
 
 /**

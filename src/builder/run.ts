@@ -10,6 +10,7 @@ import { logsOf } from '../docker/exec.js';
 import type { Log } from '../log.js';
 import type { RenderInput } from '../render/render.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
+import { gitHead } from '../git.js';
 import { imagePlans, upstreamBases, type BaseMode, type ImagePlan } from './plan.js';
 
 export interface BuildOptions {
@@ -34,11 +35,7 @@ export interface ImageResult {
 }
 
 async function gitRevision(root: string): Promise<string> {
-  try {
-    return (await execa('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim();
-  } catch {
-    return 'unknown';
-  }
+  return (await gitHead(root)) ?? 'unknown';
 }
 
 /**
