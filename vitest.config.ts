@@ -26,6 +26,8 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 900_000,
     reporters: ['default'],
+    // The sequencer is read from the root config only; a project's own is ignored.
+    sequence: { sequencer: BatsFirst },
     projects: [
       {
         extends: true,
@@ -33,7 +35,7 @@ export default defineConfig({
           name: 'no-engine',
           include: ['test/{unit,static,patches,bump}/**/*.test.ts'],
           maxWorkers: 2,
-          sequence: { groupOrder: 0, sequencer: BatsFirst },
+          sequence: { groupOrder: 0 },
         },
       },
       {
