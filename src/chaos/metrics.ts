@@ -33,6 +33,8 @@ export interface RoundMetrics {
   promotionMs: number | null;
   /** Fault to the delegate IP coming up on a node other than the one that held it. */
   vipMoveMs: number | null;
+  /** A watchdog node announcing itself leader after the fault (a new leader, or the same one re-elected). */
+  leaderMs: number | null;
   /** Restart (or release) of the faulted node to the cluster being whole again, the node an attached streaming standby. */
   rejoinMs: number | null;
   attempts: { writes: number; acked: number; errors: number };
@@ -72,6 +74,7 @@ export function roundMetrics(attempts: Attempt[], events: ClusterEvent[], marks:
     detectionMs: at(firstEvent(events, 'detected', marks.injected)),
     promotionMs: at(firstEvent(events, 'promoted', marks.injected)),
     vipMoveMs: at(vipUp),
+    leaderMs: at(firstEvent(events, 'leaderElected', marks.injected)),
     rejoinMs: since !== undefined && marks.healed !== null ? marks.healed - since : null,
     attempts: { writes: writes.length, acked: acked.length, errors: inRound.filter((a) => !a.ok).length },
     lostAcked: committed ? acked.filter((s) => !committed.has(s)) : [],

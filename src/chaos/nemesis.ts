@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { clusterContainers, clusterStatus } from '../deploy/inspect.js';
+import { clusterStatus, type ClusterContainers } from '../deploy/inspect.js';
 import { timestampedLogsSince } from '../docker/exec.js';
 import { cutOff } from '../docker/partition.js';
 import { PORTS } from '../images/facts.js';
@@ -158,7 +158,7 @@ async function inject(io: ChaosIo, live: Live, episode: number, f: ScheduledFaul
   const fault: InjectedFault = { episode, kind: f.kind, target: f.target, host: null, at: Date.now(), releasedAt: null };
   if ('why' in target) return { fault: { ...fault, why: target.why } };
   const host = target.host;
-  const actions = faultActions(io, f.kind, host);
+  const actions = faultActions(io, await io.containers(), f.kind, host);
   try {
     await actions.inject();
   } catch (err) {
@@ -193,7 +193,7 @@ async function releaseWithRetry(release: () => Promise<void>): Promise<void> {
 
 /** The container a role names right now: pgpool's primary and leader, else what the sampler last saw. */
 async function resolveTarget(io: ChaosIo, live: Live, f: ScheduledFault): Promise<{ host: string } | { why: string }> {
-  const status = await clusterStatus(clusterContainers(io.docker, io.cluster), io.cluster, io.topo).catch(() => null);
+  const status = await clusterStatus(await io.containers(), io.cluster, io.topo).catch(() => null);
   const sampledPrimary = Object.entries(live.lastTick?.roles ?? {}).find(([, r]) => r === 'writable' || r === 'primary')?.[0];
   const primary = status?.backends.find((b) => b.role === 'primary' && b.status === 'up')?.host ?? sampledPrimary;
   const leader = status?.watchdog.leader ?? undefined;
@@ -217,8 +217,8 @@ async function resolveTarget(io: ChaosIo, live: Live, f: ScheduledFault): Promis
   return { host: candidates[f.pick % candidates.length]! };
 }
 
-function faultActions(io: ChaosIo, kind: NemesisKind, host: string): { inject: () => Promise<void>; release: () => Promise<void> } {
-  const c = clusterContainers(io.docker, io.cluster).get(host);
+function faultActions(io: ChaosIo, containers: ClusterContainers, kind: NemesisKind, host: string): { inject: () => Promise<void>; release: () => Promise<void> } {
+  const c = containers.get(host);
   switch (kind) {
     case 'kill':
       return { inject: () => c.kill(), release: () => c.start() };
@@ -288,7 +288,7 @@ async function writeThroughPublished(io: ChaosIo): Promise<boolean> {
 }
 
 async function restartCounts(io: ChaosIo): Promise<RestartCount[]> {
-  const containers = clusterContainers(io.docker, io.cluster);
+  const containers = await io.containers();
   const out: RestartCount[] = [];
   for (const n of [...io.topo.postgres, ...io.topo.pgpool]) {
     const info = await containers.get(n.host).inspect().catch(() => null);
@@ -333,7 +333,7 @@ async function finish(io: ChaosIo, opts: NemesisOptions, f: FinishInput): Promis
 /** Every container's log since the run started, one file each under `dir`. */
 async function keepLogs(io: ChaosIo, since: number, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
-  const containers = clusterContainers(io.docker, io.cluster);
+  const containers = await io.containers();
   for (const n of [...io.topo.postgres, ...io.topo.pgpool]) {
     writeFileSync(join(dir, `${containers.name(n.host)}.log`), await timestampedLogsSince(containers.get(n.host), since - 60_000));
   }

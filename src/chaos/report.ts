@@ -19,7 +19,8 @@ export interface ChaosRecord {
   kind: 'chaos';
   machine: Machine;
   /** databaseMB: the size of the databases when the run started (absent in records before it was measured). */
-  cluster: { name: string; replication: string; postgresNodes: number; pgpoolNodes: number; timings: unknown; databaseMB?: number };
+  /** engine: absent in records before chaos drove a swarm (compose then). */
+  cluster: { name: string; engine?: string; replication: string; postgresNodes: number; pgpoolNodes: number; timings: unknown; databaseMB?: number };
   options: ChaosOptions;
   aborted: string | null;
   lostAcked: number[] | null;
@@ -57,6 +58,7 @@ const METRIC_LABELS: [string, string, 's' | 'n'][] = [
   ['detectionMs', 'detection (s)', 's'],
   ['promotionMs', 'promotion (s)', 's'],
   ['vipMoveMs', 'delegate IP moved (s)', 's'],
+  ['leaderMs', 'new watchdog leader (s)', 's'],
   ['rejoinMs', 'back as streaming standby (s)', 's'],
   ['lostAcked', 'acknowledged writes lost', 'n'],
   ['visibleAfterError', 'rows visible after an error', 'n'],
@@ -65,7 +67,7 @@ const METRIC_LABELS: [string, string, 's' | 'n'][] = [
 /** The terminal table: every round, then min / median / max per fault. */
 export function formatChaos(rec: ChaosRecord): string {
   const rounds = table(
-    ['FAULT', 'ROUND', 'TARGETS', 'WRITES DOWN new/pooled (s)', 'READS DOWN (s)', 'DETECT', 'PROMOTE', 'VIP', 'REJOIN', 'ACKED', 'LOST', 'VISIBLE AFTER ERROR', 'HEALED'],
+    ['FAULT', 'ROUND', 'TARGETS', 'WRITES DOWN new/pooled (s)', 'READS DOWN (s)', 'DETECT', 'PROMOTE', 'VIP', 'LEADER', 'REJOIN', 'ACKED', 'LOST', 'VISIBLE AFTER ERROR', 'HEALED'],
     rec.rounds.map((r) => [
       r.fault,
       String(r.round),
@@ -75,6 +77,7 @@ export function formatChaos(rec: ChaosRecord): string {
       s(r.metrics.detectionMs),
       s(r.metrics.promotionMs),
       s(r.metrics.vipMoveMs),
+      s(r.metrics.leaderMs),
       s(r.metrics.rejoinMs),
       String(r.metrics.attempts.acked),
       String(r.metrics.lostAcked.length),
@@ -84,7 +87,7 @@ export function formatChaos(rec: ChaosRecord): string {
   );
   const summaries = Object.entries(rec.summary).map(([fault, m]) => `${fault} (${rec.rounds.filter((r) => r.fault === fault).length} rounds), min / median / max:\n${table(['METRIC', 'VALUE'], METRIC_LABELS.map(([k, label, unit]) => [label, spreadText(m[k], unit)]))}`);
   const end = [
-    `machine: ${rec.machine.cores} cores (${rec.machine.cpu}), ${rec.machine.memoryGiB} GiB, ${rec.machine.engine}, commit ${rec.machine.commit}; cluster ${rec.cluster.name}: ${rec.cluster.postgresNodes} postgres (${rec.cluster.replication}), ${rec.cluster.pgpoolNodes} pgpool`,
+    `machine: ${rec.machine.cores} cores (${rec.machine.cpu}), ${rec.machine.memoryGiB} GiB, ${rec.machine.engine}, commit ${rec.machine.commit}; cluster ${rec.cluster.name}${rec.cluster.engine === 'swarm' ? ' (swarm)' : ''}: ${rec.cluster.postgresNodes} postgres (${rec.cluster.replication}), ${rec.cluster.pgpoolNodes} pgpool`,
     rec.lostAcked === null ? 'acknowledged writes lost over the run: unknown (the final read failed)' : `acknowledged writes lost over the run: ${rec.lostAcked.length}`,
     ...(rec.aborted ? [`ABORTED: ${rec.aborted}`] : []),
   ];

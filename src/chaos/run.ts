@@ -1,12 +1,12 @@
-import type Docker from 'dockerode';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
-import { clusterContainers, clusterStatus, type ClusterStatus } from '../deploy/inspect.js';
+import { clusterStatus, type ClusterContainers, type ClusterStatus } from '../deploy/inspect.js';
 import { healedProblem } from '../deploy/lifecycle.js';
 import { timestampedLogsSince } from '../docker/exec.js';
 import type { Log } from '../log.js';
 import { parseEvents, type ClusterEvent } from './events.js';
 import { planFault, type FaultName } from './faults.js';
+import type { HostPower } from './power.js';
 import { roundMetrics, spread, type RoundMarks, type RoundMetrics, type Spread } from './metrics.js';
 import { Probe, type ProbeTarget } from './probe.js';
 import { timelineSvg } from './timeline.js';
@@ -51,10 +51,16 @@ export interface ChaosRun {
 }
 
 export interface ChaosIo {
-  docker: Docker;
+  /** The cluster's containers now (a swarm's task containers change when a task is replaced). */
+  containers: () => Promise<ClusterContainers>;
   cluster: Cluster;
   topo: Topology;
+  /** Where the probe connects: the delegate IP, or the first entry of a multi-host string. */
   target: ProbeTarget;
+  /** The multi-host string's other entries, tried in order when the first fails. */
+  fallbacks?: ProbeTarget[];
+  /** Powers a whole host off and on (host-kill faults); absent on a single host. */
+  power?: HostPower;
   /** Phase lines (a round starts, the fault is injected, the cluster healed). */
   say: Log;
   /** The live line, rewritten in place on a terminal. */
@@ -68,7 +74,7 @@ export async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ stat
   const deadline = Date.now() + timeoutMs;
   let why = 'not asked yet';
   while (Date.now() < deadline) {
-    const s = await clusterStatus(clusterContainers(io.docker, io.cluster), io.cluster, io.topo).catch((err: Error) => err);
+    const s = await io.containers().then((c) => clusterStatus(c, io.cluster, io.topo)).catch((err: Error) => err);
     if (!(s instanceof Error)) {
       const problem = healedProblem(s);
       if (!problem) return { status: s, at: Date.now() };
@@ -81,11 +87,21 @@ export async function waitHealed(io: ChaosIo, timeoutMs: number): Promise<{ stat
 
 /** What every node of the cluster logged since `since`, as events, in time order. */
 export async function logsSince(io: ChaosIo, since: number): Promise<ClusterEvent[]> {
-  const containers = clusterContainers(io.docker, io.cluster);
+  const containers = await io.containers();
   const hosts = [...io.topo.postgres, ...io.topo.pgpool].map((n) => n.host);
   const events: ClusterEvent[] = [];
-  for (const host of hosts) events.push(...parseEvents(host, await timestampedLogsSince(containers.get(host), since)));
+  // A node whose host is down has no log to read: the others still tell the round.
+  for (const host of hosts) events.push(...parseEvents(host, await logOf(containers, host, since)));
   return events.sort((a, b) => a.at - b.at);
+}
+
+/** A node's timestamped log since `since`, or nothing when its container or host does not answer. */
+async function logOf(containers: ClusterContainers, host: string, since: number): Promise<string> {
+  try {
+    return await timestampedLogsSince(containers.get(host), since);
+  } catch {
+    return '';
+  }
 }
 
 /** What the live line shows: the phase, and since when its counts run. */
@@ -96,7 +112,7 @@ interface LiveState {
 
 /** Every round of every fault, then what the probe saw; aborted when the cluster does not heal. */
 export async function runChaos(io: ChaosIo, opts: ChaosOptions): Promise<ChaosRun> {
-  const probe = new Probe(io.target, { intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs });
+  const probe = new Probe(io.target, { intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs }, io.fallbacks);
   const databaseMB = await startProbe(io, opts, probe);
   const live: LiveState = { label: 'warming up', roundStart: Date.now() };
   const ticker = io.live ? setInterval(() => io.live!(liveLine(probe, live)), 250) : undefined;
@@ -161,7 +177,7 @@ async function runRound(io: ChaosIo, opts: ChaosOptions, probe: Probe, live: Liv
   const from = (live.roundStart = Date.now());
   io.say(`${label}: primary ${primary}, watchdog leader ${leader}; warming up ${opts.warmupSeconds} s`);
   await sleep(opts.warmupSeconds * 1000);
-  const plan = planFault(fault, { docker: io.docker, containers: clusterContainers(io.docker, io.cluster), topo: io.topo, primary, leader }, opts);
+  const plan = planFault(fault, { containers: await io.containers(), topo: io.topo, hosts: io.cluster.hosts, power: io.power, primary, leader }, opts);
   const injected = Date.now();
   await plan.inject();
   // Writes count from when the fault is in effect: a write that started while the engine
@@ -219,7 +235,7 @@ async function chaosReport(io: ChaosIo, probe: Probe, { pending, aborted }: Roun
   return { rounds, summary: summarise(rounds), lostAcked: committed ? acked.filter((s) => !committed.has(s)) : null, aborted, timelines, databaseMB };
 }
 
-export const SUMMARY_METRICS = ['worstWriteUnavailableMs', 'worstReadUnavailableMs', 'detectionMs', 'promotionMs', 'vipMoveMs', 'rejoinMs'] as const;
+export const SUMMARY_METRICS = ['worstWriteUnavailableMs', 'worstReadUnavailableMs', 'detectionMs', 'promotionMs', 'vipMoveMs', 'leaderMs', 'rejoinMs'] as const;
 
 function summarise(rounds: RoundResult[]): Record<string, Record<string, Spread | null>> {
   const out: Record<string, Record<string, Spread | null>> = {};

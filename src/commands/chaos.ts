@@ -5,7 +5,10 @@ import { logUpdateStderr } from 'log-update';
 import { z } from 'zod';
 import { machineInfo, stampOf } from '../bench/machine.js';
 import { DEFAULT_LIMITS } from '../chaos/checker.js';
-import { FAULTS, type FaultName } from '../chaos/faults.js';
+import { FAULTS, HOST_FAULTS, SINGLE_HOST_FAULTS, type FaultName } from '../chaos/faults.js';
+import { hostPower, parsePowerCommand } from '../chaos/power.js';
+import { composeReach, swarmReach } from '../chaos/reach.js';
+import type { Cluster } from '../cluster/schema.js';
 import { runNemesis, type NemesisOptions } from '../chaos/nemesis.js';
 import { formatNemesis, nemesisRecord, nemesisTimelines, writeNemesisResults } from '../chaos/nemesis-report.js';
 import { parseDuration } from '../chaos/schedule.js';
@@ -13,7 +16,6 @@ import { writeResultsMarkdown } from '../bench/results.js';
 import { chaosRecord, formatChaos, writeChaosResults } from '../chaos/report.js';
 import { runChaos, type ChaosIo, type ChaosOptions } from '../chaos/run.js';
 import type { Machine } from '../chaos/report.js';
-import { clusterContainers } from '../deploy/inspect.js';
 import { connectEngine } from '../docker/engine.js';
 import { UsageError } from '../errors.js';
 import { clusterInputs, runningClusterPassword, type ClusterOptions } from './cluster.js';
@@ -35,6 +37,11 @@ export interface ChaosCommandOptions extends ClusterOptions {
   healLimit?: string;
   json?: boolean;
   results: string | false;
+  /** host-kill faults: the commands that power a host off and on, with {host}. */
+  hostOff?: string;
+  hostOn?: string;
+  /** Where the probe connects instead of the delegate IP: host:port,host:port (a multi-host string's order). */
+  connect?: string;
 }
 
 const whole = wholeNumber;
@@ -101,10 +108,14 @@ export function parseChaosOptions(opts: ChaosCommandOptions): ChaosOptions {
  */
 export async function chaosCommand(root: string, opts: ChaosCommandOptions): Promise<number> {
   const plan = parseChaosPlan(opts);
-  const { cluster, topo, dir } = clusterInputs(root, opts);
+  const { cluster, topo, dir } = clusterInputs(root, opts, { swarm: true });
+  const faults = plan.mode === 'rounds' ? plan.options.faults : [];
+  const problems = [...engineProblems(cluster, plan.mode, faults), ...powerProblems(opts, faults)];
+  if (problems.length) throw new UsageError(problems);
   const password = runningClusterPassword(cluster.name, dir);
   const docker = await connectEngine();
-  const containers = clusterContainers(docker, cluster);
+  const reach = cluster.engine === 'swarm' ? await swarmReach(cluster, topo, opts.connect) : composeReach(docker, cluster, topo, opts.connect);
+  const containers = await reach.containers();
   const running = [];
   for (const n of topo.pgpool) if (await containers.running(n.host)) running.push(n.host);
   if (!running.length) throw new UsageError([`cluster ${cluster.name} is not running: no pgpool container of it is up; start it with pgha cluster up`]);
@@ -113,21 +124,49 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
   const machine = await machineInfo(docker, root);
   const live = !opts.json && process.stderr.isTTY ? (line: string) => logUpdateStderr(line) : undefined;
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : (line: string) => (live ? (logUpdateStderr.clear(), say(line)) : say(line));
-  const io: ChaosIo = { docker, cluster, topo, say: log, live, target: { host: topo.delegateIp, port: cluster.pgpool.port, user: 'postgres', password: password, database: 'postgres' } };
+  const [target, ...fallbacks] = reach.targets.map((t) => ({ ...t, user: 'postgres', password, database: 'postgres' }));
+  const power = HOST_FAULTS.some((f) => faults.includes(f)) ? hostPower(parsedPower(opts.hostOff), parsedPower(opts.hostOn)) : undefined;
+  const io: ChaosIo = { containers: reach.containers, cluster, topo, say: log, live, target: target!, fallbacks, power };
   if (plan.mode === 'nemesis') return nemesisCommand(io, plan.options, machine, opts);
-  const options = plan.options;
+  return roundsCommand(io, plan.options, machine, opts);
+}
+
+/** `pgha chaos --fault NAME...`: the rounds, their record and timelines; 1 when not healed or (sync) a write was lost. */
+async function roundsCommand(io: ChaosIo, options: ChaosOptions, machine: Machine, opts: ChaosCommandOptions): Promise<number> {
+  const { cluster } = io;
   const run = await runChaos(io, options);
-  if (live) logUpdateStderr.clear();
-  const rec = chaosRecord(run, machine, { name: cluster.name, replication: cluster.postgres.replication, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes, timings: cluster.timings, databaseMB: run.databaseMB }, options);
+  if (io.live) logUpdateStderr.clear();
+  const rec = chaosRecord(run, machine, { name: cluster.name, engine: cluster.engine, replication: cluster.postgres.replication, postgresNodes: cluster.postgres.nodes, pgpoolNodes: cluster.pgpool.nodes, timings: cluster.timings, databaseMB: run.databaseMB }, options);
   if (opts.results !== false) {
     const resultsDir = resolve(opts.results);
     const out = writeChaosResults(resultsDir, rec, run.timelines, stampOf(machine));
-    log(`recorded in ${out}; summary in ${writeResultsMarkdown(resultsDir)}`);
+    io.say(`recorded in ${out}; summary in ${writeResultsMarkdown(resultsDir)}`);
   }
   console.log(opts.json ? JSON.stringify(rec, null, 2) : formatChaos(rec));
   const lost = cluster.postgres.replication === 'sync' && (run.lostAcked === null || run.lostAcked.length > 0);
   return run.aborted || lost ? 1 : 0;
 }
+
+/** The faults this cluster's engine can take, one line per one it cannot. */
+function engineProblems(cluster: Cluster, mode: ChaosPlan['mode'], faults: FaultName[]): string[] {
+  if (cluster.engine !== 'swarm') return faults.filter((f) => HOST_FAULTS.includes(f)).map((f) => `--fault ${f}: expected a cluster on several hosts (engine: swarm); ${cluster.name} runs on one`);
+  if (mode === 'nemesis') return ['--fault random: the nemesis drives a compose cluster only so far (its cut-off uses this machine\'s bridge)'];
+  return faults.filter((f) => SINGLE_HOST_FAULTS.includes(f)).map((f) => `--fault ${f}: expected a compose cluster (on a swarm ${f === 'isolate-primary' ? 'use host-kill; a cut-off needs the hosts\' own firewall' : 'Swarm restarts a killed task itself: use kill-primary'})`);
+}
+
+/** --host-off and --host-on: both given, each a usable template, when a host fault is asked for. */
+function powerProblems(opts: ChaosCommandOptions, faults: FaultName[]): string[] {
+  if (!HOST_FAULTS.some((f) => faults.includes(f))) {
+    return (['hostOff', 'hostOn'] as const).filter((k) => opts[k] !== undefined).map((k) => `${k === 'hostOff' ? '--host-off' : '--host-on'}: expected only with --fault ${HOST_FAULTS.join(' or ')}`);
+  }
+  return ([['--host-off', opts.hostOff], ['--host-on', opts.hostOn]] as const).flatMap(([flag, value]) => {
+    if (value === undefined) return [`${flag}: expected the command that powers a host ${flag === '--host-off' ? 'off' : 'on'}, with {host} (as ${flag === '--host-off' ? "'virsh destroy {host}'" : "'virsh start {host}'"})`];
+    const argv = parsePowerCommand(flag, value);
+    return 'problem' in argv ? [argv.problem] : [];
+  });
+}
+
+const parsedPower = (template: string | undefined): string[] => parsePowerCommand('', template ?? '') as string[];
 
 /** `pgha chaos --fault random`: the nemesis, its record and timelines; 1 when a check failed. */
 async function nemesisCommand(io: ChaosIo, options: NemesisOptions, machine: Machine, opts: ChaosCommandOptions): Promise<number> {

@@ -61,7 +61,7 @@ export function clusterInputs(root: string, opts: ClusterOptions, engines: { swa
     throw new UsageError([`${project.clusterSource}: engine: kubernetes is rendered only: apply deploy/${cluster.name}/k8s with kubectl apply -k (see docs/kubernetes.md)`]);
   }
   if (cluster.engine === 'swarm' && !engines.swarm) {
-    throw new UsageError([`${project.clusterSource}: engine: swarm: pgha chaos and bench drive a compose cluster only so far; pgha cluster up|down|status|doctor drive a swarm (docs/swarm.md)`]);
+    throw new UsageError([`${project.clusterSource}: engine: swarm: pgha bench drives a compose cluster only so far; pgha cluster up|down|status|doctor and pgha chaos drive a swarm (docs/swarm.md)`]);
   }
   const rendered = render(project);
   const dir = resolve(opts.dir ?? resolve(root, 'deploy', cluster.name));

@@ -12,6 +12,11 @@ import { timelineSvg } from '../../src/chaos/timeline.js';
 import { resultsMarkdown } from '../../src/bench/results.js';
 import { chaosRecord, formatChaos, writeChaosResults } from '../../src/chaos/report.js';
 import type { ChaosRun } from '../../src/chaos/run.js';
+import { planFault } from '../../src/chaos/faults.js';
+import { hostPower, parsePowerCommand, powerArgv } from '../../src/chaos/power.js';
+import { parseConnect } from '../../src/chaos/reach.js';
+import type { Topology } from '../../src/cluster/topology.js';
+import type { ClusterContainers } from '../../src/deploy/inspect.js';
 import { ROOT } from '../helpers.js';
 
 const T0 = Date.parse('2026-11-22T06:00:00Z');
@@ -59,6 +64,13 @@ describe('chaos metrics', () => {
     expect(m.promotionMs).toBe(2_810);
     expect(m.vipMoveMs).toBe(3_010);
     expect(m.rejoinMs).toBe(6_000);
+  });
+
+  it('a new watchdog leader counts from the request; none announced, no figure', () => {
+    const elected = parseEvents('pgpool2', '2026-11-22T06:00:09.000000000Z 2026-11-22 06:00:09.000: watchdog pid 7: LOG:  I am the cluster leader node\n');
+    expect(elected.map((e) => e.kind)).toEqual(['leaderElected']);
+    expect(roundMetrics(attempts, [...events, ...elected], marks, null, null).leaderMs).toBe(4_010);
+    expect(roundMetrics(attempts, events, marks, null, null).leaderMs).toBeNull();
   });
 
   it('no delegate IP move when the node that holds it brings it up again', () => {
@@ -167,6 +179,55 @@ describe('chaos records', () => {
   });
 });
 
+describe('host faults (a swarm)', () => {
+  const hosts = [
+    { name: 'rig-a', nodes: ['pg0', 'pgpool0'] },
+    { name: 'rig-b', nodes: ['pg1', 'pgpool1'] },
+    { name: 'rig-c', nodes: ['pgpool2'] },
+  ];
+  const calls: string[] = [];
+  const power = { off: async (h: string) => void calls.push(`off ${h}`), on: async (h: string) => void calls.push(`on ${h}`) };
+  const killed: string[] = [];
+  const containers = { name: (h: string) => h, get: (h: string) => ({ kill: async () => void killed.push(h), start: async () => void killed.push(`start ${h}`) }), running: async () => true, state: async () => 'running' } as unknown as ClusterContainers;
+  const ctx = { containers, topo: {} as Topology, hosts, power, primary: 'pg1', leader: 'pgpool0:9000 Linux 3f2a' };
+  const timing = { holdSeconds: 20, downSeconds: 7 };
+
+  it('host-kill powers off the primary\'s host and on again after --down; host-kill-leader the leader\'s (named with its port)', async () => {
+    const plan = planFault('host-kill', ctx, timing);
+    expect([plan.targets, plan.downSeconds]).toEqual([['rig-b (pg1 pgpool1)'], 7]);
+    await plan.inject();
+    await plan.restart!();
+    const leader = planFault('host-kill-leader', ctx, timing);
+    expect(leader.targets).toEqual(['rig-a (pg0 pgpool0)']);
+    await leader.inject();
+    expect(calls).toEqual(['off rig-b', 'on rig-b', 'off rig-a']);
+  });
+
+  it('a killed task is not started again on a swarm (Swarm replaces it), but is on one host', async () => {
+    const swarm = planFault('kill-primary', ctx, timing);
+    await swarm.inject();
+    expect([killed, swarm.restart]).toEqual([['pg1'], undefined]);
+    const compose = planFault('kill-primary', { ...ctx, hosts: undefined }, timing);
+    await compose.restart!();
+    expect(killed).toEqual(['pg1', 'start pg1']);
+  });
+
+  it('power commands: argv with {host} replaced, no shell; a host name that could be an option or a path is refused', async () => {
+    expect(parsePowerCommand('--host-off', '  docker   kill {host} ')).toEqual(['docker', 'kill', '{host}']);
+    expect(powerArgv(['ssh', 'root@{host}.lab', 'systemctl', 'stop', 'docker'], 'rig-a')).toEqual(['ssh', 'root@rig-a.lab', 'systemctl', 'stop', 'docker']);
+    expect(() => powerArgv(['docker', 'kill', '{host}'], '-rf')).toThrow(/host name "-rf": expected letters/);
+    const p = hostPower(['true', '{host}'], ['false', '{host}']);
+    await p.off('rig-a');
+    await expect(p.on('rig-a')).rejects.toThrow(/^false rig-a: exit 1/);
+  });
+
+  it('--connect: host:port entries in order; anything else is one line naming the flag', () => {
+    expect(parseConnect('10.0.0.5:9999,db-b:10000,[fd00::7]:9999')).toEqual([{ host: '10.0.0.5', port: 9999 }, { host: 'db-b', port: 10000 }, { host: 'fd00::7', port: 9999 }]);
+    expect(parseConnect('10.0.0.5')).toEqual({ problem: '--connect: expected host:port[,host:port...], got "10.0.0.5"' });
+    expect(parseConnect('a:70000')).toEqual({ problem: '--connect: expected host:port[,host:port...], got "a:70000"' });
+  });
+});
+
 function options(o: Partial<ChaosCommandOptions>): ChaosCommandOptions {
   return { fault: ['kill-primary'], rounds: '1', intervalMs: '100', timeoutMs: '2000', warmup: '5', hold: '20', down: '10', healTimeout: '180', results: false, ...o };
 }
@@ -185,7 +246,7 @@ describe('pgha chaos options', () => {
     }
     expect(err).toBeInstanceOf(UsageError);
     expect((err as UsageError).reasons).toEqual([
-      '--fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, random, got kill-everything',
+      '--fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, host-kill, host-kill-leader, random, got kill-everything',
       '--rounds: expected a whole number from 1 to 1000, got 0',
       '--interval-ms: expected a whole number from 20 to 10000, got fast',
     ]);
@@ -196,7 +257,23 @@ describe('pgha chaos options', () => {
   it('the CLI: an unknown fault is one line and exit 2, before anything is asked of the engine', () => {
     const r = pgha('--fault', 'kill-everything', '--no-results');
     expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual(['pgha: --fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, random, got kill-everything']);
+    expect(r.stderr.trim().split('\n')).toEqual(['pgha: --fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, host-kill, host-kill-leader, random, got kill-everything']);
+  });
+
+  it('the CLI: a host fault on a cluster of one host, and a power command without {host}, are refused together before anything runs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-chaos-'));
+    const def = join(dir, 'cluster.yaml');
+    writeFileSync(def, 'name: nowhere\n');
+    const r = pgha('--cluster', def, '--dir', dir, '--no-results', '--fault', 'host-kill', '--host-off', 'virsh destroy');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'pgha: --fault host-kill: expected a cluster on several hosts (engine: swarm); nowhere runs on one',
+      'pgha: --host-off: expected {host} in the command (the host\'s name from cluster.yaml), got virsh destroy',
+      "pgha: --host-on: expected the command that powers a host on, with {host} (as 'virsh start {host}')",
+    ]);
+    const stray = pgha('--cluster', def, '--dir', dir, '--no-results', '--host-on', 'virsh start {host}');
+    expect(stray.status).toBe(2);
+    expect(stray.stderr.trim()).toBe('pgha: --host-on: expected only with --fault host-kill or host-kill-leader');
   });
 
   it('the CLI: a cluster that is not running here is one line and exit 2', () => {
