@@ -7,7 +7,9 @@ import { releaseImages } from '../images/catalog.js';
 import { labelProblems, revisionProblem, type BuiltImage } from '../images/labels.js';
 import { buildStamp, imageTags, repositoryOf, tagSuffixSchema, type BuildStamp } from '../images/tags.js';
 import { loadProject, type Project, type ProjectOptions } from '../project.js';
+import { attachSbom } from '../images/registry-api.js';
 import { parseFlags } from './options.js';
+import { builtImageSbom, toolVersion } from './sbom.js';
 import { say } from './say.js';
 
 export type PublishOptions = ProjectOptions & { registry: string; json?: boolean; tagSuffix?: string; allowDirty?: boolean };
@@ -30,6 +32,8 @@ export interface Published {
   digest: string;
   /** repository@digest. */
   reference: string;
+  /** The image's CycloneDX SBOM, attached to it in the registry as an OCI referrer. */
+  sbom: { digest: string; reference: string };
 }
 
 /** Pushes `ref` and returns the digest the registry reported (the push stream's last aux record). */
@@ -95,7 +99,10 @@ async function publishImage(docker: Docker, project: Project, image: BuiltImage,
   }
   if (digests.size !== 1) throw new Error(`${spec.ref}: the registry answered ${digests.size} digests for one image (${[...digests].join(', ')})`);
   const [digest] = digests as unknown as [string];
-  return { image: spec.name, ref: spec.ref, repository, tags, digest, reference: `${repository}@${digest}` };
+  const sbom = Buffer.from(await builtImageSbom(docker, spec, project, toolVersion(project.root)));
+  const created = image.labels['org.opencontainers.image.created'] ?? new Date(0).toISOString();
+  const sbomDigest = await attachSbom(registry, repositoryOf(spec), digest, sbom, created);
+  return { image: spec.name, ref: spec.ref, repository, tags, digest, reference: `${repository}@${digest}`, sbom: { digest: sbomDigest, reference: `${repository}@${sbomDigest}` } };
 }
 
 /**
@@ -124,7 +131,7 @@ export async function publishCommand(root: string, opts: PublishOptions): Promis
   for (const image of images) {
     const p = await publishImage(docker, project, image, flags.registry, flags.tagSuffix);
     published.push(p);
-    if (!opts.json) console.log(`${p.image}  ${p.reference}\n  tags: ${p.tags.join(', ')}`);
+    if (!opts.json) console.log(`${p.image}  ${p.reference}\n  tags: ${p.tags.join(', ')}\n  sbom: ${p.sbom.reference}`);
   }
   if (opts.json) console.log(JSON.stringify(published, null, 2));
 }
