@@ -15,6 +15,7 @@ import { loadProjectWithManifest, MANIFEST_FILE } from '../project.js';
 import { drift, writeRendered } from '../render/files.js';
 import { render, type Rendered } from '../render/render.js';
 import { defaultCacheDir, downloadPgpoolRelease, sha256Of } from '../sources/cache.js';
+import { describeOrigin } from '../sources/origin.js';
 import { say } from './say.js';
 
 export interface BumpOptions extends BumpFlags {
@@ -114,7 +115,9 @@ interface PgpoolRelease {
  * the new minor applies, and extracts its parameter table. Writes nothing.
  */
 async function fetchPgpoolRelease(root: string, pgpool: Change, next: Manifest): Promise<PgpoolRelease> {
-  const fetched = await downloadPgpoolRelease(pgpool.to, next.pgpool.tarball.url, say, { timeoutMs: 60_000 });
+  const fetched = await downloadPgpoolRelease(pgpool.to, next.pgpool.tarball.url, say, { timeoutMs: 60_000 }).catch((err: unknown) => {
+    throw new UsageError([`${(err as Error).message}; nothing written`], 1);
+  });
   const sha256 = sha256Of(fetched.data);
   next.pgpool.tarball.sha256 = sha256;
   const toMinor = minorOf(pgpool.to);
@@ -133,7 +136,7 @@ async function fetchPgpoolRelease(root: string, pgpool: Change, next: Manifest):
   useParamTable(toMinor, table);
   const cached = join(defaultCacheDir(root), derive(next).tarballFile);
   return {
-    tarball: { sha256, origin: fetched.origin },
+    tarball: { sha256, origin: describeOrigin(fetched.origin) },
     patchesLine: `${set.length} of ${set.length} apply to ${pgpool.to} without fuzz or offset and leave their markers (${set.map((p) => p.name).join(', ')})`,
     paramsLine: `${old ? `${old.release}` : fromMinor} -> ${pgpool.to}: ${diff}`,
     paramTables: { ...PARAM_TABLES, [toMinor]: table },
@@ -151,7 +154,9 @@ async function prepareBump(root: string, manifestName: string, plan: BumpPlan, o
   const pgpool = pgpoolChange ? await fetchPgpoolRelease(root, pgpoolChange, next) : undefined;
   if (pgpool) {
     writes.set(pgpool.tableFile.path, pgpool.tableFile.text);
-    summary.push(`- tarball: sha256 ${pgpool.tarball.sha256}, fetched from ${pgpool.tarball.origin}`, `- patches: ${pgpool.patchesLine}`, `- pgpool.conf parameters: ${pgpool.paramsLine}`);
+    // First after the heading: where the bytes every later build trusts came from.
+    summary.splice(2, 0, `**Tarball origin**: ${pgpool.tarball.origin}`, '');
+    summary.push(`- tarball: sha256 ${pgpool.tarball.sha256}`, `- patches: ${pgpool.patchesLine}`, `- pgpool.conf parameters: ${pgpool.paramsLine}`);
   }
   const removes = plan.dropped.map((p) => p.file);
   if (plan.dropped.length) summary.push(`- dropped with the minor no longer pinned: ${removes.join(', ')}`);

@@ -6,6 +6,8 @@ import type { Log } from '../log.js';
 import type { Manifest } from '../manifest/schema.js';
 import { derive } from '../manifest/schema.js';
 import { debianArchiveRoots, debianOrigPath } from './apt.js';
+import { verifiedDebianOrig, type DebianVerifyOptions } from './debian/verify.js';
+import type { TarballOrigin } from './origin.js';
 
 export function defaultCacheDir(projectRoot: string): string {
   return resolve(process.env.PGHA_CACHE_DIR ?? join(projectRoot, '.cache', 'sources'));
@@ -48,8 +50,8 @@ async function download(url: string, timeoutMs: number): Promise<Buffer> {
 /**
  * Returns the verified pgpool tarball from the cache, fetching it first when missing:
  * from the manifest URL, else from the Debian archive's orig tarball of the same version
- * (found through this machine's apt configuration). Whatever the origin, the file is
- * accepted only when its sha256 equals the manifest's; a mismatch is a hard error.
+ * (found through this machine's apt configuration, any mirror). Whatever the origin, the file
+ * is accepted only when its sha256 equals the manifest's pin; a mismatch is a hard error.
  */
 export async function ensurePgpoolTarball(
   manifest: Manifest,
@@ -67,43 +69,64 @@ export async function ensurePgpoolTarball(
     throw new ChecksumMismatch(`cached ${file}`, expected, actual);
   }
 
-  const { data, origin } = await downloadPgpoolRelease(manifest.pgpool.version, manifest.pgpool.tarball.url, log, opts, (bytes, url) => {
-    const actual = sha256Of(bytes);
-    if (actual !== expected) throw new ChecksumMismatch(url, expected, actual);
-  });
+  const { data, origin } = await fetchPinned(manifest.pgpool.version, manifest.pgpool.tarball.url, expected, log, opts);
   // Only a verified tarball ever gets the cache's name.
   writeFileAtomic(file, data);
   log(`verified sha256 ${expected}`);
   return { path: file, origin };
 }
 
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+}
+
 /**
- * Downloads a pgpool release tarball from its upstream URL, else from the Debian archive's
- * orig tarball of the same version (byte-identical; found through this machine's apt
- * configuration). `verify` may refuse what came: a ChecksumMismatch ends the search (a
- * wrong checksum is never papered over by trying the next source).
+ * A tarball whose sha256 is pinned already: any mirror will do, since the pin decides (the
+ * manifest URL, else the orig tarball on each archive of the apt configuration). A
+ * ChecksumMismatch ends the search: a wrong checksum is never papered over by the next source.
  */
-export async function downloadPgpoolRelease(
-  version: string,
-  url: string,
-  log: Log,
-  opts: { aptDir?: string; timeoutMs?: number },
-  verify: (data: Buffer, url: string) => void = () => {},
-): Promise<{ data: Buffer; origin: string }> {
+async function fetchPinned(version: string, url: string, expected: string, log: Log, opts: { aptDir?: string; timeoutMs?: number }): Promise<{ data: Buffer; origin: string }> {
   const candidates = [url, ...debianArchiveRoots(opts.aptDir).map((root) => `${root}/${debianOrigPath(version)}`)];
   const failures: string[] = [];
   for (const candidate of candidates) {
     try {
       log(`fetching ${candidate}`);
       const data = await download(candidate, opts.timeoutMs ?? 30_000);
-      verify(data, candidate);
+      const actual = sha256Of(data);
+      if (actual !== expected) throw new ChecksumMismatch(candidate, expected, actual);
       return { data, origin: candidate };
     } catch (err) {
       if (err instanceof ChecksumMismatch) throw err;
-      const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      failures.push(`${candidate}: ${reason}`);
-      log(`unavailable: ${candidate} (${reason})`);
+      failures.push(`${candidate}: ${reasonOf(err)}`);
+      log(`unavailable: ${candidate} (${reasonOf(err)})`);
     }
   }
   throw new Error(`pgpool ${version} tarball could not be fetched from any source:\n  ${failures.join('\n  ')}`);
+}
+
+/**
+ * A new release's tarball for `pgha bump`, which has no pin yet and makes one from what it gets:
+ * from its upstream URL (the manifest's, moved to the new version), else only a copy from
+ * Debian's archive that Debian's signed metadata vouches for (src/sources/debian/verify.ts).
+ * Never from an arbitrary mirror. Throws one line naming the version and why.
+ */
+export async function downloadPgpoolRelease(
+  version: string,
+  url: string,
+  log: Log,
+  opts: { timeoutMs?: number; aptDir?: string; debian?: DebianVerifyOptions },
+): Promise<{ data: Buffer; origin: TarballOrigin }> {
+  let upstreamFailure: string;
+  try {
+    log(`fetching ${url}`);
+    return { data: await download(url, opts.timeoutMs ?? 30_000), origin: { kind: 'upstream', url } };
+  } catch (err) {
+    upstreamFailure = reasonOf(err);
+    log(`unavailable: ${url} (${upstreamFailure}); trying Debian's archive, through its signed metadata`);
+  }
+  try {
+    return await verifiedDebianOrig(version, log, { aptDir: opts.aptDir, timeoutMs: opts.timeoutMs, ...opts.debian });
+  } catch (err) {
+    throw new Error(`pgpool ${version}: no tarball that can be trusted: ${url} failed (${upstreamFailure}), and Debian's copy cannot be verified: ${reasonOf(err)}`);
+  }
 }

@@ -8,12 +8,28 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChangelogEntry } from '../../src/bump/changelog.js';
 import { walkFiles } from '../../src/fsutil.js';
-import { downloadPgpoolRelease } from '../../src/sources/cache.js';
+import { loadManifestAndPatches } from '../../src/manifest/load.js';
+import { downloadPgpoolRelease, ensurePgpoolTarball } from '../../src/sources/cache.js';
+import { describeOrigin, type TarballOrigin } from '../../src/sources/origin.js';
 import { IN_CI, ROOT, toolMissing } from '../helpers.js';
 
 // `pgha bump` run as a maintainer runs it, on a copy of this project pinned back to pgpool
-// 4.6.1: the tarball of 4.7.2 comes through the offline fallback (the Debian archive's orig
-// tarball), and the result must be this very tree. Needs the Debian archive (CI has it).
+// 4.6.1, and the result must be this very tree. pgpool.net cannot be reached from here, so a
+// local stand-in serves the 4.7.2 tarball at the manifest's URL (the bytes of this tree's pin,
+// taken from the Debian archive and checked against that pin). The Debian fallback of a bump
+// takes only what Debian's signed metadata lists: 4.7.2 is in no suite's Sources (refused
+// below), 4.6.1 is in trixie's (the copy's own starting tarball comes that way). Needs the
+// Debian archive (CI has it).
+
+/**
+ * pgpool.net's own sha256 of its tarballs, as Homebrew pins them (Homebrew/homebrew-core,
+ * Formula/p/pgpool-ii.rb, read through the project's code search): Debian's orig tarball of the
+ * same version is byte-identical.
+ */
+const UPSTREAM_SHA256: Record<string, string> = {
+  '4.6.1': '0f8805d93bc40002c8019dc40ae03a71a3d144bd39f3dffe6fa01f7fc19bb8e8',
+  '4.7.2': 'e72b9d0ff3620f7da7e33a58dda44b77919d056752dc9bd86b2985c4988d1938',
+};
 
 /** The project's files as git sees them (tracked, and new files not ignored). */
 function projectFiles(): string[] {
@@ -28,6 +44,13 @@ let copy = '';
 let unavailable = '';
 let sha461 = '';
 let tarball461: Buffer | undefined;
+let origin461: TarballOrigin | undefined;
+/** This tree as it was copied: the tree may be edited while the test runs. */
+const copied = new Map<string, Buffer>();
+/** The stand-in for pgpool.net: the 4.7.2 tarball at the manifest's URL, 404 for anything else. */
+let standin: Server | undefined;
+let standinBase = '';
+const standinUrl = (version: string) => `${standinBase}/mediawiki/download.php?f=pgpool-II-${version}.tar.gz`;
 
 /** Runs the copy's own CLI (its PROJECT_ROOT is the copy); resolves with status and output. */
 function pgha(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -65,12 +88,26 @@ beforeAll(async () => {
   for (const f of projectFiles()) {
     mkdirSync(dirname(join(copy, f)), { recursive: true });
     cpSync(join(ROOT, f), join(copy, f));
+    copied.set(f, readFileSync(join(ROOT, f)));
   }
   symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
+  let tarball472: Buffer;
   try {
-    const old = await downloadPgpoolRelease(FROM.version, `https://www.pgpool.net/mediawiki/download.php?f=pgpool-II-${FROM.version}.tar.gz`, () => {}, { timeoutMs: 60_000 });
+    // 4.7.2 as the build takes it: pinned, from any source, accepted on this tree's sha256.
+    const cache = mkdtempSync(join(tmpdir(), 'pgha-bump-cache-'));
+    tarball472 = readFileSync((await ensurePgpoolTarball(loadManifestAndPatches(join(ROOT, 'versions.json'), ROOT, 'versions.json').manifest, cache, () => {}, { timeoutMs: 60_000 })).path);
+    rmSync(cache, { recursive: true, force: true });
+    standin = createServer((req, res) => {
+      res.statusCode = req.url === '/mediawiki/download.php?f=pgpool-II-4.7.2.tar.gz' ? 200 : 404;
+      res.end(res.statusCode === 200 ? tarball472 : undefined);
+    });
+    await new Promise<void>((r) => standin!.listen(0, '127.0.0.1', r));
+    standinBase = `http://127.0.0.1:${(standin.address() as AddressInfo).port}`;
+    // 4.6.1 as a bump takes it with no pin: the stand-in has no 4.6.1, so through Debian's signed chain.
+    const old = await downloadPgpoolRelease(FROM.version, standinUrl(FROM.version), () => {}, { timeoutMs: 60_000 });
     sha461 = createHash('sha256').update(old.data).digest('hex');
     tarball461 = old.data;
+    origin461 = old.origin;
   } catch (err) {
     if (IN_CI) throw err;
     unavailable = (err as Error).message;
@@ -81,13 +118,14 @@ beforeAll(async () => {
   // must write every one of them.
   writeManifest({
     ...committed,
-    pgpool: { version: FROM.version, tarball: { url: committed.pgpool.tarball.url.replace(committed.pgpool.version, FROM.version), sha256: sha461, topDir: FROM.topDir } },
+    pgpool: { version: FROM.version, tarball: { url: standinUrl(FROM.version), sha256: sha461, topDir: FROM.topDir } },
     patches: { '4.6': [], ...committed.patches },
   });
   rmSync(join(copy, 'images'), { recursive: true });
 });
 
 afterAll(() => {
+  standin?.close();
   if (copy) rmSync(copy, { recursive: true, force: true });
 });
 
@@ -187,6 +225,35 @@ describe('pgha bump on a copy of the project pinned to pgpool 4.6.1', () => {
     }
   });
 
+  it("took the copy's 4.6.1 from Debian only through trixie's signed InRelease and Sources; the bytes are upstream's", (ctx) => {
+    if (unavailable) ctx.skip(`Debian archive unavailable: ${unavailable}`);
+    console.log(`4.6.1 came from ${describeOrigin(origin461!)}`);
+    expect(origin461).toMatchObject({ kind: 'debian', suite: 'trixie', sourceVersion: '4.6.1-2', index: 'main/source/Sources.gz', keyring: '/usr/share/keyrings/debian-archive-keyring.gpg' });
+    expect((origin461 as { url: string }).url).toMatch(/^https?:\/\/deb\.debian\.org\/debian\/pool\/main\/p\/pgpool2\/pgpool2_4\.6\.1\.orig\.tar\.gz$/);
+    expect(sha461).toBe(UPSTREAM_SHA256['4.6.1']);
+    expect(committed.pgpool.tarball.sha256).toBe(UPSTREAM_SHA256['4.7.2']);
+  });
+
+  it('refuses 4.7.2 when the upstream URL fails: no Debian suite lists it, so nothing vouches for a copy; one line, nothing written', async (ctx) => {
+    if (unavailable) ctx.skip(`Debian archive unavailable: ${unavailable}`);
+    const manifestBefore = readFileSync(join(copy, 'versions.json'), 'utf8');
+    const m = JSON.parse(manifestBefore);
+    m.pgpool.tarball.url = `${standinBase}/gone/pgpool-II-4.6.1.tar.gz`;
+    writeManifest(m);
+    const before = snapshot();
+    try {
+      const r = await pgha(['bump', 'pgpool', '4.7.2']);
+      expect(r.status).toBe(1);
+      const refusal = r.stderr.split('\n').filter((l) => l.startsWith('pgha: pgpool 4.7.2: '));
+      expect(refusal).toHaveLength(1);
+      expect(refusal[0]).toMatch(/^pgha: pgpool 4\.7\.2: no tarball that can be trusted: http:\/\/127\.0\.0\.1:\d+\/gone\/pgpool-II-4\.7\.2\.tar\.gz failed \(HTTP 404 from \S+\), and Debian's copy cannot be verified: pgpool2_4\.7\.2\.orig\.tar\.gz is listed in no Sources index of Debian's archive \(pgpool2 versions there: unstable: [^;]+; testing: [^;]+; trixie: 4\.6\.1-2; bookworm: [^)]+\).*; nothing written$/);
+      console.log(refusal[0]);
+      expect(snapshot()).toEqual(before);
+    } finally {
+      writeFileSync(join(copy, 'versions.json'), manifestBefore);
+    }
+  });
+
   it('--dry-run prints the whole change and writes nothing', async (ctx) => {
     if (unavailable) ctx.skip(`Debian archive unavailable: ${unavailable}`);
     const before = snapshot();
@@ -197,25 +264,29 @@ describe('pgha bump on a copy of the project pinned to pgpool 4.6.1', () => {
     expect(snapshot()).toEqual(before);
   });
 
-  it('bumps to 4.7.2 through the offline fallback: sha256, patches, parameter diff, regeneration; the result is this tree plus a changelog entry', async (ctx) => {
+  it('bumps to 4.7.2 from the upstream URL: sha256, patches, parameter diff, regeneration; the result is this tree plus a changelog entry', async (ctx) => {
     if (unavailable) ctx.skip(`Debian archive unavailable: ${unavailable}`);
     const r = await pgha(['bump', '--date', '2026-11-22', 'pgpool', '4.7.2']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/pgha: fetching http:\/\/\S+\/pool\/main\/p\/pgpool2\/pgpool2_4\.7\.2\.orig\.tar\.gz/);
+    expect(r.stderr).toContain(`pgha: fetching ${standinUrl('4.7.2')}`);
     const sha = committed.pgpool.tarball.sha256;
-    expect(r.stdout).toContain(`- tarball: sha256 ${sha}, fetched from http`);
+    expect(r.stdout.split('\n').slice(0, 4)).toEqual(['## pgha bump: pgpool 4.6.1 -> 4.7.2', '', `**Tarball origin**: upstream, ${standinUrl('4.7.2')}`, '']);
+    expect(r.stdout).toContain(`- tarball: sha256 ${sha}\n`);
     expect(r.stdout).toContain(`- patches: ${committed.patches['4.7'].length} of ${committed.patches['4.7'].length} apply to 4.7.2 without fuzz or offset and leave their markers`);
     expect(r.stdout).toMatch(/- pgpool\.conf parameters: 4\.6\.\d+ -> 4\.7\.2: \d+ added: [^;]*recovery_database[^;]*; 0 removed; 1 renamed: logdir -> work_dir/);
     console.log(r.stdout);
 
     // Every project file equals this tree's, generated files and the parameter table included;
-    // the changelog is this tree's with the new entry on top.
-    const differing = projectFiles().filter((f) => f !== 'CHANGELOG.md' && !readFileSync(join(ROOT, f)).equals(readFileSync(join(copy, f))));
+    // versions.json too but for the tarball's URL (the stand-in's, moved to 4.7.2); the
+    // changelog is this tree's with the new entry on top.
+    const differing = [...copied].filter(([f, data]) => f !== 'CHANGELOG.md' && f !== 'versions.json' && !(existsSync(join(copy, f)) && data.equals(readFileSync(join(copy, f))))).map(([f]) => f);
     expect(differing).toEqual([]);
+    const bumped = readFileSync(join(copy, 'versions.json'), 'utf8');
+    expect(bumped).toBe(copied.get('versions.json')!.toString().replace(committed.pgpool.tarball.url, standinUrl('4.7.2')));
     const changelog = readFileSync(join(copy, 'CHANGELOG.md'), 'utf8');
     const entry = /^## \[postgres [^\]]+\] - 2026-11-22\n[\s\S]*?(?=^## |(?![\s\S]))/m.exec(changelog)?.[0] ?? '';
-    expect(entry).toContain(`- pgpool 4.6.1 -> 4.7.2 (tarball sha256 ${sha}, fetched from http`);
-    expect(changelog).toBe(addChangelogEntry(readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8'), entry));
+    expect(entry).toContain(`- pgpool 4.6.1 -> 4.7.2 (tarball sha256 ${sha}, fetched from upstream, ${standinUrl('4.7.2')})`);
+    expect(changelog).toBe(addChangelogEntry(copied.get('CHANGELOG.md')!.toString(), entry));
     // The verified tarball is in the source cache for the build that follows.
     expect(createHash('sha256').update(readFileSync(join(copy, '.cache/sources/pgpool-II-4.7.2.tar.gz'))).digest('hex')).toBe(sha);
   });

@@ -12,13 +12,16 @@ const files = readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml'));
 
 interface Step {
   id?: string;
+  name?: string;
   uses?: string;
   run?: string;
   env?: Record<string, string>;
-  with?: Record<string, string | boolean>;
+  with?: Record<string, string | boolean | number>;
 }
 interface Job {
   if?: string;
+  needs?: string;
+  'timeout-minutes'?: number;
   permissions?: Record<string, string>;
   strategy?: { matrix: { context: string[] } };
   steps: Step[];
@@ -31,7 +34,7 @@ interface Workflow {
 
 /** The only write permissions, per workflow and job: anything else is refused. */
 const WRITES: Record<string, Record<string, string[]>> = {
-  'bump.yml': { bump: ['contents', 'pull-requests', 'actions'] },
+  'bump.yml': { 'pull-request': ['contents', 'pull-requests', 'actions'] },
   'images.yml': { publish: ['packages', 'id-token', 'attestations'] },
 };
 
@@ -73,6 +76,14 @@ describe('GitHub workflows', () => {
       for (const [scope, level] of Object.entries(job.permissions ?? {})) {
         if (level === 'write') expect(WRITES[file]?.[name] ?? [], `${file}: ${name}: ${scope}: write`).toContain(scope);
       }
+    }
+  });
+
+  it.each(files)('%s gives every job a time limit', (file) => {
+    const workflow = parse(readFileSync(join(WORKFLOWS, file), 'utf8')) as Workflow;
+    for (const [name, job] of Object.entries(workflow.jobs)) {
+      expect(job['timeout-minutes'], `${file}: job ${name}`).toBeTypeOf('number');
+      expect(job['timeout-minutes'], `${file}: job ${name}`).toBeLessThanOrEqual(180);
     }
   });
 
@@ -141,6 +152,13 @@ describe('GitHub workflows', () => {
       const sign = publish!.steps.find((s) => s.run?.startsWith('cosign sign'))!;
       expect(sign.run).toBe('cosign sign --yes "$IMAGE@$DIGEST"');
       expect(sign.env).toMatchObject({ DIGEST: '${{ steps.build.outputs.digest }}' });
+      // The binfmt image setup-qemu runs privileged: a fixed release and its digest, never latest.
+      for (const job of [build!, publish!]) {
+        expect(stepOf(job, 'docker/setup-qemu-action').with).toEqual({
+          image: expect.stringMatching(/^tonistiigi\/binfmt:qemu-v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/),
+          platforms: 'arm64',
+        });
+      }
       const order = publish!.steps.map((s) => s.uses?.split('@')[0] ?? s.run?.split(' ').slice(0, 2).join(' '));
       expect(order.indexOf('sigstore/cosign-installer')).toBeLessThan(order.indexOf('cosign sign'));
       expect(order.indexOf('docker/login-action')).toBeLessThan(order.indexOf('docker/build-push-action'));
@@ -154,6 +172,43 @@ describe('GitHub workflows', () => {
     expect(text).toMatch(/schedule:\s*\n\s*- cron:/);
     expect(text).toContain('workflow_dispatch:');
     expect(text).toContain('gh workflow run images.yml --ref "$BRANCH"');
+  });
+
+  describe('the bump workflow keeps its write token away from the code it runs', () => {
+    const workflow = parse(readFileSync(join(WORKFLOWS, 'bump.yml'), 'utf8')) as Workflow;
+    const { bump, 'pull-request': pr } = workflow.jobs;
+    const token = /github\.token|secrets\./;
+
+    it('no checkout keeps credentials in .git/config', () => {
+      for (const [name, job] of Object.entries(workflow.jobs)) {
+        for (const step of job.steps.filter((s) => s.uses?.startsWith('actions/checkout@'))) expect(step.with?.['persist-credentials'], name).toBe(false);
+      }
+    });
+
+    it('the job that installs packages and runs pgha can only read; npm runs no install scripts', () => {
+      expect(bump!.permissions).toEqual({ contents: 'read' });
+      expect(JSON.stringify(bump!.steps)).not.toMatch(token);
+      const installs = bump!.steps.filter((s) => /\bnpm (ci|install)\b/.test(s.run ?? ''));
+      expect(installs.map((s) => s.run)).toEqual(['npm ci --ignore-scripts --no-audit --no-fund']);
+    });
+
+    it('the job that writes runs no project code, and only its last step holds the token', () => {
+      expect(pr!.needs).toBe('bump');
+      const code = pr!.steps.filter((s) => /(^|[\s;|&(])(npm|npx|node|tsx|\.\/bin\/pgha\S*)\s/m.test(s.run ?? '') || (s.uses && !s.uses.startsWith('actions/checkout@')));
+      expect(code).toEqual([]);
+      const holding = pr!.steps.filter((s) => token.test(JSON.stringify(s)));
+      expect(holding).toEqual([pr!.steps.at(-1)]);
+      expect(holding[0]!.env?.GH_TOKEN).toBe('${{ github.token }}');
+    });
+
+    it('never force-pushes over commits it did not make: a lease on the branch as read, and a branch with foreign commits left alone', () => {
+      const run = pr!.steps.at(-1)!.run!;
+      const pushes = run.split('\n').filter((l) => /\bgit push\b/.test(l));
+      expect(pushes.map((l) => l.trim())).toEqual(['git push --force-with-lease="refs/heads/$BRANCH:$expected" "$remote" "HEAD:refs/heads/$BRANCH"']);
+      expect(run).not.toMatch(/--force(?!-with-lease)|\s-f\s/);
+      expect(run).toContain("awk -v bot=\"$bot\" '$2 != bot || $3 != bot'");
+      expect(run.indexOf('left alone')).toBeLessThan(run.indexOf('git push'));
+    });
   });
 });
 
