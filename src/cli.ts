@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { basesCommand, type BasesOptions } from './commands/bases.js';
 import { benchCommand, type BenchCommandOptions } from './commands/bench.js';
+import { BENCH_DEFAULTS, TARGETS } from './bench/plan.js';
 import { chaosCommand, type ChaosCommandOptions } from './commands/chaos.js';
 import { FAULTS } from './chaos/faults.js';
 import { bumpCommand, type BumpOptions } from './commands/bump.js';
@@ -174,11 +175,15 @@ withCluster(program.command('chaos'))
   });
 
 withCluster(program.command('bench'))
-  .description('what the proxy costs: pgbench direct, through pgpool, pgbouncer and HAProxy inside the cluster network (npm run bench); --soak: load without faults, counting false alarms')
-  .option('--rounds <n>', 'rounds; every target runs once per round, in a rotating order', '3')
-  .option('--seconds <n>', 'duration of each pgbench run', '15')
-  .option('--clients <n...>', 'client counts', ['8', '32'])
-  .option('--scale <n>', 'pgbench scale of the bench database', '10')
+  .description('what each proxy costs: pgbench direct, through pgpool (generated and sample configs), pgbouncer and HAProxy, each in its own container, TLS matched hop for hop (npm run bench); --soak: load without faults, counting false alarms')
+  .option('--series <s...>', 'tls (every hop encrypted, verified against the cluster CA) and/or plain (none)', [...BENCH_DEFAULTS.series])
+  .option('--targets <t...>', `targets among ${TARGETS.join(', ')}; direct always runs (every ratio is to it)`, [...BENCH_DEFAULTS.targets])
+  .option('--modes <m...>', 'pgbench built-in scripts: select-only and/or tpcb-like', [...BENCH_DEFAULTS.modes])
+  .option('--rounds <n>', 'rounds; every target runs once per round, in a rotating order', String(BENCH_DEFAULTS.rounds))
+  .option('--duration <seconds>', 'duration of each pgbench run', String(BENCH_DEFAULTS.seconds))
+  .option('--clients <n...>', 'client counts', BENCH_DEFAULTS.clients.map(String))
+  .option('--scale <n>', 'pgbench scale of the bench database, at least the largest client count (default: that count)')
+  .option('--plan', 'print the plan (order per round, pgbench arguments, planned duration) and start nothing')
   .option('--soak <seconds>', 'instead: pgbench tpcb-like through the delegate IP for this long, then count failovers, VIP moves and failed health checks')
   .option('--results <dir>', 'where to record the run (bench/RESULTS.md is rewritten beside it)', resolve(PROJECT_ROOT, 'bench/results'))
   .option('--no-results', 'record nothing')

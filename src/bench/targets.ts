@@ -1,7 +1,8 @@
 import { clusterSchema } from '../cluster/schema.js';
 import type { ChaosRecord } from '../chaos/report.js';
 import { readRecords, s } from '../chaos/report.js';
-import type { BenchRecord, SoakRecord } from './report.js';
+import type { Spread } from '../chaos/metrics.js';
+import { isMatched, type AnyBenchRecord, type SoakRecord } from './report.js';
 
 /** The chaos figures issue 10 sets a bound on, checked against the newest run that measured each. */
 const CHAOS_TARGETS: { fault: string; metric: string; stat: 'median' | 'max'; limitMs: number; label: string }[] = [
@@ -73,17 +74,33 @@ function soakRow(soaks: { rec: SoakRecord }[]): string {
   return `| ${label} | ${newest.failovers} failovers, ${newest.vipMoves} moves in ${newest.seconds} s | 1 | ${run(newest)} | ${met(newest.failovers === 0 && newest.vipMoves === 0 && newest.tps !== null)} |`;
 }
 
+/**
+ * The ratios the bench targets are read from: the newest matched run with the tls series (the
+ * cluster's default), else the newest matched run's plain series, else the newest old-method
+ * run, marked as such.
+ */
+function benchBasis(benches: { rec: AnyBenchRecord }[]): { ratios: Record<string, Record<string, Spread | null>>; rec: AnyBenchRecord; note: string } | null {
+  const matched = benches.map((b) => b.rec).filter(isMatched);
+  const tls = matched.find((r) => r.series.tls);
+  if (tls) return { ratios: tls.series.tls!.ratios, rec: tls, note: ' (tls series)' };
+  const plain = matched.find((r) => r.series.plain);
+  if (plain) return { ratios: plain.series.plain!.ratios, rec: plain, note: ' (plain series)' };
+  const old = benches[0]?.rec;
+  return old && !isMatched(old) ? { ratios: old.ratios, rec: old, note: ' (old method, TLS unmatched)' } : null;
+}
+
 /** The generated pgpool config against pgbouncer in the same run, per mode, at every client count. */
-function benchRows(benches: { rec: BenchRecord }[]): string[] {
-  const newest = benches[0]?.rec;
+function benchRows(benches: { rec: AnyBenchRecord }[]): string[] {
+  const basis = benchBasis(benches);
   return BENCH_TARGETS.map(({ mode, floor }) => {
     const label = `bench ${mode}: generated pgpool >= ${floor} of direct and ahead of pgbouncer`;
-    const keys = newest ? Object.keys(newest.ratios).filter((k) => k.startsWith(`${mode}/`)) : [];
-    if (!newest || !keys.length) return `| ${label} | not measured | - | - | - |`;
-    const pairs = keys.map((k) => ({ clients: k.split('/')[1], pgpool: newest.ratios[k]?.pgpool?.median, pgbouncer: newest.ratios[k]?.pgbouncer?.median }));
+    const keys = basis ? Object.keys(basis.ratios).filter((k) => k.startsWith(`${mode}/`)) : [];
+    if (!basis || !keys.length) return `| ${label} | not measured | - | - | - |`;
+    const { ratios, rec, note } = basis;
+    const pairs = keys.map((k) => ({ clients: k.split('/')[1], pgpool: ratios[k]?.pgpool?.median, pgbouncer: ratios[k]?.pgbouncer?.median }));
     const ok = pairs.every((p) => p.pgpool !== undefined && p.pgbouncer !== undefined && p.pgpool >= floor && p.pgpool >= p.pgbouncer);
     const text = pairs.map((p) => `${p.clients} clients ${p.pgpool?.toFixed(2) ?? '-'} (pgbouncer ${p.pgbouncer?.toFixed(2) ?? '-'})`).join(', ');
-    return `| ${label} | ${text} | ${newest.options.rounds} | ${run(newest)} | ${ok ? 'yes' : '**no**: what bounds it is in docs/measuring.md'} |`;
+    return `| ${label} | ${text}${note} | ${rec.options.rounds} | ${run(rec)} | ${ok ? 'yes' : '**no**: what bounds it is in docs/measuring.md'} |`;
   });
 }
 
@@ -101,6 +118,6 @@ export function targetsMarkdown(resultsDir: string): string {
     rejoinScaleRow(chaos.filter(isDefaultShape)),
     ...syncRows(chaos),
     soakRow(readRecords<SoakRecord>(resultsDir, 'soak').reverse()),
-    ...benchRows(readRecords<BenchRecord>(resultsDir, 'bench').reverse()),
+    ...benchRows(readRecords<AnyBenchRecord>(resultsDir, 'bench').reverse()),
   ].join('\n');
 }
