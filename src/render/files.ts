@@ -14,10 +14,11 @@ export function readTemplates(dir: string): Record<string, string> {
 
 /**
  * Files under the generated roots that are not generated: build inputs, and what the init
- * service makes in a deploy directory (secrets, SSH keys, the dev CA and the TLS files).
+ * service makes in a deploy directory (secrets, SSH keys, the dev CA, the TLS files and the
+ * metrics services' CA and password: the same list .gitignore keeps out of the repository).
  */
 function isLocalMaterial(rel: string): boolean {
-  return /\.tar\.gz$/.test(rel) || /^deploy\/[^/]+\/(secrets|ssh|tls|ca)\//.test(rel);
+  return /\.tar\.gz$/.test(rel) || /^deploy\/[^/]+\/(secrets|ssh|tls|ca|metrics)\//.test(rel);
 }
 
 /** The files under `root`/`sub`, as paths relative to `root`; none when it does not exist. */

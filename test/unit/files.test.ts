@@ -58,11 +58,11 @@ describe('writeFileAtomic', () => {
 });
 
 describe('what a deploy directory holds that is not generated', () => {
-  it("the init service's secrets, SSH keys, dev CA and TLS files are local material, not drift; anything else is", () => {
+  it("the init service's secrets, SSH keys, dev CA, TLS files and metrics material are local, not drift; anything else is", () => {
     const rendered = new Map([['deploy/c/docker-compose.yml', 'services: {}\n']]);
     const root = mkdtempSync(join(tmpdir(), 'pgha-files-'));
     writeRendered(rendered, root);
-    for (const f of ['secrets/pw', 'ssh/pg0/id_ed25519', 'tls/server.crt', 'ca/ca.key', 'notes.txt']) {
+    for (const f of ['secrets/pw', 'ssh/pg0/id_ed25519', 'tls/server.crt', 'ca/ca.key', 'metrics/pgpool_password', 'notes.txt']) {
       mkdirSync(join(root, 'deploy/c', f, '..'), { recursive: true });
       writeFileSync(join(root, 'deploy/c', f), 'x\n');
     }
