@@ -128,6 +128,7 @@ export function sslEnv(series: Series): string[] {
   return series === 'tls' ? ['PGSSLMODE=verify-ca', `PGSSLROOTCERT=${BENCH_CA_FILE}`] : ['PGSSLMODE=disable'];
 }
 
+/** A host and port a client connects to (the bench's targets, the chaos probe's entries). */
 export interface Endpoint {
   host: string;
   port: number;

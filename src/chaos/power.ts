@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { HOST_NAME } from '../cluster/schema.js';
 
 /**
  * How `pgha chaos` takes a whole host away and brings it back (the host-kill faults): two
@@ -17,8 +18,6 @@ export const HOST_PLACEHOLDER = '{host}';
 /** Bound on one power command: a hung hypervisor call must not hang the run. */
 export const POWER_COMMAND_MS = 120_000;
 
-/** A host name as it may be put into a command's argument (cluster.yaml's names are checked the same way). */
-const SAFE_HOST = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * A power command template as argv: split on blanks (no shell: nothing is interpreted), `{host}`
@@ -33,7 +32,7 @@ export function parsePowerCommand(flag: string, template: string): string[] | { 
 
 /** The argv for one host: `{host}` replaced in every argument. */
 export function powerArgv(argv: string[], host: string): string[] {
-  if (!SAFE_HOST.test(host)) throw new Error(`host name ${JSON.stringify(host)}: expected letters, digits, '.', '_' or '-'`);
+  if (!HOST_NAME.test(host)) throw new Error(`host name ${JSON.stringify(host)}: expected letters, digits, '.', '_' or '-'`);
   return argv.map((a) => a.split(HOST_PLACEHOLDER).join(host));
 }
 

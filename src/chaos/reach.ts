@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import type { Endpoint } from '../bench/plan.js';
 import { hostOf } from '../cluster/placement.js';
 import type { Cluster } from '../cluster/schema.js';
 import type { Topology } from '../cluster/topology.js';
@@ -7,12 +8,6 @@ import { UsageError } from '../errors.js';
 import { swarmContainers } from '../swarm/containers.js';
 import { answering, contextHost, dockerConfigDir } from '../swarm/engines.js';
 import { swarmTarget } from '../swarm/target.js';
-
-/** Where the probe connects, in the order a multi-host string tries them. */
-export interface Endpoint {
-  host: string;
-  port: number;
-}
 
 /** How `pgha chaos` reaches a cluster: its containers now, and where clients connect. */
 export interface ChaosReach {

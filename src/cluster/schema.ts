@@ -7,6 +7,9 @@ import { hasLeadingZero, ipv4ToInt, intToIpv4, parseCidr, subnetWarning } from '
 
 const port = int(1, 65535);
 /** The data volume each postgres pod of an engine: kubernetes cluster claims, when the definition names no size. */
+/** A host's name: a Swarm node label's value in a placement constraint (no spaces, no operators), and safe as a command argument. */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
 export const DEFAULT_VOLUME_SIZE = '10Gi';
 /** Role names CREATE ROLE refuses as reserved (pgha-lib.sh's pgha_check_superuser says the same). */
 const RESERVED_ROLE = /^(pg_.*|public|none)$/;
@@ -28,7 +31,7 @@ export const clusterSchema = z
       .array(
         z.strictObject({
           // A Swarm node label's value in a placement constraint: no spaces, no operators.
-          name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a host name of letters, digits, '.', '_' and '-' (the Swarm node's hostname)"),
+          name: z.string().regex(HOST_NAME, "expected a host name of letters, digits, '.', '_' and '-' (the Swarm node's hostname)"),
           nodes: z.array(z.string()).min(1, 'expected at least one node, e.g. [pg0, pgpool0]'),
         }),
       )

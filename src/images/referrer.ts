@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Of } from '../sources/cache.js';
 
 /**
  * An image's SBOM attached to it in a registry as an OCI 1.1 referrer: an artifact manifest
@@ -22,7 +22,7 @@ export interface Descriptor {
   annotations?: Record<string, string>;
 }
 
-export const sha256 = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+export const sha256 = (bytes: Buffer | string): string => `sha256:${sha256Of(Buffer.from(bytes))}`;
 
 /** A blob's descriptor. */
 export const describe = (mediaType: string, bytes: Buffer): Descriptor => ({ mediaType, digest: sha256(bytes), size: bytes.length });

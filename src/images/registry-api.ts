@@ -1,4 +1,4 @@
-import { OCI_INDEX, OCI_MANIFEST, describe, referrersIndex, referrersTag, sbomManifest, EMPTY_CONFIG, type Descriptor } from './referrer.js';
+import { OCI_INDEX, OCI_MANIFEST, SBOM_ARTIFACT_TYPE, describe, referrersIndex, referrersTag, sbomManifest, EMPTY_CONFIG, type Descriptor } from './referrer.js';
 
 /**
  * The few calls of the OCI distribution API that attaching an SBOM needs, anonymous like
@@ -18,9 +18,8 @@ export function registryBase(registry: string): string {
   return `${loopback ? 'http' : 'https'}://${registry}/v2`;
 }
 
-async function call(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer } = {}): Promise<Response> {
-  const res = await fetch(url, { method, headers: init.headers, body: init.body ? new Uint8Array(init.body) : undefined, signal: AbortSignal.timeout(REGISTRY_REQUEST_MS), redirect: 'follow' });
-  return res;
+function call(method: string, url: string, init: { headers?: Record<string, string>; body?: Buffer } = {}): Promise<Response> {
+  return fetch(url, { method, headers: init.headers, body: init.body ? new Uint8Array(init.body) : undefined, signal: AbortSignal.timeout(REGISTRY_REQUEST_MS), redirect: 'follow' });
 }
 
 async function expectStatus(res: Response, ok: number[], what: string): Promise<Response> {
@@ -73,7 +72,7 @@ export async function attachSbom(registry: string, repo: string, subjectDigest: 
   await putBlob(base, repo, Buffer.from('{}'));
   await putBlob(base, repo, sbom);
   const manifest = sbomManifest(subject, sbom, created);
-  const artifact = { ...describe(OCI_MANIFEST, manifest), artifactType: 'application/vnd.cyclonedx+json' };
+  const artifact = { ...describe(OCI_MANIFEST, manifest), artifactType: SBOM_ARTIFACT_TYPE };
   const native = await putManifest(base, repo, artifact.digest, OCI_MANIFEST, manifest);
   if (!native) {
     const tag = referrersTag(subjectDigest);
@@ -85,9 +84,9 @@ export async function attachSbom(registry: string, repo: string, subjectDigest: 
 /** The SBOM attached to `subjectDigest`, read back as a client does (referrers API, else the fallback tag); null when none. */
 export async function readAttachedSbom(registry: string, repo: string, subjectDigest: string): Promise<Buffer | null> {
   const base = registryBase(registry);
-  const api = await call('GET', `${base}/${repo}/referrers/${subjectDigest}?artifactType=${encodeURIComponent('application/vnd.cyclonedx+json')}`);
+  const api = await call('GET', `${base}/${repo}/referrers/${subjectDigest}?artifactType=${encodeURIComponent(SBOM_ARTIFACT_TYPE)}`);
   const index = api.status === 200 ? ((await api.json()) as { manifests?: Descriptor[] }) : await fallbackIndex(base, repo, referrersTag(subjectDigest));
-  const entry = index?.manifests?.find((m) => m.artifactType === 'application/vnd.cyclonedx+json');
+  const entry = index?.manifests?.find((m) => m.artifactType === SBOM_ARTIFACT_TYPE);
   if (!entry) return null;
   const manifest = (await (await expectStatus(await call('GET', `${base}/${repo}/manifests/${entry.digest}`, { headers: { Accept: OCI_MANIFEST } }), [200], `GET ${repo}@${entry.digest}`)).json()) as { layers: Descriptor[]; config: Descriptor };
   if (manifest.config.digest !== EMPTY_CONFIG.digest || !manifest.layers[0]) return null;

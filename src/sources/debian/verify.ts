@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Of } from '../cache.js';
 import type { Log } from '../../log.js';
 import type { DebianOrigin } from '../origin.js';
 import { archivesToTry, archiveUrlProblem, DEBIAN_ARCHIVE_HOSTS, DEBIAN_KEYRING, type Archive } from './archive.js';
@@ -50,7 +50,6 @@ async function fetchArchiveFile(url: string, ctx: Ctx): Promise<Buffer> {
   return Buffer.from(await res.arrayBuffer());
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** The suite's InRelease, its signature checked and its Suite or Codename the one asked for. */
 async function signedRelease(root: string, suite: string, ctx: Ctx): Promise<{ release: InRelease; fingerprints: string[] }> {
@@ -74,7 +73,7 @@ async function verifiedSources(root: string, suite: string, release: InRelease, 
   const entry = sourcesIndexOf(release);
   const url = `${root}/dists/${suite}/${entry.path}`;
   const data = await fetchArchiveFile(url, ctx);
-  const actual = sha256(data);
+  const actual = sha256Of(data);
   if (actual !== entry.sha256 || data.length !== entry.size) {
     throw new NotVerified(`${url}: sha256 ${actual} (${data.length} bytes) is not the ${entry.sha256} (${entry.size} bytes) its signed InRelease lists`);
   }
@@ -86,7 +85,7 @@ async function verifiedOrig(root: string, version: string, entry: OrigEntry, ctx
   const url = `${root}/${entry.directory}/${PACKAGE}_${version}.orig.tar.gz`;
   ctx.log(`fetching ${url}`);
   const data = await fetchArchiveFile(url, ctx);
-  const actual = sha256(data);
+  const actual = sha256Of(data);
   if (actual !== entry.sha256 || data.length !== entry.size) {
     throw new NotVerified(`${url}: sha256 ${actual} (${data.length} bytes) is not the ${entry.sha256} (${entry.size} bytes) that ${PACKAGE} ${entry.sourceVersion}'s Checksums-Sha256 lists`);
   }
