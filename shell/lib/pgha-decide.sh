@@ -167,6 +167,24 @@ pgha_decide_isolation() {
   fi
 }
 
+# pgha_decide_thaw ROLE STILL_MS BOUND: whether the thaw guard holds postgres while it asks
+# pgpool who the primary is. STILL_MS: how long the guard itself stood still beyond its own
+# sleep (a frozen container, a stalled VM: every process of the node stood still with it);
+# BOUND: PGHA_THAW_CHECK_SECONDS (0 turns the guard off). "hold" when this node runs as a
+# primary and stood still for BOUND seconds or more: pgpool may have promoted another node
+# meanwhile, and this one would take commits from its thaw until the watch loop's next check;
+# "ok" otherwise. ROLE is read from the data directory, never by asking postgres.
+pgha_decide_thaw() {
+  local role=$1 still=$2 bound=$3
+  if ((bound == 0)) || [[ "$role" != primary ]]; then
+    echo ok
+  elif ((still >= bound * 1000)); then
+    echo hold
+  else
+    echo ok
+  fi
+}
+
 # pgha_decide_attach ME HELD ROLE SENDER NODES: "attach" when ME is a standby, not HELD (yes
 # or no), streaming from SENDER, and SENDER is the node pgpool routes writes to while pgpool
 # has ME down; "ok" otherwise. Asked on the node itself, "streaming from the new primary" is

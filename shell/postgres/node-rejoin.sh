@@ -323,12 +323,12 @@ pgha_node_held_why() {
 
 # --- Fencing: a primary that pgpool no longer routes to stops itself.
 
-# pgha_node_fence_verdict: "fence HOST" when this node runs as a primary while pgpool, asked
+# pgha_node_fence_verdict [ROLE]: "fence HOST" when this node runs as a primary while pgpool, asked
 # through the delegate IP, routes to HOST as its up primary and HOST confirms it is one; "ok"
 # otherwise (pgha_decide_fence), including when pgpool does not answer. Asks only what the
 # verdict needs: pgpool only on a primary, HOST only when pgpool names another node.
 pgha_node_fence_verdict() {
-  local role='?' nodes='?' peer='?' verdict
+  local role=${1:-?} nodes='?' peer='?' verdict
   while verdict=$(pgha_decide_fence "$PGHA_NODE" "$role" "$nodes" "$peer") && [[ "$verdict" == need\ * ]]; do
     case "$verdict" in
       "need role") role=$(pgha_node_local_role) ;;
@@ -362,11 +362,31 @@ pgha_node_fence() {
 # (immediate), then rebuilt through pgpool (pgha_node_rejoin: until it is, or a person is told
 # why not). Fencing and a standby left behind by a failover both end here.
 pgha_node_stop_for_rebuild() {
-  local action=$1
+  local action=$1 fd
+  # The watch loop and the thaw guard can both decide to fence after one thaw: one of them
+  # stops and rejoins, the other leaves it to that one.
+  # A lock that cannot be opened does not stop the fence: one stop too many is harmless.
+  if ! { exec {fd}>>"$PGHA_REBUILD_LOCK"; } 2>/dev/null; then
+    pgha_log "$action" "WARNING: cannot open the rebuild lock $PGHA_REBUILD_LOCK; going on without it"
+    fd=''
+  elif ! flock -n "$fd"; then
+    pgha_log "$action" "another process of this node is already stopping it for a rebuild"
+    exec {fd}>&-
+    return 0
+  fi
+  pgha_node_mark_for_rebuild
+  # The thaw guard stopped it already (pgha_node_thaw_kill).
+  if pgha_node_is_running; then
+    pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
+      pgha_log "$action" "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
+  fi
+  pgha_node_rejoin
+  [[ -z "$fd" ]] || exec {fd}>&-
+}
+
+# pgha_node_mark_for_rebuild: held behind the marker, asking to be rebuilt, a BACKUP.
+pgha_node_mark_for_rebuild() {
   touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
   rm -f "$PGHA_HELD_WHY_FILE"
   echo BACKUP >"$PGHA_ROLE_FILE"
-  pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
-    pgha_log "$action" "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
-  pgha_node_rejoin
 }

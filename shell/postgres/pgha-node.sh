@@ -23,6 +23,8 @@
 #   pgha-node watch-loop               (stop a primary that pgpool no longer routes to; attach a standby
 #                                       that streams from pgpool's primary while pgpool has it down;
 #                                       hand a primary whose volume runs full over; supervisor runs it)
+#   pgha-node thaw-guard               (hold a primary that stood still, frozen, until pgpool says it
+#                                       is still the primary; fence it if not; supervisor runs it)
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 #   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
 #   pgha-node health                   (the image's HEALTHCHECK)
@@ -61,6 +63,7 @@ _pgha_node_main() {
     release) pgha_node_release ;;
     rejoin) pgha_node_rejoin ;;
     watch-loop) pgha_node_watch_loop ;;
+    thaw-guard) pgha_node_thaw_guard ;;
     receive-lsn) pgha_node_receive_lsn ;;
     sync-suspend) pgha_node_sync_suspend ;;
     sync-restore) pgha_node_sync_restore ;;
@@ -69,7 +72,7 @@ _pgha_node_main() {
     alive) pgha_node_alive "$(cat /proc/1/comm 2>/dev/null || true)" ;;
     disk) pgha_node_disk ;;
     state) pgha_node_state ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, receive-lsn, sync-suspend, sync-restore, standby-lost, health, alive, disk, state)" ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, thaw-guard, receive-lsn, sync-suspend, sync-restore, standby-lost, health, alive, disk, state)" ;;
   esac
 }
 

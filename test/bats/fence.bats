@@ -61,7 +61,7 @@ pool() { POOL_ANSWER=$(printf '%s\n' "$@"); }
 }
 
 @test "fencing stops postgres at once, holds it and asks to be rebuilt" {
-  export PGHA_HOLD_MARKER="$BATS_TEST_TMPDIR/hold" PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin" PGHA_ROLE_FILE="$BATS_TEST_TMPDIR/role"
+  export PGHA_HOLD_MARKER="$BATS_TEST_TMPDIR/hold" PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin" PGHA_ROLE_FILE="$BATS_TEST_TMPDIR/role" PGHA_REBUILD_LOCK="$BATS_TEST_TMPDIR/rebuild.lock"
   CALLS="$BATS_TEST_TMPDIR/calls"
   pg_ctl() { echo "pg_ctl $*" >>"$CALLS"; }
   pgha_node_rejoin() { echo rejoin >>"$CALLS"; }

@@ -7,6 +7,14 @@
 # pg_basebackup where it cannot, never over a running primary. Sourced by pgha-node.sh, never
 # run.
 
+# pgha_node_stream_tcp: libpq's bounds for the standby's stream, within
+# PGHA_REPLICATION_TIMEOUT_SECONDS: a connect that hangs, data the primary never acknowledges,
+# a link that went silent.
+pgha_node_stream_tcp() {
+  local t=$PGHA_REPLICATION_TIMEOUT_SECONDS
+  echo "connect_timeout=$(((t + 1) / 2)) tcp_user_timeout=$((t * 1000)) keepalives=1 keepalives_idle=$(((t + 1) / 2)) keepalives_interval=$(((t + 4) / 5)) keepalives_count=3"
+}
+
 # pgha_node_configure_standby HOST PORT: point this data directory at HOST as a streaming
 # standby on this node's replication slot.
 pgha_node_configure_standby() {
@@ -14,7 +22,7 @@ pgha_node_configure_standby() {
   slot=$(pgha_slot_name "$PGHA_NODE")
   touch "$PGDATA/standby.signal"
   cat >>"$PGDATA/postgresql.auto.conf" <<CONF
-primary_conninfo = 'host=$host port=$port user=$PGHA_REPLICATION_USER application_name=$PGHA_NODE passfile=$PGHA_PGPASS_FILE'
+primary_conninfo = 'host=$host port=$port user=$PGHA_REPLICATION_USER application_name=$PGHA_NODE passfile=$PGHA_PGPASS_FILE $(pgha_node_stream_tcp)'
 primary_slot_name = '$slot'
 CONF
   pgha_node_set_role BACKUP

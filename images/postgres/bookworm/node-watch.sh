@@ -285,6 +285,128 @@ pgha_node_check_superuser_role() {
   pgha_log start "WARNING: POSTGRES_USER=$POSTGRES_USER has no role in this database cluster: POSTGRES_USER is used only at the first initialisation; create the role (CREATE ROLE \"$POSTGRES_USER\" LOGIN SUPERUSER PASSWORD ...) or set POSTGRES_USER back"
 }
 
+# --- Thaw: a primary that stood still long enough for a failover takes no commit before pgpool
+# has been asked whether it is still the primary.
+
+# pgha_node_data_role: primary, standby or stopped, from the data directory alone (a live
+# postmaster; standby.signal, which postgres removes when it is promoted). The thaw guard
+# cannot ask a postgres it may be holding.
+pgha_node_data_role() {
+  if ! pgha_node_postmaster_pid >/dev/null; then
+    echo stopped
+  elif [[ -e "$PGDATA/standby.signal" ]]; then
+    echo standby
+  else
+    echo primary
+  fi
+}
+
+# pgha_node_postmaster_pid: the pid of this node's running postmaster (postmaster.pid's first
+# line, alive); fails when none runs.
+pgha_node_postmaster_pid() {
+  local pid
+  pid=$(head -n 1 "$PGDATA/postmaster.pid" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[1-9][0-9]*$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# pgha_node_thaw_hold: stops (SIGSTOP) the postmaster, then every process it forked (stopped
+# first, it forks no more): postgres stands still as if the freeze went on. Prints the pids it
+# stopped, the postmaster first; nothing when no postmaster runs.
+pgha_node_thaw_hold() {
+  local pm pids
+  pm=$(pgha_node_postmaster_pid) || return 0
+  kill -STOP "$pm" 2>/dev/null || return 0
+  mapfile -t pids < <(pgrep -P "$pm" || true)
+  ((${#pids[@]} == 0)) || kill -STOP "${pids[@]}" 2>/dev/null || true
+  printf '%s\n' "$pm" "${pids[@]}"
+}
+
+# pgha_node_thaw_release PID...: lets the held processes run again (SIGCONT; gone ones skipped).
+pgha_node_thaw_release() {
+  local pid
+  for pid in "$@"; do kill -CONT "$pid" 2>/dev/null || true; done
+}
+
+# pgha_node_thaw_check STILL_MS: this primary stood still for STILL_MS ms. Holds postgres,
+# asks pgpool (each question bounded by PGHA_THAW_ASK_SECONDS) whether another node is now the
+# primary, and either fences this node (immediate stop while still held: not one commit after
+# the thaw) or lets postgres go on. Fails when postgres was not running.
+pgha_node_thaw_check() {
+  local still=$1 pids verdict began
+  began=$(pgha_node_uptime_ms)
+  mapfile -t pids < <(pgha_node_thaw_hold)
+  ((${#pids[@]})) || return 1
+  pgha_log thaw "this primary stood still for $((still / 1000)) s (frozen or starved): postgres held (SIGSTOP) while pgpool is asked whether another node took over"
+  # The watch loop's bound is for steps that may take long; a held primary waits on this one.
+  verdict=$(PGHA_REMOTE_STEP_SECONDS=$PGHA_THAW_ASK_SECONDS pgha_node_fence_verdict primary)
+  if [[ "$verdict" == fence\ * ]]; then
+    # Held before it dies: supervisor restarts postgres-run.sh at once, which must find the marker.
+    pgha_node_mark_for_rebuild
+    pgha_node_thaw_kill "${pids[@]}"
+    pgha_node_fence "${verdict#fence }"
+    return 0
+  fi
+  pgha_node_thaw_release "${pids[@]}"
+  pgha_log thaw "pgpool names no other primary: postgres goes on ($(($(pgha_node_uptime_ms) - began)) ms held)"
+}
+
+# pgha_node_thaw_kill PID...: the held postmaster (first) and its children quit at once
+# (SIGQUIT, then SIGCONT to deliver it): the immediate stop. Waits until the postmaster is
+# gone, at most PGHA_PG_CTL_TIMEOUT seconds.
+pgha_node_thaw_kill() {
+  local pm=$1 i
+  kill -QUIT "$@" 2>/dev/null || true
+  pgha_node_thaw_release "$@"
+  for ((i = 0; i < PGHA_PG_CTL_TIMEOUT * 10; i++)); do
+    kill -0 "$pm" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  pgha_log thaw "WARNING: the postmaster ($pm) did not exit within $PGHA_PG_CTL_TIMEOUT s of SIGQUIT"
+}
+
+# pgha_node_thaw_guard: the thaw guard (supervisor runs `pgha-node thaw-guard`): sleeps a
+# second at a time and measures how long it stood still beyond that; a primary that stood
+# still PGHA_THAW_CHECK_SECONDS (pgha_decide_thaw) is checked at once (pgha_node_thaw_check).
+# Its own process, so the watch loop's remote steps never delay it: a nemesis run saw a thawed
+# primary take commits for 9 s, while the watch loop's round that the freeze had cut through
+# ran to its bound.
+pgha_node_thaw_guard() {
+  local before now still verdict pids
+  if ((PGHA_THAW_CHECK_SECONDS == 0)) || ! pgha_node_has_pgpool; then
+    pgha_log thaw "thaw guard off (PGHA_THAW_CHECK_SECONDS=0, or no pgpool to ask)"
+    exec sleep infinity
+  fi
+  # A guard that died while holding postgres must not leave it stopped: a new one releases it.
+  mapfile -t pids < <(pgha_node_postgres_pids)
+  pgha_node_thaw_release "${pids[@]}"
+  before=$(pgha_node_uptime_ms)
+  while :; do
+    sleep 1
+    now=$(pgha_node_uptime_ms)
+    still=$((now - before - 1000))
+    verdict=$(pgha_decide_thaw "$(pgha_node_data_role)" "$still" "$PGHA_THAW_CHECK_SECONDS")
+    [[ "$verdict" != hold ]] || pgha_node_thaw_check "$still" || true
+    before=$(pgha_node_uptime_ms)
+  done
+}
+
+# pgha_node_uptime_ms: milliseconds since the host booted (/proc/uptime: a freeze does not stop
+# it, a wall-clock step does not move it); a function, so a test can set it.
+pgha_node_uptime_ms() {
+  local up
+  read -r up _ </proc/uptime
+  echo "$((10#${up/./}0))"
+}
+
+# pgha_node_postgres_pids: the running postmaster and every process it forked, one per line.
+pgha_node_postgres_pids() {
+  local pm
+  pm=$(pgha_node_postmaster_pid) || return 0
+  echo "$pm"
+  pgrep -P "$pm" || true
+}
+
 # pgha_node_watch_wait TOOK: the pause before a check round: PGHA_WATCH_INTERVAL_SECONDS, or
 # none when the last round took TOOK seconds, far longer than its sleep and steps can (the node
 # was frozen: the cgroup freezer, a stalled VM). A primary failed over while it was frozen is

@@ -29,6 +29,11 @@ wal_keep_size = '256MB'
 max_slot_wal_keep_size = '2GB'
 hot_standby = on
 synchronous_standby_names = $sync_names
+# A stream a cut stalled is dropped and made again within this, on both ends (TCP's own
+# retransmission back-off kept one stalled for over a minute, and a standby promoted then
+# lacked it all); the standby's side also bounds its TCP (primary_conninfo, node-copy.sh).
+wal_receiver_timeout = '${PGHA_REPLICATION_TIMEOUT_SECONDS}s'
+wal_sender_timeout = '${PGHA_REPLICATION_TIMEOUT_SECONDS}s'
 CONF
   if pgha_tls_on; then
     {
