@@ -8,8 +8,11 @@
 # run.
 
 # pgha_node_stream_tcp: libpq's bounds for the standby's stream, within
-# PGHA_REPLICATION_TIMEOUT_SECONDS: a connect that hangs, data the primary never acknowledges,
-# a link that went silent.
+# PGHA_REPLICATION_TIMEOUT_SECONDS, for a peer that is cut off (its kernel gone silent): data
+# the primary never acknowledges, a link with no answer to keepalives. A frozen primary's kernel
+# still acknowledges: wal_receiver_timeout ends that stream. connect_timeout bounds the
+# blocking connects of libpq's own tools with this string; the walreceiver's connect in 15 does
+# not honour it.
 pgha_node_stream_tcp() {
   local t=$PGHA_REPLICATION_TIMEOUT_SECONDS
   echo "connect_timeout=$(((t + 1) / 2)) tcp_user_timeout=$((t * 1000)) keepalives=1 keepalives_idle=$(((t + 1) / 2)) keepalives_interval=$(((t + 4) / 5)) keepalives_count=3"

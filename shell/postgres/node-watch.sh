@@ -286,13 +286,35 @@ pgha_node_check_superuser_role() {
 }
 
 # --- Thaw: a primary that stood still long enough for a failover takes no commit before pgpool
-# has been asked whether it is still the primary.
+# has been asked whether it is still the primary. Everything in the container thaws at once, so
+# the steps up to the SIGSTOP use builtins only (no fork): they race postgres's own backends.
+
+# pgha_node_read_uptime: PGHA_UPTIME_MS, milliseconds since the host booted (/proc/uptime: a
+# freeze does not stop it, a wall-clock step does not move it). Sets a variable instead of
+# printing it: no fork. A function, so a test can set the clock.
+PGHA_UPTIME_MS=0
+pgha_node_read_uptime() {
+  local up
+  read -r up _ </proc/uptime
+  PGHA_UPTIME_MS=$((10#${up/./}0))
+}
+
+# pgha_node_read_postmaster: PGHA_POSTMASTER, the pid of this node's running postmaster
+# (postmaster.pid's first line, alive), or empty; fails when none runs. Builtins only.
+PGHA_POSTMASTER=''
+pgha_node_read_postmaster() {
+  PGHA_POSTMASTER=''
+  local pid=''
+  { read -r pid <"$PGDATA/postmaster.pid"; } 2>/dev/null || return 1
+  [[ "$pid" =~ ^[1-9][0-9]*$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  PGHA_POSTMASTER=$pid
+}
 
 # pgha_node_data_role: primary, standby or stopped, from the data directory alone (a live
 # postmaster; standby.signal, which postgres removes when it is promoted). The thaw guard
 # cannot ask a postgres it may be holding.
 pgha_node_data_role() {
-  if ! pgha_node_postmaster_pid >/dev/null; then
+  if ! pgha_node_read_postmaster; then
     echo stopped
   elif [[ -e "$PGDATA/standby.signal" ]]; then
     echo standby
@@ -301,25 +323,24 @@ pgha_node_data_role() {
   fi
 }
 
-# pgha_node_postmaster_pid: the pid of this node's running postmaster (postmaster.pid's first
-# line, alive); fails when none runs.
-pgha_node_postmaster_pid() {
-  local pid
-  pid=$(head -n 1 "$PGDATA/postmaster.pid" 2>/dev/null) || return 1
-  [[ "$pid" =~ ^[1-9][0-9]*$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
-
 # pgha_node_thaw_hold: stops (SIGSTOP) the postmaster, then every process it forked (stopped
-# first, it forks no more): postgres stands still as if the freeze went on. Prints the pids it
-# stopped, the postmaster first; nothing when no postmaster runs.
+# first, it forks no more): postgres stands still as if the freeze went on. Sets PGHA_HELD to
+# the pids it stopped, the postmaster first (empty when no postmaster runs). Builtins only: the
+# children are read from /proc (the kernel's list), pgrep only where the kernel keeps none.
+PGHA_HELD=()
 pgha_node_thaw_hold() {
-  local pm pids
-  pm=$(pgha_node_postmaster_pid) || return 0
+  local pm children=''
+  PGHA_HELD=()
+  pgha_node_read_postmaster || return 0
+  pm=$PGHA_POSTMASTER
   kill -STOP "$pm" 2>/dev/null || return 0
-  mapfile -t pids < <(pgrep -P "$pm" || true)
-  ((${#pids[@]} == 0)) || kill -STOP "${pids[@]}" 2>/dev/null || true
-  printf '%s\n' "$pm" "${pids[@]}"
+  if [[ -r "/proc/$pm/task/$pm/children" ]]; then
+    read -r children <"/proc/$pm/task/$pm/children" || true
+  else
+    children=$(pgrep -P "$pm" | tr '\n' ' ') || true
+  fi
+  read -r -a PGHA_HELD <<<"$pm $children"
+  ((${#PGHA_HELD[@]} < 2)) || kill -STOP "${PGHA_HELD[@]:1}" 2>/dev/null || true
 }
 
 # pgha_node_thaw_release PID...: lets the held processes run again (SIGCONT; gone ones skipped).
@@ -328,27 +349,60 @@ pgha_node_thaw_release() {
   for pid in "$@"; do kill -CONT "$pid" 2>/dev/null || true; done
 }
 
-# pgha_node_thaw_check STILL_MS: this primary stood still for STILL_MS ms. Holds postgres,
-# asks pgpool (each question bounded by PGHA_THAW_ASK_SECONDS) whether another node is now the
-# primary, and either fences this node (immediate stop while still held: not one commit after
-# the thaw) or lets postgres go on. Fails when postgres was not running.
+# pgha_node_thaw_verdict: "fence HOST", "wait" or "go" (pgha_decide_thaw_fence) for this held
+# primary, its inputs gathered as the decision asks; each question bounded by
+# PGHA_THAW_ASK_SECONDS (finding the watchdog leader without a delegate IP by 1 s per peer).
+pgha_node_thaw_verdict() {
+  local nodes='?' peer='?' verdict
+  # shellcheck disable=SC2034 # both read by the functions called below (bash's dynamic scope)
+  local PGHA_REMOTE_STEP_SECONDS=$PGHA_THAW_ASK_SECONDS PGHA_PCP_PEER_SECONDS=1
+  while verdict=$(pgha_decide_thaw_fence "$PGHA_NODE" "$nodes" "$peer") && [[ "$verdict" == need\ * ]]; do
+    case "$verdict" in
+      "need pool") nodes=$(pgha_node_pool_nodes_quick) || nodes='' ;;
+      "need peer "*)
+        peer=standby
+        if pgha_node_peer_is_primary "${verdict#need peer }"; then peer=primary; fi
+        ;;
+    esac
+  done
+  echo "$verdict"
+}
+
+# pgha_node_thaw_check STILL_MS: this primary stood still for STILL_MS ms and is held
+# (pgha_node_thaw_hold ran). Asks pgpool whether another node is now the primary, again every
+# half second while a failover is under way (pgpool has this node down and names no confirmed
+# primary), at most 3 x PGHA_THAW_ASK_SECONDS in all; then fences this node (an immediate stop
+# while still held: no commit after the thaw) or lets postgres go on. A TERM or INT meanwhile
+# (the container stopping) lets postgres go first, so the stop's own signals reach it.
 pgha_node_thaw_check() {
-  local still=$1 pids verdict began
-  began=$(pgha_node_uptime_ms)
-  mapfile -t pids < <(pgha_node_thaw_hold)
+  local still=$1 verdict began deadline
+  local -a pids=("${PGHA_HELD[@]}")
   ((${#pids[@]})) || return 1
+  pgha_node_read_uptime
+  began=$PGHA_UPTIME_MS
+  deadline=$((began + 3000 * PGHA_THAW_ASK_SECONDS))
+  trap 'pgha_node_thaw_release "${pids[@]}"; exit 143' TERM INT
   pgha_log thaw "this primary stood still for $((still / 1000)) s (frozen or starved): postgres held (SIGSTOP) while pgpool is asked whether another node took over"
-  # The watch loop's bound is for steps that may take long; a held primary waits on this one.
-  verdict=$(PGHA_REMOTE_STEP_SECONDS=$PGHA_THAW_ASK_SECONDS pgha_node_fence_verdict primary)
+  while verdict=$(pgha_node_thaw_verdict) && [[ "$verdict" == wait ]]; do
+    pgha_node_read_uptime
+    ((PGHA_UPTIME_MS < deadline)) || break
+    sleep 0.5
+  done
+  pgha_node_read_uptime
   if [[ "$verdict" == fence\ * ]]; then
-    # Held before it dies: supervisor restarts postgres-run.sh at once, which must find the marker.
-    pgha_node_mark_for_rebuild
-    pgha_node_thaw_kill "${pids[@]}"
-    pgha_node_fence "${verdict#fence }"
-    return 0
+    pgha_log thaw "pgpool routes writes to ${verdict#fence } (asked in $((PGHA_UPTIME_MS - began)) ms): fencing this node while postgres is held"
+    pgha_node_fence "${verdict#fence }" pgha_node_thaw_kill "${pids[@]}"
+    # When the watch loop was fencing already, its pg_ctl's SIGQUIT waits for this SIGCONT.
+    pgha_node_thaw_release "${pids[@]}"
+  else
+    pgha_node_thaw_release "${pids[@]}"
+    if [[ "$verdict" == wait ]]; then
+      pgha_log thaw "WARNING: pgpool has this node down and no other primary yet after $((PGHA_UPTIME_MS - began)) ms: postgres goes on; the watch loop fences it once pgpool names the new primary"
+    else
+      pgha_log thaw "pgpool names no other primary: postgres goes on ($((PGHA_UPTIME_MS - began)) ms held)"
+    fi
   fi
-  pgha_node_thaw_release "${pids[@]}"
-  pgha_log thaw "pgpool names no other primary: postgres goes on ($(($(pgha_node_uptime_ms) - began)) ms held)"
+  trap - TERM INT
 }
 
 # pgha_node_thaw_kill PID...: the held postmaster (first) and its children quit at once
@@ -365,46 +419,58 @@ pgha_node_thaw_kill() {
   pgha_log thaw "WARNING: the postmaster ($pm) did not exit within $PGHA_PG_CTL_TIMEOUT s of SIGQUIT"
 }
 
+# pgha_node_thaw_round BEFORE_MS: one look after a sleep that began at BEFORE_MS. A stall of
+# PGHA_THAW_CHECK_SECONDS or more stops postgres first (held: pgha_node_thaw_hold) and only then
+# reads the role (pgha_decide_thaw): a standby, or a primary that was not the case, goes on at once.
+pgha_node_thaw_round() {
+  local still verdict
+  pgha_node_read_uptime
+  still=$((PGHA_UPTIME_MS - $1 - 1000))
+  ((still >= PGHA_THAW_CHECK_SECONDS * 1000)) || return 0
+  pgha_node_thaw_hold
+  verdict=$(pgha_decide_thaw "$(pgha_node_data_role)" "$still" "$PGHA_THAW_CHECK_SECONDS")
+  if [[ "$verdict" == hold ]]; then
+    pgha_node_thaw_check "$still" || true
+    # The check's own time (and a rejoin's) is not a stall.
+    pgha_node_read_uptime
+  else
+    pgha_node_thaw_release "${PGHA_HELD[@]}"
+  fi
+}
+
 # pgha_node_thaw_guard: the thaw guard (supervisor runs `pgha-node thaw-guard`): sleeps a
-# second at a time and measures how long it stood still beyond that; a primary that stood
-# still PGHA_THAW_CHECK_SECONDS (pgha_decide_thaw) is checked at once (pgha_node_thaw_check).
+# second at a time and measures how long it stood still beyond that (pgha_node_thaw_round).
 # Its own process, so the watch loop's remote steps never delay it: a nemesis run saw a thawed
 # primary take commits for 9 s, while the watch loop's round that the freeze had cut through
 # ran to its bound.
 pgha_node_thaw_guard() {
-  local before now still verdict pids
+  local before state=''
   if ((PGHA_THAW_CHECK_SECONDS == 0)) || ! pgha_node_has_pgpool; then
     pgha_log thaw "thaw guard off (PGHA_THAW_CHECK_SECONDS=0, or no pgpool to ask)"
     exec sleep infinity
   fi
-  # A guard that died while holding postgres must not leave it stopped: a new one releases it.
-  mapfile -t pids < <(pgha_node_postgres_pids)
-  pgha_node_thaw_release "${pids[@]}"
-  before=$(pgha_node_uptime_ms)
+  # A guard that died while it held postgres left it stopped: this one asks before it lets go.
+  if pgha_node_read_postmaster; then
+    { read -r state <"/proc/$PGHA_POSTMASTER/stat"; } 2>/dev/null || true
+    state=${state##*) }
+    if [[ "${state%% *}" == T ]]; then
+      pgha_node_thaw_hold
+      pgha_log thaw "postgres found stopped (a thaw guard ended while it held it)"
+      if [[ "$(pgha_node_data_role)" == primary ]]; then
+        pgha_node_thaw_check 0 || true
+      else
+        pgha_node_thaw_release "${PGHA_HELD[@]}"
+      fi
+    fi
+  fi
+  pgha_node_read_uptime
+  before=$PGHA_UPTIME_MS
   while :; do
     sleep 1
-    now=$(pgha_node_uptime_ms)
-    still=$((now - before - 1000))
-    verdict=$(pgha_decide_thaw "$(pgha_node_data_role)" "$still" "$PGHA_THAW_CHECK_SECONDS")
-    [[ "$verdict" != hold ]] || pgha_node_thaw_check "$still" || true
-    before=$(pgha_node_uptime_ms)
+    pgha_node_thaw_round "$before"
+    # The round's own reading: a freeze right after it counts in the next round.
+    before=$PGHA_UPTIME_MS
   done
-}
-
-# pgha_node_uptime_ms: milliseconds since the host booted (/proc/uptime: a freeze does not stop
-# it, a wall-clock step does not move it); a function, so a test can set it.
-pgha_node_uptime_ms() {
-  local up
-  read -r up _ </proc/uptime
-  echo "$((10#${up/./}0))"
-}
-
-# pgha_node_postgres_pids: the running postmaster and every process it forked, one per line.
-pgha_node_postgres_pids() {
-  local pm
-  pm=$(pgha_node_postmaster_pid) || return 0
-  echo "$pm"
-  pgrep -P "$pm" || true
 }
 
 # pgha_node_watch_wait TOOK: the pause before a check round: PGHA_WATCH_INTERVAL_SECONDS, or

@@ -29,11 +29,12 @@ wal_keep_size = '256MB'
 max_slot_wal_keep_size = '2GB'
 hot_standby = on
 synchronous_standby_names = $sync_names
-# A stream a cut stalled is dropped and made again within this, on both ends (TCP's own
+# A stream a cut stalled is dropped by the standby within this and made again (TCP's own
 # retransmission back-off kept one stalled for over a minute, and a standby promoted then
-# lacked it all); the standby's side also bounds its TCP (primary_conninfo, node-copy.sh).
+# lacked it all); its TCP is bounded too (primary_conninfo, node-copy.sh). The primary's side
+# waits three times as long: a standby slowed by its disk on a loaded host is not dropped.
 wal_receiver_timeout = '${PGHA_REPLICATION_TIMEOUT_SECONDS}s'
-wal_sender_timeout = '${PGHA_REPLICATION_TIMEOUT_SECONDS}s'
+wal_sender_timeout = '$((3 * PGHA_REPLICATION_TIMEOUT_SECONDS))s'
 CONF
   if pgha_tls_on; then
     {

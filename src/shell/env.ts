@@ -90,6 +90,7 @@ function pathVariables(): EnvVar[] {
     v('PGHA_REJOIN_REQUEST', '${PGHA_PRIVATE_DIR}/rejoin-requested', 'present while this node waits to be rebuilt'),
     v('PGHA_COPY_LOCK', '${PGHA_PRIVATE_DIR}/copy.lock', 'held (flock) while a follow or a rebuild replaces this node\'s data: one at a time'),
     v('PGHA_REBUILD_LOCK', '${PGHA_PRIVATE_DIR}/rebuild.lock', 'held (flock) while this node stops itself to be rebuilt (a fence): the watch loop and the thaw guard never both do it'),
+    v('PGHA_REJOIN_LOCK', '${PGHA_PRIVATE_DIR}/rejoin.lock', 'held (flock) while a process of this node asks pgpool to rebuild it: one asks at a time'),
     v('PGHA_HELD_WHY_FILE', '${PGHA_PRIVATE_DIR}/held-why', 'why a node waiting to be rebuilt is still held: the last failure of its rebuild request (the health check shows it)'),
     v('PGHA_DISK_FULL_MARKER', '${PGHA_PRIVATE_DIR}/held-disk-full', 'present while this node is held because its data volume ran full (outside the volume, which may have no room for it)'),
     v('PGHA_IMAGE_CONF', `${PATHS.pgpoolEtc}/pgpool.conf`, 'the image\'s pgpool.conf defaults'),
@@ -176,9 +177,9 @@ function waitVariables(): EnvVar[] {
     v('PGHA_REJOIN_RETRY_SECONDS', 10, 'seconds between the quick attempts'),
     v('PGHA_REJOIN_SLOW_RETRY_SECONDS', 60, 'seconds between the attempts after the quick ones'),
     v('PGHA_ISOLATION_FENCE_SECONDS', 15, 'a primary that for this long reaches no pgpool node and no other postgres node (after one answered since its start) stops postgres and rejoins through pgpool once it answers; 0 turns this off. Shorter than pgpool\'s failover detection, so a cut-off primary stops about when the other side promotes'),
-    v('PGHA_THAW_CHECK_SECONDS', 3, 'a primary that stood still this long (frozen: docker pause, a stalled VM) is held (SIGSTOP) from its thaw until pgpool says whether another node took over, then fenced or let go on; 0 turns this off. Far below pgpool\'s failover detection of a frozen node (health_check_timeout times retries), so no freeze a failover can follow goes unchecked'),
+    v('PGHA_THAW_CHECK_SECONDS', 3, 'a primary that stood still this long (frozen: docker pause, a stalled VM) is held (SIGSTOP) from its thaw until pgpool says whether another node took over (at most 3 x PGHA_THAW_ASK_SECONDS while a failover is under way), then fenced or let go on; 0 turns this off. Far below pgpool\'s failover detection of a frozen node (health_check_timeout times retries), so no freeze a failover can follow goes unchecked'),
     v('PGHA_THAW_ASK_SECONDS', 5, 'bound on each question the thaw guard asks (pgpool\'s view, then the named primary) while it holds postgres'),
-    v('PGHA_REPLICATION_TIMEOUT_SECONDS', 10, 'a replication connection silent this long is dropped and made again, on both ends (wal_receiver_timeout, wal_sender_timeout, and the standby\'s TCP user timeout and keepalives): a stream stalled by a cut resumes within it, not after minutes of TCP back-off'),
+    v('PGHA_REPLICATION_TIMEOUT_SECONDS', 10, 'a standby whose stream is silent this long drops it and connects again (wal_receiver_timeout, and its TCP user timeout and keepalives; the primary\'s wal_sender_timeout is three times this): a stream stalled by a cut resumes within it, not after minutes of TCP back-off. A standby configured before this setting existed gets the TCP bounds at its next follow or rebuild'),
     v('PGHA_REPOINT_GRACE_SECONDS', 30, 'seconds a standby stays down in pgpool without streaming from pgpool\'s primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; follow_primary.sh may still be on its way until then'),
   ];
 }

@@ -53,9 +53,9 @@ stub() {
   export PGHA_HOME="$BATS_TEST_TMPDIR"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
-  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why" PGHA_REJOIN_LOCK="$BATS_TEST_TMPDIR/rejoin.lock"
   PGHA_REJOIN_TRIES=2 PGHA_REJOIN_RETRY_SECONDS=0 PGHA_REJOIN_SLOW_RETRY_SECONDS=0
-  touch "$PGHA_REJOIN_REQUEST"
+  touch "$PGHA_REJOIN_REQUEST" "$PGHA_HOLD_MARKER"
   pgha_wait_port() { true; }
   # pgpool first knows no primary (nothing is asked of pcp), then names one.
   pgha_node_pool_nodes() {
@@ -92,9 +92,9 @@ stub() {
   export PGHA_HOME="$BATS_TEST_TMPDIR"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
-  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why" PGHA_REJOIN_LOCK="$BATS_TEST_TMPDIR/rejoin.lock"
   PGHA_REJOIN_TRIES=30 PGHA_REJOIN_RETRY_SECONDS=10 PGHA_WATCH_INTERVAL_SECONDS=2
-  touch "$PGHA_REJOIN_REQUEST"
+  touch "$PGHA_REJOIN_REQUEST" "$PGHA_HOLD_MARKER"
   pgha_wait_port() { true; }
   sleep() { echo "slept $1" >>"$BATS_TEST_TMPDIR/sleeps"; }
   # No primary for two looks, then pg1.
@@ -119,10 +119,10 @@ stub() {
   export PGHA_HOME="$BATS_TEST_TMPDIR"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
-  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why" PGHA_REJOIN_LOCK="$BATS_TEST_TMPDIR/rejoin.lock"
   # Two quick tries only: four busy refusals must not use them up.
   PGHA_REJOIN_TRIES=2 PGHA_REJOIN_RETRY_SECONDS=10 PGHA_REJOIN_SLOW_RETRY_SECONDS=60 PGHA_WATCH_INTERVAL_SECONDS=2
-  touch "$PGHA_REJOIN_REQUEST"
+  touch "$PGHA_REJOIN_REQUEST" "$PGHA_HOLD_MARKER"
   pgha_wait_port() { true; }
   sleep() { echo "slept $1" >>"$BATS_TEST_TMPDIR/sleeps"; }
   pgha_node_pool_nodes() { printf '0|pg0|down|standby\n1|pg1|up|primary\n'; }
@@ -138,4 +138,49 @@ stub() {
   [[ "$status" -eq 0 && "$(cat "$BATS_TEST_TMPDIR/n")" -eq 5 ]]
   [[ "$(cat "$BATS_TEST_TMPDIR/sleeps")" == $'slept 2\nslept 2\nslept 2\nslept 2' ]]
   [[ "$output" == *"still held: pcp_recovery_node failed: FATAL: process recovery request failed (DETAIL: pgpool-II is already processing another recovery request.); asking again in 2 s"* ]]
+}
+
+@test "rejoin: a node released meanwhile (a rebuild that ended after its request's bound) stops asking; a second process of the node leaves the asking to the first" {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_NODE_ID=0 PGHA_DELEGATE_IP=172.30.0.100
+  export PGHA_HOME="$BATS_TEST_TMPDIR"
+  # shellcheck source=/dev/null
+  . "$CONTEXT/pgha-node.sh"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why" PGHA_REJOIN_LOCK="$BATS_TEST_TMPDIR/rejoin.lock"
+  PGHA_REJOIN_RETRY_SECONDS=0
+  pgha_wait_port() { true; }
+  pgha_node_pool_nodes() { printf '0|pg0|down|standby\n1|pg1|up|primary\n'; }
+  # pcp times out; meanwhile the rebuild completes and releases the node (the marker goes).
+  stub pcp_recovery_node 'rm -f "$PGHA_HOLD_MARKER"; echo "ERROR: no answer" >&2'
+  export PGHA_HOLD_MARKER
+  touch "$PGHA_REJOIN_REQUEST" "$PGHA_HOLD_MARKER"
+  run pgha_node_rejoin
+  [[ "$status" -eq 0 && "$output" == *"node 0 is no longer held: not asking pgpool again"* ]]
+  [[ ! -e "$PGHA_REJOIN_REQUEST" ]]
+  [[ "$(grep -c "asking pgpool at the delegate IP" <<<"$output")" == 1 ]]
+  # Another process asking already: this one does not ask at all.
+  touch "$PGHA_REJOIN_REQUEST" "$PGHA_HOLD_MARKER"
+  flock "$PGHA_REJOIN_LOCK" sleep 30 3>&- &
+  local holder=$!
+  for _ in $(seq 50); do flock -n "$PGHA_REJOIN_LOCK" true || break; sleep 0.1; done
+  run pgha_node_rejoin
+  kill "$holder"
+  [[ "$status" -eq 0 && "$output" == *"another process of this node already asks pgpool to rebuild it"* ]]
+  [[ "$output" != *"asking pgpool"* && -e "$PGHA_REJOIN_REQUEST" ]]
+}
+
+@test "the backends from pgpool's memory: one pcp_health_check_stats per backend, waiting read as up; pcp silent fails" {
+  PGHA_PCP_PORT=9898 PGHA_PCP_USER=pcp
+  stub pcp_health_check_stats 'case "${*: -1}" in
+    0) echo "0 pg0 5432 down standby 2026-12-07 20:01:40 113 113 0 0 0 0.000000 0 39 6 10.6 2026-12-07 20:03:31 2026-12-07 20:03:31" ;;
+    1) echo "1 pg1 5432 waiting primary 2026-12-07 20:01:40 86 86 0 0 0 0.000000 0 7039 6 325.5 2026-12-07 20:03:31 2026-12-07 20:03:31" ;;
+    *) echo "ERROR: invalid node id" >&2; exit 1 ;;
+  esac'
+  run pgha_pcp_nodes_quick pgpool0 1 2
+  [[ "$status" -eq 0 && "$output" == $'0|pg0|down|standby\n1|pg1|up|primary' ]]
+  run pgha_pcp_nodes_quick pgpool0 1 3
+  [[ "$status" -ne 0 ]]
+  stub pcp_health_check_stats 'sleep 5'
+  run pgha_pcp_nodes_quick pgpool0 1 2
+  [[ "$status" -ne 0 ]]
 }

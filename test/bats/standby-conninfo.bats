@@ -14,7 +14,7 @@ setup() {
 
 conninfo() { sed -n "s/^primary_conninfo = '\(.*\)'$/\1/p" "$PGDATA/postgresql.auto.conf"; }
 
-@test "the default bound (10 s): connect within 5 s, unacknowledged data and a silent link within about 10 s" {
+@test "the default bound (10 s): unacknowledged data and a silent link within about 10 s, a blocking connect within 5 s" {
   export PGHA_REPLICATION_TIMEOUT_SECONDS=10
   pgha_node_configure_standby pg0 5432
   [[ "$(conninfo)" == "host=pg0 port=5432 user=repl application_name=pg1 passfile=/run/pgha/private/pgpass connect_timeout=5 tcp_user_timeout=10000 keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3" ]]

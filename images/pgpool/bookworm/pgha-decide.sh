@@ -185,6 +185,33 @@ pgha_decide_thaw() {
   fi
 }
 
+# pgha_decide_thaw_fence ME NODES PEER_ROLE: what the thaw guard does with the primary ME it
+# holds. "fence HOST" when pgpool routes writes to HOST as its up primary and HOST says itself
+# it is a primary; "wait" while a failover is under way: pgpool has ME down and names no up
+# primary yet, or names one that does not say it is one yet (asked again shortly); "go" when
+# pgpool is silent (no evidence, no action, as pgha_decide_fence), routes to ME, or has ME up
+# with no primary. Asks for "need pool", "need peer HOST".
+pgha_decide_thaw_fence() {
+  local me=$1 nodes=$2 peer=$3 primary
+  if [[ "$nodes" == '?' ]]; then
+    echo "need pool"
+    return 0
+  fi
+  [[ -n "$nodes" ]] || { echo go && return 0; }
+  primary=$(_pgha_decide_pool_primary "$nodes")
+  if [[ "$primary" == "$me" ]]; then
+    echo go
+  elif [[ -z "$primary" ]]; then
+    if _pgha_decide_pool_down "$nodes" "$me"; then echo wait; else echo go; fi
+  elif [[ "$peer" == '?' ]]; then
+    echo "need peer $primary"
+  elif [[ "$peer" == primary ]]; then
+    echo "fence $primary"
+  else
+    echo wait
+  fi
+}
+
 # pgha_decide_attach ME HELD ROLE SENDER NODES: "attach" when ME is a standby, not HELD (yes
 # or no), streaming from SENDER, and SENDER is the node pgpool routes writes to while pgpool
 # has ME down; "ok" otherwise. Asked on the node itself, "streaming from the new primary" is

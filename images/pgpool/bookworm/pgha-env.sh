@@ -87,6 +87,8 @@
 : "${PGHA_COPY_LOCK:=${PGHA_PRIVATE_DIR}/copy.lock}"
 # held (flock) while this node stops itself to be rebuilt (a fence): the watch loop and the thaw guard never both do it
 : "${PGHA_REBUILD_LOCK:=${PGHA_PRIVATE_DIR}/rebuild.lock}"
+# held (flock) while a process of this node asks pgpool to rebuild it: one asks at a time
+: "${PGHA_REJOIN_LOCK:=${PGHA_PRIVATE_DIR}/rejoin.lock}"
 # why a node waiting to be rebuilt is still held: the last failure of its rebuild request (the health check shows it)
 : "${PGHA_HELD_WHY_FILE:=${PGHA_PRIVATE_DIR}/held-why}"
 # present while this node is held because its data volume ran full (outside the volume, which may have no room for it)
@@ -211,11 +213,11 @@
 : "${PGHA_REJOIN_SLOW_RETRY_SECONDS:=60}"
 # a primary that for this long reaches no pgpool node and no other postgres node (after one answered since its start) stops postgres and rejoins through pgpool once it answers; 0 turns this off. Shorter than pgpool's failover detection, so a cut-off primary stops about when the other side promotes
 : "${PGHA_ISOLATION_FENCE_SECONDS:=15}"
-# a primary that stood still this long (frozen: docker pause, a stalled VM) is held (SIGSTOP) from its thaw until pgpool says whether another node took over, then fenced or let go on; 0 turns this off. Far below pgpool's failover detection of a frozen node (health_check_timeout times retries), so no freeze a failover can follow goes unchecked
+# a primary that stood still this long (frozen: docker pause, a stalled VM) is held (SIGSTOP) from its thaw until pgpool says whether another node took over (at most 3 x PGHA_THAW_ASK_SECONDS while a failover is under way), then fenced or let go on; 0 turns this off. Far below pgpool's failover detection of a frozen node (health_check_timeout times retries), so no freeze a failover can follow goes unchecked
 : "${PGHA_THAW_CHECK_SECONDS:=3}"
 # bound on each question the thaw guard asks (pgpool's view, then the named primary) while it holds postgres
 : "${PGHA_THAW_ASK_SECONDS:=5}"
-# a replication connection silent this long is dropped and made again, on both ends (wal_receiver_timeout, wal_sender_timeout, and the standby's TCP user timeout and keepalives): a stream stalled by a cut resumes within it, not after minutes of TCP back-off
+# a standby whose stream is silent this long drops it and connects again (wal_receiver_timeout, and its TCP user timeout and keepalives; the primary's wal_sender_timeout is three times this): a stream stalled by a cut resumes within it, not after minutes of TCP back-off. A standby configured before this setting existed gets the TCP bounds at its next follow or rebuild
 : "${PGHA_REPLICATION_TIMEOUT_SECONDS:=10}"
 # seconds a standby stays down in pgpool without streaming from pgpool's primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; follow_primary.sh may still be on its way until then
 : "${PGHA_REPOINT_GRACE_SECONDS:=30}"

@@ -103,6 +103,17 @@ pgha_node_pool_nodes() {
   return 1
 }
 
+# pgha_node_pool_nodes_quick: pgha_node_pool_nodes from pgpool's memory alone, without the
+# backend pings of pcp_node_info (pgha_pcp_nodes_quick): for the thaw guard.
+pgha_node_pool_nodes_quick() {
+  local host peers
+  host=$(pgha_node_pgpool_host) || return 1
+  read -r -a peers <<<"${PGHA_POSTGRES_PEERS//,/ }"
+  pgha_pcp_nodes_quick "$host" "$PGHA_REMOTE_STEP_SECONDS" "${#peers[@]}" && return 0
+  pgha_node_forget_leader
+  return 1
+}
+
 # _pgha_node_ask HOST: psql to postgres on HOST directly, as the pgpool role; SQL on stdin.
 _pgha_node_ask() {
   local pw
@@ -238,13 +249,35 @@ pgha_node_hold_for_rejoin() {
 # every PGHA_REJOIN_SLOW_RETRY_SECONDS; why it is still held is in PGHA_HELD_WHY_FILE for the
 # health check, and in the log when it changes (and every tenth slow attempt).
 pgha_node_rejoin() {
-  local n=0 tries=0 said why last_why='' wait asked
+  local fd='' rc=0
   [[ -e "$PGHA_REJOIN_REQUEST" ]] || return 0
   pgha_node_has_pgpool || pgha_die rejoin "no pgpool to ask (neither PGHA_DELEGATE_IP nor PGHA_PGPOOL_PEERS is set)"
   : "${PGHA_NODE_ID:?}"
+  # One process of the node asks at a time (the supervisor's rejoin program, the watch loop,
+  # the thaw guard); a lock file that cannot be opened does not stop the asking.
+  { exec {fd}>>"$PGHA_REJOIN_LOCK"; } 2>/dev/null || fd=''
+  if [[ -n "$fd" ]] && ! flock -n "$fd"; then
+    pgha_log rejoin "another process of this node already asks pgpool to rebuild it"
+    exec {fd}>&-
+    return 0
+  fi
+  pgha_node_rejoin_ask || rc=$?
+  [[ -z "$fd" ]] || exec {fd}>&-
+  return "$rc"
+}
+
+# pgha_node_rejoin_ask: pgha_node_rejoin's asking, until the node is rebuilt or released.
+pgha_node_rejoin_ask() {
+  local n=0 tries=0 said why last_why='' wait asked
   # sshd must be listening before the primary connects back to clone this node.
   pgha_wait_port 127.0.0.1 "$PGHA_SSH_PORT" 10 || pgha_log rejoin "WARNING: sshd is not listening on $PGHA_SSH_PORT after 10 s; asking all the same"
   while :; do
+    # Released meanwhile (a rebuild that finished after its request's bound, or by hand): done.
+    if [[ ! -e "$PGHA_HOLD_MARKER" ]]; then
+      rm -f "$PGHA_REJOIN_REQUEST" "$PGHA_HELD_WHY_FILE"
+      pgha_log rejoin "node $PGHA_NODE_ID is no longer held: not asking pgpool again"
+      return 0
+    fi
     n=$((n + 1))
     asked=no
     # An online recovery with no primary to copy from fails, and while it runs pgpool takes
@@ -350,21 +383,24 @@ pgha_node_peer_is_primary() {
     -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" == f ]]
 }
 
-# pgha_node_fence PRIMARY: stops postgres at once (immediate: not one more commit on a second
-# primary), holds it behind the marker and asks pgpool to rebuild it as PRIMARY's standby.
+# pgha_node_fence PRIMARY [STOP...]: stops postgres at once (immediate: not one more commit on a
+# second primary), holds it behind the marker and asks pgpool to rebuild it as PRIMARY's
+# standby. STOP: how postgres is stopped, when not by pg_ctl (pgha_node_stop_for_rebuild).
 pgha_node_fence() {
   local primary=$1
+  shift
   pgha_log fence "this node runs as a primary but pgpool routes writes to $primary: stopping postgres now and rejoining as a standby"
-  pgha_node_stop_for_rebuild fence
+  pgha_node_stop_for_rebuild fence "$@"
 }
 
-# pgha_node_stop_for_rebuild ACTION: held behind the marker, a BACKUP, postgres stopped at once
-# (immediate), then rebuilt through pgpool (pgha_node_rejoin: until it is, or a person is told
-# why not). Fencing and a standby left behind by a failover both end here.
+# pgha_node_stop_for_rebuild ACTION [STOP...]: held behind the marker, a BACKUP, postgres stopped
+# at once (STOP with its arguments, else pgha_node_stop_immediate), then rebuilt through pgpool
+# (pgha_node_rejoin: until it is, or a person is told why not). Fencing and a standby left behind
+# by a failover both end here. The watch loop and the thaw guard can both decide to fence after
+# one thaw: whichever comes first stops it, and the other returns at once (STOP not run).
 pgha_node_stop_for_rebuild() {
   local action=$1 fd
-  # The watch loop and the thaw guard can both decide to fence after one thaw: one of them
-  # stops and rejoins, the other leaves it to that one.
+  shift
   # A lock that cannot be opened does not stop the fence: one stop too many is harmless.
   if ! { exec {fd}>>"$PGHA_REBUILD_LOCK"; } 2>/dev/null; then
     pgha_log "$action" "WARNING: cannot open the rebuild lock $PGHA_REBUILD_LOCK; going on without it"
@@ -374,14 +410,22 @@ pgha_node_stop_for_rebuild() {
     exec {fd}>&-
     return 0
   fi
+  # Held before postgres stops: supervisor restarts postgres-run.sh at once, which must find the marker.
   pgha_node_mark_for_rebuild
-  # The thaw guard stopped it already (pgha_node_thaw_kill).
-  if pgha_node_is_running; then
-    pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop >/dev/null ||
-      pgha_log "$action" "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s"
-  fi
-  pgha_node_rejoin
+  if (($#)); then "$@"; else pgha_node_stop_immediate "$action"; fi
+  # Only the stop is locked: a rejoin can take minutes, and a later fence must not wait for it.
   [[ -z "$fd" ]] || exec {fd}>&-
+  pgha_node_rejoin
+}
+
+# pgha_node_stop_immediate ACTION: pg_ctl's immediate stop, when postgres runs; a warning only
+# when it still runs afterwards.
+pgha_node_stop_immediate() {
+  local err
+  pgha_node_is_running || return 0
+  err=$(pg_ctl -D "$PGDATA" -m immediate -w -t "$PGHA_PG_CTL_TIMEOUT" stop 2>&1 >/dev/null) && return 0
+  pgha_node_is_running || return 0
+  pgha_log "$1" "WARNING: pg_ctl stop did not confirm within $PGHA_PG_CTL_TIMEOUT s: ${err//$'\n'/ }"
 }
 
 # pgha_node_mark_for_rebuild: held behind the marker, asking to be rebuilt, a BACKUP.

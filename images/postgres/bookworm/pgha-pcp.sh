@@ -20,6 +20,20 @@ pgha_pcp_nodes() {
   awk '{ status = $5 == "waiting" ? "up" : $5; print NR - 1 "|" $1 "|" status "|" $7 }' <<<"$out"
 }
 
+# pgha_pcp_nodes_quick HOST SECONDS COUNT: pgha_pcp_nodes for backends 0 to COUNT-1 from what
+# pgpool keeps in memory (pcp_health_check_stats, one call each, each bounded by SECONDS).
+# pcp_node_info also pings every backend (its pg_status column, PQpingParams), which takes 2 s
+# for a frozen one, libpq's shortest connect_timeout: the thaw guard asks while it holds its own
+# node frozen.
+pgha_pcp_nodes_quick() {
+  local host=$1 seconds=$2 count=$3 id out
+  for ((id = 0; id < count; id++)); do
+    out=$(PCPPASSFILE=$PGHA_PCPPASS_FILE timeout "$seconds" pcp_health_check_stats -h "$host" -p "$PGHA_PCP_PORT" -U "$PGHA_PCP_USER" -w "$id" 2>/dev/null) || return 1
+    # id host port status role ...; "waiting" is up, as in pgha_pcp_nodes.
+    awk 'NR == 1 { status = $4 == "waiting" ? "up" : $4; print $1 "|" $2 "|" status "|" $5 }' <<<"$out"
+  done
+}
+
 # pgha_pcp_run SECONDS HOST COMMAND [ARGS...]: a pcp action (pcp_attach_node,
 # pcp_recovery_node, ...) against the pgpool at HOST, bounded by SECONDS in total; prints what
 # pcp said (stdout and stderr). Succeeds only when pcp printed its success line: pcp's client
