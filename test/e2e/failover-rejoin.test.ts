@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChaosRecord } from '../../src/chaos/report.js';
 import { backendStates } from '../../src/deploy/inspect.js';
-import { TestCluster, Writer, e2eEngine, lost, sh, waitFor } from './harness.js';
+import { TestCluster, Writer, e2eEngine, logSince, lost, sh, waitFor } from './harness.js';
 
 const docker = await e2eEngine();
 
@@ -213,6 +213,22 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     const frozenId = tc.topo.postgres.find((n) => n.host === before)!.id;
     expect(await tc.pgpoolLogs()).toContain(`health check failed on node ${frozenId} (timeout:1)`);
     await expectFenced(before, round.after!.primary!);
+    // Fenced by its thaw guard, which held postgres from the thaw until pgpool answered.
+    const log = await tc.logs(before);
+    expect(log).toMatch(new RegExp(`node=${before} action=thaw: this primary stood still for [0-9]+ s \\(frozen or starved\\): postgres held \\(SIGSTOP\\)`));
+    expect(log).toMatch(new RegExp(`node=${before} action=thaw: pgpool routes writes to ${round.after!.primary!} \\(asked in [0-9]+ ms\\): fencing this node while postgres is held`));
+  });
+
+  it('scenario 13b: the primary frozen for 5 s, shorter than the health check can detect: waited out, its thaw guard holds it only while it asks pgpool, and it stays the primary', async () => {
+    const before = tc.primaryOf(await tc.status())!;
+    const since = Date.now();
+    await tc.container(before).pause();
+    await new Promise((r) => setTimeout(r, 5000));
+    await tc.container(before).unpause();
+    await waitFor(`${before}'s thaw guard to let postgres go on`, async () => /action=thaw: pgpool names no other primary: postgres goes on/.test(await logSince(tc, before, since)), 30_000, 500);
+    expect(tc.primaryOf(await tc.status())).toBe(before);
+    expect(await tc.onNode(before, 'SELECT pg_is_in_recovery()')).toBe('f');
+    expect(await logSince(tc, before, since)).not.toMatch(/action=fence/);
   });
 
   it('scenario 14: the only synchronous standby frozen for 30 s (pgha chaos pause-standby): detached, the primary suspends synchronous commits and writes go on during the freeze; thawed, it is attached again and synchronous replication restored', async () => {
