@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -12,6 +12,7 @@ import type { RenderInput } from '../render/render.js';
 import { defaultCacheDir, ensurePgpoolTarball } from '../sources/cache.js';
 import { gitHead } from '../git.js';
 import { imagePlans, upstreamBases, type BaseMode, type ImagePlan } from './plan.js';
+import { finalBase, finalBaseRef } from '../images/tags.js';
 
 export interface BuildOptions {
   projectRoot: string;
@@ -93,6 +94,22 @@ async function relabel(docker: Docker, plan: ImagePlan, logDir: string, labels: 
   }
 }
 
+/**
+ * org.opencontainers.image.base.name and .base.digest of the image a context's last stage is
+ * built FROM. An upstream base is named as its registry does (docker.io/library/...) with the
+ * digest it was pulled by (none when it was not pulled); a stand-in base, built on this machine,
+ * has no registry digest: its local name and image ID, which is what the build used.
+ */
+async function baseLabels(docker: Docker, dockerfile: string, args: Record<string, string>, mode: BaseMode): Promise<Record<string, string>> {
+  const text = readFileSync(dockerfile, 'utf8');
+  const ref = finalBaseRef(text, args);
+  const base = await docker.getImage(ref).inspect();
+  const pulled = base.RepoDigests?.map((d) => d.slice(d.indexOf('@') + 1)).find((d) => d.startsWith('sha256:'));
+  if (mode === 'standin') return { 'org.opencontainers.image.base.name': ref, 'org.opencontainers.image.base.digest': base.Id };
+  // Not pulled from a registry (loaded from an archive): no digest to name, so no label.
+  return { 'org.opencontainers.image.base.name': finalBase(text, args), ...(pulled ? { 'org.opencontainers.image.base.digest': pulled } : {}) };
+}
+
 /** Decides upstream or stand-in bases: pull upstream unless told otherwise, fall back when allowed. */
 async function chooseBases(docker: Docker, plans: ImagePlan[], opts: BuildOptions): Promise<BaseMode> {
   if (opts.offline) {
@@ -161,6 +178,7 @@ export async function buildAll(docker: Docker, input: BuildInput, opts: BuildOpt
     // Debian's libpq carry Debian's 15.x, not the pinned release) and when it was made.
     const running = await installedPostgresVersion(docker, id, plan.kind === 'postgres' ? 'postgres' : 'psql');
     const labelled = await relabel(docker, plan, logDir, {
+      ...(await baseLabels(docker, join(opts.projectRoot, 'images', plan.name, 'Dockerfile'), args, mode)),
       'org.opencontainers.image.created': new Date().toISOString(),
       'io.pgha.postgres.version': running,
       'io.pgha.postgres.pinned': manifest.postgres.version,

@@ -124,16 +124,28 @@ export function dockerfileLabels(dockerfile: string): Record<string, string> {
   return Object.fromEntries(blocks.flatMap((b) => [...b.matchAll(/([\w.-]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!])));
 }
 
+/** The build arg the last stage's FROM names (`FROM ${POSTGRES_BASE}`), or undefined for a literal FROM. */
+export function finalBaseArg(dockerfile: string): string | undefined {
+  const from = [...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)/gm)].at(-1)?.[1];
+  return from === undefined ? undefined : /^\$\{?(\w+)\}?$/.exec(from)?.[1];
+}
+
+/** The last stage's FROM image as the build resolves it (its build arg, else the ARG default), unnormalised: the name the local engine knows it by. */
+export function finalBaseRef(dockerfile: string, args: Readonly<Record<string, string>>): string {
+  const from = [...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)/gm)].at(-1)?.[1];
+  if (from === undefined) throw new Error('no FROM in the Dockerfile');
+  const arg = finalBaseArg(dockerfile);
+  const ref = arg === undefined ? from : (args[arg] ?? new RegExp(`^ARG ${arg}=(\\S+)$`, 'm').exec(dockerfile)?.[1]);
+  if (ref === undefined) throw new Error(`FROM ${from}: no build arg and no default for ${arg}`);
+  return ref;
+}
+
 /**
  * The image the last stage of a Dockerfile is built FROM, as a registry names it
  * (docker.io/library/alpine:3.23.3): a `${ARG}` is read from the build args, else the ARG's default.
  */
 export function finalBase(dockerfile: string, args: Readonly<Record<string, string>>): string {
-  const from = [...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)/gm)].at(-1)?.[1];
-  if (from === undefined) throw new Error('no FROM in the Dockerfile');
-  const arg = /^\$\{?(\w+)\}?$/.exec(from)?.[1];
-  const ref = arg === undefined ? from : (args[arg] ?? new RegExp(`^ARG ${arg}=(\\S+)$`, 'm').exec(dockerfile)?.[1]);
-  if (ref === undefined) throw new Error(`FROM ${from}: no build arg and no default for ${arg}`);
+  const ref = finalBaseRef(dockerfile, args);
   const first = ref.split('/')[0]!;
   if (!ref.includes('/')) return `docker.io/library/${ref}`;
   return first.includes('.') || first.includes(':') || first === 'localhost' ? ref : `docker.io/${ref}`;
@@ -149,6 +161,11 @@ export interface WorkflowPush {
   cache: string;
   /** Labels of the image, and its annotations on the image manifests and the index. */
   labels: Record<string, string>;
+  /**
+   * The last stage's base as its registry names it, and the build arg that names it: the
+   * workflow resolves its digest, builds FROM it by that digest and adds the base.digest label.
+   */
+  base: { name: string; arg: string };
 }
 
 /**
@@ -180,7 +197,10 @@ export function workflowPush(
   const bad = Object.entries(labels).filter(([k, v]) => /[\n#]/.test(k + v));
   if (bad.length) throw new Error(`${spec.name}: labels with a newline or "#": ${bad.map(([k]) => k).join(', ')}`);
   const image = `${at.namespace}/${repositoryOf(spec)}`.toLowerCase();
+  const arg = finalBaseArg(dockerfile);
+  if (arg === undefined) throw new Error(`${spec.name}: the last FROM names no build arg, so its base cannot be pinned by digest`);
   return {
+    base: { name: labels['org.opencontainers.image.base.name']!, arg },
     image,
     tags: Object.values(imageTags(spec, m, d, stamp, at.suffix || undefined)),
     cache: `${image}:buildcache-${spec.name.slice(spec.name.indexOf('/') + 1)}`,
@@ -197,6 +217,8 @@ export function workflowOutputs(push: WorkflowPush): string {
   return [
     `image=${push.image}`,
     `cache=${push.cache}`,
+    `base=${push.base.name}`,
+    `base_arg=${push.base.arg}`,
     ...multi('tags', push.tags.map((t) => `type=raw,value=${t}`)),
     ...multi('labels', Object.entries(push.labels).map(([k, v]) => `${k}=${v}`)),
     '',

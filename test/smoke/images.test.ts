@@ -113,6 +113,12 @@ describe.skipIf(!docker)('built images', () => {
       expect(labels['io.pgha.postgres.version'], image).toBe(real);
       expect(labels['org.opencontainers.image.licenses']).toMatch(/^(PostgreSQL AND HPND|HPND AND PostgreSQL)$/);
       expect(labels['org.opencontainers.image.revision']).toMatch(/^([0-9a-f]{40}|unknown)$/);
+      // The FROM image, as this engine holds it: a stand-in by its local name and image ID, an
+      // upstream base by its registry name and the digest it was pulled by.
+      const baseName = labels['org.opencontainers.image.base.name'] ?? '';
+      const base = await docker!.getImage(labels['io.pgha.bases'] === 'standin' ? baseName : baseName.replace(/^docker\.io\/(library\/)?/, '')).inspect();
+      expect(labels['io.pgha.base-images']!.split(',')).toContain(labels['io.pgha.bases'] === 'standin' ? baseName : baseName.replace(/^docker\.io\/(library\/)?/, ''));
+      expect([base.Id, ...(base.RepoDigests ?? []).map((d) => d.slice(d.indexOf('@') + 1))]).toContain(labels['org.opencontainers.image.base.digest']);
       const created = Date.parse(labels['org.opencontainers.image.created'] ?? '');
       expect(created).toBeGreaterThan(Date.parse('2026-01-01'));
       expect(created).toBeLessThanOrEqual(Date.now());

@@ -134,11 +134,19 @@ describe('GitHub workflows', () => {
       }
       const meta = stepOf(publish!, 'docker/metadata-action');
       expect(meta.env?.DOCKER_METADATA_ANNOTATIONS_LEVELS?.split(',').sort()).toEqual(['index', 'manifest']);
-      expect(meta.with).toMatchObject({ tags: '${{ steps.plan.outputs.tags }}', labels: '${{ steps.plan.outputs.labels }}', annotations: '${{ steps.plan.outputs.labels }}' });
+      // The base resolved to its digest first: built FROM that digest, and labelled with it.
+      const base = publish!.steps.find((s) => s.id === 'base')!;
+      expect(publish!.steps.indexOf(base)).toBeLessThan(publish!.steps.indexOf(meta));
+      expect(base.env).toEqual({ BASE: '${{ steps.plan.outputs.base }}', BASE_ARG: '${{ steps.plan.outputs.base_arg }}', LABELS: '${{ steps.plan.outputs.labels }}' });
+      expect(base.run).toContain('docker buildx imagetools inspect "$BASE"');
+      expect(base.run).toContain('echo "build_args=$BASE_ARG=$BASE@$digest"');
+      expect(base.run).toContain('"org.opencontainers.image.base.digest=$digest"');
+      expect(meta.with).toMatchObject({ tags: '${{ steps.plan.outputs.tags }}', labels: '${{ steps.base.outputs.labels }}', annotations: '${{ steps.base.outputs.labels }}' });
       expect(stepOf(publish!, 'docker/build-push-action').with).toEqual({
         context: 'images/${{ matrix.context }}',
         platforms: 'linux/amd64,linux/arm64',
         push: true,
+        'build-args': '${{ steps.base.outputs.build_args }}',
         tags: '${{ steps.meta.outputs.tags }}',
         labels: '${{ steps.meta.outputs.labels }}',
         annotations: '${{ steps.meta.outputs.annotations }}',

@@ -15,6 +15,7 @@ import {
   TAG_GRAMMAR,
   tagSchemeTable,
   tagSuffixSchema,
+  finalBaseArg,
   workflowOutputs,
   workflowPush,
 } from '../../src/images/tags.js';
@@ -198,7 +199,20 @@ describe('what the images workflow pushes (workflowPush)', () => {
   });
 
   it('as step outputs: image, cache, metadata-action\'s raw tags, one label a line', () => {
-    const out = workflowOutputs({ image: 'r/i', tags: ['a', 'b'], cache: 'r/i:buildcache-x', labels: { k: 'v w', 'l.m': 'n=o' } });
-    expect(out).toBe('image=r/i\ncache=r/i:buildcache-x\ntags<<PGHA_EOF\ntype=raw,value=a\ntype=raw,value=b\nPGHA_EOF\nlabels<<PGHA_EOF\nk=v w\nl.m=n=o\nPGHA_EOF\n');
+    const out = workflowOutputs({ image: 'r/i', tags: ['a', 'b'], cache: 'r/i:buildcache-x', labels: { k: 'v w', 'l.m': 'n=o' }, base: { name: 'docker.io/library/b:1', arg: 'B' } });
+    expect(out).toBe('image=r/i\ncache=r/i:buildcache-x\nbase=docker.io/library/b:1\nbase_arg=B\ntags<<PGHA_EOF\ntype=raw,value=a\ntype=raw,value=b\nPGHA_EOF\nlabels<<PGHA_EOF\nk=v w\nl.m=n=o\nPGHA_EOF\n');
+  });
+
+  it('the base to pin by digest: the last FROM\'s build arg and its registry name; a literal last FROM is refused', () => {
+    for (const spec of images) {
+      const push = pushOf(spec.name);
+      expect(push.base.name, spec.name).toBe(push.labels['org.opencontainers.image.base.name']);
+      expect(dockerfileOf(spec.name), spec.name).toMatch(new RegExp(`^FROM \\$\\{${push.base.arg}\\}$`, 'm'));
+    }
+    expect(finalBaseArg('ARG A=a\nFROM ${A} AS x\nFROM $B\n')).toBe('B');
+    expect(finalBaseArg('FROM ${A} AS x\nFROM debian:12\n')).toBeUndefined();
+    const spec = specOf('pgpool/alpine');
+    const literal = dockerfileOf(spec.name).replace(/^FROM \$\{\w+\}$/m, 'FROM alpine:3.23.3');
+    expect(() => workflowPush(spec, m, d, literal, at)).toThrow('the last FROM names no build arg');
   });
 });
