@@ -10,9 +10,10 @@
 # pgha_node_stream_tcp: libpq's bounds for the standby's stream, within
 # PGHA_REPLICATION_TIMEOUT_SECONDS, for a peer that is cut off (its kernel gone silent): data
 # the primary never acknowledges, a link with no answer to keepalives. A frozen primary's kernel
-# still acknowledges: wal_receiver_timeout ends that stream. connect_timeout bounds the
-# blocking connects of libpq's own tools with this string; the walreceiver's connect in 15 does
-# not honour it.
+# still acknowledges: wal_receiver_timeout ends that stream. tcp_user_timeout also ends the
+# walreceiver's connects to a cut-off primary (a nemesis run: each failed after 10 s, streaming
+# again 2 s after the cut healed); connect_timeout bounds the blocking connects of libpq's own
+# tools, the walreceiver's connect in 15 does not honour it.
 pgha_node_stream_tcp() {
   local t=$PGHA_REPLICATION_TIMEOUT_SECONDS
   echo "connect_timeout=$(((t + 1) / 2)) tcp_user_timeout=$((t * 1000)) keepalives=1 keepalives_idle=$(((t + 1) / 2)) keepalives_interval=$(((t + 4) / 5)) keepalives_count=3"
