@@ -212,6 +212,26 @@ pgha_decide_thaw_fence() {
   fi
 }
 
+# pgha_decide_vip STATUS ESCALATED QUORUM HOLDS: whether a pgpool node puts the delegate IP on
+# its interface again, or takes it off, when the watchdog's own record and the interface
+# disagree. STATUS: this node's watchdog status (LEADER, STANDBY, ...; empty when pcp did not
+# answer); ESCALATED: "Local node escalation" (YES/NO); QUORUM: yes when the quorum exists;
+# HOLDS: yes when the address is on the interface. "up" for a leader with the quorum that has
+# escalated (pgpool believes the address is here) but does not hold it: a frozen leader that
+# won the split-brain after its thaw lost it to the new leader's escalation, and no node held it;
+# "down" for a standby that holds it (two nodes would answer ARP); "ok" otherwise, also when
+# pcp did not answer.
+pgha_decide_vip() {
+  local status=$1 escalated=$2 quorum=$3 holds=$4
+  if [[ "$status" == LEADER && "$escalated" == YES && "$quorum" == yes && "$holds" == no ]]; then
+    echo up
+  elif [[ "$status" == STANDBY && "$escalated" == NO && "$holds" == yes ]]; then
+    echo down
+  else
+    echo ok
+  fi
+}
+
 # pgha_decide_attach ME HELD ROLE SENDER NODES: "attach" when ME is a standby, not HELD (yes
 # or no), streaming from SENDER, and SENDER is the node pgpool routes writes to while pgpool
 # has ME down; "ok" otherwise. Asked on the node itself, "streaming from the new primary" is

@@ -34,6 +34,7 @@ _pgha_pgpool_main() {
   pgha_log start "starting pgpool $PGHA_PGPOOL_VERSION (node ${PGPOOL_NODE_ID:-standalone})"
   if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
     pgha_pgpool_reconcile_loop &
+    pgha_pgpool_vip_loop &
   fi
   pgha_pgpool_supervise pgha_pgpool_run "$@"
 }

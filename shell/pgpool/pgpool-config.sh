@@ -86,6 +86,7 @@ pgha_pgpool_check_config() {
     fi
     [[ "$PGPOOL_NODE_ID" =~ ^[0-9]+$ ]] || pgha_problem PGPOOL_NODE_ID "expected this node's watchdog id (0, 1, ...) when use_watchdog = on, got '$PGPOOL_NODE_ID'"
     [[ -z "$PGHA_WD_PRIORITY" ]] || pgha_check_count PGHA_WD_PRIORITY "$PGHA_WD_PRIORITY"
+    pgha_check_count PGHA_VIP_CHECK_SECONDS "$PGHA_VIP_CHECK_SECONDS"
     local vip
     vip=$(pgha_pgpool_conf_value delegate_ip)
     # No delegate IP is a watchdog without one (several hosts: clients use a multi-host string,

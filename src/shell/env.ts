@@ -171,6 +171,7 @@ function waitVariables(): EnvVar[] {
     v('PGHA_DISK_TICKS', 3, 'watch checks in a row below the reserve before a primary hands over (a burst of temporary files passes)'),
     v('PGHA_PGPOOL_SETTLE_SECONDS', 10, 'a first pgpool run that ends sooner is a start failure: the container exits instead of restarting it'),
     v('PGHA_RECONCILE_INTERVAL_SECONDS', 10, 'how often a pgpool standby compares its backend states with the leader\'s'),
+    v('PGHA_VIP_CHECK_SECONDS', 2, 'how often a pgpool node compares where the watchdog says the delegate IP is with its interface: a leader that escalated but lost the address gets it back, a standby that holds it lets it go (after two checks in a row)'),
     v('PGHA_RECONCILE_TICKS', 3, 'checks in a row that disagree before a pgpool standby restarts to take the leader\'s states'),
     v('PGHA_PGPOOL_RESTART_MAX_DELAY', 8, 'longest wait before pgpool is started again after it exited (1, 2, 4, ... s)'),
     v('PGHA_REJOIN_TRIES', 30, 'quick pcp_recovery_node attempts of a node that asks to be rebuilt; it then goes on asking, more slowly, until it is rebuilt'),

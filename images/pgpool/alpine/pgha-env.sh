@@ -201,6 +201,8 @@
 : "${PGHA_PGPOOL_SETTLE_SECONDS:=10}"
 # how often a pgpool standby compares its backend states with the leader's
 : "${PGHA_RECONCILE_INTERVAL_SECONDS:=10}"
+# how often a pgpool node compares where the watchdog says the delegate IP is with its interface: a leader that escalated but lost the address gets it back, a standby that holds it lets it go (after two checks in a row)
+: "${PGHA_VIP_CHECK_SECONDS:=2}"
 # checks in a row that disagree before a pgpool standby restarts to take the leader's states
 : "${PGHA_RECONCILE_TICKS:=3}"
 # longest wait before pgpool is started again after it exited (1, 2, 4, ... s)

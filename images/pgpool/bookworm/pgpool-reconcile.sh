@@ -73,3 +73,53 @@ pgha_pgpool_is_pgpool() {
   [[ "$1" =~ ^[0-9]+$ ]] || return 1
   [[ "$(cat "/proc/$1/comm" 2>/dev/null)" == pgpool && "$(stat -c %U "/proc/$1" 2>/dev/null)" == postgres ]]
 }
+
+# --- The delegate IP: the watchdog's record against the interface.
+
+# pgha_pgpool_holds_vip: yes when the delegate IP is on its device, no when not (pgha-vip's
+# settings, read as root wrote them).
+pgha_pgpool_holds_vip() {
+  if ip -4 -o addr show dev "$PGHA_VIP_CONF_DEVICE" 2>/dev/null | grep -qw "inet $PGHA_VIP_CONF_IP/$PGHA_VIP_CONF_PREFIX"; then echo yes; else echo no; fi
+}
+
+# pgha_pgpool_vip_verdict: pgha_decide_vip for this node, from pcp_watchdog_info (bounded) and
+# the interface.
+pgha_pgpool_vip_verdict() {
+  local info status escalated quorum=no
+  info=$(pgha_watchdog_info 5)
+  status=$(pgha_watchdog_status "$info" "$PGHA_NODE")
+  escalated=$(awk -F' *: *' '/^Local node escalation/ { print $2; exit }' <<<"$info")
+  grep -q '^Quorum state *: *QUORUM EXIST' <<<"$info" && quorum=yes
+  pgha_decide_vip "$status" "$escalated" "$quorum" "$(pgha_pgpool_holds_vip)"
+}
+
+# pgha_pgpool_vip_loop: every PGHA_VIP_CHECK_SECONDS, the delegate IP where the watchdog says it
+# is: after two checks in a row with the same disagreement (an escalation or a de-escalation
+# under way settles within one), put back on the leader (and announced) or taken off a standby.
+# pgpool's watchdog never looks again once it escalated: a nemesis run ended with the leader
+# escalated, the address on no node, and every client refused for minutes.
+pgha_pgpool_vip_loop() {
+  local verdict last=ok
+  # No delegate IP (several hosts: clients use the published ports): nothing to keep.
+  pgha_read_vip_conf && [[ -n "$PGHA_VIP_CONF_IP" ]] || return 0
+  while sleep "$PGHA_VIP_CHECK_SECONDS"; do
+    verdict=$(pgha_pgpool_vip_verdict)
+    if [[ "$verdict" == ok || "$verdict" != "$last" ]]; then
+      last=$verdict
+      continue
+    fi
+    last=ok
+    case "$verdict" in
+      up)
+        pgha_log vip "this node leads the watchdog with the quorum and has escalated, but $PGHA_VIP_CONF_IP is on no interface here: putting it back"
+        if ! { "$PGHA_VIP_BIN" up >/dev/null && "$PGHA_VIP_BIN" announce >/dev/null; }; then
+          pgha_log vip "WARNING: could not put $PGHA_VIP_CONF_IP back on $PGHA_VIP_CONF_DEVICE"
+        fi
+        ;;
+      down)
+        pgha_log vip "this node is a watchdog standby but holds $PGHA_VIP_CONF_IP: taking it off"
+        "$PGHA_VIP_BIN" down >/dev/null || pgha_log vip "WARNING: could not take $PGHA_VIP_CONF_IP off $PGHA_VIP_CONF_DEVICE"
+        ;;
+    esac
+  done
+}
