@@ -359,10 +359,7 @@ pgha_node_thaw_verdict() {
   while verdict=$(pgha_decide_thaw_fence "$PGHA_NODE" "$nodes" "$peer") && [[ "$verdict" == need\ * ]]; do
     case "$verdict" in
       "need pool") nodes=$(pgha_node_pool_nodes_quick) || nodes='' ;;
-      "need peer "*)
-        peer=standby
-        if pgha_node_peer_is_primary "${verdict#need peer }"; then peer=primary; fi
-        ;;
+      "need peer "*) peer=$(pgha_node_peer_role "${verdict#need peer }") ;;
     esac
   done
   echo "$verdict"

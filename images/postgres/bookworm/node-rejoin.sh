@@ -366,13 +366,16 @@ pgha_node_fence_verdict() {
     case "$verdict" in
       "need role") role=$(pgha_node_local_role) ;;
       "need pool") nodes=$(pgha_node_pool_nodes) || nodes='' ;;
-      "need peer "*)
-        peer=standby
-        if pgha_node_peer_is_primary "${verdict#need peer }"; then peer=primary; fi
-        ;;
+      "need peer "*) peer=$(pgha_node_peer_role "${verdict#need peer }") ;;
     esac
   done
   echo "$verdict"
+}
+
+# pgha_node_peer_role HOST: primary when HOST says it is one (pgha_node_peer_is_primary),
+# standby otherwise (also when it does not answer).
+pgha_node_peer_role() {
+  if pgha_node_peer_is_primary "$1"; then echo primary; else echo standby; fi
 }
 
 # pgha_node_peer_is_primary HOST: HOST answers, as the replication role (whose pass file
