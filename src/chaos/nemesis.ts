@@ -7,7 +7,7 @@ import { cutOff } from '../docker/partition.js';
 import { PORTS } from '../images/facts.js';
 import { checkRun, twoWritablePrimaries, type CheckLimits, type CheckResult, type HealRecord, type RestartCount, type RoleTick } from './checker.js';
 import type { ClusterEvent } from './events.js';
-import { Probe, PROBE_TABLE, type Attempt } from './probe.js';
+import { Probe, PROBE_TABLE, type Attempt, type ProbeTarget } from './probe.js';
 import { logsSince, waitHealed, type ChaosIo } from './run.js';
 import { RoleSampler } from './sampler.js';
 import { describeEpisode, drawSchedule, type Episode, type NemesisKind, type NemesisTarget, type ScheduledFault } from './schedule.js';
@@ -262,6 +262,11 @@ async function waitWhole(io: ChaosIo, probe: Probe, live: Live, released: number
 
 let publishedSeq = 0;
 
+/** The published pgpool ports, in order, as the probe's targets (0.0.0.0 is reached on loopback). */
+function publishedTargets(io: ChaosIo): ProbeTarget[] {
+  return io.topo.published.map((p) => ({ ...io.target, host: p.address === '0.0.0.0' ? '127.0.0.1' : p.address, port: p.port }));
+}
+
 /**
  * One write as a multi-host client with target_session_attrs=read-write makes it: the
  * published pgpool nodes in order, the first that takes the write. (libpq itself skips a node
@@ -270,8 +275,8 @@ let publishedSeq = 0;
  */
 async function writeThroughPublished(io: ChaosIo): Promise<boolean> {
   if (!io.topo.published.length) return true;
-  for (const p of io.topo.published) {
-    const c = new pg.Client({ ...io.target, host: p.address === '0.0.0.0' ? '127.0.0.1' : p.address, port: p.port, connectionTimeoutMillis: 3000, query_timeout: 5000 });
+  for (const p of publishedTargets(io)) {
+    const c = new pg.Client({ ...p, connectionTimeoutMillis: 3000, query_timeout: 5000 });
     c.on('error', () => {});
     try {
       // Negative sequence numbers: never counted as the probe's acknowledged writes.
@@ -311,9 +316,12 @@ interface FinishInput {
 async function finish(io: ChaosIo, opts: NemesisOptions, f: FinishInput): Promise<NemesisRun> {
   let committed: number[] | null = null;
   const whole = await waitHealed(io, opts.healTimeoutMs);
+  // Read through the delegate IP, else any other way in: a run that ends with the delegate IP
+  // down must still say which acknowledged writes survived.
+  const reader = new Probe(io.target, { intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs }, [...(io.fallbacks ?? []), ...publishedTargets(io)]);
   try {
-    committed = [...(await f.probe.committedSeqs(30_000))];
-    await f.probe.drop(30_000);
+    committed = [...(await reader.committedSeqs(30_000))];
+    await reader.drop(30_000);
   } catch (err) {
     io.say(`could not read or drop the probe table at the end: ${(err as Error).message}`);
   }
