@@ -158,6 +158,17 @@ logged() { grep -q -- "$1" "$BATS_TEST_TMPDIR/log"; }
   ! logged "waiting" || false
 }
 
+@test "pgpool sees no other backend up, but a peer runs as primary (attached a moment later): rejoin, not a second primary; with strict durability the data decides, as before" {
+  pool "0|pg0|down|primary" "1|pg1|down|standby"
+  PEER_ANSWER=pg1
+  data primary
+  decides rejoin
+  logged "pgpool sees no other backend up, but pg1 runs as primary"
+  PGHA_DURABILITY=strict
+  decides start
+  logged "going by the data on disk"
+}
+
 @test "the first up primary wins when pgpool lists two" {
   pool "0|pg0|down|standby" "1|pg1|up|primary" "2|pg2|up|primary"
   data standby-of pg1

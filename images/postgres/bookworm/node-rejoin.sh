@@ -186,7 +186,16 @@ pgha_node_decide_start() {
         break
         ;;
       alone)
-        pgha_log rejoin-check "pgpool sees no other backend up (the cluster is starting, or every node was down); going by the data on disk"
+        # pgpool may not have attached a peer that already runs as primary (a thawed primary,
+        # one that convergence attaches a moment later): a start on this node's data would be
+        # a second primary until its fence (a nemesis run: 2 s, both writable). With strict
+        # durability convergence compares the data instead, and this node's may be the newer.
+        if [[ "$(pgha_node_durability)" != strict ]]; then primary=$(pgha_node_running_primary_peer); fi
+        if [[ -n "$primary" ]]; then
+          pgha_log rejoin-check "pgpool sees no other backend up, but $primary runs as primary"
+        else
+          pgha_log rejoin-check "pgpool sees no other backend up (the cluster is starting, or every node was down); going by the data on disk"
+        fi
         break
         ;;
       timeout)
