@@ -162,7 +162,8 @@ stub() {
   touch "$PGHA_REJOIN_REQUEST" "$PGHA_HOLD_MARKER"
   flock "$PGHA_REJOIN_LOCK" sleep 30 3>&- &
   local holder=$!
-  for _ in $(seq 50); do flock -n "$PGHA_REJOIN_LOCK" true || break; sleep 0.1; done
+  for _ in $(seq 200); do flock -n "$PGHA_REJOIN_LOCK" true || break; sleep 0.1; done
+  ! flock -n "$PGHA_REJOIN_LOCK" true || false
   run pgha_node_rejoin
   kill "$holder"
   [[ "$status" -eq 0 && "$output" == *"another process of this node already asks pgpool to rebuild it"* ]]

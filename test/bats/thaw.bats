@@ -24,7 +24,7 @@ setup() {
     local n
     n=$(($(cat "$ASKED") + 1))
     echo "$n" >"$ASKED"
-    echo "asked: postmaster $(proc_state "$PM") backend $(proc_state "$(cat "$BATS_TEST_TMPDIR/backend")")" >>"$CALLS"
+    echo "asked: postmaster $(stopped_state "$PM") backend $(stopped_state "$(cat "$BATS_TEST_TMPDIR/backend")")" >>"$CALLS"
     read -r -a answers <<<"$VERDICTS"
     local i=$((n <= ${#answers[@]} ? n - 1 : ${#answers[@]} - 1))
     echo "${answers[$i]//_/ }"
@@ -46,6 +46,17 @@ round() { pgha_node_thaw_round $(($(cat "$CLOCK") + 600 - 1000 - $1)); }
 teardown() {
   [[ -z "${PM:-}" ]] || kill -CONT "$PM" "$(cat "$BATS_TEST_TMPDIR/backend" 2>/dev/null)" 2>/dev/null || true
   [[ -z "${PM:-}" ]] || kill -KILL "$PM" "$(cat "$BATS_TEST_TMPDIR/backend" 2>/dev/null)" 2>/dev/null || true
+}
+
+# stopped_state PID: proc_state once PID has stopped, or after 3 s. A signal is acted on when
+# its target next runs, which on a loaded host is not at once (a CI run saw "running").
+stopped_state() {
+  local i
+  for ((i = 0; i < 60; i++)); do
+    [[ "$(proc_state "$1")" == running ]] || break
+    command sleep 0.05
+  done
+  proc_state "$1"
 }
 
 # proc_state PID: R/S when it runs or sleeps, T when stopped, gone when it has exited.
@@ -70,7 +81,7 @@ SH
   env --default-signal=QUIT bash "$BATS_TEST_TMPDIR/postmaster.sh" "$PGHA_HOLD_MARKER" "$BATS_TEST_TMPDIR/quit" "$BATS_TEST_TMPDIR/backend" 3>&- &
   PM=$!
   echo "$PM" >"$PGDATA/postmaster.pid"
-  for _ in $(seq 50); do [[ -s "$BATS_TEST_TMPDIR/backend" ]] && return 0; command sleep 0.1; done
+  for _ in $(seq 200); do [[ -s "$BATS_TEST_TMPDIR/backend" ]] && return 0; command sleep 0.1; done
   return 1
 }
 
@@ -148,7 +159,8 @@ SH
 @test "a fence already under way in another process of the node: the second one leaves it to that one" {
   flock "$PGHA_REBUILD_LOCK" sleep 30 3>&- &
   HOLDER=$!
-  for _ in $(seq 50); do flock -n "$PGHA_REBUILD_LOCK" true || break; command sleep 0.1; done
+  for _ in $(seq 200); do flock -n "$PGHA_REBUILD_LOCK" true || break; command sleep 0.1; done
+  ! flock -n "$PGHA_REBUILD_LOCK" true || false
   pg_ctl() { echo "pg_ctl $*" >>"$CALLS"; }
   run pgha_node_stop_for_rebuild fence
   kill "$HOLDER"
@@ -161,7 +173,8 @@ SH
   VERDICTS=fence_pg1
   flock "$PGHA_REBUILD_LOCK" sleep 30 3>&- &
   HOLDER=$!
-  for _ in $(seq 50); do flock -n "$PGHA_REBUILD_LOCK" true || break; command sleep 0.1; done
+  for _ in $(seq 200); do flock -n "$PGHA_REBUILD_LOCK" true || break; command sleep 0.1; done
+  ! flock -n "$PGHA_REBUILD_LOCK" true || false
   run round 30000
   kill "$HOLDER"
   [[ "$status" -eq 0 && "$output" == *"already stopping it for a rebuild"* ]]
@@ -172,9 +185,10 @@ SH
 @test "a guard that starts and finds postgres stopped (its predecessor ended while holding it) asks before it lets go" {
   start_postmaster
   kill -STOP "$PM"
+  [[ "$(stopped_state "$PM")" == stopped ]]
   pgha_node_thaw_guard >"$BATS_TEST_TMPDIR/guard.log" 2>&1 3>&- &
   GUARD=$!
-  for _ in $(seq 50); do [[ -s "$CALLS" ]] && break; command sleep 0.1; done
+  for _ in $(seq 200); do [[ -s "$CALLS" ]] && break; command sleep 0.1; done
   kill "$GUARD"
   cat "$BATS_TEST_TMPDIR/guard.log"
   [[ "$(cat "$CALLS")" == "asked: postmaster stopped backend stopped" ]]
