@@ -243,9 +243,7 @@ pgha_node_decide_start() {
 # pgha_node_hold_for_rejoin: keep postgres down and ask (through pgha-node rejoin, which
 # supervisor runs once sshd is up) to be rebuilt from the primary.
 pgha_node_hold_for_rejoin() {
-  touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
-  rm -f "$PGHA_HELD_WHY_FILE"
-  echo BACKUP >"$PGHA_ROLE_FILE"
+  pgha_node_mark_for_rebuild
   pgha_log rejoin "held behind $PGHA_HOLD_MARKER, .node_role=BACKUP; pgha-node rejoin asks pgpool for pcp_recovery_node of node $PGHA_NODE_ID"
 }
 

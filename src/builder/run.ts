@@ -104,8 +104,8 @@ async function baseLabels(docker: Docker, dockerfile: string, args: Record<strin
   const text = readFileSync(dockerfile, 'utf8');
   const ref = finalBaseRef(text, args);
   const base = await docker.getImage(ref).inspect();
-  const pulled = base.RepoDigests?.map((d) => d.slice(d.indexOf('@') + 1)).find((d) => d.startsWith('sha256:'));
   if (mode === 'standin') return { 'org.opencontainers.image.base.name': ref, 'org.opencontainers.image.base.digest': base.Id };
+  const pulled = base.RepoDigests?.map((d) => d.slice(d.indexOf('@') + 1)).find((d) => d.startsWith('sha256:'));
   // Not pulled from a registry (loaded from an archive): no digest to name, so no label.
   return { 'org.opencontainers.image.base.name': finalBase(text, args), ...(pulled ? { 'org.opencontainers.image.base.digest': pulled } : {}) };
 }

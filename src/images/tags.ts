@@ -124,15 +124,20 @@ export function dockerfileLabels(dockerfile: string): Record<string, string> {
   return Object.fromEntries(blocks.flatMap((b) => [...b.matchAll(/([\w.-]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!])));
 }
 
+/** What the last stage's FROM names, as written (`${POSTGRES_BASE}`, `debian:12`), or undefined. */
+function lastFrom(dockerfile: string): string | undefined {
+  return [...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)/gm)].at(-1)?.[1];
+}
+
 /** The build arg the last stage's FROM names (`FROM ${POSTGRES_BASE}`), or undefined for a literal FROM. */
 export function finalBaseArg(dockerfile: string): string | undefined {
-  const from = [...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)/gm)].at(-1)?.[1];
+  const from = lastFrom(dockerfile);
   return from === undefined ? undefined : /^\$\{?(\w+)\}?$/.exec(from)?.[1];
 }
 
 /** The last stage's FROM image as the build resolves it (its build arg, else the ARG default), unnormalised: the name the local engine knows it by. */
 export function finalBaseRef(dockerfile: string, args: Readonly<Record<string, string>>): string {
-  const from = [...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)*(\S+)/gm)].at(-1)?.[1];
+  const from = lastFrom(dockerfile);
   if (from === undefined) throw new Error('no FROM in the Dockerfile');
   const arg = finalBaseArg(dockerfile);
   const ref = arg === undefined ? from : (args[arg] ?? new RegExp(`^ARG ${arg}=(\\S+)$`, 'm').exec(dockerfile)?.[1]);
