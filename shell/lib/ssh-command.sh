@@ -11,8 +11,9 @@
 # root-written peer list), and for `rebuild` the very node that asks (online recovery runs on
 # the primary, which names itself).
 #   ping                          any caller: the connection and the key work
-#   pgha-node VERB ARGS...        on a postgres node: from pgpool promote, set-role, ensure-slot,
-#                                 drop-slot, standby-lost, follow, sync-restore, receive-lsn;
+#   pgha-node VERB ARGS...        on a postgres node: from pgpool promote, step-down, set-role,
+#                                 ensure-slot, drop-slot, standby-lost, follow, sync-restore,
+#                                 receive-lsn;
 #                                 from postgres rebuild, release, state
 #   vip-down IP                   on a pgpool node, from pgpool (escalation.sh)
 set -euo pipefail
@@ -68,7 +69,7 @@ case "${words[0]}" in
     [[ -x "$PGHA_NODE_CMD" ]] || _pgha_ssh_refuse "not a postgres node"
     verb=${words[1]:-}
     case "$caller:$verb" in
-      pgpool:promote | pgpool:sync-restore | pgpool:receive-lsn | postgres:release | postgres:state)
+      pgpool:promote | pgpool:step-down | pgpool:sync-restore | pgpool:receive-lsn | postgres:release | postgres:state)
         _pgha_ssh_count "${#words[@]}" 2
         ;;
       pgpool:set-role)

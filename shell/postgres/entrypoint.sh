@@ -45,10 +45,8 @@ pgha_postgres_check_config() {
   pgha_check_count PGHA_LEASE_LOG_SECONDS "$PGHA_LEASE_LOG_SECONDS"
   pgha_check_port PGPORT "$PGPORT"
   pgha_check_count PGHA_WATCH_INTERVAL_SECONDS "$PGHA_WATCH_INTERVAL_SECONDS"
-  [[ "$PGHA_ISOLATION_FENCE_SECONDS" =~ ^(0|[1-9][0-9]{0,5})$ ]] ||
-    pgha_problem PGHA_ISOLATION_FENCE_SECONDS "expected a whole number of seconds (0 turns the fence off), got '$PGHA_ISOLATION_FENCE_SECONDS'"
-  [[ "$PGHA_THAW_CHECK_SECONDS" =~ ^(0|[1-9][0-9]{0,5})$ ]] ||
-    pgha_problem PGHA_THAW_CHECK_SECONDS "expected a whole number of seconds (0 turns the thaw guard off), got '$PGHA_THAW_CHECK_SECONDS'"
+  pgha_check_seconds_or_off PGHA_ISOLATION_FENCE_SECONDS "$PGHA_ISOLATION_FENCE_SECONDS" 'the isolation guard and the lease'
+  pgha_check_seconds_or_off PGHA_THAW_CHECK_SECONDS "$PGHA_THAW_CHECK_SECONDS" 'the thaw guard'
   pgha_check_count PGHA_THAW_ASK_SECONDS "$PGHA_THAW_ASK_SECONDS"
   pgha_check_count PGHA_REPLICATION_TIMEOUT_SECONDS "$PGHA_REPLICATION_TIMEOUT_SECONDS"
   pgha_check_count PGHA_DISK_RESERVE_MB "$PGHA_DISK_RESERVE_MB"

@@ -51,57 +51,102 @@ pgha_node_disk_rejoin_if_room() {
   pgha_node_rejoin
 }
 
-# --- Isolation: a primary that reaches no peer at all fences itself.
+# --- Isolation: a primary cut off from the side that can fail it over fences itself before
+# that side promotes another node (failover.sh waits for it: pgha_decide_step_down). Its own
+# process, the isolation guard, so no remote step of the watch loop delays it: a nemesis run saw
+# a cut-off primary take commits beside the promoted one while a watch round ran to its bound.
 
-# pgha_node_reaches_peer: true when this node reaches a pgpool node that has a quorum (the
-# delegate IP's pcp port, which only a leader with a quorum holds; else a leader the peers name
-# with a quorum: pgha_node_pgpool_host) or another postgres node's port (a second each). A pgpool
-# node on this node's own host answers through any cut: without a quorum it does not count.
+# pgha_node_reaches_peer: true when this node reaches the side of the cluster that can fail it
+# over: the delegate IP's pcp port (only a leader with a quorum holds it); else (an election
+# under way, or no delegate IP) most of the pgpool nodes' pcp ports, or another postgres node's
+# port, all asked at once. A majority of the pgpool nodes is the quorum's side; a pgpool node on
+# this node's own host, which answers through any cut, is not one. Every look is bounded by a
+# second, so a round takes at most 2 s.
 pgha_node_reaches_peer() {
-  local peer
-  if [[ -n "$PGHA_DELEGATE_IP" ]]; then
-    pgha_port_open "$PGHA_DELEGATE_IP" "$PGHA_PCP_PORT" 1 && return 0
-  elif pgha_node_pgpool_host >/dev/null; then
-    return 0
-  fi
+  local peer pid pgpools=0 answered=0
+  local -a pgpool_looks=() postgres_looks=()
+  if [[ -n "$PGHA_DELEGATE_IP" ]] && pgha_port_open "$PGHA_DELEGATE_IP" "$PGHA_PCP_PORT" 1; then return 0; fi
+  for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
+    pgpools=$((pgpools + 1))
+    pgha_port_open "$peer" "$PGHA_PCP_PORT" 1 &
+    pgpool_looks+=("$!")
+  done
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
     [[ "$peer" == "$PGHA_NODE" ]] && continue
-    pgha_port_open "$peer" "$PGPORT" 1 && return 0
+    pgha_port_open "$peer" "$PGPORT" 1 &
+    postgres_looks+=("$!")
   done
-  return 1
+  for pid in "${pgpool_looks[@]}"; do
+    if wait "$pid"; then answered=$((answered + 1)); fi
+  done
+  local reached=1
+  ((pgpools && answered > pgpools / 2)) && reached=0
+  for pid in "${postgres_looks[@]}"; do
+    if wait "$pid"; then reached=0; fi
+  done
+  return "$reached"
 }
 
-# pgha_node_now: epoch seconds (a function, so a test can set the clock).
-pgha_node_now() { echo "$EPOCHSECONDS"; }
-
-# pgha_node_alone_seconds: seconds since a peer last answered (PGHA_LAST_PEER_AT), at the
-# moment of asking, so the time the peer checks themselves took counts; 0 while not armed.
-pgha_node_alone_seconds() {
-  if ((PGHA_LAST_PEER_AT)); then echo $(($(pgha_node_now) - PGHA_LAST_PEER_AT)); else echo 0; fi
-}
-
-# pgha_node_isolation_check: one look for a primary cut off from every peer
-# (pgha_decide_isolation), keeping when a peer last answered (PGHA_LAST_PEER_AT, 0 when none
-# has since the start or the last fence); time as a non-primary counts as not alone. Succeeds
-# when it fenced this node.
-PGHA_LAST_PEER_AT=0
-pgha_node_isolation_check() {
-  local role='?' reached='?' armed=no verdict
-  ((PGHA_LAST_PEER_AT)) && armed=yes
-  while verdict=$(pgha_decide_isolation "$role" "$reached" "$armed" "$(pgha_node_alone_seconds)" "$PGHA_ISOLATION_FENCE_SECONDS") && [[ "$verdict" == need\ * ]]; do
+# pgha_node_isolation_round: one look of the isolation guard (pgha_decide_isolation), keeping
+# the start of the last round that reached a peer in PGHA_LAST_PEER_MS (0 when none has since
+# the start or the last fence); time as a non-primary counts as not alone. Succeeds when it
+# fenced this node.
+PGHA_LAST_PEER_MS=0
+pgha_node_isolation_round() {
+  local role='?' reached='?' armed=no began verdict
+  pgha_read_uptime
+  began=$PGHA_UPTIME_MS
+  ((PGHA_LAST_PEER_MS)) && armed=yes
+  while verdict=$(pgha_decide_isolation "$role" "$reached" "$armed" "$((PGHA_UPTIME_MS - PGHA_LAST_PEER_MS))" "$PGHA_ISOLATION_FENCE_SECONDS") && [[ "$verdict" == need\ * ]]; do
     case "$verdict" in
-      "need role") role=$(pgha_node_local_role) ;;
+      "need role") role=$(pgha_node_data_role) ;;
       "need peers") if pgha_node_reaches_peer; then reached=yes; else reached=no; fi ;;
     esac
+    pgha_read_uptime
   done
   if [[ "$verdict" == fence ]]; then
-    pgha_log isolate "this primary has reached no pgpool node with a quorum ($(pgha_node_pgpool_where)) and no other postgres node for $(pgha_node_alone_seconds) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, so no client on this side commits alone, and rejoining through pgpool once it answers"
-    PGHA_LAST_PEER_AT=0
+    pgha_log isolate "this primary has reached neither the pgpool nodes' side ($(pgha_node_pgpool_where), most of $PGHA_PGPOOL_PEERS) nor another postgres node for $(((PGHA_UPTIME_MS - PGHA_LAST_PEER_MS) / 1000)) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, before that side promotes another node, and rejoining through pgpool once it answers"
+    PGHA_LAST_PEER_MS=0
     pgha_node_stop_for_rebuild isolate
     return 0
   fi
-  if [[ "$reached" == yes ]] || { [[ "$reached" == '?' && "$armed" == yes ]]; }; then PGHA_LAST_PEER_AT=$(pgha_node_now); fi
+  if [[ "$reached" == yes || ("$role" != primary && "$armed" == yes) ]]; then PGHA_LAST_PEER_MS=$began; fi
   return 1
+}
+
+# pgha_node_isolation_guard: the isolation guard (supervisor runs `pgha-node isolation-guard`):
+# a round (pgha_node_isolation_round), a quarter-second pause, again; a standby's round reads
+# its data directory only.
+pgha_node_isolation_guard() {
+  if ((PGHA_ISOLATION_FENCE_SECONDS == 0)) || ! pgha_node_has_pgpool; then
+    pgha_log isolate "isolation guard off (PGHA_ISOLATION_FENCE_SECONDS=0, or no pgpool)"
+    exec sleep infinity
+  fi
+  while :; do
+    pgha_node_isolation_round || true
+    sleep 0.25
+  done
+}
+
+# pgha_node_step_down: failover.sh (over SSH) fails this node over and is about to promote
+# another: a postgres still running here as a primary stops at once, held for a rebuild (the
+# watch loop then asks pgpool: pgha_node_rejoin_if_asked). Prints what runs here now; fails while
+# a primary still runs (the stop did not finish within its bound).
+pgha_node_step_down() {
+  local role i
+  role=$(pgha_node_data_role)
+  if [[ "$role" == primary ]]; then
+    pgha_log step-down "pgpool fails this node over and promotes another: stopping postgres now; it rejoins as a standby"
+    pgha_node_stop_and_hold step-down || true
+    # Another process of the node may be stopping it already (the stop is locked): wait for it.
+    for ((i = 0; i < PGHA_PG_CTL_TIMEOUT * 10; i++)); do
+      role=$(pgha_node_data_role)
+      [[ "$role" == primary ]] || break
+      sleep 0.1
+    done
+  fi
+  echo "$role"
+  [[ "$role" != primary ]]
 }
 
 # --- Attaching: a standby that streams from pgpool's primary while pgpool has it down.
@@ -289,16 +334,6 @@ pgha_node_check_superuser_role() {
 # has been asked whether it is still the primary. Everything in the container thaws at once, so
 # the steps up to the SIGSTOP use builtins only (no fork): they race postgres's own backends.
 
-# pgha_node_read_uptime: PGHA_UPTIME_MS, milliseconds since the host booted (/proc/uptime: a
-# freeze does not stop it, a wall-clock step does not move it). Sets a variable instead of
-# printing it: no fork. A function, so a test can set the clock.
-PGHA_UPTIME_MS=0
-pgha_node_read_uptime() {
-  local up
-  read -r up _ </proc/uptime
-  PGHA_UPTIME_MS=$((10#${up/./}0))
-}
-
 # pgha_node_read_postmaster: PGHA_POSTMASTER, the pid of this node's running postmaster
 # (postmaster.pid's first line, alive), or empty; fails when none runs. Builtins only.
 PGHA_POSTMASTER=''
@@ -375,17 +410,17 @@ pgha_node_thaw_check() {
   local still=$1 verdict began deadline
   local -a pids=("${PGHA_HELD[@]}")
   ((${#pids[@]})) || return 1
-  pgha_node_read_uptime
+  pgha_read_uptime
   began=$PGHA_UPTIME_MS
   deadline=$((began + 3000 * PGHA_THAW_ASK_SECONDS))
   trap 'pgha_node_thaw_release "${pids[@]}"; exit 143' TERM INT
   pgha_log thaw "this primary stood still for $((still / 1000)) s (frozen or starved): postgres held (SIGSTOP) while pgpool is asked whether another node took over"
   while verdict=$(pgha_node_thaw_verdict) && [[ "$verdict" == wait ]]; do
-    pgha_node_read_uptime
+    pgha_read_uptime
     ((PGHA_UPTIME_MS < deadline)) || break
     sleep 0.5
   done
-  pgha_node_read_uptime
+  pgha_read_uptime
   if [[ "$verdict" == fence\ * ]]; then
     pgha_log thaw "pgpool routes writes to ${verdict#fence } (asked in $((PGHA_UPTIME_MS - began)) ms): fencing this node while postgres is held"
     pgha_node_fence "${verdict#fence }" pgha_node_thaw_kill "${pids[@]}"
@@ -421,7 +456,7 @@ pgha_node_thaw_kill() {
 # reads the role (pgha_decide_thaw): a standby, or a primary that was not the case, goes on at once.
 pgha_node_thaw_round() {
   local still verdict
-  pgha_node_read_uptime
+  pgha_read_uptime
   still=$((PGHA_UPTIME_MS - $1 - 1000))
   ((still >= PGHA_THAW_CHECK_SECONDS * 1000)) || return 0
   pgha_node_thaw_hold
@@ -429,7 +464,7 @@ pgha_node_thaw_round() {
   if [[ "$verdict" == hold ]]; then
     pgha_node_thaw_check "$still" || true
     # The check's own time (and a rejoin's) is not a stall.
-    pgha_node_read_uptime
+    pgha_read_uptime
   else
     pgha_node_thaw_release "${PGHA_HELD[@]}"
   fi
@@ -460,7 +495,7 @@ pgha_node_thaw_guard() {
       fi
     fi
   fi
-  pgha_node_read_uptime
+  pgha_read_uptime
   before=$PGHA_UPTIME_MS
   while :; do
     sleep 1
@@ -485,9 +520,9 @@ pgha_node_watch_wait() {
 
 # pgha_node_watch_loop: every PGHA_WATCH_INTERVAL_SECONDS, for as long as the node runs
 # (supervisor keeps it running): the superuser role (until it has been checked once), fencing
-# (a fenced node checks nothing else that round), a primary cut off from every peer, attaching, every fifth round a standby a
-# failover left behind, convergence, the disk watch, and the rejoin of a node held for a full
-# volume. A node without a delegate IP has no pgpool to ask.
+# (a fenced node checks nothing else that round), a rebuild asked for from outside the loop (a
+# step-down), attaching, every fifth round a standby a failover left behind, convergence, the
+# disk watch, and the rejoin of a node held for a full volume. A node without a delegate IP has no pgpool to ask.
 pgha_node_watch_loop() {
   local verdict role_checked=0
   if ! pgha_node_has_pgpool; then
@@ -505,7 +540,7 @@ pgha_node_watch_loop() {
       pgha_node_fence "${verdict#fence }"
       continue
     fi
-    pgha_node_isolation_check && continue
+    pgha_node_rejoin_if_asked && continue
     if [[ "$(pgha_node_attach_verdict)" == attach ]]; then
       pgha_node_attach
     elif ((rounds++ % 5 == 0)) && pgha_node_repoint_check "$EPOCHSECONDS"; then

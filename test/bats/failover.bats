@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # failover.sh's decisions, with SSH replaced by a stub that records each remote command:
 # nothing left to promote -> refuse; a standby failed -> drop its slot on the primary; the
-# primary failed -> promote the new main node in one SSH session, then (in the background,
-# bounded) mark the old primary BACKUP if it answers.
+# primary failed -> stop the old primary (step-down) or wait for its lease, promote the new main
+# node in one SSH session, then (in the background, bounded) mark the old primary BACKUP if it
+# did not answer the step-down.
 
 setup() {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/pgpool/bookworm"
@@ -51,7 +52,8 @@ backends() {
 # failover FAILED_ID FAILED_HOST NEW_MAIN_ID NEW_MAIN_HOST OLD_PRIMARY_ID OLD_PRIMARY_HOST (as pgpool.conf passes them)
 failover() { run bash "$CONTEXT/failover.sh" "$@"; }
 
-@test "the primary failed: promote the new main node over SSH, mark the old primary when it answers" {
+@test "the primary failed and does not answer the step-down, then answers: promoted, the old primary marked BACKUP in the background" {
+  export PGHA_ISOLATION_FENCE_SECONDS=1 SSH_FAILS=pg0
   failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -eq 0 ]]
   grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
@@ -59,11 +61,49 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   [[ "$output" == *"action=failover: done: pg1 is the primary"* ]]
 }
 
-@test "the primary failed and is unreachable: promoted all the same, the old primary rebuilt later" {
+@test "the primary failed and is unreachable: promoted all the same once its lease ran out, the old primary rebuilt later" {
+  export PGHA_ISOLATION_FENCE_SECONDS=1
   SSH_DOWN=pg0 failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -eq 0 ]]
   grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
   [[ "$output" == *"pg0 unreachable; it will be rebuilt as BACKUP when it returns"* ]]
+}
+
+@test "the old primary answers and stops: promoted at once, after its step-down; its step-down wrote the breadcrumb" {
+  local began=$SECONDS
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  ((SECONDS - began < 3))
+  [[ "$(grep -n . "$SSH_CALLS" | grep -E 'step-down|promote' | cut -d: -f2-)" == $'pg0 pgha-node step-down\npg1 pgha-node promote' ]]
+  ! grep -q "set-role" "$SSH_CALLS" || false
+  [[ "$output" == *"pg0 answered and runs no primary now"*"done: pg1 is the primary"* ]]
+}
+
+@test "the old primary does not answer (killed or cut off): the promotion waits for its lease and the guard's lateness, not less" {
+  export PGHA_ISOLATION_FENCE_SECONDS=1
+  local began=$SECONDS
+  SSH_DOWN=pg0 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  ((SECONDS - began >= 4))
+  [[ "$output" == *"pg0 did not confirm a stop: waiting until it must have fenced itself"*"did not confirm a stop within 4 s"*"done: pg1 is the primary"* ]]
+}
+
+@test "the old primary hangs (frozen): the promotion waits for the lease, no longer" {
+  export PGHA_ISOLATION_FENCE_SECONDS=1 PGHA_REMOTE_STEP_SECONDS=1
+  local began=$SECONDS
+  SSH_HANGS=pg0 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  ((SECONDS - began >= 4 && SECONDS - began < 8))
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
+}
+
+@test "no lease (PGHA_ISOLATION_FENCE_SECONDS=0): an old primary that does not answer is not waited for" {
+  export PGHA_ISOLATION_FENCE_SECONDS=0
+  local began=$SECONDS
+  SSH_DOWN=pg0 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  ((SECONDS - began < 3))
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
 }
 
 @test "the primary failed: one SSH session to the new main node, no ping before it" {
@@ -72,7 +112,7 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
 }
 
 @test "the old primary hangs (frozen): the failover is done first, the breadcrumb gives up within its bound" {
-  export PGHA_REMOTE_STEP_SECONDS=1
+  export PGHA_REMOTE_STEP_SECONDS=1 PGHA_ISOLATION_FENCE_SECONDS=1
   SSH_HANGS=pg0 failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -eq 0 ]]
   [[ "$output" == *"done: pg1 is the primary"*"pg0 unreachable"* ]]
@@ -178,7 +218,8 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   backends pg0 pg1 pg2
   failover 0 pg0 1 pg1 0 pg0
   [[ "$status" -ne 0 ]]
-  ! grep -q "pgha-node promote" "$SSH_CALLS" || false
+  # Nothing promoted, so the old primary is not stopped either (it may be the one with the data).
+  ! grep -qE "pgha-node (promote|step-down)" "$SSH_CALLS" || false
   [[ "$output" == *"ERROR: durability strict: pg2 did not report its WAL position"*"so nothing is promoted"*"pcp_promote_node"* ]]
 }
 

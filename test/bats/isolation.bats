@@ -1,124 +1,184 @@
 #!/usr/bin/env bats
-# A cut-off primary (pgha_node_isolation_check in node-watch.sh): armed by the first peer that
-# answers (a pgpool leader with a quorum, or another postgres node), it stops postgres once none
-# has answered for PGHA_ISOLATION_FENCE_SECONDS. The clock, the local role, the leader search,
-# the peers' ports and the stop are stubbed.
+# The isolation guard (pgha_node_isolation_round in node-watch.sh): armed by the first round that
+# reaches the pgpool nodes' side (the delegate IP's pcp port, or most pgpool nodes' pcp ports)
+# or another postgres node, it stops postgres once no round has for PGHA_ISOLATION_FENCE_SECONDS.
+# Then the step-down that failover.sh asks for over SSH (pgha_node_step_down). The clock, the
+# data directory's role, the ports and the stop are stubbed; the looks themselves run (in
+# parallel, as in the image).
 
 setup() {
   CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
-  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_PGPOOL_PEERS=pgpool0,pgpool1 PGHA_POSTGRES_PEERS=pg0,pg1
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_PGPOOL_PEERS=pgpool0,pgpool1,pgpool2 PGHA_POSTGRES_PEERS=pg0,pg1
   export PGDATA="$BATS_TEST_TMPDIR/data"
   mkdir -p "$PGDATA"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
-  PGHA_ISOLATION_FENCE_SECONDS=15
-  ROLE=primary OPEN="" LEADER="" NOW=100 CHECK_TAKES=0
+  PGHA_DELEGATE_IP='' PGHA_ISOLATION_FENCE_SECONDS=3
+  ROLE=primary OPEN=""
   ASKED="$BATS_TEST_TMPDIR/asked" STOPPED="$BATS_TEST_TMPDIR/stopped" CLOCK="$BATS_TEST_TMPDIR/clock"
-  echo "$NOW" >"$CLOCK"
-  # The clock lives in a file: the checks run in subshells, and a slow peer check moves it on.
-  pgha_node_now() { cat "$CLOCK"; }
-  at() { echo "$1" >"$CLOCK"; }
-  pgha_node_local_role() { echo "$ROLE"; }
+  at 100000
+  # The clock (ms) lives in a file: the looks run in subshells.
+  pgha_read_uptime() { PGHA_UPTIME_MS=$(cat "$CLOCK"); }
+  pgha_node_data_role() { echo "$ROLE"; }
   # OPEN: the host:port pairs that accept a connection; every one asked is recorded.
   pgha_port_open() {
     echo "$1:$2" >>"$ASKED"
     [[ " $OPEN " == *" $1:$2 "* ]]
   }
-  # LEADER: the watchdog leader the pgpool peers name with a quorum (none: nobody does); the
-  # search takes CHECK_TAKES seconds on the clock.
-  pgha_node_pgpool_host() {
-    echo leader >>"$ASKED"
-    at $(($(pgha_node_now) + CHECK_TAKES))
-    [[ -n "$LEADER" ]] && echo "$LEADER"
-  }
   pgha_node_stop_for_rebuild() { echo "$1" >"$STOPPED"; }
   pgha_log() { :; }
 }
 
-@test "a pgpool leader with a quorum answers: armed, and the time of the answer kept" {
-  LEADER=pgpool1
-  ! pgha_node_isolation_check || false
-  [[ "$PGHA_LAST_PEER_AT" == 100 ]]
+at() { echo "$1" >"$CLOCK"; }
+round() { pgha_node_isolation_round; }
+
+@test "most pgpool nodes answer on pcp: armed, the start of the round kept" {
+  OPEN="pgpool0:$PGHA_PCP_PORT pgpool2:$PGHA_PCP_PORT"
+  ! round || false
+  [[ "$PGHA_LAST_PEER_MS" == 100000 ]]
 }
 
-@test "only another postgres node answers: not alone (it is asked on its postgres port, this node never)" {
+@test "one pgpool node of three answers (one on this node's own host answers through any cut): not reached" {
+  OPEN="pgpool1:$PGHA_PCP_PORT"
+  ! round || false
+  [[ "$PGHA_LAST_PEER_MS" == 0 ]]
+}
+
+@test "only another postgres node answers: reached (it is asked on its postgres port, this node never)" {
   OPEN="pg1:$PGPORT"
-  ! pgha_node_isolation_check || false
-  [[ "$PGHA_LAST_PEER_AT" == 100 ]]
+  ! round || false
+  [[ "$PGHA_LAST_PEER_MS" == 100000 ]]
   ! grep -q "^pg0:" "$ASKED" || false
 }
 
 @test "never armed (nobody has answered since the start): never stops, however long" {
-  ! pgha_node_isolation_check || false
-  at 1000
-  ! pgha_node_isolation_check || false
-  [[ ! -e "$STOPPED" && "$PGHA_LAST_PEER_AT" == 0 ]]
+  ! round || false
+  at 900000
+  ! round || false
+  [[ ! -e "$STOPPED" && "$PGHA_LAST_PEER_MS" == 0 ]]
 }
 
-@test "armed, then alone: stops once the bound has passed since the last answer, not before" {
-  LEADER=pgpool0
-  ! pgha_node_isolation_check || false
-  LEADER=""
-  at 102
-  ! pgha_node_isolation_check || false
-  at 114
-  ! pgha_node_isolation_check || false
+@test "armed, then alone: stops once the bound has passed since the last round that reached a peer, not before" {
+  OPEN="pg1:$PGPORT"
+  ! round || false
+  OPEN=""
+  at 101000
+  ! round || false
+  at 102999
+  ! round || false
   [[ ! -e "$STOPPED" ]]
-  at 115
-  pgha_node_isolation_check
-  [[ "$(cat "$STOPPED")" == isolate && "$PGHA_LAST_PEER_AT" == 0 ]]
+  at 103000
+  round
+  [[ "$(cat "$STOPPED")" == isolate && "$PGHA_LAST_PEER_MS" == 0 ]]
 }
 
-@test "the time the peer checks take counts: a slow failing round that ends past the bound stops at once" {
-  LEADER=pgpool0
-  ! pgha_node_isolation_check || false
-  LEADER="" CHECK_TAKES=13
-  at 104
-  pgha_node_isolation_check
+@test "the time the looks take counts: a round that ends past the bound stops at once" {
+  OPEN="pg1:$PGPORT"
+  ! round || false
+  OPEN=""
+  at 102000
+  # The looks run out their bound: the clock moves on while they do.
+  pgha_port_open() { at 104000; return 1; }
+  round
   [[ "$(cat "$STOPPED")" == isolate ]]
 }
 
 @test "alone for a while, then a peer answers again: the count starts over" {
-  PGHA_LAST_PEER_AT=100
-  at 110
-  ! pgha_node_isolation_check || false
-  LEADER=pgpool1
-  at 111
-  ! pgha_node_isolation_check || false
-  LEADER=""
-  at 125
-  ! pgha_node_isolation_check || false
-  [[ ! -e "$STOPPED" ]]
+  PGHA_LAST_PEER_MS=100000
+  at 102000
+  ! round || false
+  OPEN="pgpool0:$PGHA_PCP_PORT pgpool1:$PGHA_PCP_PORT"
+  at 102500
+  ! round || false
+  OPEN=""
+  at 105000
+  ! round || false
+  [[ ! -e "$STOPPED" && "$PGHA_LAST_PEER_MS" == 102500 ]]
 }
 
-@test "a standby is never stopped, its peers are not asked, and its time counts as not alone" {
-  ROLE=standby PGHA_LAST_PEER_AT=1
-  at 1000
-  ! pgha_node_isolation_check || false
-  [[ ! -e "$STOPPED" && ! -e "$ASKED" && "$PGHA_LAST_PEER_AT" == 1000 ]]
-  # Promoted, then cut off at once: the grace counts from its last round as a standby.
+@test "a standby is never stopped, no port is asked, and its time counts as not alone" {
+  ROLE=standby PGHA_LAST_PEER_MS=1
+  at 900000
+  ! round || false
+  [[ ! -e "$STOPPED" && ! -e "$ASKED" && "$PGHA_LAST_PEER_MS" == 900000 ]]
+  # Promoted, then cut off at once: the lease counts from its last round as a standby.
   ROLE=primary
-  at 1005
-  ! pgha_node_isolation_check || false
+  at 902000
+  ! round || false
   [[ ! -e "$STOPPED" ]]
+  at 903000
+  round
 }
 
-@test "PGHA_ISOLATION_FENCE_SECONDS=0: off" {
-  PGHA_ISOLATION_FENCE_SECONDS=0 PGHA_LAST_PEER_AT=1
-  at 1000
-  ! pgha_node_isolation_check || false
+@test "PGHA_ISOLATION_FENCE_SECONDS=0: off, nothing asked" {
+  PGHA_ISOLATION_FENCE_SECONDS=0 PGHA_LAST_PEER_MS=1
+  at 900000
+  ! round || false
   [[ ! -e "$STOPPED" && ! -e "$ASKED" ]]
 }
 
-@test "with a delegate IP: its pcp port answering is a pgpool with a quorum (only such a leader holds it)" {
+@test "with a delegate IP: its pcp port answering is enough, nothing else is asked" {
   PGHA_DELEGATE_IP=172.30.0.100
   OPEN="172.30.0.100:$PGHA_PCP_PORT"
-  ! pgha_node_isolation_check || false
-  [[ "$PGHA_LAST_PEER_AT" == 100 ]]
-  ! grep -qx leader "$ASKED" || false
+  ! round || false
+  [[ "$PGHA_LAST_PEER_MS" == 100000 && "$(cat "$ASKED")" == "172.30.0.100:$PGHA_PCP_PORT" ]]
+}
+
+@test "with a delegate IP that does not answer (an election under way): most pgpool nodes answering is contact" {
+  PGHA_DELEGATE_IP=172.30.0.100
+  OPEN="pgpool1:$PGHA_PCP_PORT pgpool2:$PGHA_PCP_PORT"
+  PGHA_LAST_PEER_MS=50000
+  ! round || false
+  [[ "$PGHA_LAST_PEER_MS" == 100000 && ! -e "$STOPPED" ]]
   OPEN=""
-  at 101
-  ! pgha_node_isolation_check || false
-  at 116
-  pgha_node_isolation_check
+  at 103000
+  round
+  [[ "$(cat "$STOPPED")" == isolate ]]
+}
+
+@test "the looks run at once: a round with every port silent for a second takes a second, not one per port" {
+  pgha_port_open() { sleep 1; return 1; }
+  local began=$SECONDS
+  ! round || false
+  ((SECONDS - began <= 2))
+}
+
+@test "step-down: a primary stops at once, held and asking to be rebuilt, and says what runs now" {
+  local marks="$BATS_TEST_TMPDIR/marks"
+  pgha_node_mark_for_rebuild() { echo held >>"$marks"; }
+  pgha_node_stop_immediate() { echo "stop $1" >>"$marks"; ROLE=stopped; }
+  PGHA_REBUILD_LOCK="$BATS_TEST_TMPDIR/rebuild.lock"
+  run pgha_node_step_down
+  [[ "$status" -eq 0 && "$output" == stopped ]]
+  [[ "$(cat "$marks")" == $'held\nstop step-down' ]]
+}
+
+@test "step-down: a standby or a stopped node is left alone" {
+  pgha_node_stop_and_hold() { echo called >"$STOPPED"; }
+  ROLE=standby
+  run pgha_node_step_down
+  [[ "$status" -eq 0 && "$output" == standby && ! -e "$STOPPED" ]]
+  ROLE=stopped
+  run pgha_node_step_down
+  [[ "$status" -eq 0 && "$output" == stopped && ! -e "$STOPPED" ]]
+}
+
+@test "step-down: a primary that does not stop within the bound fails (failover.sh then waits for the lease)" {
+  pgha_node_stop_and_hold() { :; }
+  PGHA_PG_CTL_TIMEOUT=1
+  run pgha_node_step_down
+  [[ "$status" -ne 0 && "$output" == primary ]]
+}
+
+@test "a rebuild asked for with nobody asking: the watch loop asks; with the rejoin lock taken it stays quiet" {
+  PGHA_HOLD_MARKER="$BATS_TEST_TMPDIR/hold" PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/request" PGHA_REJOIN_LOCK="$BATS_TEST_TMPDIR/rejoin.lock"
+  pgha_node_rejoin() { echo asked >>"$STOPPED"; }
+  ! pgha_node_rejoin_if_asked || false
+  touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  pgha_node_rejoin_if_asked
+  [[ "$(cat "$STOPPED")" == asked ]]
+  exec {fd}>>"$PGHA_REJOIN_LOCK"
+  flock -n "$fd"
+  ! pgha_node_rejoin_if_asked || false
+  [[ "$(cat "$STOPPED")" == asked ]]
 }

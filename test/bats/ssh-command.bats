@@ -26,8 +26,10 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as postgres ping; runs ok
 }
 
-@test "pgpool may promote, follow, mark roles, manage slots, restore sync on a postgres node" {
+@test "pgpool may promote, stop a failed primary, follow, mark roles, manage slots, restore sync on a postgres node" {
   as pgpool "pgha-node promote"; runs "pgha-node promote"
+  as pgpool "pgha-node step-down"; runs "pgha-node step-down"
+  as pgpool "pgha-node step-down now"; refused
   as pgpool "pgha-node set-role BACKUP"; runs "pgha-node set-role BACKUP"
   as pgpool "pgha-node drop-slot pg1"; runs "pgha-node drop-slot pg1"
   as pgpool "pgha-node ensure-slot pg_2"; runs "pgha-node ensure-slot pg_2"
@@ -55,6 +57,8 @@ refused() { [[ "$status" -ne 0 && "$output" == *"refused"* ]] || { echo "status 
   as postgres "pgha-node drop-slot pg1"; refused
   as postgres "pgha-node receive-lsn"; refused
   as postgres "pgha-node watch-loop"; refused
+  as postgres "pgha-node step-down"; refused
+  as pgpool "pgha-node isolation-guard"; refused
   as pgpool "pgha-node rebuild localhost 5432"; refused
 }
 

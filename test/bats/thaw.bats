@@ -33,7 +33,7 @@ setup() {
   # A clock that moves 600 ms each time it is read.
   CLOCK="$BATS_TEST_TMPDIR/clock"
   echo 100000 >"$CLOCK"
-  pgha_node_read_uptime() {
+  pgha_read_uptime() {
     PGHA_UPTIME_MS=$(($(cat "$CLOCK") + 600))
     echo "$PGHA_UPTIME_MS" >"$CLOCK"
   }

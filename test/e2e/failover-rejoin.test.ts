@@ -55,8 +55,8 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
   /** A node back from a fault still running as a primary saw pgpool route elsewhere, stopped and rejoined as a standby. */
   async function expectFenced(node: string, primary: string) {
     // Fenced on its return (pgpool routes elsewhere), or while still cut off once no peer had
-    // answered for PGHA_ISOLATION_FENCE_SECONDS (a cut about as long as that bound races it).
-    expect(await tc.logs(node)).toMatch(new RegExp(`node=${node} action=(fence: this node runs as a primary but pgpool routes writes to ${primary}|isolate: this primary has reached no pgpool node)`));
+    // answered for PGHA_ISOLATION_FENCE_SECONDS (its isolation guard).
+    expect(await tc.logs(node)).toMatch(new RegExp(`node=${node} action=(fence: this node runs as a primary but pgpool routes writes to ${primary}|isolate: this primary has reached neither)`));
     expect(await tc.onNode(node, 'SELECT pg_is_in_recovery()')).toBe('t');
   }
 
@@ -196,6 +196,15 @@ describe.skipIf(!docker)('e2e: failover and rejoin (2 postgres nodes, synchronou
     expect(round.targets).toEqual([before]);
     expect(round.after!.primary).not.toBe(before);
     await expectFenced(before, round.after!.primary!);
+    // The lease: its isolation guard stopped it (3 s after its last answer) before failover.sh,
+    // which could not reach it, promoted the standby (3 + 3 s after asking it to step down).
+    const at = (line: string | undefined) => Date.parse(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) pgha\[/.exec(line ?? '')?.[1] ?? 'none');
+    // The last of each: earlier scenarios failed this node over too.
+    const stopped = (await tc.logs(before)).split('\n').filter((l) => l.includes(`node=${before} action=isolate: this primary has reached neither`)).at(-1);
+    const promoted = (await tc.pgpoolLogs()).split('\n').filter((l) => l.includes(`${before} did not confirm a stop within`)).at(-1);
+    expect(stopped, 'the isolation guard stopped the cut-off primary').toBeDefined();
+    expect(promoted, 'failover.sh waited for the lease').toBeDefined();
+    expect(at(stopped)).toBeLessThan(at(promoted));
   });
 
   // Frozen for 30 s: a frozen node answers the connect (its kernel does) and is found by the

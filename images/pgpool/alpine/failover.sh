@@ -80,9 +80,48 @@ failover_choose() {
   esac
 }
 
+# The old primary must take no commit once another node is promoted. One that answers stops
+# at once (pgha-node step-down); one that does not (killed, cut off, frozen) is waited for until
+# it must have fenced itself: its isolation guard stops a primary cut off for
+# PGHA_ISOLATION_FENCE_SECONDS, and pgpool found it gone only after the cut (the lease:
+# pgha_decide_step_down). A frozen one is held from its thaw by its thaw guard. Sets
+# failover_stepped (yes when it answered and stopped).
+failover_stepped=no
+failover_step_down() {
+  local began out pid asked=running verdict bound=$((PGHA_ISOLATION_FENCE_SECONDS + PGHA_ISOLATION_LATENESS_SECONDS))
+  out=$(mktemp)
+  pgha_read_uptime
+  began=$PGHA_UPTIME_MS
+  # Bounded by the lease: after it nothing waits on the old primary. With no lease it goes on in
+  # the background within the usual remote step bound while the promotion goes on.
+  ((PGHA_ISOLATION_FENCE_SECONDS)) || bound=$PGHA_REMOTE_STEP_SECONDS
+  pgha_ssh_within "$bound" "$failed_node_host" pgha-node step-down >"$out" 2>/dev/null </dev/null &
+  pid=$!
+  while :; do
+    if [[ "$asked" == running ]] && ! kill -0 "$pid" 2>/dev/null; then
+      if wait "$pid"; then
+        asked=stopped failover_stepped=yes
+        pgha_log failover "$failed_node_host answered and runs no primary now ($(head -c 40 "$out")): promoting at once"
+      else
+        asked=silent
+        pgha_log failover "$failed_node_host did not confirm a stop: waiting until it must have fenced itself (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS + $PGHA_ISOLATION_LATENESS_SECONDS s after asking)"
+      fi
+    fi
+    pgha_read_uptime
+    verdict=$(pgha_decide_step_down "$failover_stepped" "$((PGHA_UPTIME_MS - began))" "$PGHA_ISOLATION_FENCE_SECONDS")
+    [[ "$verdict" == wait ]] || break
+    sleep 0.1
+  done
+  if [[ "$verdict" == "promote lease" ]]; then
+    pgha_log failover "$failed_node_host did not confirm a stop within $(((PGHA_UPTIME_MS - began) / 1000)) s: a primary cut off that long has fenced itself, a frozen one is held from its thaw; promoting"
+  fi
+  rm -f "$out"
+}
+
 # pgpool serves no client while this script runs: one SSH session promotes, and nothing
-# waits on the failed node.
+# waits on the failed node longer than its lease.
 failover_choose
+failover_step_down
 pgha_log failover "promoting $new_main_node_host"
 rc=0
 # Bounded in total: pg_ctl promote waits at most PGHA_PG_CTL_TIMEOUT, the session a little more.
@@ -96,9 +135,10 @@ elif ((rc != 0)); then
 fi
 pgha_log failover "done: $new_main_node_host is the primary"
 
-# The .node_role breadcrumb of the old primary, in the background and bounded: that node is
-# usually dead, and when it returns its start decision asks pgpool, not the breadcrumb.
-(
+# The .node_role breadcrumb of the old primary, in the background and bounded, unless its
+# step-down wrote it: that node is usually dead, and when it returns its start decision asks
+# pgpool, not the breadcrumb.
+[[ "$failover_stepped" == yes ]] || (
   if pgha_ssh_within "$PGHA_REMOTE_STEP_SECONDS" "$failed_node_host" pgha-node set-role BACKUP 2>/dev/null; then
     pgha_log failover "$failed_node_host marked BACKUP"
   else

@@ -141,13 +141,15 @@ pgha_decide_fence() {
   fi
 }
 
-# pgha_decide_isolation ROLE REACHED ARMED ALONE BOUND: whether a primary cut off from every
-# peer fences itself. REACHED: yes when a pgpool node or another postgres node answered this
-# round; ARMED: yes once one has answered since this node started (a whole-cluster start, where
-# nobody answers yet, must not stop the only primary); ALONE: seconds since one last answered; BOUND: PGHA_ISOLATION_FENCE_SECONDS (0 turns this off). "fence" once
-# ALONE reaches BOUND: by then the majority's pgpool may have promoted a standby, and a client
-# on this side would commit where nobody else sees it. "alone" while it waits; "ok" otherwise.
-# Asks for "need role", "need peers" (only a primary's peers are asked).
+# pgha_decide_isolation ROLE REACHED ARMED ALONE_MS BOUND: whether a primary cut off from the
+# side of the cluster that can fail it over fences itself (the isolation guard). REACHED: yes
+# when that side (pgha_node_reaches_peer) answered this round; ARMED: yes once it has answered
+# since this node started (a whole-cluster start, where nobody answers yet, must not stop the
+# only primary); ALONE_MS: milliseconds since the start of the last round that reached it;
+# BOUND: PGHA_ISOLATION_FENCE_SECONDS (0 turns this off). "fence" once ALONE_MS reaches BOUND:
+# failover.sh promotes another node only after it has waited the lease
+# (pgha_decide_step_down), so this node is stopped first. "alone" while it waits; "ok"
+# otherwise. Asks for "need role", "need peers" (only a primary's peers are asked).
 pgha_decide_isolation() {
   local role=$1 reached=$2 armed=$3 alone=$4 bound=$5
   if ((bound == 0)); then
@@ -160,10 +162,35 @@ pgha_decide_isolation() {
     echo "need peers"
   elif [[ "$reached" == yes || "$armed" != yes ]]; then
     echo ok
-  elif ((alone >= bound)); then
+  elif ((alone >= bound * 1000)); then
     echo fence
   else
     echo alone
+  fi
+}
+
+# The isolation guard's own lateness, in seconds: it decides after a round of looks that takes
+# at most 2 s on a cut-off node (the delegate IP, then the others at once, a second each) and a
+# 0.25 s pause, then stops postgres (an immediate stop: SIGQUIT). 3 s covers that with room for
+# a busy host; failover.sh adds it to the lease.
+PGHA_ISOLATION_LATENESS_SECONDS=3
+
+# pgha_decide_step_down STEPPED ELAPSED_MS BOUND: whether failover.sh may promote a standby yet,
+# the old primary not having been confirmed stopped. STEPPED: yes when the old primary answered
+# and stopped (pgha-node step-down), no when it has not (yet); ELAPSED_MS: since failover.sh
+# asked; BOUND: PGHA_ISOLATION_FENCE_SECONDS, the lease. "promote" when it stopped, or when the
+# lease and the guard's lateness have passed: a primary that could not be asked (killed, cut
+# off, frozen) has fenced itself by then if it runs at all (pgha_decide_isolation; a frozen one
+# is held from its thaw by its thaw guard). BOUND 0 (no isolation guard): "promote" at once,
+# nothing is gained by waiting. "wait" otherwise.
+pgha_decide_step_down() {
+  local stepped=$1 elapsed=$2 bound=$3
+  if [[ "$stepped" == yes ]] || ((bound == 0)); then
+    echo promote
+  elif ((elapsed >= (bound + PGHA_ISOLATION_LATENESS_SECONDS) * 1000)); then
+    echo "promote lease"
+  else
+    echo wait
   fi
 }
 

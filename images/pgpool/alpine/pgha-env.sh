@@ -213,8 +213,8 @@
 : "${PGHA_REJOIN_RETRY_SECONDS:=10}"
 # seconds between the attempts after the quick ones
 : "${PGHA_REJOIN_SLOW_RETRY_SECONDS:=60}"
-# a primary that for this long reaches no pgpool node and no other postgres node (after one answered since its start) stops postgres and rejoins through pgpool once it answers; 0 turns this off. Shorter than pgpool's failover detection, so a cut-off primary stops about when the other side promotes
-: "${PGHA_ISOLATION_FENCE_SECONDS:=15}"
+# the lease of a primary, on every node alike. The isolation guard of a primary that for this long reaches neither the pgpool nodes' side (the delegate IP, or most pgpool nodes) nor another postgres node (after one answered since its start) stops postgres and rejoins through pgpool once it answers; failover.sh promotes another node only when the old primary stopped on its request (pgha-node step-down) or this long plus 3 s after it asked (killed, cut off or frozen: it has fenced itself by then). 0 turns both off (a cut-off primary then takes writes beside the promoted node until it reaches pgpool again)
+: "${PGHA_ISOLATION_FENCE_SECONDS:=3}"
 # a primary that stood still this long (frozen: docker pause, a stalled VM) is held (SIGSTOP) from its thaw until pgpool says whether another node took over (at most 3 x PGHA_THAW_ASK_SECONDS while a failover is under way), then fenced or let go on; 0 turns this off. Far below pgpool's failover detection of a frozen node (health_check_timeout times retries), so no freeze a failover can follow goes unchecked
 : "${PGHA_THAW_CHECK_SECONDS:=3}"
 # bound on each question the thaw guard asks (pgpool's view, then the named primary) while it holds postgres

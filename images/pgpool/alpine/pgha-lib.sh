@@ -44,6 +44,17 @@ pgha_die() {
   exit 1
 }
 
+# pgha_read_uptime: PGHA_UPTIME_MS, milliseconds since the host booted (/proc/uptime: a
+# freeze does not stop it, a wall-clock step does not move it). Sets a variable instead of
+# printing it: no fork. A function, so a test can set the clock.
+PGHA_UPTIME_MS=0
+pgha_read_uptime() {
+  local up
+  read -r up _ </proc/uptime
+  # shellcheck disable=SC2034 # read by the caller
+  PGHA_UPTIME_MS=$((10#${up/./}0))
+}
+
 # pgha_is_sourced: the script that calls this, at its top level, was sourced (by bats, or for
 # its functions) rather than run: it then defines its functions and runs nothing.
 pgha_is_sourced() { [[ "${FUNCNAME[1]:-}" == source ]]; }
@@ -128,6 +139,11 @@ pgha_is_role() { [[ "$1" =~ ^[a-z_][a-z0-9_]{0,62}$ ]]; }
 # pgha_check_count NAME VALUE: a whole number of at least 1 (an interval, a count, a size).
 pgha_check_count() {
   [[ "$2" =~ ^[1-9][0-9]{0,8}$ ]] || pgha_problem "$1" "expected a whole number from 1 to 999999999, got '$2'"
+}
+
+# pgha_check_seconds_or_off NAME VALUE WHAT: a whole number of seconds, 0 turning WHAT off.
+pgha_check_seconds_or_off() {
+  [[ "$2" =~ ^(0|[1-9][0-9]{0,5})$ ]] || pgha_problem "$1" "expected a whole number of seconds (0 turns $3 off), got '$2'"
 }
 
 # pgha_is_host VALUE: a host name (or address) as the scripts pass it on: letters, digits,

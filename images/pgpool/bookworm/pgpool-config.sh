@@ -77,6 +77,8 @@ pgha_pgpool_check_config() {
   pgha_check_secret PCP_PASSWORD required
   pgha_check_secret PGPOOL_KEY optional
   [[ "$PGHA_DURABILITY" =~ ^(available|strict)$ ]] || pgha_problem PGHA_DURABILITY "expected available or strict, got '$PGHA_DURABILITY'"
+  # failover.sh waits for a cut-off primary's lease (the same value as on the postgres nodes).
+  pgha_check_seconds_or_off PGHA_ISOLATION_FENCE_SECONDS "$PGHA_ISOLATION_FENCE_SECONDS" 'the isolation guard and the lease'
   if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
     pgha_check_secret WD_AUTHKEY required
     # It is written into pgpool.conf as a quoted string, which has no way to hold a quote or a

@@ -403,12 +403,20 @@ pgha_node_fence() {
   pgha_node_stop_for_rebuild fence "$@"
 }
 
-# pgha_node_stop_for_rebuild ACTION [STOP...]: held behind the marker, a BACKUP, postgres stopped
-# at once (STOP with its arguments, else pgha_node_stop_immediate), then rebuilt through pgpool
-# (pgha_node_rejoin: until it is, or a person is told why not). Fencing and a standby left behind
-# by a failover both end here. The watch loop and the thaw guard can both decide to fence after
-# one thaw: whichever comes first stops it, and the other returns at once (STOP not run).
+# pgha_node_stop_for_rebuild ACTION [STOP...]: held and stopped (pgha_node_stop_and_hold), then
+# rebuilt through pgpool (pgha_node_rejoin: until it is, or a person is told why not). Fencing,
+# a cut-off primary and a standby left behind by a failover all end here.
 pgha_node_stop_for_rebuild() {
+  pgha_node_stop_and_hold "$@" || return 0
+  pgha_node_rejoin
+}
+
+# pgha_node_stop_and_hold ACTION [STOP...]: held behind the marker, a BACKUP, asking to be
+# rebuilt, postgres stopped at once (STOP with its arguments, else pgha_node_stop_immediate).
+# The watch loop, the thaw guard, the isolation guard and a step-down can all decide to stop it
+# at about the same time: whichever comes first stops it (and rejoins), and the others fail at
+# once (STOP not run).
+pgha_node_stop_and_hold() {
   local action=$1 fd
   shift
   # A lock that cannot be opened does not stop the fence: one stop too many is harmless.
@@ -418,13 +426,22 @@ pgha_node_stop_for_rebuild() {
   elif ! flock -n "$fd"; then
     pgha_log "$action" "another process of this node is already stopping it for a rebuild"
     exec {fd}>&-
-    return 0
+    return 1
   fi
   # Held before postgres stops: supervisor restarts postgres-run.sh at once, which must find the marker.
   pgha_node_mark_for_rebuild
   if (($#)); then "$@"; else pgha_node_stop_immediate "$action"; fi
   # Only the stop is locked: a rejoin can take minutes, and a later fence must not wait for it.
   [[ -z "$fd" ]] || exec {fd}>&-
+}
+
+# pgha_node_rejoin_if_asked: a node held and asking to be rebuilt, with nobody asking pgpool for
+# it (a step-down stopped it over SSH, which must not wait minutes for the rebuild), asks now
+# (pgha_node_rejoin, until it is rebuilt). Fails when there is nothing to do.
+pgha_node_rejoin_if_asked() {
+  [[ -e "$PGHA_HOLD_MARKER" && -e "$PGHA_REJOIN_REQUEST" ]] || return 1
+  # Someone asks already (the rejoin program at the start, a guard that fenced): quietly nothing.
+  flock -n "$PGHA_REJOIN_LOCK" true 2>/dev/null || return 1
   pgha_node_rejoin
 }
 

@@ -25,6 +25,9 @@
 #                                       hand a primary whose volume runs full over; supervisor runs it)
 #   pgha-node thaw-guard               (hold a primary that stood still, frozen, until pgpool says it
 #                                       is still the primary; fence it if not; supervisor runs it)
+#   pgha-node isolation-guard          (stop a primary cut off from the pgpool nodes' side and from the
+#                                       other postgres nodes; supervisor runs it)
+#   pgha-node step-down                (from failover.sh: stop this node if it runs as a primary, held)
 #   pgha-node sync-suspend | sync-restore (on a primary left without standbys / when one is back)
 #   pgha-node standby-lost HOST        (on the primary: sync-suspend if HOST was the last streaming standby)
 #   pgha-node health                   (the image's HEALTHCHECK)
@@ -64,6 +67,8 @@ _pgha_node_main() {
     rejoin) pgha_node_rejoin ;;
     watch-loop) pgha_node_watch_loop ;;
     thaw-guard) pgha_node_thaw_guard ;;
+    isolation-guard) pgha_node_isolation_guard ;;
+    step-down) pgha_node_step_down ;;
     receive-lsn) pgha_node_receive_lsn ;;
     sync-suspend) pgha_node_sync_suspend ;;
     sync-restore) pgha_node_sync_restore ;;
@@ -72,7 +77,7 @@ _pgha_node_main() {
     alive) pgha_node_alive "$(cat /proc/1/comm 2>/dev/null || true)" ;;
     disk) pgha_node_disk ;;
     state) pgha_node_state ;;
-    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, thaw-guard, receive-lsn, sync-suspend, sync-restore, standby-lost, health, alive, disk, state)" ;;
+    *) pgha_die usage "unknown command '$cmd' (ping, promote, set-role, ensure-slot, drop-slot, follow, rebuild, hold, release, rejoin, watch-loop, thaw-guard, isolation-guard, step-down, receive-lsn, sync-suspend, sync-restore, standby-lost, health, alive, disk, state)" ;;
   esac
 }
 
