@@ -24,8 +24,13 @@ while (($#)); do
   esac
 done
 echo "$host ${rest[*]}" >>"$SSH_CALLS"
+if [[ "${rest[*]}" == "pgha-node step-down" && ",$SSH_DOWN,$SSH_FAILS,$SSH_HANGS," != *",$host,"* ]]; then
+  touch "$SSH_CALLS.stepped"
+fi
 if [[ "${rest[*]}" == "pgha-node receive-lsn" ]]; then
+  # LSN2_host: what it reports once the old primary has stepped down (it received more meanwhile).
   var="LSN_$host"
+  [[ -e "$SSH_CALLS.stepped" && -n "$(v="LSN2_$host"; echo "${!v:-}")" ]] && var="LSN2_$host"
   [[ -n "${!var:-}" ]] || exit 1
   echo "${!var}"
   exit 0
@@ -175,6 +180,25 @@ failover() { run bash "$CONTEXT/failover.sh" "$@"; }
   [[ "$output" == *"pg1 received WAL up to 0/3000060"* && "$output" == *"pg2 received WAL up to 0/3000A28"* ]]
   [[ "$output" == *"promoting pg2 instead of pgpool's candidate pg1: it received more WAL"* ]]
   [[ "$output" == *"done: pg2 is the primary"* ]]
+}
+
+@test "three nodes: the old primary stepped down after the standbys reported; they are asked again, and the one that confirmed its last commits is promoted" {
+  backends pg0 pg1 pg2
+  export LSN_pg1=0/3000A28 LSN_pg2=0/3000060 LSN2_pg2=0/3000B00
+  failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  [[ "$(grep -c "^pg2 pgha-node receive-lsn" "$SSH_CALLS")" -eq 2 ]]
+  grep -qx "pg2 pgha-node promote" "$SSH_CALLS"
+  ! grep -qx "pg1 pgha-node promote" "$SSH_CALLS" || false
+}
+
+@test "three nodes, the old primary does not answer: nobody is asked twice" {
+  backends pg0 pg1 pg2
+  export LSN_pg1=0/3000A28 LSN_pg2=0/3000060 PGHA_ISOLATION_FENCE_SECONDS=1
+  SSH_DOWN=pg0 failover 0 pg0 1 pg1 0 pg0
+  [[ "$status" -eq 0 ]]
+  [[ "$(grep -c "^pg2 pgha-node receive-lsn" "$SSH_CALLS")" -eq 1 ]]
+  grep -qx "pg1 pgha-node promote" "$SSH_CALLS"
 }
 
 @test "three nodes: a higher segment wins over a higher offset (positions compare as numbers)" {

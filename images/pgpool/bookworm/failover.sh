@@ -122,6 +122,10 @@ failover_step_down() {
 # waits on the failed node longer than its lease.
 failover_choose
 failover_step_down
+# Stopped on request, it was running until now: with synchronous replication a standby may have
+# confirmed commits since it reported its WAL position, so the choice is made again (no round
+# trip with two nodes, unless durability is strict).
+[[ "$failover_stepped" != yes ]] || failover_choose
 pgha_log failover "promoting $new_main_node_host"
 rc=0
 # Bounded in total: pg_ctl promote waits at most PGHA_PG_CTL_TIMEOUT, the session a little more.
