@@ -304,6 +304,8 @@ pgha_node_rejoin_ask() {
       # Refused while pgpool rebuilds another node: ask again as soon as it may be done (a
       # nemesis episode lost 10 s to the retry interval after the other rebuild ended).
       pgha_node_recovery_busy "$said" && asked=busy
+    elif [[ "$why" == "pgpool knows no primary"* ]] && pgha_node_release_if_newest; then
+      return 0
     fi
     pgha_node_held_why "$why (attempt $n)"
     wait=$PGHA_REJOIN_RETRY_SECONDS
@@ -335,6 +337,30 @@ pgha_node_rejoin_source() {
     echo "pgpool knows no primary to rebuild from ($(awk -F'|' '{ printf "%s%s %s %s", sep, $2, $3, $4; sep = ", " }' <<<"$nodes"))"
     return 1
   fi
+}
+
+# pgha_node_release_if_newest: this node is held to be rebuilt, but its data is a primary's and
+# pgpool has no primary to rebuild it from: when convergence would attach it were it running
+# (pgha_decide_converge: its data the newest of every node that answered, no other node running
+# as a primary, with strict every node answered), the hold is lifted and it starts again as the
+# primary; its watch loop then attaches it. This is a primary that stopped itself with nobody
+# promoted meanwhile: its isolation guard saw every peer go at once (the whole cluster stopped
+# around it, a restart of every other node), and without this every node would stay held.
+# Succeeds when it lifted the hold.
+pgha_node_release_if_newest() {
+  local nodes mine peer verdict
+  local -a peers=()
+  [[ -s "$PGDATA/PG_VERSION" && ! -e "$PGDATA/standby.signal" && ! -e "$PGHA_DISK_FULL_MARKER" ]] || return 1
+  nodes=$(pgha_node_pool_nodes) && [[ -n "$nodes" ]] || return 1
+  mine=$(pgha_node_state) || return 1
+  for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
+    [[ "$peer" == "$PGHA_NODE" ]] || peers+=("$peer=$(pgha_node_peer_state "$peer")")
+  done
+  verdict=$(pgha_decide_converge "$PGHA_NODE" "$(pgha_node_durability)" primary "$nodes" "$mine" "${peers[@]}")
+  [[ "$verdict" == attach ]] || return 1
+  pgha_log converge "pgpool has no primary, and this held node's data is a primary's with the newest data of every node that answered (this node: $mine; peers: ${peers[*]}): lifting the hold, it starts as the primary and its watch loop attaches it"
+  echo MASTER >"$PGHA_ROLE_FILE"
+  rm -f "$PGHA_REJOIN_REQUEST" "$PGHA_HELD_WHY_FILE" "$PGHA_HOLD_MARKER"
 }
 
 # pgha_node_rejoin_failure OUTPUT: the cause in what pcp_recovery_node printed: its last ERROR or

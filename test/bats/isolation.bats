@@ -20,8 +20,8 @@ setup() {
   # The clock (ms) lives in a file: the looks run in subshells.
   pgha_read_uptime() { PGHA_UPTIME_MS=$(cat "$CLOCK"); }
   pgha_node_data_role() { echo "$ROLE"; }
-  # OPEN: the host:port pairs that accept a connection; every one asked is recorded.
-  pgha_port_open() {
+  # OPEN: the host:port pairs whose host answers; every one asked is recorded.
+  pgha_host_answers() {
     echo "$1:$2" >>"$ASKED"
     [[ " $OPEN " == *" $1:$2 "* ]]
   }
@@ -78,7 +78,7 @@ round() { pgha_node_isolation_round; }
   OPEN=""
   at 102000
   # The looks run out their bound: the clock moves on while they do.
-  pgha_port_open() { at 104000; return 1; }
+  pgha_host_answers() { at 104000; return 1; }
   round
   [[ "$(cat "$STOPPED")" == isolate ]]
 }
@@ -137,7 +137,7 @@ round() { pgha_node_isolation_round; }
 }
 
 @test "the looks run at once: a round with every port silent for a second takes a second, not one per port" {
-  pgha_port_open() { sleep 1; return 1; }
+  pgha_host_answers() { sleep 1; return 1; }
   local began=$SECONDS
   ! round || false
   ((SECONDS - began <= 2))
@@ -181,4 +181,52 @@ round() { pgha_node_isolation_round; }
   flock -n "$fd"
   ! pgha_node_rejoin_if_asked || false
   [[ "$(cat "$STOPPED")" == asked ]]
+}
+
+# release SETUP: a held node whose data is a primary's, pgpool with no primary and this node
+# down, one peer (pg1) reporting PEER_STATE.
+release_setup() {
+  PGHA_HOLD_MARKER="$BATS_TEST_TMPDIR/hold" PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/request"
+  PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/why" PGHA_ROLE_FILE="$BATS_TEST_TMPDIR/role" PGHA_DISK_FULL_MARKER="$BATS_TEST_TMPDIR/full"
+  echo 15 >"$PGDATA/PG_VERSION"
+  touch "$PGHA_HOLD_MARKER" "$PGHA_REJOIN_REQUEST"
+  echo BACKUP >"$PGHA_ROLE_FILE"
+  POOL=$'0|pg0|down|standby\n1|pg1|down|standby' PEER_STATE=held:1:0/4000000 DURABILITY=available
+  pgha_node_pool_nodes() { echo "$POOL"; }
+  pgha_node_state() { echo "held 1 0/5000000"; }
+  pgha_node_peer_state() { echo "$PEER_STATE"; }
+  pgha_node_durability() { echo "$DURABILITY"; }
+}
+
+@test "release: a held primary (it fenced itself, nobody was promoted) with the newest data starts again as the primary" {
+  release_setup
+  pgha_node_release_if_newest
+  [[ ! -e "$PGHA_HOLD_MARKER" && ! -e "$PGHA_REJOIN_REQUEST" && "$(cat "$PGHA_ROLE_FILE")" == MASTER ]]
+}
+
+@test "release: not when a peer holds newer data, runs as a primary, or pgpool has a primary" {
+  release_setup
+  PEER_STATE=standby:1:0/6000000
+  ! pgha_node_release_if_newest || false
+  PEER_STATE=primary:2:0/1000000
+  ! pgha_node_release_if_newest || false
+  PEER_STATE=held:1:0/4000000 POOL=$'0|pg0|down|standby\n1|pg1|up|primary'
+  ! pgha_node_release_if_newest || false
+  [[ -e "$PGHA_HOLD_MARKER" && "$(cat "$PGHA_ROLE_FILE")" == BACKUP ]]
+}
+
+@test "release: not a standby's data, not a full volume, and with strict not while a peer is silent" {
+  release_setup
+  touch "$PGDATA/standby.signal"
+  ! pgha_node_release_if_newest || false
+  rm "$PGDATA/standby.signal"
+  touch "$PGHA_DISK_FULL_MARKER"
+  ! pgha_node_release_if_newest || false
+  rm "$PGHA_DISK_FULL_MARKER"
+  PEER_STATE=silent DURABILITY=strict
+  ! pgha_node_release_if_newest || false
+  [[ -e "$PGHA_HOLD_MARKER" ]]
+  # With available, a silent peer does not hold it back (as convergence of a running primary).
+  DURABILITY=available
+  pgha_node_release_if_newest
 }

@@ -60,20 +60,22 @@ pgha_node_disk_rejoin_if_room() {
 # over: the delegate IP's pcp port (only a leader with a quorum holds it); else (an election
 # under way, or no delegate IP) most of the pgpool nodes' pcp ports, or another postgres node's
 # port, all asked at once. A majority of the pgpool nodes is the quorum's side; a pgpool node on
-# this node's own host, which answers through any cut, is not one. Every look is bounded by a
-# second, so a round takes at most 2 s.
+# this node's own host, which answers through any cut, is not one. A refused connection is an
+# answer (pgha_host_answers): the host is reachable, and a held standby or a restarting pgpool
+# must not make a primary fence itself. Every look is bounded by a second, so a round takes at
+# most 2 s.
 pgha_node_reaches_peer() {
   local peer pid pgpools=0 answered=0
   local -a pgpool_looks=() postgres_looks=()
-  if [[ -n "$PGHA_DELEGATE_IP" ]] && pgha_port_open "$PGHA_DELEGATE_IP" "$PGHA_PCP_PORT" 1; then return 0; fi
+  if [[ -n "$PGHA_DELEGATE_IP" ]] && pgha_host_answers "$PGHA_DELEGATE_IP" "$PGHA_PCP_PORT" 1; then return 0; fi
   for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
     pgpools=$((pgpools + 1))
-    pgha_port_open "$peer" "$PGHA_PCP_PORT" 1 &
+    pgha_host_answers "$peer" "$PGHA_PCP_PORT" 1 &
     pgpool_looks+=("$!")
   done
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
     [[ "$peer" == "$PGHA_NODE" ]] && continue
-    pgha_port_open "$peer" "$PGPORT" 1 &
+    pgha_host_answers "$peer" "$PGPORT" 1 &
     postgres_looks+=("$!")
   done
   for pid in "${pgpool_looks[@]}"; do
