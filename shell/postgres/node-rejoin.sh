@@ -341,8 +341,8 @@ pgha_node_rejoin_source() {
 
 # pgha_node_release_if_newest: this node is held to be rebuilt, but its data is a primary's and
 # pgpool has no primary to rebuild it from: when convergence would attach it were it running
-# (pgha_decide_converge: its data the newest of every node that answered, no other node running
-# as a primary, with strict every node answered), the hold is lifted and it starts again as the
+# (pgha_decide_converge: its data the newest of every node, no other node running as a primary;
+# every node must answer, as with strict), the hold is lifted and it starts again as the
 # primary; its watch loop then attaches it. This is a primary that stopped itself with nobody
 # promoted meanwhile: its isolation guard saw every peer go at once (the whole cluster stopped
 # around it, a restart of every other node), and without this every node would stay held.
@@ -356,7 +356,9 @@ pgha_node_release_if_newest() {
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
     [[ "$peer" == "$PGHA_NODE" ]] || peers+=("$peer=$(pgha_node_peer_state "$peer")")
   done
-  verdict=$(pgha_decide_converge "$PGHA_NODE" "$(pgha_node_durability)" primary "$nodes" "$mine" "${peers[@]}")
+  # Every peer must answer, whatever the durability: a held node may be an old primary fenced
+  # after a failover whose new primary is down now, with commits this node never saw.
+  verdict=$(pgha_decide_converge "$PGHA_NODE" strict primary "$nodes" "$mine" "${peers[@]}")
   [[ "$verdict" == attach ]] || return 1
   pgha_log converge "pgpool has no primary, and this held node's data is a primary's with the newest data of every node that answered (this node: $mine; peers: ${peers[*]}): lifting the hold, it starts as the primary and its watch loop attaches it"
   echo MASTER >"$PGHA_ROLE_FILE"
