@@ -60,22 +60,21 @@ pgha_node_disk_rejoin_if_room() {
 # over: the delegate IP's pcp port (only a leader with a quorum holds it); else (an election
 # under way, or no delegate IP) most of the pgpool nodes' pcp ports, or another postgres node's
 # port, all asked at once. A majority of the pgpool nodes is the quorum's side; a pgpool node on
-# this node's own host, which answers through any cut, is not one. A refused connection is an
-# answer (pgha_host_answers): the host is reachable, and a held standby or a restarting pgpool
-# must not make a primary fence itself. Every look is bounded by a second, so a round takes at
-# most 2 s.
+# this node's own host, which answers through any cut, is not one. A refused connection is no
+# answer: a firewall's REJECT refuses too. The delegate IP's look is bounded by half a second
+# (a live one answers in milliseconds), the others by a second: a round takes at most 1.5 s.
 pgha_node_reaches_peer() {
   local peer pid pgpools=0 answered=0
   local -a pgpool_looks=() postgres_looks=()
-  if [[ -n "$PGHA_DELEGATE_IP" ]] && pgha_host_answers "$PGHA_DELEGATE_IP" "$PGHA_PCP_PORT" 1; then return 0; fi
+  if [[ -n "$PGHA_DELEGATE_IP" ]] && pgha_port_open "$PGHA_DELEGATE_IP" "$PGHA_PCP_PORT" 0.5; then return 0; fi
   for peer in ${PGHA_PGPOOL_PEERS//,/ }; do
     pgpools=$((pgpools + 1))
-    pgha_host_answers "$peer" "$PGHA_PCP_PORT" 1 &
+    pgha_port_open "$peer" "$PGHA_PCP_PORT" 1 &
     pgpool_looks+=("$!")
   done
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
     [[ "$peer" == "$PGHA_NODE" ]] && continue
-    pgha_host_answers "$peer" "$PGPORT" 1 &
+    pgha_port_open "$peer" "$PGPORT" 1 &
     postgres_looks+=("$!")
   done
   for pid in "${pgpool_looks[@]}"; do
@@ -91,8 +90,9 @@ pgha_node_reaches_peer() {
 
 # pgha_node_isolation_round: one look of the isolation guard (pgha_decide_isolation), keeping
 # the start of the last round that reached a peer in PGHA_LAST_PEER_MS (0 when none has since
-# the start or the last fence); time as a non-primary counts as not alone. Succeeds when it
-# fenced this node.
+# the start or the last fence); time as a standby counts as not alone. Succeeds when it fenced
+# this node (stopped and held: the watch loop asks for the rebuild, pgha_node_rejoin_if_asked,
+# so the guard goes on guarding).
 PGHA_LAST_PEER_MS=0
 pgha_node_isolation_round() {
   local role='?' reached='?' armed=no began verdict
@@ -109,10 +109,12 @@ pgha_node_isolation_round() {
   if [[ "$verdict" == fence ]]; then
     pgha_log isolate "this primary has reached neither the pgpool nodes' side ($(pgha_node_pgpool_where), most of $PGHA_PGPOOL_PEERS) nor another postgres node for $(((PGHA_UPTIME_MS - PGHA_LAST_PEER_MS) / 1000)) s (PGHA_ISOLATION_FENCE_SECONDS=$PGHA_ISOLATION_FENCE_SECONDS): stopping postgres now, before that side promotes another node, and rejoining through pgpool once it answers"
     PGHA_LAST_PEER_MS=0
-    pgha_node_stop_for_rebuild isolate
+    pgha_node_stop_and_hold isolate || true
     return 0
   fi
-  if [[ "$reached" == yes || ("$role" != primary && "$armed" == yes) ]]; then PGHA_LAST_PEER_MS=$began; fi
+  # A standby's time counts as not alone (a promotion starts its lease afresh); a stopped node's
+  # does not: postgres started again during a cut must not renew it.
+  if [[ "$reached" == yes || ("$role" == standby && "$armed" == yes) ]]; then PGHA_LAST_PEER_MS=$began; fi
   return 1
 }
 
@@ -131,14 +133,20 @@ pgha_node_isolation_guard() {
 }
 
 # pgha_node_step_down: failover.sh (over SSH) fails this node over and is about to promote
-# another: a postgres still running here as a primary stops at once, held for a rebuild (the
-# watch loop then asks pgpool: pgha_node_rejoin_if_asked). Prints what runs here now; fails while
-# a primary still runs (the stop did not finish within its bound).
+# another. Data that is still a primary's is held for a rebuild before anything else (a postgres
+# that crashed would otherwise start again as a primary: supervisor restarts it), and a running
+# postgres stops at once; the watch loop then asks pgpool (pgha_node_rejoin_if_asked). A node
+# already held (a full volume, a fence) stays as it is. Prints what runs here now; fails while a
+# primary still runs (the stop did not finish within its bound).
 pgha_node_step_down() {
   local role i
   role=$(pgha_node_data_role)
-  if [[ "$role" == primary ]]; then
-    pgha_log step-down "pgpool fails this node over and promotes another: stopping postgres now; it rejoins as a standby"
+  if [[ -e "$PGHA_HOLD_MARKER" && "$role" != primary ]]; then
+    echo held
+    return 0
+  fi
+  if [[ "$role" == primary || ("$role" == stopped && -s "$PGDATA/PG_VERSION" && ! -e "$PGDATA/standby.signal") ]]; then
+    pgha_log step-down "pgpool fails this node over and promotes another: held, postgres stopped now ($role); it rejoins as a standby"
     pgha_node_stop_and_hold step-down || true
     # Another process of the node may be stopping it already (the stop is locked): wait for it.
     for ((i = 0; i < PGHA_PG_CTL_TIMEOUT * 10; i++)); do

@@ -13,19 +13,21 @@ setup() {
   mkdir -p "$PGDATA"
   # shellcheck source=/dev/null
   . "$CONTEXT/pgha-node.sh"
-  PGHA_DELEGATE_IP='' PGHA_ISOLATION_FENCE_SECONDS=3
+  PGHA_DELEGATE_IP="" PGHA_ISOLATION_FENCE_SECONDS=3 PGHA_HOLD_MARKER="$BATS_TEST_TMPDIR/hold"
   ROLE=primary OPEN=""
   ASKED="$BATS_TEST_TMPDIR/asked" STOPPED="$BATS_TEST_TMPDIR/stopped" CLOCK="$BATS_TEST_TMPDIR/clock"
   at 100000
   # The clock (ms) lives in a file: the looks run in subshells.
   pgha_read_uptime() { PGHA_UPTIME_MS=$(cat "$CLOCK"); }
   pgha_node_data_role() { echo "$ROLE"; }
-  # OPEN: the host:port pairs whose host answers; every one asked is recorded.
-  pgha_host_answers() {
+  # OPEN: the host:port pairs that accept a connection; every one asked is recorded.
+  pgha_port_open() {
     echo "$1:$2" >>"$ASKED"
     [[ " $OPEN " == *" $1:$2 "* ]]
   }
-  pgha_node_stop_for_rebuild() { echo "$1" >"$STOPPED"; }
+  # The guard only stops and holds; the watch loop asks for the rebuild.
+  pgha_node_stop_and_hold() { echo "$1" >"$STOPPED"; }
+  pgha_node_rejoin() { echo "rejoin in the guard" >>"$STOPPED"; }
   pgha_log() { :; }
 }
 
@@ -78,7 +80,7 @@ round() { pgha_node_isolation_round; }
   OPEN=""
   at 102000
   # The looks run out their bound: the clock moves on while they do.
-  pgha_host_answers() { at 104000; return 1; }
+  pgha_port_open() { at 104000; return 1; }
   round
   [[ "$(cat "$STOPPED")" == isolate ]]
 }
@@ -108,6 +110,20 @@ round() { pgha_node_isolation_round; }
   [[ ! -e "$STOPPED" ]]
   at 903000
   round
+  [[ "$(cat "$STOPPED")" == isolate ]]
+}
+
+@test "a stopped node's time does not count as not alone: postgres started again during a cut is fenced on time" {
+  OPEN="pg1:$PGPORT"
+  ! round || false
+  OPEN="" ROLE=stopped
+  at 102000
+  ! round || false
+  [[ "$PGHA_LAST_PEER_MS" == 100000 ]]
+  ROLE=primary
+  at 103000
+  round
+  [[ "$(cat "$STOPPED")" == isolate ]]
 }
 
 @test "PGHA_ISOLATION_FENCE_SECONDS=0: off, nothing asked" {
@@ -137,30 +153,41 @@ round() { pgha_node_isolation_round; }
 }
 
 @test "the looks run at once: a round with every port silent for a second takes a second, not one per port" {
-  pgha_host_answers() { sleep 1; return 1; }
+  pgha_port_open() { sleep 1; return 1; }
   local began=$SECONDS
   ! round || false
   ((SECONDS - began <= 2))
 }
 
-@test "step-down: a primary stops at once, held and asking to be rebuilt, and says what runs now" {
-  local marks="$BATS_TEST_TMPDIR/marks"
-  pgha_node_mark_for_rebuild() { echo held >>"$marks"; }
-  pgha_node_stop_immediate() { echo "stop $1" >>"$marks"; ROLE=stopped; }
-  PGHA_REBUILD_LOCK="$BATS_TEST_TMPDIR/rebuild.lock"
+@test "step-down: a primary is held and stopped at once, and says what runs now" {
+  pgha_node_stop_and_hold() { echo "$1" >>"$STOPPED"; ROLE=stopped; }
   run pgha_node_step_down
-  [[ "$status" -eq 0 && "$output" == stopped ]]
-  [[ "$(cat "$marks")" == $'held\nstop step-down' ]]
+  [[ "$status" -eq 0 && "$output" == stopped && "$(cat "$STOPPED")" == step-down ]]
 }
 
-@test "step-down: a standby or a stopped node is left alone" {
+@test "step-down: a stopped node whose data is a primary's is held too (supervisor would start it again as a primary)" {
+  pgha_node_stop_and_hold() { echo "$1" >>"$STOPPED"; }
+  ROLE=stopped
+  echo 15 >"$PGDATA/PG_VERSION"
+  run pgha_node_step_down
+  [[ "$status" -eq 0 && "$output" == stopped && "$(cat "$STOPPED")" == step-down ]]
+}
+
+@test "step-down: a standby, a stopped standby and a node already held are left as they are" {
   pgha_node_stop_and_hold() { echo called >"$STOPPED"; }
+  echo 15 >"$PGDATA/PG_VERSION"
   ROLE=standby
   run pgha_node_step_down
   [[ "$status" -eq 0 && "$output" == standby && ! -e "$STOPPED" ]]
+  touch "$PGDATA/standby.signal"
   ROLE=stopped
   run pgha_node_step_down
   [[ "$status" -eq 0 && "$output" == stopped && ! -e "$STOPPED" ]]
+  rm "$PGDATA/standby.signal"
+  PGHA_HOLD_MARKER="$BATS_TEST_TMPDIR/hold"
+  touch "$PGHA_HOLD_MARKER"
+  run pgha_node_step_down
+  [[ "$status" -eq 0 && "$output" == held && ! -e "$STOPPED" ]]
 }
 
 @test "step-down: a primary that does not stop within the bound fails (failover.sh then waits for the lease)" {
@@ -204,9 +231,17 @@ release_setup() {
   [[ ! -e "$PGHA_HOLD_MARKER" && ! -e "$PGHA_REJOIN_REQUEST" && "$(cat "$PGHA_ROLE_FILE")" == MASTER ]]
 }
 
-@test "release: not when a peer holds newer data, runs as a primary, or pgpool has a primary" {
+@test "release: a standby on this node's timeline past its last checkpoint holds a prefix of its WAL, not newer data" {
   release_setup
   PEER_STATE=standby:1:0/6000000
+  pgha_node_release_if_newest
+}
+
+@test "release: not when a peer holds newer data, runs as a primary, or pgpool has a primary" {
+  release_setup
+  PEER_STATE=standby:2:0/1000000
+  ! pgha_node_release_if_newest || false
+  PEER_STATE=held:2:0/1000000
   ! pgha_node_release_if_newest || false
   PEER_STATE=primary:2:0/1000000
   ! pgha_node_release_if_newest || false

@@ -191,13 +191,6 @@ setup() {
   ((SECONDS - start <= 2))
 }
 
-@test "pgha_host_answers: a refused connection is an answer (the host is there), a name that resolves nowhere is not" {
-  # A closed port on this host: refused, yet the host answered; pgha_port_open says closed.
-  pgha_host_answers 127.0.0.1 1 1
-  ! pgha_port_open 127.0.0.1 1 1 || false
-  ! pgha_host_answers no-such-host.invalid 5432 1 || false
-}
-
 @test "pgha_require_vip: only the configured delegate IP, one clear line otherwise" {
   export PGHA_VIP_CONF="$BATS_TEST_TMPDIR/vip.conf" PGHA_NODE=pgpool0
   run pgha_require_vip vip-up 172.30.0.100

@@ -4,6 +4,9 @@
 # `pgha-node rejoin` log "rebuilt and attached" right after a failed recovery's "1st stage".
 
 setup() {
+  # Before the library sets every path from it: the rejoin tests' hold marker and requests must
+  # land in the test's directory, never in this machine's /var/lib/postgresql.
+  export PGHA_HOME="$BATS_TEST_TMPDIR"
   # shellcheck source=/dev/null
   . "$BATS_TEST_DIRNAME/../../images/postgres/bookworm/pgha-lib.sh"
   mkdir -p "$BATS_TEST_TMPDIR/bin"
@@ -111,6 +114,25 @@ stub() {
   [[ "$(cat "$BATS_TEST_TMPDIR/sleeps")" == $'slept 2\nslept 2' ]]
   [[ "$(wc -l <"$BATS_TEST_TMPDIR/pcp")" -eq 1 ]]
   [[ "$output" == *"still held: pgpool knows no primary to rebuild from (pg0 down standby, pg1 down standby); asking again in 2 s"* ]]
+}
+
+@test "rejoin: pgpool with no primary for longer than a failover takes: the held node may start as the primary (asked only after the grace)" {
+  CONTEXT="$BATS_TEST_DIRNAME/../../images/postgres/bookworm"
+  export PGHA_LIB="$CONTEXT/pgha-lib.sh" PGHA_NODE=pg0 PGHA_NODE_ID=0 PGHA_DELEGATE_IP=172.30.0.100
+  # shellcheck source=/dev/null
+  . "$CONTEXT/pgha-node.sh"
+  PGHA_REJOIN_REQUEST="$BATS_TEST_TMPDIR/rejoin-requested" PGHA_HELD_WHY_FILE="$BATS_TEST_TMPDIR/held-why" PGHA_REJOIN_LOCK="$BATS_TEST_TMPDIR/rejoin.lock"
+  PGHA_REJOIN_TRIES=30 PGHA_WATCH_INTERVAL_SECONDS=2 PGHA_REPOINT_GRACE_SECONDS=30
+  touch "$PGHA_REJOIN_REQUEST" "$PGHA_HOLD_MARKER"
+  pgha_wait_port() { true; }
+  # The clock moves with each sleep.
+  sleep() { SECONDS=$((SECONDS + $1)); }
+  pgha_node_pool_nodes() { printf '0|pg0|down|standby\n1|pg1|up|standby\n'; }
+  pgha_node_release_if_newest() { echo "$SECONDS" >>"$BATS_TEST_TMPDIR/asked"; rm -f "$PGHA_HOLD_MARKER"; }
+  SECONDS=0
+  pgha_node_rejoin
+  [[ "$(wc -l <"$BATS_TEST_TMPDIR/asked")" -eq 1 ]]
+  (($(cat "$BATS_TEST_TMPDIR/asked") >= 30))
 }
 
 @test "rejoin: refused because pgpool rebuilds another node, it asks again after the watch interval, uses up no quick try, and says why" {

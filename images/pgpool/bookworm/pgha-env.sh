@@ -221,7 +221,7 @@
 : "${PGHA_THAW_ASK_SECONDS:=5}"
 # a standby whose stream is silent this long drops it and connects again (wal_receiver_timeout, and its TCP user timeout and keepalives; the primary's wal_sender_timeout is three times this): a stream stalled by a cut resumes within it, not after minutes of TCP back-off. A standby configured before this setting existed gets the TCP bounds at its next follow or rebuild
 : "${PGHA_REPLICATION_TIMEOUT_SECONDS:=10}"
-# seconds a standby stays down in pgpool without streaming from pgpool's primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; follow_primary.sh may still be on its way until then
+# how long a failover may still be on its way: seconds a standby stays down in pgpool without streaming from pgpool's primary (a failover passed it by while it was frozen or cut off) before it asks to be rebuilt from that primary; and seconds pgpool must have had no primary before a held node whose data is a primary's may start again as the primary (every other node answered, none newer)
 : "${PGHA_REPOINT_GRACE_SECONDS:=30}"
 # the deploy directory the init service fills with secrets and SSH material
 : "${PGHA_INIT_DIR:=/pgha/deploy}"

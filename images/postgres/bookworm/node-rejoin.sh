@@ -275,7 +275,7 @@ pgha_node_rejoin() {
 
 # pgha_node_rejoin_ask: pgha_node_rejoin's asking, until the node is rebuilt or released.
 pgha_node_rejoin_ask() {
-  local n=0 tries=0 said why last_why='' wait asked
+  local n=0 tries=0 said why last_why='' wait asked no_primary_since=''
   # sshd must be listening before the primary connects back to clone this node.
   pgha_wait_port 127.0.0.1 "$PGHA_SSH_PORT" 10 || pgha_log rejoin "WARNING: sshd is not listening on $PGHA_SSH_PORT after 10 s; asking all the same"
   while :; do
@@ -304,9 +304,15 @@ pgha_node_rejoin_ask() {
       # Refused while pgpool rebuilds another node: ask again as soon as it may be done (a
       # nemesis episode lost 10 s to the retry interval after the other rebuild ended).
       pgha_node_recovery_busy "$said" && asked=busy
-    elif [[ "$why" == "pgpool knows no primary"* ]] && pgha_node_release_if_newest; then
-      return 0
+    elif [[ "$why" == "pgpool knows no primary"* ]]; then
+      # Only once pgpool has had no primary for longer than a failover takes (a candidate may
+      # be being promoted right now: PGHA_REPOINT_GRACE_SECONDS).
+      no_primary_since=${no_primary_since:-$SECONDS}
+      if ((SECONDS - no_primary_since >= PGHA_REPOINT_GRACE_SECONDS)) && pgha_node_release_if_newest; then
+        return 0
+      fi
     fi
+    [[ "$why" == "pgpool knows no primary"* ]] || no_primary_since=''
     pgha_node_held_why "$why (attempt $n)"
     wait=$PGHA_REJOIN_RETRY_SECONDS
     # Not asked (pgpool names no primary): looking again costs one pcp_node_info, and a primary
@@ -340,7 +346,7 @@ pgha_node_rejoin_source() {
 }
 
 # pgha_node_release_if_newest: this node is held to be rebuilt, but its data is a primary's and
-# pgpool has no primary to rebuild it from: when convergence would attach it were it running
+# pgpool has had no primary to rebuild it from for a while (pgha_node_rejoin_ask): when convergence would attach it were it running
 # (pgha_decide_converge: its data the newest of every node, no other node running as a primary;
 # every node must answer, as with strict), the hold is lifted and it starts again as the
 # primary; its watch loop then attaches it. This is a primary that stopped itself with nobody
@@ -348,13 +354,21 @@ pgha_node_rejoin_source() {
 # around it, a restart of every other node), and without this every node would stay held.
 # Succeeds when it lifted the hold.
 pgha_node_release_if_newest() {
-  local nodes mine peer verdict
+  local nodes mine peer verdict report kind tl my_tl
   local -a peers=()
   [[ -s "$PGDATA/PG_VERSION" && ! -e "$PGDATA/standby.signal" && ! -e "$PGHA_DISK_FULL_MARKER" ]] || return 1
   nodes=$(pgha_node_pool_nodes) && [[ -n "$nodes" ]] || return 1
   mine=$(pgha_node_state) || return 1
+  read -r _ my_tl _ <<<"$mine"
   for peer in ${PGHA_POSTGRES_PEERS//,/ }; do
-    [[ "$peer" == "$PGHA_NODE" ]] || peers+=("$peer=$(pgha_node_peer_state "$peer")")
+    [[ "$peer" != "$PGHA_NODE" ]] || continue
+    report=$(pgha_node_peer_state "$peer")
+    # This node's own LSN is its last checkpoint, a lower bound (an immediate stop wrote none
+    # since). A peer that is no primary on this node's timeline holds a prefix of it: only the
+    # node that created a timeline writes it, and this node's data is a primary's on it.
+    IFS=: read -r kind tl _ <<<"$report"
+    [[ "$kind" == primary || "$tl" != "$my_tl" ]] || report="$kind:$tl:0/0"
+    peers+=("$peer=$report")
   done
   # Every peer must answer, whatever the durability: a held node may be an old primary fenced
   # after a failover whose new primary is down now, with commits this node never saw.
@@ -467,9 +481,17 @@ pgha_node_stop_and_hold() {
 # it (a step-down stopped it over SSH, which must not wait minutes for the rebuild), asks now
 # (pgha_node_rejoin, until it is rebuilt). Fails when there is nothing to do.
 pgha_node_rejoin_if_asked() {
+  local fd
   [[ -e "$PGHA_HOLD_MARKER" && -e "$PGHA_REJOIN_REQUEST" ]] || return 1
-  # Someone asks already (the rejoin program at the start, a guard that fenced): quietly nothing.
-  flock -n "$PGHA_REJOIN_LOCK" true 2>/dev/null || return 1
+  # Someone asks already (the rejoin program at the start, the thaw guard that fenced): quietly
+  # nothing. A lock that cannot be opened does not stop the asking (pgha_node_rejoin says so).
+  if { exec {fd}>>"$PGHA_REJOIN_LOCK"; } 2>/dev/null; then
+    if ! flock -n "$fd"; then
+      exec {fd}>&-
+      return 1
+    fi
+    exec {fd}>&-
+  fi
   pgha_node_rejoin
 }
 

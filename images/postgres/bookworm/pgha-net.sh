@@ -12,17 +12,6 @@ pgha_port_open() {
   timeout "$3" bash -c ': >"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
-# pgha_host_answers HOST PORT SECONDS: HOST's kernel answers on PORT within SECONDS, accepting
-# the connection or refusing it (a reset: the host is there, nothing listens on PORT). A host
-# that is cut off or gone answers nothing (a timeout, no route, no name). For the isolation
-# guard, where reaching the host is what counts: a held standby, a pgpool restarting.
-pgha_host_answers() {
-  local err
-  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
-  err=$(timeout "$3" bash -c ': >"/dev/tcp/$1/$2"' _ "$1" "$2" 2>&1) && return 0
-  [[ "$err" == *"Connection refused"* ]]
-}
-
 # pgha_wait_port HOST PORT SECONDS: true once HOST accepts TCP connections on PORT, false
 # after SECONDS; each try bounded by a second.
 pgha_wait_port() {
