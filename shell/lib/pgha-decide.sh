@@ -170,9 +170,9 @@ pgha_decide_isolation() {
 }
 
 # The isolation guard's own lateness, in seconds: it decides after a round of looks that takes
-# at most 2 s on a cut-off node (the delegate IP, then the others at once, a second each) and a
-# 0.25 s pause, then stops postgres (an immediate stop: SIGQUIT). 3 s covers that with room for
-# a busy host; failover.sh adds it to the lease.
+# at most 1.5 s on a cut-off node (the delegate IP within half a second, then the others at once
+# within a second) and a 0.25 s pause, then stops postgres (an immediate stop: SIGQUIT). 3 s
+# covers that with over a second to spare for a busy host; failover.sh adds it to the lease.
 PGHA_ISOLATION_LATENESS_SECONDS=3
 
 # pgha_decide_step_down STEPPED ELAPSED_MS BOUND: whether failover.sh may promote a standby yet,
