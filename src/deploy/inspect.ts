@@ -150,8 +150,12 @@ export async function vipHolders(containers: ClusterContainers, topo: Topology):
   const holders: string[] = [];
   for (const node of topo.pgpool) {
     if (!(await containers.running(node.host))) continue;
-    const r = await sh(containers.get(node.host), 'ip -4 -o addr show');
-    if (r.stdout.split('\n').some((l) => l.includes(` ${topo.delegateIp}/`))) holders.push(node.host);
+    // A node killed between the two questions holds nothing (the engine refuses the exec).
+    const r = await sh(containers.get(node.host), 'ip -4 -o addr show').catch(async (err: unknown) => {
+      if (await containers.running(node.host)) throw err;
+      return null;
+    });
+    if (r?.stdout.split('\n').some((l) => l.includes(` ${topo.delegateIp}/`))) holders.push(node.host);
   }
   return holders;
 }
