@@ -145,7 +145,7 @@ pgha_node_step_down() {
     echo held
     return 0
   fi
-  if [[ "$role" == primary || ("$role" == stopped && -s "$PGDATA/PG_VERSION" && ! -e "$PGDATA/standby.signal") ]]; then
+  if [[ "$role" == primary ]] || { [[ "$role" == stopped ]] && pgha_node_data_is_primary; }; then
     pgha_log step-down "pgpool fails this node over and promotes another: held, postgres stopped now ($role); it rejoins as a standby"
     pgha_node_stop_and_hold step-down || true
     # Another process of the node may be stopping it already (the stop is locked): wait for it.
@@ -354,6 +354,10 @@ pgha_node_read_postmaster() {
   [[ "$pid" =~ ^[1-9][0-9]*$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   PGHA_POSTMASTER=$pid
 }
+
+# pgha_node_data_is_primary: the data directory is a primary's (a database cluster without
+# standby.signal), whether postgres runs or not.
+pgha_node_data_is_primary() { [[ -s "$PGDATA/PG_VERSION" && ! -e "$PGDATA/standby.signal" ]]; }
 
 # pgha_node_data_role: primary, standby or stopped, from the data directory alone (a live
 # postmaster; standby.signal, which postgres removes when it is promoted). The thaw guard

@@ -356,7 +356,7 @@ pgha_node_rejoin_source() {
 pgha_node_release_if_newest() {
   local nodes mine peer verdict report kind tl my_tl
   local -a peers=()
-  [[ -s "$PGDATA/PG_VERSION" && ! -e "$PGDATA/standby.signal" && ! -e "$PGHA_DISK_FULL_MARKER" ]] || return 1
+  pgha_node_data_is_primary && [[ ! -e "$PGHA_DISK_FULL_MARKER" ]] || return 1
   nodes=$(pgha_node_pool_nodes) && [[ -n "$nodes" ]] || return 1
   mine=$(pgha_node_state) || return 1
   read -r _ my_tl _ <<<"$mine"
