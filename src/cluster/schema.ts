@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PORTS, ROLES } from '../images/facts.js';
+import { ISOLATION_FENCE_SECONDS, PORTS, ROLES } from '../images/facts.js';
 import { shown, UNPRINTABLE, type Problem } from '../errors.js';
 import { integer as int } from '../manifest/schema.js';
 import { ENGINES, engineWarnings } from './placement.js';
@@ -163,6 +163,12 @@ export const clusterSchema = z
         connectTimeoutMs: seconds(100, 3_600_000).default(1000),
         /** How long pgpool looks for a primary after a failover before giving up (search_primary_node_timeout). */
         searchPrimarySeconds: seconds(1, 3600).default(10),
+        /**
+         * The lease of a primary (PGHA_ISOLATION_FENCE_SECONDS on every node): its isolation
+         * guard stops it after this long without a peer, and failover.sh waits this long plus
+         * the guard's lateness for one that does not answer. 0 turns both off.
+         */
+        isolationFenceSeconds: seconds(0, 3600).default(ISOLATION_FENCE_SECONDS),
         watchdog: z
           .strictObject({
             intervalSeconds: seconds(1, 3600).default(1),

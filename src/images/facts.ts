@@ -8,6 +8,12 @@
 /** Bound on the whole of one remote step (a command in a node, an SSH session in the background): nothing may hang. */
 export const REMOTE_STEP_SECONDS = 15;
 
+/**
+ * The lease of a primary (PGHA_ISOLATION_FENCE_SECONDS, cluster.yaml timings.isolationFenceSeconds):
+ * a primary that reaches no peer for this long stops itself, and failover.sh waits for that.
+ */
+export const ISOLATION_FENCE_SECONDS = 3;
+
 /** pgpool's recovery_timeout: how long online recovery waits for a rebuilt node's postgres. */
 export const RECOVERY_TIMEOUT_SECONDS = 300;
 

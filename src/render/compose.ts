@@ -127,6 +127,8 @@ export function postgresEnvironment(cluster: Cluster, topo: Topology, node: Node
     PGPORT: String(cluster.postgres.port),
     PGHA_SYNCHRONOUS: cluster.postgres.replication === 'sync' ? 'on' : 'off',
     PGHA_DURABILITY: cluster.postgres.durability,
+    // The lease: the guard here and failover.sh on the pgpool nodes must agree on it.
+    PGHA_ISOLATION_FENCE_SECONDS: String(cluster.timings.isolationFenceSeconds),
     PGHA_MAX_CONNECTIONS: String(backendMaxConnections(cluster)),
     // Replication is accepted from the cluster network only.
     PGHA_CLUSTER_SUBNET: topo.subnet,
@@ -188,6 +190,7 @@ export function pgpoolEnvironment(cluster: Cluster, topo: Topology, node: Node):
     ...(topo.delegateIp ? { PGHA_DELEGATE_IP: topo.delegateIp, PGHA_VIP_PREFIX: String(topo.prefix), PGHA_VIP_DEVICE: VIP_DEVICE } : {}),
     PGHA_PGPOOL_PEERS: topo.pgpool.map((n) => n.host).join(','),
     PGHA_DURABILITY: cluster.postgres.durability,
+    PGHA_ISOLATION_FENCE_SECONDS: String(cluster.timings.isolationFenceSeconds),
     // The health check reaches pgpool on the port cluster.conf gives it.
     PGHA_PGPOOL_PORT: String(cluster.pgpool.port),
     PGHA_PCP_PORT: String(cluster.pgpool.pcpPort),

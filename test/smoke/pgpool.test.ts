@@ -17,7 +17,7 @@ const ip = (n: number) => `172.29.77.${n}`;
 const PW = { postgres_password: 'smoke-pg-Pa55', pgpool_password: 'smoke-pgpool-Pa55', pcp_password: 'smoke-pcp-Pa55', wd_authkey: 'smoke-wd-key' };
 const CONTROL_TAG = `${PGPOOL_IMAGE}-control`;
 /** The patches the control image is built without: each has a test below that it fails. */
-const CONTROL_SKIPS = ['watchdog-ping-rtt', 'unresolvable-watchdog-peer'];
+const CONTROL_SKIPS = ['watchdog-ping-rtt', 'unresolvable-watchdog-peer', 'pcp-port-check-is-not-an-error'];
 
 let controlBuilt: Promise<void> | undefined;
 /** The control image, built once per run: the same context as the pgpool image, without CONTROL_SKIPS. */
@@ -40,6 +40,8 @@ function controlImage(docker: Docker): Promise<void> {
   })();
   return controlBuilt;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Rows of a psql -A result with a header line, as objects. */
 function table(out: string): Record<string, string>[] {
@@ -214,6 +216,40 @@ describe.skipIf(!docker)('pgpool image, Debian variant (real containers)', () =>
       const logs = await waitForLog(wd, /successfully acquired the delegate IP|failed to acquire the delegate IP/, 120_000);
       expect(logs).toMatch(/failed to acquire the delegate IP/);
       expect(logs).not.toMatch(/successfully acquired the delegate IP/);
+    });
+  });
+  describe('a connection to the pcp port that sends nothing (patch 0009, proven both ways)', () => {
+    beforeAll(() => controlImage(docker!));
+    const FATAL = /unable to read from client/g;
+    /**
+     * Five connections that close without a byte (as a TCP health check or the isolation guard's
+     * look), then one that sends a single byte of a packet and closes: the count of pcp's
+     * "unable to read from client" lines that follow.
+     */
+    async function fatalsAfterLooks(node: Docker.Container): Promise<number> {
+      const fatals = async () => ((await logsOf(node)).match(FATAL) ?? []).length;
+      await waitFor('the pcp port', async () => (await sh(node, ': >/dev/tcp/127.0.0.1/9898')).exitCode === 0, 60_000);
+      await sleep(1_000);
+      const before = await fatals();
+      for (let i = 0; i < 5; i++) await sh(node, ': >/dev/tcp/127.0.0.1/9898', { check: true });
+      await sh(node, 'printf R >/dev/tcp/127.0.0.1/9898', { check: true });
+      // The partial packet's line shows that pcp has written what these looks cause.
+      await waitFor('pcp to log the partial packet', async () => (await fatals()) > before, 20_000);
+      await sleep(1_000);
+      return (await fatals()) - before;
+    }
+
+    it('patched: only the connection that sent part of a packet is an error', async () => {
+      expect(await fatalsAfterLooks(pgpool)).toBe(1);
+    });
+
+    it('unpatched control: every connection that sent nothing is logged as a FATAL too', async () => {
+      const control = await sandbox.run('pgpool-pcp-control', CONTROL_TAG, {
+        network: net,
+        Env: ['PGHA_BACKENDS=pg:5432', ...secretEnv],
+        HostConfig: { Binds: [`${secrets}:/run/secrets:ro`] },
+      });
+      expect(await fatalsAfterLooks(control)).toBe(6);
     });
   });
   describe('a watchdog peer whose name does not resolve (patch 0008, proven both ways)', () => {

@@ -21,7 +21,7 @@ describe('pgha CLI', () => {
     const r = pgha('validate');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^ok: versions\.json \(postgres 15\.17, pgpool 4\.7\.2, 8 patches\) and cluster\.yaml/);
+    expect(r.stdout).toMatch(/^ok: versions\.json \(postgres 15\.17, pgpool 4\.7\.2, 9 patches\) and cluster\.yaml/);
   });
 
   it('validate --json: the verdict for scripts, every problem with its source, exit 2 on problems', () => {

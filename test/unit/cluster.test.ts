@@ -3,6 +3,7 @@ import { parseCluster } from '../../src/cluster/load.js';
 import { clusterWarnings } from '../../src/cluster/schema.js';
 import { topology } from '../../src/cluster/topology.js';
 import { connectionStrings, metricsEndpoints } from '../../src/deploy/connect.js';
+import { pgpoolEnvironment, postgresEnvironment } from '../../src/render/compose.js';
 import { tlsNames } from '../../src/cluster/topology.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { clusterProblems, projectInput, readManifestJson, ROOT } from '../helpers.js';
@@ -83,10 +84,21 @@ describe('cluster definition', () => {
     ['postgres:\n  initialPrimary: 1e30\n', 'postgres.initialPrimary: Too big: expected number to be <=8'],
     ['timings:\n  healthCheck:\n    periodSeconds: 1e30\n', 'timings.healthCheck.periodSeconds: Too big: expected number to be <=3600'],
     ['pgpool:\n  nodes: 2.5\n', 'pgpool.nodes: expected an integer'],
+    ['timings:\n  isolationFenceSeconds: -1\n', 'timings.isolationFenceSeconds: Too small: expected number to be >=0'],
     ['pgpool:\n  port: 1e30\n  pcpPort: 9999\n', 'pgpool.port: Too big: expected number to be <=65535'],
     ['pgpool:\n  settings:\n    num_init_children: .nan\n', 'pgpool.settings.num_init_children: expected a string, a finite number or a boolean'],
   ])('refuses %j with exactly one line naming the field', (yaml, line) => {
     expect(problems(yaml)).toEqual([line]);
+  });
+
+  it('the lease reaches every postgres and every pgpool node alike (the guard and failover.sh must agree)', () => {
+    for (const [yaml, lease] of [['', '3'], ['timings:\n  isolationFenceSeconds: 0\n', '0'], ['timings:\n  isolationFenceSeconds: 8\n', '8']] as const) {
+      const c = parseCluster(`postgres:\n  nodes: 3\n${yaml}`, 'c.yaml', manifest);
+      const topo = topology(c);
+      const envs = [...topo.postgres.map((n) => postgresEnvironment(c, topo, n)), ...topo.pgpool.map((n) => pgpoolEnvironment(c, topo, n))];
+      expect(envs).toHaveLength(6);
+      expect(envs.map((e) => e.PGHA_ISOLATION_FENCE_SECONDS)).toEqual(Array(6).fill(lease));
+    }
   });
 
   it('still reports an unrelated second problem', () => {

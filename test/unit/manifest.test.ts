@@ -24,7 +24,7 @@ describe('versions.json', () => {
     const m = parseManifest(readFileSync(resolve(ROOT, 'versions.json'), 'utf8'), 'versions.json', ROOT);
     expect(m.pgpool.version).toBe('4.7.2');
     expect(m.pgpool.tarball.sha256).toBe('e72b9d0ff3620f7da7e33a58dda44b77919d056752dc9bd86b2985c4988d1938');
-    expect(derive(m).patches.map((p) => p.name)).toEqual(['watchdog-ping-rtt', 'pgproto-sys-time-include', 'health-check-timer-interrupts-read', 'sr-check-cycle-bound', 'leader-releases-remote-follow-primary-lock', 'parameter-status-from-primary', 'backend-down-during-connect', 'unresolvable-watchdog-peer']);
+    expect(derive(m).patches.map((p) => p.name)).toEqual(['watchdog-ping-rtt', 'pgproto-sys-time-include', 'health-check-timer-interrupts-read', 'sr-check-cycle-bound', 'leader-releases-remote-follow-primary-lock', 'parameter-status-from-primary', 'backend-down-during-connect', 'unresolvable-watchdog-peer', 'pcp-port-check-is-not-an-error']);
   });
 
   it('derives base images and tags from the versions', () => {
