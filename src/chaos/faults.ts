@@ -8,11 +8,15 @@ import type { HostPower } from './power.js';
  * The faults `pgha chaos` injects, each on containers of the cluster it was pointed at and
  * nothing else. A fault names its targets from the cluster's state just before it.
  */
-export const FAULTS = ['kill-primary', 'pause-primary', 'pause-standby', 'isolate-primary', 'kill-leader', 'kill-leader-and-primary', 'restart-old-primary', 'host-kill', 'host-kill-leader'] as const;
+export const FAULTS = ['kill-primary', 'pause-primary', 'pause-standby', 'isolate-primary', 'kill-leader', 'kill-leader-and-primary', 'restart-old-primary', 'host-kill', 'host-kill-leader', 'host-partition'] as const;
 export type FaultName = (typeof FAULTS)[number];
 
-/** Faults that need several hosts: the primary's host, the watchdog leader's host, powered off and on. */
-export const HOST_FAULTS: readonly FaultName[] = ['host-kill', 'host-kill-leader'];
+/** Faults that power a whole host off and on (--host-off, --host-on): the primary's host, the watchdog leader's. */
+export const POWER_FAULTS: readonly FaultName[] = ['host-kill', 'host-kill-leader'];
+/** Faults that cut a whole host off from the other hosts and heal it (--host-cut, --host-heal): the primary's. */
+export const CUT_FAULTS: readonly FaultName[] = ['host-partition'];
+/** Faults that need several hosts. */
+export const HOST_FAULTS: readonly FaultName[] = [...POWER_FAULTS, ...CUT_FAULTS];
 /**
  * Faults that need one host's engine: the cut-off uses iptables on this machine's bridge, and a
  * restart starts the killed container itself (on a swarm, Swarm replaces a task on its own).
@@ -20,7 +24,7 @@ export const HOST_FAULTS: readonly FaultName[] = ['host-kill', 'host-kill-leader
 export const SINGLE_HOST_FAULTS: readonly FaultName[] = ['isolate-primary', 'restart-old-primary'];
 
 export interface FaultTiming {
-  /** How long a paused node stays frozen, an isolated one cut off (pause-*, isolate-primary). */
+  /** How long a paused node stays frozen, an isolated node or host cut off (pause-*, isolate-primary, host-partition). */
   holdSeconds: number;
   /** restart-old-primary, host-kill*: how long the killed primary (or host) stays down once writes are back. */
   downSeconds: number;
@@ -45,6 +49,8 @@ export interface FaultContext {
   /** A swarm's placement: Swarm restarts a killed task itself, and host faults need it. */
   hosts?: HostPlacement[];
   power?: HostPower;
+  /** host-partition: `off` cuts a host off from the others, `on` heals the cut. */
+  cut?: HostPower;
   primary: string;
   leader: string;
 }
@@ -59,6 +65,19 @@ function hostKillPlan(ctx: FaultContext, node: string, downSeconds: number): Fau
   return { targets: [`${host} (${on.join(' ')})`], inject: () => power.off(host), holdSeconds: 0, downSeconds, restart: () => power.on(host) };
 }
 
+/**
+ * The primary's host cut off from the other hosts for `holdSeconds`, then healed: every node on
+ * it still runs and sees only its own host (the primary's isolation guard must stop it, the
+ * majority fail it over).
+ */
+function hostPartitionPlan(ctx: FaultContext, holdSeconds: number): FaultPlan {
+  const host = hostOf(ctx.hosts, ctx.primary);
+  if (!host || !ctx.cut) throw new Error(`${ctx.primary}: a host partition needs the cluster's hosts and --host-cut/--host-heal`);
+  const cut = ctx.cut;
+  const on = ctx.hosts!.find((h) => h.name === host)!.nodes;
+  return { targets: [`${host} (${on.join(' ')})`], inject: () => cut.off(host), holdSeconds, release: () => cut.on(host), downSeconds: 0 };
+}
+
 export function planFault(name: FaultName, ctx: FaultContext, timing: FaultTiming): FaultPlan {
   const { containers } = ctx;
   const kill = (hosts: string[]) => () => Promise.all(hosts.map((h) => containers.get(h).kill())).then(() => {});
@@ -70,6 +89,8 @@ export function planFault(name: FaultName, ctx: FaultContext, timing: FaultTimin
       return hostKillPlan(ctx, ctx.primary, timing.downSeconds);
     case 'host-kill-leader':
       return hostKillPlan(ctx, ctx.leader, timing.downSeconds);
+    case 'host-partition':
+      return hostPartitionPlan(ctx, timing.holdSeconds);
     case 'kill-primary':
       return killPlan([ctx.primary], 0);
     case 'restart-old-primary':

@@ -61,6 +61,8 @@ export interface ChaosIo {
   fallbacks?: ProbeTarget[];
   /** Powers a whole host off and on (host-kill faults); absent on a single host. */
   power?: HostPower;
+  /** Cuts a whole host off from the others and heals it (host-partition); absent on a single host. */
+  cut?: HostPower;
   /** Phase lines (a round starts, the fault is injected, the cluster healed). */
   say: Log;
   /** The live line, rewritten in place on a terminal. */
@@ -177,7 +179,7 @@ async function runRound(io: ChaosIo, opts: ChaosOptions, probe: Probe, live: Liv
   const from = (live.roundStart = Date.now());
   io.say(`${label}: primary ${primary}, watchdog leader ${leader}; warming up ${opts.warmupSeconds} s`);
   await sleep(opts.warmupSeconds * 1000);
-  const plan = planFault(fault, { containers: await io.containers(), topo: io.topo, hosts: io.cluster.hosts, power: io.power, primary, leader }, opts);
+  const plan = planFault(fault, { containers: await io.containers(), topo: io.topo, hosts: io.cluster.hosts, power: io.power, cut: io.cut, primary, leader }, opts);
   const injected = Date.now();
   await plan.inject();
   // Writes count from when the fault is in effect: a write that started while the engine

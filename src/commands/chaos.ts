@@ -5,7 +5,7 @@ import { logUpdateStderr } from 'log-update';
 import { z } from 'zod';
 import { machineInfo, stampOf } from '../bench/machine.js';
 import { DEFAULT_LIMITS } from '../chaos/checker.js';
-import { FAULTS, HOST_FAULTS, SINGLE_HOST_FAULTS, type FaultName } from '../chaos/faults.js';
+import { CUT_FAULTS, FAULTS, HOST_FAULTS, POWER_FAULTS, SINGLE_HOST_FAULTS, type FaultName } from '../chaos/faults.js';
 import { hostPower, parsePowerCommand } from '../chaos/power.js';
 import { composeReach, swarmReach } from '../chaos/reach.js';
 import type { Cluster } from '../cluster/schema.js';
@@ -40,6 +40,9 @@ export interface ChaosCommandOptions extends ClusterOptions {
   /** host-kill faults: the commands that power a host off and on, with {host}. */
   hostOff?: string;
   hostOn?: string;
+  /** host-partition: the commands that cut a host off from the other hosts and heal it, with {host}. */
+  hostCut?: string;
+  hostHeal?: string;
   /** Where the probe connects instead of the delegate IP: host:port,host:port (a multi-host string's order). */
   connect?: string;
 }
@@ -125,8 +128,9 @@ export async function chaosCommand(root: string, opts: ChaosCommandOptions): Pro
   const live = !opts.json && process.stderr.isTTY ? (line: string) => logUpdateStderr(line) : undefined;
   const log = opts.json ? (line: string) => console.error(`pgha: ${line}`) : (line: string) => (live ? (logUpdateStderr.clear(), say(line)) : say(line));
   const [target, ...fallbacks] = reach.targets.map((t) => ({ ...t, user: 'postgres', password, database: 'postgres' }));
-  const power = HOST_FAULTS.some((f) => faults.includes(f)) ? hostPower(parsedPower(opts.hostOff), parsedPower(opts.hostOn)) : undefined;
-  const io: ChaosIo = { containers: reach.containers, cluster, topo, say: log, live, target: target!, fallbacks, power };
+  const power = POWER_FAULTS.some((f) => faults.includes(f)) ? hostPower(parsedPower(opts.hostOff), parsedPower(opts.hostOn)) : undefined;
+  const cut = CUT_FAULTS.some((f) => faults.includes(f)) ? hostPower(parsedPower(opts.hostCut), parsedPower(opts.hostHeal)) : undefined;
+  const io: ChaosIo = { containers: reach.containers, cluster, topo, say: log, live, target: target!, fallbacks, power, cut };
   if (plan.mode === 'nemesis') return nemesisCommand(io, plan.options, machine, opts);
   return roundsCommand(io, plan.options, machine, opts);
 }
@@ -154,15 +158,22 @@ function engineProblems(cluster: Cluster, mode: ChaosPlan['mode'], faults: Fault
   return faults.filter((f) => SINGLE_HOST_FAULTS.includes(f)).map((f) => `--fault ${f}: expected a compose cluster (on a swarm ${f === 'isolate-primary' ? 'use host-kill; a cut-off needs the hosts\' own firewall' : 'Swarm restarts a killed task itself: use kill-primary'})`);
 }
 
-/** --host-off and --host-on: both given, each a usable template, when a host fault is asked for. */
+/** A pair of host commands (power, cut): both given, each a usable template, when a fault of theirs is asked for. */
+const HOST_COMMANDS = [
+  { faults: POWER_FAULTS, first: ['--host-off', 'hostOff', 'powers a host off', 'virsh destroy {host}'], second: ['--host-on', 'hostOn', 'powers a host on', 'virsh start {host}'] },
+  { faults: CUT_FAULTS, first: ['--host-cut', 'hostCut', 'cuts a host off from the other hosts', 'ssh {host} sudo /usr/local/sbin/cut-off'], second: ['--host-heal', 'hostHeal', 'heals a host\'s cut', 'ssh {host} sudo /usr/local/sbin/heal'] },
+] as const;
+
 function powerProblems(opts: ChaosCommandOptions, faults: FaultName[]): string[] {
-  if (!HOST_FAULTS.some((f) => faults.includes(f))) {
-    return (['hostOff', 'hostOn'] as const).filter((k) => opts[k] !== undefined).map((k) => `${k === 'hostOff' ? '--host-off' : '--host-on'}: expected only with --fault ${HOST_FAULTS.join(' or ')}`);
-  }
-  return ([['--host-off', opts.hostOff], ['--host-on', opts.hostOn]] as const).flatMap(([flag, value]) => {
-    if (value === undefined) return [`${flag}: expected the command that powers a host ${flag === '--host-off' ? 'off' : 'on'}, with {host} (as ${flag === '--host-off' ? "'virsh destroy {host}'" : "'virsh start {host}'"})`];
-    const argv = parsePowerCommand(flag, value);
-    return 'problem' in argv ? [argv.problem] : [];
+  return HOST_COMMANDS.flatMap(({ faults: mine, first, second }) => {
+    const wanted = mine.some((f) => faults.includes(f));
+    return [first, second].flatMap(([flag, key, what, example]) => {
+      const value = opts[key];
+      if (!wanted) return value === undefined ? [] : [`${flag}: expected only with --fault ${mine.join(' or ')}`];
+      if (value === undefined) return [`${flag}: expected the command that ${what}, with {host} (as '${example}')`];
+      const argv = parsePowerCommand(flag, value);
+      return 'problem' in argv ? [argv.problem] : [];
+    });
   });
 }
 

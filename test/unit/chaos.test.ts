@@ -246,7 +246,7 @@ describe('pgha chaos options', () => {
     }
     expect(err).toBeInstanceOf(UsageError);
     expect((err as UsageError).reasons).toEqual([
-      '--fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, host-kill, host-kill-leader, random, got kill-everything',
+      '--fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, host-kill, host-kill-leader, host-partition, random, got kill-everything',
       '--rounds: expected a whole number from 1 to 1000, got 0',
       '--interval-ms: expected a whole number from 20 to 10000, got fast',
     ]);
@@ -257,7 +257,7 @@ describe('pgha chaos options', () => {
   it('the CLI: an unknown fault is one line and exit 2, before anything is asked of the engine', () => {
     const r = pgha('--fault', 'kill-everything', '--no-results');
     expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual(['pgha: --fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, host-kill, host-kill-leader, random, got kill-everything']);
+    expect(r.stderr.trim().split('\n')).toEqual(['pgha: --fault: expected one of kill-primary, pause-primary, pause-standby, isolate-primary, kill-leader, kill-leader-and-primary, restart-old-primary, host-kill, host-kill-leader, host-partition, random, got kill-everything']);
   });
 
   it('the CLI: a host fault on a cluster of one host, and a power command without {host}, are refused together before anything runs', () => {
@@ -274,6 +274,14 @@ describe('pgha chaos options', () => {
     const stray = pgha('--cluster', def, '--dir', dir, '--no-results', '--host-on', 'virsh start {host}');
     expect(stray.status).toBe(2);
     expect(stray.stderr.trim()).toBe('pgha: --host-on: expected only with --fault host-kill or host-kill-leader');
+    // host-partition takes its own pair of commands, and refuses the power pair.
+    const cut = pgha('--cluster', def, '--dir', dir, '--no-results', '--fault', 'host-partition', '--host-cut', 'cut-off {host}', '--host-off', 'virsh destroy {host}');
+    expect(cut.status).toBe(2);
+    expect(cut.stderr.trim().split('\n')).toEqual([
+      'pgha: --fault host-partition: expected a cluster on several hosts (engine: swarm); nowhere runs on one',
+      'pgha: --host-off: expected only with --fault host-kill or host-kill-leader',
+      "pgha: --host-heal: expected the command that heals a host's cut, with {host} (as 'ssh {host} sudo /usr/local/sbin/heal')",
+    ]);
   });
 
   it('the CLI: a cluster that is not running here is one line and exit 2', () => {
