@@ -12,6 +12,31 @@ pgha_port_open() {
   timeout "$3" bash -c ': >"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
+# pgha_ipv4_int ADDRESS: a dotted IPv4 address as one number.
+pgha_ipv4_int() {
+  local IFS=.
+  local -a o
+  read -ra o <<<"$1"
+  echo $(((o[0] << 24) + (o[1] << 16) + (o[2] << 8) + o[3]))
+}
+
+# pgha_local_address_in CIDR: this container's first IPv4 address inside CIDR (as `ip` lists
+# them); fails when it has none there.
+pgha_local_address_in() {
+  local bits=${1##*/} net mask addr
+  net=$(pgha_ipv4_int "${1%/*}")
+  mask=$(((bits == 0 ? 0 : 0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF))
+  while read -r addr; do
+    addr=${addr%/*}
+    pgha_is_ipv4 "$addr" || continue
+    if ((($(pgha_ipv4_int "$addr") & mask) == (net & mask))); then
+      echo "$addr"
+      return 0
+    fi
+  done < <(ip -4 -o addr show 2>/dev/null | awk '{ print $4 }')
+  return 1
+}
+
 # pgha_wait_port HOST PORT SECONDS: true once HOST accepts TCP connections on PORT, false
 # after SECONDS; each try bounded by a second.
 pgha_wait_port() {

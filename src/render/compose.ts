@@ -189,6 +189,8 @@ export function pgpoolEnvironment(cluster: Cluster, topo: Topology, node: Node):
     PGHA_WD_PRIORITY: String(watchdogPriority(topo, node)),
     ...(topo.delegateIp ? { PGHA_DELEGATE_IP: topo.delegateIp, PGHA_VIP_PREFIX: String(topo.prefix), PGHA_VIP_DEVICE: VIP_DEVICE } : {}),
     PGHA_PGPOOL_PEERS: topo.pgpool.map((n) => n.host).join(','),
+    // Without a delegate IP, pcp, the watchdog and sshd answer on this network only.
+    PGHA_CLUSTER_SUBNET: topo.subnet,
     PGHA_DURABILITY: cluster.postgres.durability,
     PGHA_ISOLATION_FENCE_SECONDS: String(cluster.timings.isolationFenceSeconds),
     // The health check reaches pgpool on the port cluster.conf gives it.

@@ -61,7 +61,7 @@ export function stackModel(images: ClusterImages, cluster: Cluster, topo: Topolo
     networks: {
       cluster: { name: cluster.name, driver: 'overlay', ipam: { config: [{ subnet: topo.subnet }] } },
       // Applications attach here and find pgpool by its alias; postgres nodes are not on it.
-      // pgpool's pcp, watchdog and sshd listen on every address today, so they answer here too.
+      // pgpool nodes bind pcp, the watchdog and sshd to the cluster network (no delegate IP here).
       clients: { name: `${cluster.name}-clients`, driver: 'overlay', attachable: true },
     },
     volumes: Object.fromEntries(topo.postgres.map((n) => [`${n.host}-data`, { name: `${cluster.name}-${n.host}-data` }])),

@@ -77,7 +77,7 @@ function pathVariables(): EnvVar[] {
     v('PGHA_RUN_DIR', PATHS.runDir, 'run-time files, root-owned'),
     v('PGHA_DURABILITY_FILE', '${PGHA_RUN_DIR}/durability', 'PGHA_DURABILITY as the container was started with (root-owned): SSH sessions do not inherit the container\'s environment'),
     v('PGHA_PEERS_FILE', '${PGHA_RUN_DIR}/postgres-peers', 'the cluster\'s postgres nodes, one a line (root-owned): the only hosts a node copies from'),
-    v('PGHA_CLUSTER_SUBNET', 'samenet', 'the cluster network (CIDR): replication is accepted from it only; samenet: the node\'s own subnets'),
+    v('PGHA_CLUSTER_SUBNET', 'samenet', 'the cluster network (CIDR): replication is accepted from it only (postgres image); a pgpool node without a delegate IP binds pcp, the watchdog and sshd to its address in it; samenet: the node\'s own subnets, and no binding'),
     v('PGHA_PRIVATE_DIR', PATHS.privateDir, 'run-time secrets of the postgres account (0700)'),
     v('PGHA_SSH_HOST_KEY', PATHS.sshHostKey, 'sshd\'s host key'),
     v('PGHA_AUTHORIZED_KEYS', PATHS.authorizedKeys, 'keys allowed to log in as postgres'),

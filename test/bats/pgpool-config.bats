@@ -79,3 +79,49 @@ check() { run pgha_pgpool_check_config; }
   check
   [[ "$status" -eq 2 && "$output" == *"delegate_ip: expected the delegate IP (IPv4) in $PGHA_CLUSTER_CONF, or '' for none, got 'vip'" ]]
 }
+
+# What `ip -4 -o addr show` prints on a node on two networks (a swarm's cluster and clients).
+fake_ip() {
+  ip() {
+    printf '%s\n' '1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever' \
+      '40: eth0    inet 10.0.7.250/22 brd 10.0.7.255 scope global eth0\       valid_lft forever preferred_lft forever' \
+      '42: eth1    inet 10.0.9.7/24 brd 10.0.9.255 scope global eth1\       valid_lft forever preferred_lft forever'
+  }
+}
+
+@test "pgha_local_address_in: this node's address inside a subnet, by the subnet's own mask" {
+  fake_ip
+  [[ "$(pgha_local_address_in 10.0.9.0/24)" == 10.0.9.7 ]]
+  [[ "$(pgha_local_address_in 10.0.4.0/22)" == 10.0.7.250 ]]
+  [[ "$(pgha_local_address_in 10.0.8.0/23)" == 10.0.9.7 ]]
+  [[ "$(pgha_local_address_in 0.0.0.0/0)" == 127.0.0.1 ]]
+  run pgha_local_address_in 10.0.8.0/24
+  [[ "$status" -ne 0 && -z "$output" ]]
+  run pgha_local_address_in 192.168.0.0/16
+  [[ "$status" -ne 0 && -z "$output" ]]
+}
+
+@test "without a delegate IP, pcp, the watchdog and sshd are bound to the cluster network's address; with one, or samenet, to every address" {
+  fake_ip
+  printf "use_watchdog = on\ndelegate_ip = ''\nbackend_hostname0 = 'pg0'\n" >"$PGHA_CLUSTER_CONF"
+  PGHA_MERGED_CONF=$(pgha_pgpool_merged_conf)
+  PGHA_CLUSTER_SUBNET=10.0.9.0/24 pgha_pgpool_find_bind_address
+  [[ "$PGHA_PGPOOL_BIND_ADDRESS" == 10.0.9.7 && ${#PGHA_PROBLEMS[@]} -eq 0 ]]
+  PGHA_CLUSTER_SUBNET=samenet pgha_pgpool_find_bind_address
+  [[ -z "$PGHA_PGPOOL_BIND_ADDRESS" && ${#PGHA_PROBLEMS[@]} -eq 0 ]]
+  printf "use_watchdog = on\ndelegate_ip = '10.0.9.100'\nbackend_hostname0 = 'pg0'\n" >"$PGHA_CLUSTER_CONF"
+  PGHA_MERGED_CONF=$(pgha_pgpool_merged_conf)
+  PGHA_CLUSTER_SUBNET=10.0.9.0/24 pgha_pgpool_find_bind_address
+  [[ -z "$PGHA_PGPOOL_BIND_ADDRESS" && ${#PGHA_PROBLEMS[@]} -eq 0 ]]
+}
+
+@test "a cluster subnet that is not a CIDR, or holds no address of this node, is one line each" {
+  fake_ip
+  printf "use_watchdog = on\ndelegate_ip = ''\nbackend_hostname0 = 'pg0'\n" >"$PGHA_CLUSTER_CONF"
+  PGHA_CLUSTER_SUBNET=10.0.9.0 check
+  [[ "$status" -eq 2 && "$output" == "pgha-pgpool: configuration error: PGHA_CLUSTER_SUBNET: expected the cluster network as a CIDR (or samenet), got '10.0.9.0'" ]]
+  PGHA_CLUSTER_SUBNET=10.0.8.0/24 check
+  [[ "$status" -eq 2 && "$output" == "pgha-pgpool: configuration error: PGHA_CLUSTER_SUBNET: expected an address of this node in 10.0.8.0/24 (the cluster network), found none" ]]
+  PGHA_CLUSTER_SUBNET=10.0.9.0/24 check
+  [[ "$status" -eq 0 && -z "$output" ]]
+}

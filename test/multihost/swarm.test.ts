@@ -28,6 +28,7 @@ import { swarmStatus } from '../../src/swarm/deploy.js';
 import type { Published } from '../../src/commands/publish.js';
 import { s, type ChaosRecord } from '../../src/chaos/report.js';
 import { readAttachedSbom } from '../../src/images/registry-api.js';
+import { PORTS } from '../../src/images/facts.js';
 
 const docker = await engineOrSkip();
 const HOSTS = ['rig-a', 'rig-b', 'rig-c'];
@@ -132,6 +133,19 @@ describe.skipIf(!docker)('multi-host: the cluster on a swarm of three simulated 
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain('every postgres node runs the same image');
     expect(r.all).toContain('pg0 runs on rig-a only');
+  });
+
+  it('an application on the clients network reaches pgpool on every pgpool node, and not its pcp, watchdog or sshd', async () => {
+    const host = hostOf(cluster.hosts, topo.pgpool[0]!.host)!;
+    const image = (await (await swarmContainers(rig.engines, cluster)).get(topo.pgpool[0]!.host).inspect()).Config.Image;
+    const ports = [PORTS.pgpool, PORTS.pcp, PORTS.watchdog, PORTS.ssh];
+    const looks = topo.pgpool.flatMap((n) => ports.map((p) => `if timeout 2 bash -c ': >/dev/tcp/${n.host}/${p}' 2>/dev/null; then echo "${n.host}:${p} open"; else echo "${n.host}:${p} closed"; fi`));
+    const app = await rig.engines.get(host)!.createContainer({ Image: image, Entrypoint: ['bash', '-c', looks.join('; ')], User: 'root', HostConfig: { NetworkMode: `${NAME}-clients` } });
+    onTestFinished(() => app.remove({ force: true }).then(() => undefined, () => undefined));
+    await app.start();
+    await app.wait();
+    const seen = [...(await app.logs({ stdout: true, stderr: true })).toString('latin1').matchAll(/pgpool\d+:\d+ (open|closed)/g)].map((m) => m[0]);
+    expect(seen).toEqual(topo.pgpool.flatMap((n) => ports.map((p) => `${n.host}:${p} ${p === PORTS.pgpool ? 'open' : 'closed'}`)));
   });
 
   it('2: each postgres task and its data volume are on its own host only', async () => {

@@ -61,7 +61,7 @@
 : "${PGHA_DURABILITY_FILE:=${PGHA_RUN_DIR}/durability}"
 # the cluster's postgres nodes, one a line (root-owned): the only hosts a node copies from
 : "${PGHA_PEERS_FILE:=${PGHA_RUN_DIR}/postgres-peers}"
-# the cluster network (CIDR): replication is accepted from it only; samenet: the node's own subnets
+# the cluster network (CIDR): replication is accepted from it only (postgres image); a pgpool node without a delegate IP binds pcp, the watchdog and sshd to its address in it; samenet: the node's own subnets, and no binding
 : "${PGHA_CLUSTER_SUBNET:=samenet}"
 # run-time secrets of the postgres account (0700)
 : "${PGHA_PRIVATE_DIR:=/run/pgha/private}"

@@ -100,6 +100,7 @@ pgha_pgpool_check_config() {
       [[ "$PGHA_VIP_DEVICE" =~ ^[A-Za-z0-9_.-]{1,13}$ ]] || pgha_problem PGHA_VIP_DEVICE "expected an interface name, got '$PGHA_VIP_DEVICE'"
     fi
   fi
+  pgha_pgpool_find_bind_address
   local entry entries
   IFS=, read -ra entries <<<"$PGHA_BACKENDS"
   for entry in "${entries[@]}"; do
@@ -109,6 +110,25 @@ pgha_pgpool_check_config() {
   done
   [[ -n "$(pgha_pgpool_conf_value backend_hostname0)" ]] || pgha_problem backend_hostname0 "expected at least one backend in $PGHA_CLUSTER_CONF or PGHA_BACKENDS"
   pgha_report_problems pgha-pgpool
+}
+
+# pgha_pgpool_find_bind_address: PGHA_PGPOOL_BIND_ADDRESS, this node's address on the cluster
+# network (PGHA_CLUSTER_SUBNET), when pcp, the watchdog and sshd must answer there only: a node
+# on several networks (a swarm's clients network, where applications reach pgpool's port and
+# nothing else) without a delegate IP. With a delegate IP they listen on every address, the
+# delegate IP's included (it comes and goes; nothing can bind it before it is up). A problem
+# when the subnet is not a CIDR or this node has no address in it.
+PGHA_PGPOOL_BIND_ADDRESS=
+pgha_pgpool_find_bind_address() {
+  PGHA_PGPOOL_BIND_ADDRESS=
+  [[ "$PGHA_CLUSTER_SUBNET" == samenet ]] && return 0
+  if ! pgha_is_ipv4_cidr "$PGHA_CLUSTER_SUBNET"; then
+    pgha_problem PGHA_CLUSTER_SUBNET "expected the cluster network as a CIDR (or samenet), got '$PGHA_CLUSTER_SUBNET'"
+    return 0
+  fi
+  [[ -z "$(pgha_pgpool_conf_value delegate_ip)" ]] || return 0
+  PGHA_PGPOOL_BIND_ADDRESS=$(pgha_local_address_in "$PGHA_CLUSTER_SUBNET") ||
+    pgha_problem PGHA_CLUSTER_SUBNET "expected an address of this node in $PGHA_CLUSTER_SUBNET (the cluster network), found none"
 }
 
 # pgha_pgpool_write_runtime_conf: pgpool.conf, pool_hba.conf and the node id under the run directory.
@@ -135,6 +155,11 @@ pgha_pgpool_write_runtime_conf() {
     if [[ "$(pgha_pgpool_conf_value use_watchdog)" == on ]]; then
       printf "wd_authkey = '%s'\n" "$(pgha_read_secret WD_AUTHKEY)"
       [[ -z "$PGHA_WD_PRIORITY" ]] || printf 'wd_priority = %s\n' "$PGHA_WD_PRIORITY"
+    fi
+    # Last, so they win over the files: pcp and the watchdog on the cluster network only.
+    if [[ -n "$PGHA_PGPOOL_BIND_ADDRESS" ]]; then
+      printf "pcp_listen_addresses = 'localhost,%s'\n" "$PGHA_PGPOOL_BIND_ADDRESS"
+      printf "wd_listen_address = '%s'\nwd_heartbeat_listen_addresses = '%s'\n" "$PGHA_PGPOOL_BIND_ADDRESS" "$PGHA_PGPOOL_BIND_ADDRESS"
     fi
   } >"$dir/pgpool.conf"
   cp "$PGHA_IMAGE_POOL_HBA" "$dir/pool_hba.conf"
@@ -197,6 +222,8 @@ pgha_pgpool_start_sshd() {
   fi
   # In the foreground, backgrounded: its log goes to the container's stderr. (-E /proc/1/fd/2
   # breaks when PID 1 runs as another user: sshd's per-connection re-exec can no longer open it.)
-  /usr/sbin/sshd -D -e -f "$PGHA_SSHD_CONFIG" &
-  pgha_log ssh "sshd listening on $PGHA_SSH_PORT"
+  local -a listen=()
+  [[ -z "$PGHA_PGPOOL_BIND_ADDRESS" ]] || listen=(-o "ListenAddress=$PGHA_PGPOOL_BIND_ADDRESS")
+  /usr/sbin/sshd -D -e -f "$PGHA_SSHD_CONFIG" "${listen[@]}" &
+  pgha_log ssh "sshd listening on ${PGHA_PGPOOL_BIND_ADDRESS:-every address}, port $PGHA_SSH_PORT"
 }
