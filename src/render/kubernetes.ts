@@ -211,8 +211,7 @@ function pgpoolSet(cluster: Cluster, topo: Topology, images: ClusterImages, node
   const pgpool: IContainer = {
     name: 'pgpool',
     image: images.pgpool,
-    // A pod has one network: nothing to bind pcp and the watchdog away from (pod addresses are not in the definition's subnet).
-    env: envOf({ ...pgpoolEnvironment(cluster, topo, node), PGHA_CLUSTER_SUBNET: 'samenet' }),
+    env: envOf(pgpoolEnvironment(cluster, topo, node)),
     ports: portsOf(containerPorts(cluster, 'pgpool')),
     volumeMounts: [{ name: clusterConf.name, mountPath: `${PATHS.pgpoolEtc}/cluster.conf`, subPath: 'cluster.conf', readOnly: true }, ...files.mounts],
     ...probesOf(PATHS.entrypoint),
